@@ -1,0 +1,88 @@
+package version
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParseRelease(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Release
+		bad  bool
+	}{
+		{in: "6.12.118", want: Release{6, 12, 118}},
+		{in: "v6.12.117", want: Release{6, 12, 117}},
+		{in: "6.13", want: Release{6, 13, 0}},
+		{in: "6", bad: true},
+		{in: "6.12.1.2", bad: true},
+		{in: "6.012.1", bad: true},
+		{in: "6.-1.1", bad: true},
+		{in: "6..1", bad: true},
+		{in: "6.12.x", bad: true},
+		{in: "next-20260101", bad: true},
+		{in: "6.13-rc3", bad: true},
+		{in: "", bad: true},
+	} {
+		got, err := ParseRelease(tc.in)
+		if tc.bad {
+			if !errors.Is(err, ErrSyntax) {
+				t.Errorf("ParseRelease(%q) = %v, %v; want ErrSyntax", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseRelease(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestCompareIsNumeric(t *testing.T) {
+	a, _ := ParseRelease("6.12.118")
+	b, _ := ParseRelease("6.12.99")
+	if a.Compare(b) != 1 || b.Compare(a) != -1 || a.Compare(a) != 0 {
+		t.Fatalf("Compare(6.12.118, 6.12.99) = %d, want 1", a.Compare(b))
+	}
+}
+
+func TestVersionAndTemplates(t *testing.T) {
+	v := Version{Upstream: Release{6, 12, 118}, Rev: 1}
+	if got := v.KernelRelease("-microsoft-standard-WSL2"); got != "6.12.118.1-microsoft-standard-WSL2" {
+		t.Errorf("KernelRelease = %q", got)
+	}
+	for _, tc := range []struct{ tmpl, want, err string }{
+		{"linux-msft-wsl-{series}.y", "linux-msft-wsl-6.12.y", ""},
+		{"linux-msft-wsl-{version}", "linux-msft-wsl-6.12.118.1", ""},
+		{"v{upstream}-wsl", "v6.12.118-wsl", ""},
+		{"wsl-{verison}", "", `template "wsl-{verison}": unknown placeholder {verison} (known: {series}, {version}, {upstream})`},
+		{"wsl-{version", "", `template "wsl-{version": unmatched '{'`},
+		{"wsl-version}", "", `template "wsl-version}": unmatched '}'`},
+	} {
+		got, err := Expand(tc.tmpl, v)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("Expand(%q) error = %v, want %q", tc.tmpl, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Expand(%q) = %q, %v; want %q", tc.tmpl, got, err, tc.want)
+		}
+	}
+}
+
+func FuzzParseRelease(f *testing.F) {
+	for _, s := range []string{"6.12.118", "v6.1", "6.13-rc1", "0.0.0", "99999.1.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRelease(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseRelease(r.String())
+		if err != nil || back != r {
+			t.Fatalf("ParseRelease(%q) = %v, but its String %q parses to %v, %v", s, r, r.String(), back, err)
+		}
+	})
+}
