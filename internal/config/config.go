@@ -1,0 +1,414 @@
+// Package config is the model of pipeline.yaml, the one description of a release line, and its
+// strict loader: every error names file:line:column, the key, and what was expected.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/version"
+)
+
+// Pipeline is pipeline.yaml. Series, upstream, version scheme and publishing target are shared by
+// every profile; a profile says what to build (and may point at another upstream, as the smoke
+// profile does for the local kernel.org).
+type Pipeline struct {
+	Name     string              `yaml:"name" required:"true"`
+	Series   string              `yaml:"series" required:"true"`
+	Upstream Upstream            `yaml:"upstream" required:"true"`
+	Version  Scheme              `yaml:"version" required:"true"`
+	Publish  Publish             `yaml:"publish"`
+	Profiles map[string]*Profile `yaml:"profiles" required:"true"`
+
+	// File is the absolute path of the file read; relative paths in it resolve against its folder.
+	File string `yaml:"-"`
+	pos  map[string]Pos
+	// unset holds, per profile, references to environment variables that are not set: an error
+	// only when that profile is selected, so the smoke profile's ${KERNEL_ORG} does not stop
+	// anyone building the wsl profile.
+	unset map[string][]error
+}
+
+// Upstream says where releases come from and whom to trust.
+type Upstream struct {
+	Releases      string   `yaml:"releases" required:"true"` // URL of kernel.org's releases.json
+	Git           string   `yaml:"git" required:"true"`      // the stable repository
+	Keyring       string   `yaml:"keyring" required:"true"`  // armored OpenPGP public keys
+	Signers       []string `yaml:"signers"`                  // fingerprints allowed to sign tags; empty: any key in the keyring
+	Pin           string   `yaml:"pin"`                      // build this release rather than the newest of the series
+	AllowUnsigned bool     `yaml:"allow_unsigned"`           // enthusiasts only: build tags nobody signed
+}
+
+// Scheme is the version scheme: "<x.y.z>.<rev>" plus a local version, and the names of what we publish.
+type Scheme struct {
+	LocalVersion string `yaml:"localversion" required:"true"` // e.g. -microsoft-standard-WSL2
+	Branch       string `yaml:"branch" required:"true"`       // e.g. linux-msft-wsl-{series}.y
+	Tag          string `yaml:"tag" required:"true"`          // e.g. linux-msft-wsl-{version}
+}
+
+// Publish is the release's destination.
+type Publish struct {
+	Repo      string `yaml:"repo"`       // owner/name on GitHub
+	APIURL    string `yaml:"api_url"`    // GitHub Enterprise API base URL; empty for github.com
+	UploadURL string `yaml:"upload_url"` // GitHub Enterprise upload URL
+	Remote    string `yaml:"remote"`     // git URL that the branch and tag are pushed to
+}
+
+// Profile is one kind of build of the line.
+type Profile struct {
+	Upstream *Upstream `yaml:"upstream"`
+	Arches   []string  `yaml:"arches" required:"true"`
+	Config   Kconfig   `yaml:"config" required:"true"`
+	Patches  string    `yaml:"patches"` // quilt series file
+	Build    Build     `yaml:"build"`
+	Initrd   Initrd    `yaml:"initrd" required:"true"`
+	Boot     Boot      `yaml:"boot"`
+	Package  Package   `yaml:"package"`
+}
+
+// Kconfig is a base configuration and the fragments merged over it, in order.
+type Kconfig struct {
+	Base      string   `yaml:"base" required:"true"` // a make target (tinyconfig, defconfig) or a file
+	Fragments []string `yaml:"fragments"`
+}
+
+// BaseIsTarget reports whether Base names a make target rather than a file.
+func (k Kconfig) BaseIsTarget() bool { return makeTarget.MatchString(k.Base) }
+
+var makeTarget = regexp.MustCompile(`^[a-z0-9_]*config$`)
+
+// Build tunes the kernel build.
+type Build struct {
+	Wrapper string `yaml:"wrapper"` // compiler wrapper: ccache (default) or none
+	Jobs    int    `yaml:"jobs"`    // make -j; 0 means one per core
+}
+
+// Initrd is the initramfs: a gen_init_cpio spec, plus Go programs built for the target arch and
+// named in the spec as ${VARIABLE}.
+type Initrd struct {
+	Spec        string            `yaml:"spec" required:"true"`
+	Programs    map[string]string `yaml:"programs"`
+	Compression string            `yaml:"compression"` // gzip (default) or none
+}
+
+// Boot is the qemu smoke test.
+type Boot struct {
+	Timeout time.Duration `yaml:"timeout"` // default 180s
+	Memory  string        `yaml:"memory"`  // default 256M
+	Cmdline string        `yaml:"cmdline"` // appended to the kernel command line
+}
+
+// Package lists the Windows payloads to make.
+type Package struct {
+	Formats []string `yaml:"formats"` // cab, msi, nuget
+	Product string   `yaml:"product"`
+}
+
+// Arches the pipeline knows how to build.
+var Arches = []string{"x86_64", "arm64"}
+
+var (
+	packageFormats = []string{"cab", "msi", "nuget"}
+	wrappers       = []string{"ccache", "none"}
+	compressions   = []string{"gzip", "none"}
+	profileName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	envName        = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	localVersion   = regexp.MustCompile(`^-[A-Za-z0-9._-]+$`)
+	fingerprint    = regexp.MustCompile(`^[0-9A-F]{40}$`)
+	repoName       = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+)
+
+// Load reads and validates pipeline.yaml. All problems found are returned together.
+func Load(file string) (*Pipeline, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return Parse(abs, data)
+}
+
+// Parse is Load on bytes already read; file names the source in errors and anchors relative paths.
+func Parse(file string, data []byte) (*Pipeline, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	p := &Pipeline{File: file}
+	d := &decoder{file: file, pos: map[string]Pos{}}
+	d.decode(&root, reflect.ValueOf(p).Elem(), "")
+	if err := joinErrors(d.errs); err != nil {
+		return nil, err
+	}
+	p.pos = d.pos
+	v := &validator{p: p}
+	v.validate()
+	if err := joinErrors(v.errs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Pos is where a key's value stood in pipeline.yaml, e.g. Pos("version.localversion").
+func (p *Pipeline) Pos(path string) Pos { return p.pos[path] }
+
+// Dir is the folder pipeline.yaml is in.
+func (p *Pipeline) Dir() string { return filepath.Dir(p.File) }
+
+// Rel gives a path relative to the pipeline's folder, for manifests and messages.
+func (p *Pipeline) Rel(path string) string {
+	if r, err := filepath.Rel(p.Dir(), path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+// ProfileNames lists the profiles, sorted.
+func (p *Pipeline) ProfileNames() []string {
+	var names []string
+	for n := range p.Profiles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Line is one profile of the pipeline with everything it inherits filled in: what a run builds.
+type Line struct {
+	Pipeline *Pipeline
+	Name     string // the profile's name
+	Upstream Upstream
+	Profile  *Profile
+}
+
+// Select resolves a profile.
+func (p *Pipeline) Select(name string) (*Line, error) {
+	prof, ok := p.Profiles[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no profile %q (profiles: %s)", p.File, name, strings.Join(p.ProfileNames(), ", "))
+	}
+	if err := joinErrors(p.unset[name]); err != nil {
+		return nil, err
+	}
+	up := p.Upstream
+	if prof.Upstream != nil {
+		up = *prof.Upstream
+	}
+	return &Line{Pipeline: p, Name: name, Upstream: up, Profile: prof}, nil
+}
+
+// Series is the parsed series the line follows.
+func (l *Line) Series() version.Series {
+	s, _ := version.ParseSeries(l.Pipeline.Series) // validated at load
+	return s
+}
+
+type validator struct {
+	p       *Pipeline
+	errs    []error
+	profile string // the profile being validated, "" at top level
+}
+
+// unsetVar records a reference to an unset environment variable: at top level an error now, in a
+// profile an error when the profile is selected.
+func (v *validator) unsetVar(key string, err error) {
+	if v.profile == "" {
+		v.at(key, "%v", err)
+		return
+	}
+	pos := v.p.pos[key]
+	if v.p.unset == nil {
+		v.p.unset = map[string][]error{}
+	}
+	v.p.unset[v.profile] = append(v.p.unset[v.profile], &Error{File: v.p.File, Line: pos.Line, Column: pos.Column, Path: key, Msg: err.Error()})
+}
+
+func (v *validator) at(path, format string, args ...any) {
+	pos := v.p.pos[path]
+	v.errs = append(v.errs, &Error{File: v.p.File, Line: pos.Line, Column: pos.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// path resolves a file named in pipeline.yaml and checks that it exists, of the kind wanted.
+func (v *validator) path(key string, val *string, dir bool) {
+	if *val == "" {
+		return
+	}
+	expanded, err := expandEnv(*val)
+	if err != nil {
+		v.unsetVar(key, err)
+		return
+	}
+	abs := expanded
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(v.p.Dir(), abs)
+	}
+	info, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		v.at(key, "%s does not exist", abs)
+	case dir && !info.IsDir():
+		v.at(key, "%s is not a folder", abs)
+	case !dir && info.IsDir():
+		v.at(key, "%s is a folder, expected a file", abs)
+	default:
+		*val = abs
+	}
+}
+
+// url expands ${VAR} references in a URL or path field. A plain path is made absolute.
+func (v *validator) url(key string, val *string, required bool) {
+	if *val == "" {
+		if required {
+			v.at(key, "must not be empty")
+		}
+		return
+	}
+	expanded, err := expandEnv(*val)
+	if err != nil {
+		v.unsetVar(key, err)
+		return
+	}
+	if !strings.Contains(expanded, "://") && !filepath.IsAbs(expanded) {
+		expanded = filepath.Join(v.p.Dir(), expanded)
+	}
+	*val = expanded
+}
+
+func (v *validator) oneOf(key, val string, allowed []string) {
+	if val != "" && !slices.Contains(allowed, val) {
+		v.at(key, "%q is not one of: %s", val, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) validate() {
+	p := v.p
+	series, err := version.ParseSeries(p.Series)
+	if err != nil {
+		v.at("series", "%v", err)
+	}
+	v.upstream("upstream", &p.Upstream, series)
+
+	if !localVersion.MatchString(p.Version.LocalVersion) {
+		v.at("version.localversion", "%q must start with '-' and hold only letters, digits, '.', '_' and '-'", p.Version.LocalVersion)
+	}
+	sample := version.Version{Upstream: version.Release{Major: series.Major, Minor: series.Minor, Patch: 1}, Rev: 1}
+	for key, tmpl := range map[string]string{"version.branch": p.Version.Branch, "version.tag": p.Version.Tag} {
+		if _, err := version.Expand(tmpl, sample); err != nil {
+			v.at(key, "%v", err)
+		}
+	}
+
+	if p.Publish.Repo != "" && !repoName.MatchString(p.Publish.Repo) {
+		v.at("publish.repo", "%q is not of the form owner/name", p.Publish.Repo)
+	}
+	v.url("publish.api_url", &p.Publish.APIURL, false)
+	v.url("publish.upload_url", &p.Publish.UploadURL, false)
+	v.url("publish.remote", &p.Publish.Remote, false)
+
+	if len(p.Profiles) == 0 {
+		v.at("profiles", "at least one profile is needed")
+	}
+	for _, name := range p.ProfileNames() {
+		v.profile = name
+		v.checkProfile("profiles."+name, name, p.Profiles[name], series)
+	}
+	v.profile = ""
+}
+
+func (v *validator) upstream(key string, u *Upstream, series version.Series) {
+	v.url(key+".releases", &u.Releases, true)
+	v.url(key+".git", &u.Git, true)
+	v.url(key+".keyring", &u.Keyring, !u.AllowUnsigned)
+	for i, f := range u.Signers {
+		if !fingerprint.MatchString(f) {
+			v.at(fmt.Sprintf("%s.signers[%d]", key, i), "%q is not a 40-digit upper-case hex OpenPGP fingerprint", f)
+		}
+	}
+	if u.Pin != "" {
+		r, err := version.ParseRelease(u.Pin)
+		switch {
+		case err != nil:
+			v.at(key+".pin", "%v", err)
+		case !series.Contains(r) && series != (version.Series{}):
+			v.at(key+".pin", "%s is not in the series %s", u.Pin, series)
+		}
+	}
+}
+
+func (v *validator) checkProfile(key, name string, pr *Profile, series version.Series) {
+	if !profileName.MatchString(name) {
+		v.at(key, "profile name %q must be lower-case letters, digits and '-'", name)
+	}
+	if pr.Upstream != nil {
+		v.upstream(key+".upstream", pr.Upstream, series)
+	}
+	if len(pr.Arches) == 0 {
+		v.at(key+".arches", "at least one arch is needed (%s)", strings.Join(Arches, ", "))
+	}
+	for i, a := range pr.Arches {
+		k := fmt.Sprintf("%s.arches[%d]", key, i)
+		v.oneOf(k, a, Arches)
+		if slices.Index(pr.Arches, a) != i {
+			v.at(k, "%q is listed twice", a)
+		}
+	}
+	if !pr.Config.BaseIsTarget() {
+		v.path(key+".config.base", &pr.Config.Base, false)
+	}
+	for i := range pr.Config.Fragments {
+		v.path(fmt.Sprintf("%s.config.fragments[%d]", key, i), &pr.Config.Fragments[i], false)
+	}
+	if pr.Patches != "" {
+		before := len(v.errs)
+		v.path(key+".patches", &pr.Patches, false)
+		if len(v.errs) == before {
+			if _, err := patch.ReadSeries(pr.Patches); err != nil {
+				v.at(key+".patches", "%v", err)
+			}
+		}
+	}
+	v.oneOf(key+".build.wrapper", pr.Build.Wrapper, wrappers)
+	if pr.Build.Jobs < 0 {
+		v.at(key+".build.jobs", "must not be negative")
+	}
+	v.path(key+".initrd.spec", &pr.Initrd.Spec, false)
+	v.oneOf(key+".initrd.compression", pr.Initrd.Compression, compressions)
+	for _, envKey := range sortedKeys(pr.Initrd.Programs) {
+		k := key + ".initrd.programs." + envKey
+		if !envName.MatchString(envKey) {
+			v.at(k, "%q must be an upper-case variable name such as SMOKE_INIT", envKey)
+		}
+		pkg := pr.Initrd.Programs[envKey]
+		v.path(k, &pkg, true)
+		pr.Initrd.Programs[envKey] = pkg
+	}
+	if pr.Boot.Timeout < 0 {
+		v.at(key+".boot.timeout", "must not be negative")
+	}
+	for i, f := range pr.Package.Formats {
+		v.oneOf(fmt.Sprintf("%s.package.formats[%d]", key, i), f, packageFormats)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

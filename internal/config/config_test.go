@@ -1,0 +1,196 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// valid is a complete pipeline.yaml; each error case edits one line of it.
+const valid = `name: linux-msft-wsl
+series: "6.12"
+upstream:
+  releases: https://www.kernel.org/releases.json
+  git: https://git.kernel.org/stable/linux.git
+  keyring: keys.asc
+version:
+  localversion: -microsoft-standard-WSL2
+  branch: linux-msft-wsl-{series}.y
+  tag: linux-msft-wsl-{version}
+profiles:
+  smoke:
+    upstream:
+      releases: file://${TEST_KORG}/releases.json
+      git: file://${TEST_KORG}/linux.git
+      keyring: ${TEST_KORG}/keys.asc
+    arches: [x86_64]
+    config:
+      base: tinyconfig
+      fragments: [configs/smoke.config]
+    patches: patches/series
+    initrd:
+      spec: initrd.list
+      programs:
+        SMOKE_INIT: cmd/init
+    boot:
+      timeout: 60s
+`
+
+// fixture writes the files valid refers to and returns the folder.
+func fixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"configs/smoke.config": "CONFIG_PRINTK=y\n",
+		"patches/series":       "# comment\n\n0001-a.patch\n",
+		"patches/0001-a.patch": "",
+		"initrd.list":          "dir /dev 0755 0 0\n",
+		"cmd/init/main.go":     "package main\n",
+		"configs/other.config": "",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestLoadValid(t *testing.T) {
+	t.Setenv("TEST_KORG", "/srv/korg")
+	dir := fixture(t)
+	p, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(valid))
+	if err != nil {
+		t.Fatalf("Parse(valid) = %v", err)
+	}
+	l, err := p.Select("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.Upstream.Releases, "file:///srv/korg/releases.json"; got != want {
+		t.Errorf("smoke upstream releases = %q, want %q", got, want)
+	}
+	if got, want := l.Profile.Config.Fragments[0], filepath.Join(dir, "configs/smoke.config"); got != want {
+		t.Errorf("fragment = %q, want absolute %q", got, want)
+	}
+	if got := l.Profile.Boot.Timeout.Seconds(); got != 60 {
+		t.Errorf("boot timeout = %vs, want 60s", got)
+	}
+	if !l.Profile.Config.BaseIsTarget() {
+		t.Errorf("tinyconfig should be a make target")
+	}
+	if got, want := l.Series().String(), "6.12"; got != want {
+		t.Errorf("series = %q, want %q", got, want)
+	}
+	if _, err := p.Select("nope"); err == nil || !strings.Contains(err.Error(), `no profile "nope" (profiles: smoke)`) {
+		t.Errorf("Select(nope) = %v", err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		old, new string // replace old with new in valid
+		want     string // a substring of the error, with file:line:column
+	}{
+		{"unknown key", "  timeout: 60s", "  timeout: 60s\n      colour: red", `pipeline.yaml:28:7: profiles.smoke.boot: unknown key "colour" (expected one of: timeout, memory, cmdline)`},
+		{"typo suggests", "    arches:", "    arche:", `pipeline.yaml:17:5: profiles.smoke: unknown key "arche", did you mean "arches"?`},
+		{"wrong type string", `series: "6.12"`, `series: 6.12`, `pipeline.yaml:2:9: series: expected a string, got a number (quote it: "6.12")`},
+		{"wrong type list", "arches: [x86_64]", "arches: x86_64", `pipeline.yaml:17:13: profiles.smoke.arches: expected a list, got the string "x86_64"`},
+		{"wrong type mapping", "    config:\n      base: tinyconfig\n      fragments: [configs/smoke.config]", "    config: tinyconfig", `pipeline.yaml:18:13: profiles.smoke.config: expected a mapping, got the string "tinyconfig"`},
+		{"wrong type bool", "  keyring: keys.asc", "  keyring: keys.asc\n  allow_unsigned: sometimes", `pipeline.yaml:7:19: upstream.allow_unsigned: expected true or false`},
+		{"bad duration", "timeout: 60s", "timeout: soon", `pipeline.yaml:27:16: profiles.smoke.boot.timeout: expected a duration such as 90s or 5m`},
+		{"missing required", "  tag: linux-msft-wsl-{version}\n", "", `pipeline.yaml:8:3: version: missing required key "tag"`},
+		{"missing required top", "name: linux-msft-wsl\n", "", `missing required key "name"`},
+		{"duplicate key", "name: linux-msft-wsl", "name: linux-msft-wsl\nname: again", `pipeline.yaml:2:1: duplicate key "name"`},
+		{"fragment missing", "[configs/smoke.config]", "[configs/smoke.config, configs/gone.config]", `pipeline.yaml:20:41: profiles.smoke.config.fragments[1]: ` + "%DIR%/configs/gone.config does not exist"},
+		{"fragment is a folder", "[configs/smoke.config]", "[configs]", `profiles.smoke.config.fragments[0]: %DIR%/configs is a folder, expected a file`},
+		{"base file missing", "base: tinyconfig", "base: configs/base.config", `pipeline.yaml:19:13: profiles.smoke.config.base: %DIR%/configs/base.config does not exist`},
+		{"series missing", "patches: patches/series", "patches: patches/serie", `pipeline.yaml:21:14: profiles.smoke.patches: %DIR%/patches/serie does not exist`},
+		{"initrd spec missing", "spec: initrd.list", "spec: initrd.lst", `pipeline.yaml:23:13: profiles.smoke.initrd.spec: %DIR%/initrd.lst does not exist`},
+		{"program missing", "SMOKE_INIT: cmd/init", "SMOKE_INIT: cmd/gone", `profiles.smoke.initrd.programs.SMOKE_INIT: %DIR%/cmd/gone does not exist`},
+		{"bad series", `series: "6.12"`, `series: "6.x"`, `pipeline.yaml:2:9: series: series "6.x": malformed version: "x" is not a number`},
+		{"bad arch", "arches: [x86_64]", "arches: [x86_64, riscv]", `pipeline.yaml:17:22: profiles.smoke.arches[1]: "riscv" is not one of: x86_64, arm64`},
+		{"duplicate arch", "arches: [x86_64]", "arches: [x86_64, x86_64]", `profiles.smoke.arches[1]: "x86_64" is listed twice`},
+		{"bad template", "tag: linux-msft-wsl-{version}", "tag: linux-msft-wsl-{ver}", `pipeline.yaml:10:8: version.tag: template "linux-msft-wsl-{ver}": unknown placeholder {ver}`},
+		{"bad localversion", "localversion: -microsoft-standard-WSL2", "localversion: microsoft", `pipeline.yaml:8:17: version.localversion: "microsoft" must start with '-'`},
+		{"bad fingerprint", "  keyring: keys.asc", "  keyring: keys.asc\n  signers: [ABC]", `pipeline.yaml:7:13: upstream.signers[0]: "ABC" is not a 40-digit`},
+		{"pin outside series", "  keyring: keys.asc", "  keyring: keys.asc\n  pin: 6.6.87", `pipeline.yaml:7:8: upstream.pin: 6.6.87 is not in the series 6.12`},
+		{"bad compression", "      programs:", "      compression: bzip3\n      programs:", `profiles.smoke.initrd.compression: "bzip3" is not one of: gzip, none`},
+		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TEST_KORG", "/srv/korg")
+			dir := fixture(t)
+			if !strings.Contains(valid, tc.old) {
+				t.Fatalf("test case edits %q, which valid does not hold", tc.old)
+			}
+			doc := strings.Replace(valid, tc.old, tc.new, 1)
+			_, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
+			if err == nil {
+				t.Fatalf("Parse() = nil error, want one containing %q", tc.want)
+			}
+			want := strings.ReplaceAll(tc.want, "%DIR%", dir)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Parse() error =\n%v\nwant it to contain\n%s", err, want)
+			}
+		})
+	}
+}
+
+func TestNoProfiles(t *testing.T) {
+	dir := fixture(t)
+	doc := valid[:strings.Index(valid, "profiles:")] + "profiles: {}\n"
+	_, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
+	if want := "pipeline.yaml:11:11: profiles: at least one profile is needed"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Parse() error = %v, want %q", err, want)
+	}
+}
+
+func TestSeriesErrorsNameTheSeriesLine(t *testing.T) {
+	t.Setenv("TEST_KORG", "/srv/korg")
+	dir := fixture(t)
+	if err := os.WriteFile(filepath.Join(dir, "patches/series"), []byte("0001-a.patch\n# x\n0002-missing.patch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(valid))
+	want := "pipeline.yaml:21:14: profiles.smoke.patches: " + filepath.Join(dir, "patches/series") + ":3: patch 0002-missing.patch does not exist"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Parse() error = %v, want %q", err, want)
+	}
+}
+
+func TestUnsetVariableMattersOnlyForItsProfile(t *testing.T) {
+	os.Unsetenv("TEST_KORG")
+	dir := fixture(t)
+	doc := strings.Replace(valid, "profiles:\n", "profiles:\n  other:\n    arches: [arm64]\n    config: {base: defconfig}\n    initrd: {spec: initrd.list}\n", 1)
+	p, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
+	if err != nil {
+		t.Fatalf("Parse() = %v; an unset variable in one profile must not stop loading", err)
+	}
+	if _, err := p.Select("other"); err != nil {
+		t.Errorf("Select(other) = %v, want nil", err)
+	}
+	_, err = p.Select("smoke")
+	want := "pipeline.yaml:18:17: profiles.smoke.upstream.releases: environment variable TEST_KORG is not set"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Select(smoke) = %v, want %q", err, want)
+	}
+}
+
+func TestTheRepositoryPipelineLoads(t *testing.T) {
+	t.Setenv("KERNEL_ORG", t.TempDir())
+	p, err := Load("../../pipeline.yaml")
+	if err != nil {
+		t.Fatalf("Load(pipeline.yaml) = %v", err)
+	}
+	for _, name := range []string{"wsl", "smoke"} {
+		if _, err := p.Select(name); err != nil {
+			t.Errorf("Select(%s) = %v", name, err)
+		}
+	}
+}
