@@ -1,0 +1,228 @@
+package patch
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/bluekeyes/go-gitdiff/gitdiff"
+)
+
+// Commit is one patch of a series, parsed: what git am would commit.
+type Commit struct {
+	Entry  Entry
+	Index  int // which message of the mbox file (a file may hold several)
+	Header *gitdiff.PatchHeader
+	Files  []*gitdiff.File
+}
+
+// Subject is the commit title.
+func (c *Commit) Subject() string { return c.Header.Title }
+
+// Change is the new state of one file after the whole series: nil Data with Delete set removes it.
+type Change struct {
+	Data   []byte
+	Mode   fs.FileMode
+	Delete bool
+}
+
+// Result is a series applied in memory, ready to be written over the tree.
+type Result struct {
+	Commits []*Commit
+	Changes map[string]*Change // by path relative to the tree
+}
+
+// mboxFrom starts each message of a git format-patch mbox.
+var mboxFrom = regexp.MustCompile(`(?m)^From [0-9a-f]{40} Mon Sep 17 00:00:00 2001$`)
+
+// Parse reads a patch file into its commits. go-gitdiff's Parse would merge the messages of a
+// multi-patch mbox into one, so the file is split on the mbox separators first.
+func Parse(e Entry) ([]*Commit, error) {
+	data, err := os.ReadFile(e.Path)
+	if err != nil {
+		return nil, err
+	}
+	var parts [][]byte
+	starts := mboxFrom.FindAllIndex(data, -1)
+	if len(starts) == 0 {
+		parts = [][]byte{data}
+	}
+	for i, s := range starts {
+		end := len(data)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		parts = append(parts, data[s[0]:end])
+	}
+	var commits []*Commit
+	for i, part := range parts {
+		files, preamble, err := gitdiff.Parse(bytes.NewReader(part))
+		if err != nil {
+			return nil, fmt.Errorf("patch %s: %w", e.Name, err)
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("patch %s: message %d holds no diff", e.Name, i+1)
+		}
+		header, err := gitdiff.ParsePatchHeader(preamble)
+		if err != nil {
+			return nil, fmt.Errorf("patch %s: header: %w", e.Name, err)
+		}
+		if header.Author == nil || header.Title == "" {
+			return nil, fmt.Errorf("patch %s: message %d has no From: or Subject: (make patches with git format-patch)", e.Name, i+1)
+		}
+		commits = append(commits, &Commit{Entry: e, Index: i + 1, Header: header, Files: files})
+	}
+	return commits, nil
+}
+
+// ParseAll parses every patch of a series, in order.
+func ParseAll(series []Entry) ([]*Commit, error) {
+	var all []*Commit
+	for _, e := range series {
+		commits, err := Parse(e)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, commits...)
+	}
+	return all, nil
+}
+
+// Apply applies the commits to the tree at root in memory and returns the result; the tree is
+// not touched, so a patch that fails leaves it exactly as it was.
+func Apply(root string, commits []*Commit) (*Result, error) {
+	res := &Result{Changes: map[string]*Change{}}
+	read := func(name string) ([]byte, fs.FileMode, error) {
+		if c, ok := res.Changes[name]; ok {
+			if c.Delete {
+				return nil, 0, fs.ErrNotExist
+			}
+			return c.Data, c.Mode, nil
+		}
+		path := filepath.Join(root, filepath.FromSlash(name))
+		info, err := os.Lstat(path)
+		if err != nil {
+			return nil, 0, err
+		}
+		data, err := os.ReadFile(path)
+		return data, info.Mode(), err
+	}
+	for _, c := range commits {
+		for _, f := range c.Files {
+			if err := applyFile(res, read, c, f); err != nil {
+				return nil, err
+			}
+		}
+		res.Commits = append(res.Commits, c)
+	}
+	return res, nil
+}
+
+func applyFile(res *Result, read func(string) ([]byte, fs.FileMode, error), c *Commit, f *gitdiff.File) error {
+	where := fmt.Sprintf("patch %s", c.Entry.Name)
+	if c.Index > 1 {
+		where += fmt.Sprintf(" (message %d)", c.Index)
+	}
+	name := f.NewName
+	if f.IsDelete {
+		name = f.OldName
+	}
+	if f.IsBinary {
+		return fmt.Errorf("%s: %s: binary patches are not supported", where, name)
+	}
+	var src []byte
+	mode := fs.FileMode(0o644)
+	if !f.IsNew {
+		data, m, err := read(f.OldName)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %s: file does not exist in the tree", where, f.OldName)
+		} else if err != nil {
+			return fmt.Errorf("%s: %s: %w", where, f.OldName, err)
+		}
+		src, mode = data, m.Perm()
+	} else if _, _, err := read(f.NewName); err == nil {
+		return fmt.Errorf("%s: %s: creates a file that already exists", where, f.NewName)
+	}
+	var out bytes.Buffer
+	if err := gitdiff.Apply(&out, bytes.NewReader(src), f); err != nil {
+		return hunkError(where, name, src, f, err)
+	}
+	if f.NewMode != 0 {
+		mode = f.NewMode.Perm()
+	}
+	if f.IsDelete {
+		res.Changes[f.OldName] = &Change{Delete: true}
+		return nil
+	}
+	if f.IsRename {
+		res.Changes[f.OldName] = &Change{Delete: true}
+	}
+	res.Changes[f.NewName] = &Change{Data: out.Bytes(), Mode: mode}
+	return nil
+}
+
+// hunkError says which hunk failed, what it expected and what the file holds there.
+func hunkError(where, name string, src []byte, f *gitdiff.File, err error) error {
+	var ae *gitdiff.ApplyError
+	if !errors.As(err, &ae) || ae.Fragment == 0 || ae.Fragment > len(f.TextFragments) {
+		return fmt.Errorf("%s: %s: %w", where, name, err)
+	}
+	frag := f.TextFragments[ae.Fragment-1]
+	var want strings.Builder
+	for _, l := range frag.Lines {
+		if l.Op != gitdiff.OpAdd {
+			want.WriteString("  " + strings.TrimRight(l.Line, "\n") + "\n")
+		}
+	}
+	var have strings.Builder
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	sc.Buffer(nil, 1<<20)
+	first, last := frag.OldPosition, frag.OldPosition+frag.OldLines-1
+	for n := int64(1); sc.Scan() && n <= last; n++ {
+		if n >= first {
+			have.WriteString("  " + sc.Text() + "\n")
+		}
+	}
+	return fmt.Errorf("%s: %s: hunk %d (%s) does not apply at line %d: %v\nexpected:\n%sfound:\n%s",
+		where, name, ae.Fragment, strings.TrimSpace(frag.Header()), frag.OldPosition, ae.Unwrap(), want.String(), have.String())
+}
+
+// Write puts the result into the tree: each file is written beside its final name and renamed.
+func (r *Result) Write(root string) error {
+	names := make([]string, 0, len(r.Changes))
+	for n := range r.Changes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		c := r.Changes[name]
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if c.Delete {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		tmp := path + ".patch-tmp"
+		if err := os.WriteFile(tmp, c.Data, c.Mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(tmp, c.Mode); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package patch
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const modifyPatch = `From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001
+From: Ada Lovelace <ada@example.invalid>
+Date: Fri, 20 Nov 2026 10:00:00 +0000
+Subject: [PATCH] hello: greet WSL
+
+Say hello to WSL.
+---
+ hello.c | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/hello.c b/hello.c
+index 0000001..0000002 100644
+--- a/hello.c
++++ b/hello.c
+@@ -1,5 +1,5 @@
+ #include <stdio.h>
+ int main(void)
+ {
+-	puts("hello");
++	puts("hello, WSL");
+ }
+-- 
+2.39.5
+
+`
+
+const twoPatches = `From 2222222222222222222222222222222222222222 Mon Sep 17 00:00:00 2001
+From: Ada Lovelace <ada@example.invalid>
+Date: Fri, 20 Nov 2026 11:00:00 +0000
+Subject: [PATCH 1/2] Microsoft: add notes
+
+---
+ Microsoft/NOTES | 1 +
+ 1 file changed, 1 insertion(+)
+
+diff --git a/Microsoft/NOTES b/Microsoft/NOTES
+new file mode 100644
+index 0000000..0000003
+--- /dev/null
++++ b/Microsoft/NOTES
+@@ -0,0 +1 @@
++notes
+-- 
+2.39.5
+
+
+From 3333333333333333333333333333333333333333 Mon Sep 17 00:00:00 2001
+From: Grace Hopper <grace@example.invalid>
+Date: Fri, 20 Nov 2026 12:00:00 +0000
+Subject: [PATCH 2/2] Microsoft: extend notes
+
+---
+ Microsoft/NOTES | 1 +
+ 1 file changed, 1 insertion(+)
+
+diff --git a/Microsoft/NOTES b/Microsoft/NOTES
+index 0000003..0000004 100644
+--- a/Microsoft/NOTES
++++ b/Microsoft/NOTES
+@@ -1 +1,2 @@
+ notes
++more notes
+-- 
+2.39.5
+
+`
+
+const helloC = "#include <stdio.h>\nint main(void)\n{\n\tputs(\"hello\");\n}\n"
+
+func setupTree(t *testing.T, patches map[string]string, series string) (root string, entries []Entry) {
+	t.Helper()
+	root = filepath.Join(t.TempDir(), "tree")
+	os.MkdirAll(root, 0o755)
+	if err := os.WriteFile(filepath.Join(root, "hello.c"), []byte(helloC), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pdir := t.TempDir()
+	for name, body := range patches {
+		if err := os.WriteFile(filepath.Join(pdir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seriesPath := filepath.Join(pdir, "series")
+	if err := os.WriteFile(seriesPath, []byte(series), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ReadSeries(seriesPath)
+	if err != nil {
+		t.Fatalf("ReadSeries: %v", err)
+	}
+	return root, entries
+}
+
+func TestApplyKeepsAuthorsAndWritesAtomically(t *testing.T) {
+	root, entries := setupTree(t, map[string]string{"0001-hello.patch": modifyPatch, "0002-notes.patch": twoPatches},
+		"# SPDX-License-Identifier: GPL-2.0-only\n0001-hello.patch -p1\n\n0002-notes.patch # two messages\n")
+	commits, err := ParseAll(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(commits) != 3 {
+		t.Fatalf("ParseAll = %d commits, want 3 (the second file is a two-message mbox)", len(commits))
+	}
+	for i, want := range []struct{ subject, author string }{
+		{"hello: greet WSL", "Ada Lovelace"},
+		{"Microsoft: add notes", "Ada Lovelace"},
+		{"Microsoft: extend notes", "Grace Hopper"},
+	} {
+		if c := commits[i]; c.Subject() != want.subject || c.Header.Author.Name != want.author {
+			t.Errorf("commit %d = %q by %q, want %q by %q", i, c.Subject(), c.Header.Author.Name, want.subject, want.author)
+		}
+	}
+	res, err := Apply(root, commits)
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "hello.c")); string(got) != helloC {
+		t.Fatalf("Apply touched the tree before Write")
+	}
+	if err := res.Write(root); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "hello.c")); !strings.Contains(string(got), `puts("hello, WSL");`) {
+		t.Errorf("hello.c = %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "Microsoft/NOTES")); string(got) != "notes\nmore notes\n" {
+		t.Errorf("Microsoft/NOTES = %q, want both patches applied in order", got)
+	}
+	left, _ := filepath.Glob(filepath.Join(root, "*.patch-tmp"))
+	if len(left) > 0 {
+		t.Errorf("Write left %v", left)
+	}
+}
+
+func TestFailedHunkSaysWhatAndWhereAndTouchesNothing(t *testing.T) {
+	root, entries := setupTree(t, map[string]string{"0001-hello.patch": modifyPatch}, "0001-hello.patch\n")
+	changed := strings.Replace(helloC, `puts("hello");`, `printf("hi\n");`, 1)
+	os.WriteFile(filepath.Join(root, "hello.c"), []byte(changed), 0o644)
+	commits, err := ParseAll(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(root, commits)
+	if err == nil {
+		t.Fatal("Apply succeeded on a tree where the hunk's lines changed")
+	}
+	for _, want := range []string{
+		"patch 0001-hello.patch: hello.c: hunk 1 (@@ -1,5 +1,5 @@) does not apply at line 1",
+		"expected:\n  #include <stdio.h>\n  int main(void)\n  {\n  \tputs(\"hello\");\n  }\n",
+		"found:\n  #include <stdio.h>\n  int main(void)\n  {\n  \tprintf(\"hi\\n\");\n  }\n",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error =\n%v\nwant it to contain\n%s", err, want)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "hello.c")); string(got) != changed {
+		t.Errorf("a failed Apply changed the tree")
+	}
+}
+
+func TestApplyErrors(t *testing.T) {
+	missing := strings.ReplaceAll(modifyPatch, "hello.c", "gone.c")
+	root, entries := setupTree(t, map[string]string{"0001-gone.patch": missing}, "0001-gone.patch\n")
+	commits, err := ParseAll(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(root, commits); err == nil || !strings.Contains(err.Error(), "patch 0001-gone.patch: gone.c: file does not exist in the tree") {
+		t.Errorf("Apply(missing file) = %v", err)
+	}
+	twice := twoPatches[:strings.Index(twoPatches, "\n\nFrom 3333")]
+	root, entries = setupTree(t, map[string]string{"a.patch": twice, "b.patch": twice}, "a.patch\nb.patch\n")
+	commits, _ = ParseAll(entries)
+	if _, err := Apply(root, commits); err == nil || !strings.Contains(err.Error(), "patch b.patch: Microsoft/NOTES: creates a file that already exists") {
+		t.Errorf("Apply(new file twice) = %v", err)
+	}
+	noHeader := modifyPatch[strings.Index(modifyPatch, "diff --git"):]
+	_, entries = setupTree(t, map[string]string{"bare.patch": noHeader}, "bare.patch\n")
+	if _, err := ParseAll(entries); err == nil || !strings.Contains(err.Error(), "patch bare.patch: message 1 has no From: or Subject:") {
+		t.Errorf("ParseAll(no header) = %v", err)
+	}
+}
+
+func TestReadSeriesErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.patch"), nil, 0o644)
+	for _, tc := range []struct{ series, want string }{
+		{"a.patch\nb.patch\n", "series:2: patch b.patch does not exist"},
+		{"a.patch -p0\n", "series:1: a.patch: option \"-p0\" is not supported"},
+		{"a.patch\n#\na.patch\n", "series:3: a.patch is already listed on line 1"},
+	} {
+		path := filepath.Join(dir, "series")
+		os.WriteFile(path, []byte(tc.series), 0o644)
+		if _, err := ReadSeries(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadSeries(%q) = %v, want %q", tc.series, err, tc.want)
+		}
+	}
+}
+
+func FuzzReadSeries(f *testing.F) {
+	f.Add("a.patch\n# c\n\nb.patch -p1\n")
+	f.Fuzz(func(t *testing.T, series string) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "a.patch"), nil, 0o644)
+		os.WriteFile(filepath.Join(dir, "b.patch"), nil, 0o644)
+		path := filepath.Join(dir, "series")
+		os.WriteFile(path, []byte(series), 0o644)
+		entries, err := ReadSeries(path)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if e.Line < 1 || e.Name == "" || strings.HasPrefix(e.Name, "#") {
+				t.Fatalf("bad entry %+v", e)
+			}
+		}
+	})
+}

@@ -1,0 +1,61 @@
+// Package patch holds the patch series (quilt's series file of git format-patch mboxes) and applies
+// it to a source tree with git am semantics, in pure Go.
+package patch
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Entry is one line of a series file.
+type Entry struct {
+	Path   string // absolute path of the patch file
+	Name   string // as written in the series file
+	Series string // the series file
+	Line   int    // its line there
+}
+
+func (e Entry) String() string { return e.Name }
+
+// ReadSeries reads a quilt series file: one patch a line, relative to the file's folder; '#'
+// starts a comment; blank lines are skipped. Quilt's "-p1" is accepted (it is what git
+// format-patch produces); any other option is refused. Every listed patch must exist.
+func ReadSeries(series string) ([]Entry, error) {
+	f, err := os.Open(series)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var entries []Entry
+	seen := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		name := fields[0]
+		for _, opt := range fields[1:] {
+			if opt != "-p1" {
+				return nil, fmt.Errorf("%s:%d: %s: option %q is not supported (patches are applied -p1, as git am does)", series, n, name, opt)
+			}
+		}
+		if first, dup := seen[name]; dup {
+			return nil, fmt.Errorf("%s:%d: %s is already listed on line %d", series, n, name, first)
+		}
+		seen[name] = n
+		path := filepath.Join(filepath.Dir(series), name)
+		if info, err := os.Stat(path); err != nil || info.IsDir() {
+			return nil, fmt.Errorf("%s:%d: patch %s does not exist (looked for %s)", series, n, name, path)
+		}
+		entries = append(entries, Entry{Path: path, Name: name, Series: series, Line: n})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", series, err)
+	}
+	return entries, nil
+}
