@@ -1,0 +1,161 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+type exportItem struct {
+	path string
+	mode filemode.FileMode
+	hash plumbing.Hash
+}
+
+// Export writes the commit's tree into dest: regular files with their executable bits, and symlinks.
+// It writes into a sibling temporary folder and renames it into place at the end, so dest is
+// either the whole tree or absent. Workers each open their own handle on the repository (go-git's
+// object storage is not documented as safe for concurrent use), and stream blobs to disk, so
+// memory stays bounded by the worker count. It returns the number of files written.
+func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int) (int64, error) {
+	repo, err := git.PlainOpen(repoDir)
+	if err != nil {
+		return 0, err
+	}
+	c, err := repo.CommitObject(commit)
+	if err != nil {
+		return 0, fmt.Errorf("export %s: %w", commit, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return 0, fmt.Errorf("export %s: %w", commit, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return 0, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-")
+	if err != nil {
+		return 0, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan exportItem, 1024)
+	var written atomic.Int64
+	var firstErr error
+	var once sync.Once
+	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
+	var dirs sync.Map
+
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := git.PlainOpen(repoDir)
+			if err != nil {
+				fail(err)
+				return
+			}
+			for it := range items {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := writeItem(r, tmp, it, &dirs); err != nil {
+					fail(err)
+					continue
+				}
+				written.Add(1)
+			}
+		}()
+	}
+
+	walker := object.NewTreeWalker(tree, true, nil)
+	for ctx.Err() == nil {
+		name, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fail(fmt.Errorf("export %s: walking the tree: %w", commit, err))
+			break
+		}
+		switch entry.Mode {
+		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
+			items <- exportItem{path: name, mode: entry.Mode, hash: entry.Hash}
+		}
+	}
+	walker.Close()
+	close(items)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	if err := os.RemoveAll(dest); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		return 0, err
+	}
+	ok = true
+	return written.Load(), nil
+}
+
+func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) error {
+	path := filepath.Join(root, filepath.FromSlash(it.path))
+	dir := filepath.Dir(path)
+	if _, done := dirs.Load(dir); !done {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		dirs.Store(dir, true)
+	}
+	blob, err := r.BlobObject(it.hash)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", it.path, err)
+	}
+	rd, err := blob.Reader()
+	if err != nil {
+		return fmt.Errorf("export %s: %w", it.path, err)
+	}
+	defer rd.Close()
+	if it.mode == filemode.Symlink {
+		target, err := io.ReadAll(io.LimitReader(rd, 4096))
+		if err != nil {
+			return fmt.Errorf("export %s: %w", it.path, err)
+		}
+		return os.Symlink(string(target), path)
+	}
+	perm := os.FileMode(0o644)
+	if it.mode == filemode.Executable {
+		perm = 0o755
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rd); err != nil {
+		f.Close()
+		return fmt.Errorf("export %s: %w", it.path, err)
+	}
+	return f.Close()
+}

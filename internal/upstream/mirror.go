@@ -1,0 +1,117 @@
+package upstream
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	git "github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Mirror is a bare repository under the cache folder holding the upstream tags fetched so far,
+// one per upstream URL, so that the next point release fetches only what is new.
+type Mirror struct {
+	Dir  string
+	URL  string
+	repo *git.Repository
+}
+
+// OpenMirror opens (creating if needed) the mirror of url under cacheDir, holding an exclusive
+// lock on it until Close, so concurrent runs do not interleave fetches.
+func OpenMirror(cacheDir, url string) (*Mirror, func(), error) {
+	sum := sha256.Sum256([]byte(url))
+	dir := filepath.Join(cacheDir, "mirrors", hex.EncodeToString(sum[:8])+".git")
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, nil, err
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, nil, fmt.Errorf("lock mirror %s: %w", dir, err)
+	}
+	release := func() { lock.Close() }
+	repo, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.PlainInit(dir, true)
+		if err == nil {
+			_, err = repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
+		}
+	}
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("mirror %s: %w", dir, err)
+	}
+	return &Mirror{Dir: dir, URL: url, repo: repo}, release, nil
+}
+
+// Repo is the mirror's repository.
+func (m *Mirror) Repo() *git.Repository { return m.repo }
+
+// FetchTag makes the tag present in the mirror: a shallow fetch of just that tag (kernel history is
+// gigabytes; a build needs one tree). A tag already present is not fetched again.
+func (m *Mirror) FetchTag(ctx context.Context, tag string, progress io.Writer) (*plumbing.Reference, error) {
+	refName := plumbing.NewTagReferenceName(tag)
+	if ref, err := m.repo.Reference(refName, false); err == nil {
+		return ref, nil
+	}
+	spec := gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))
+	err := m.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RemoteURL:  m.URL,
+		RefSpecs:   []gitconfig.RefSpec{spec},
+		Depth:      1,
+		Tags:       git.NoTags,
+		Progress:   progress,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		if strings.Contains(err.Error(), "couldn't find remote ref") {
+			return nil, fmt.Errorf("fetch %s from %s: the tag does not exist there", tag, m.URL)
+		}
+		return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
+	}
+	ref, err := m.repo.Reference(refName, false)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
+	}
+	return ref, nil
+}
+
+// Tagged is a release tag resolved in the mirror.
+type Tagged struct {
+	Tag    *object.Tag // nil for a lightweight tag
+	Commit *object.Commit
+}
+
+// Resolve follows a tag reference to its tag object (if annotated) and commit.
+func (m *Mirror) Resolve(ref *plumbing.Reference) (*Tagged, error) {
+	tag, err := m.repo.TagObject(ref.Hash())
+	switch {
+	case err == nil:
+		c, err := tag.Commit()
+		if err != nil {
+			return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+		}
+		return &Tagged{Tag: tag, Commit: c}, nil
+	case errors.Is(err, plumbing.ErrObjectNotFound):
+		c, err := m.repo.CommitObject(ref.Hash())
+		if err != nil {
+			return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+		}
+		return &Tagged{Commit: c}, nil
+	default:
+		return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+	}
+}
