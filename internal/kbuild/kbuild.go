@@ -1,0 +1,207 @@
+// Package kbuild runs the kernel's own build system (make) out of tree, reproducibly.
+package kbuild
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Runner runs a program. The real one executes it; tests and --dry-run can stand in their own.
+type Runner interface {
+	Run(ctx context.Context, name string, args, env []string, out io.Writer) error
+}
+
+// Exec is the Runner that runs programs for real.
+type Exec struct{}
+
+// Run executes name with args; env is added to the process environment; stdout and stderr go to out.
+func (Exec) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 10 * time.Second
+	return cmd.Run()
+}
+
+// Arch maps our arch names to the kernel's.
+type Arch struct {
+	Name         string // ours: x86_64, arm64
+	Make         string // ARCH= for make
+	CrossCompile string // CROSS_COMPILE= prefix when the host is another arch
+	Image        string // the boot image target
+	ImagePath    string // where it lands under O=
+	GOARCH       string
+}
+
+var arches = map[string]Arch{
+	"x86_64": {Name: "x86_64", Make: "x86_64", CrossCompile: "x86_64-linux-gnu-", Image: "bzImage", ImagePath: "arch/x86/boot/bzImage", GOARCH: "amd64"},
+	"arm64":  {Name: "arm64", Make: "arm64", CrossCompile: "aarch64-linux-gnu-", Image: "Image", ImagePath: "arch/arm64/boot/Image", GOARCH: "arm64"},
+}
+
+// LookupArch returns the arch, or an error naming the known ones.
+func LookupArch(name string) (Arch, error) {
+	a, ok := arches[name]
+	if !ok {
+		return Arch{}, fmt.Errorf("unknown arch %q (x86_64, arm64)", name)
+	}
+	return a, nil
+}
+
+// Native reports whether the arch is the host's, so no cross compiler is needed.
+func (a Arch) Native() bool { return a.GOARCH == runtime.GOARCH }
+
+// Tree is one out-of-tree build of a source tree.
+type Tree struct {
+	Src, Out     string
+	Arch         Arch
+	Jobs         int
+	Wrapper      string    // "ccache" or "none"
+	ExtraVersion string    // e.g. ".1", so the release reads <x.y.z>.<rev>
+	Timestamp    time.Time // KBUILD_BUILD_TIMESTAMP: the upstream commit time
+	Runner       Runner
+}
+
+// Args is the make command line for targets, so the log can start with a reproducer.
+func (t *Tree) Args(targets ...string) []string {
+	args := []string{"-C", t.Src, "O=" + t.Out, "ARCH=" + t.Arch.Make}
+	if !t.Arch.Native() {
+		args = append(args, "CROSS_COMPILE="+t.Arch.CrossCompile)
+	}
+	jobs := t.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	args = append(args, "-j"+strconv.Itoa(jobs))
+	if t.Wrapper == "ccache" || t.Wrapper == "" {
+		cc := "gcc"
+		if !t.Arch.Native() {
+			cc = t.Arch.CrossCompile + "gcc"
+		}
+		args = append(args, "CC=ccache "+cc, "HOSTCC=ccache gcc")
+	}
+	// EXTRAVERSION on the command line overrides the Makefile's; LOCALVERSION set (empty) stops
+	// setlocalversion from appending "+" for a tree it thinks is a dirty git checkout.
+	args = append(args, "EXTRAVERSION="+t.ExtraVersion, "LOCALVERSION=")
+	return append(args, targets...)
+}
+
+// Env is the environment that makes the build reproducible: fixed timestamp, user and host,
+// and source and build paths mapped out of debug info and __FILE__.
+func (t *Tree) Env() []string {
+	return []string{
+		"KBUILD_BUILD_TIMESTAMP=" + t.Timestamp.UTC().Format(time.UnixDate),
+		"KBUILD_BUILD_USER=wslkernel",
+		"KBUILD_BUILD_HOST=wslkernel",
+		"KBUILD_BUILD_VERSION=1",
+		"KCFLAGS=-ffile-prefix-map=" + t.Src + "/=./ -ffile-prefix-map=" + t.Out + "/=./",
+		"CCACHE_BASEDIR=" + t.Src,
+		"CCACHE_NOHASHDIR=1",
+		"LC_ALL=C",
+		"TZ=UTC",
+	}
+}
+
+// Make runs make for targets, writing all output to log. On failure the error carries the first
+// real compiler or make error from the log, not its last lines.
+func (t *Tree) Make(ctx context.Context, log io.Writer, targets ...string) error {
+	args := t.Args(targets...)
+	fmt.Fprintf(log, "# %s make %s\n", strings.Join(t.Env(), " "), shellQuote(args))
+	var capture errorCapture
+	err := t.Runner.Run(ctx, "make", args, t.Env(), io.MultiWriter(log, &capture))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &BuildError{Targets: targets, First: capture.first, Context: capture.context, Err: err}
+	}
+	return nil
+}
+
+// BuildError is a failed make, explained by its first real error.
+type BuildError struct {
+	Targets []string
+	First   string   // the first "error:" line (file:line: error: …), or make's own error
+	Context []string // the lines just before it
+	Err     error
+}
+
+func (e *BuildError) Error() string {
+	msg := fmt.Sprintf("make %s failed: %v", strings.Join(e.Targets, " "), e.Err)
+	if e.First != "" {
+		msg += "\nfirst error: " + e.First
+		if len(e.Context) > 0 {
+			msg += "\n  " + strings.Join(e.Context, "\n  ")
+		}
+	}
+	return msg
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+var errorLine = regexp.MustCompile(`(^|\s|:)(error|fatal error|Error \d+):|\*\*\*`)
+
+// errorCapture remembers the first line that looks like an error, with a few lines before it.
+type errorCapture struct {
+	partial []byte
+	recent  []string
+	first   string
+	context []string
+}
+
+func (c *errorCapture) Write(p []byte) (int, error) {
+	if c.first != "" {
+		return len(p), nil
+	}
+	c.partial = append(c.partial, p...)
+	for {
+		nl := bytes.IndexByte(c.partial, '\n')
+		if nl < 0 {
+			break
+		}
+		line := string(c.partial[:nl])
+		c.partial = c.partial[nl+1:]
+		if errorLine.MatchString(line) {
+			c.first, c.context, c.partial = line, c.recent, nil
+			break
+		}
+		c.recent = append(c.recent, line)
+		if len(c.recent) > 4 {
+			c.recent = c.recent[1:]
+		}
+	}
+	return len(p), nil
+}
+
+func shellQuote(args []string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if strings.ContainsAny(a, " \t\"'$") {
+			b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}
+
+// ReadRelease reads the kernel release make computed (include/config/kernel.release).
+func (t *Tree) ReadRelease() (string, error) {
+	data, err := os.ReadFile(t.Out + "/include/config/kernel.release")
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s: no kernel.release yet: the build did not get far enough", t.Out)
+	}
+	return strings.TrimSpace(string(data)), err
+}
