@@ -1,0 +1,29 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/wslkernel/wslkernel/internal/pipeline"
+)
+
+func newPlanCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan",
+		Short: "Print what run would do, without doing it",
+		Long: `plan loads pipeline.yaml, resolves the upstream release from releases.json and prints the
+version, names and stages that run would carry out. It fetches and builds nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := g.line()
+			if err != nil {
+				return err
+			}
+			plan, err := pipeline.NewPlan(cmd.Context(), l, g.options(l))
+			if err != nil {
+				return err
+			}
+			plan.Print(cmd.OutOrStdout())
+			return nil
+		},
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/pipeline"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	config   string
+	profile  string
+	workDir  string
+	cacheDir string
+	jobs     int
+	stdout   io.Writer
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout}
+	root := &cobra.Command{
+		Use:   "kbuild",
+		Short: "Build, configure and boot-test WSL kernels from kernel.org releases",
+		Long: `kbuild runs the WSL kernel pipeline described by pipeline.yaml, up to packaging:
+resolve the newest release of the followed series, fetch it and verify its signed tag,
+apply patches/, merge configs/ and verify every requested option, build the kernel,
+write the initrd and boot both in qemu. kpublish publishes what it made.
+
+Exit codes: 0 success, 1 the pipeline failed, 2 bad usage or a bad pipeline.yaml.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	f := root.PersistentFlags()
+	f.StringVarP(&g.config, "config", "c", "pipeline.yaml", "the pipeline description")
+	f.StringVarP(&g.profile, "profile", "p", "wsl", "which profile of pipeline.yaml to build")
+	f.StringVar(&g.workDir, "work-dir", "", "source trees, build trees and outputs (default: .work beside pipeline.yaml)")
+	f.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "upstream mirrors, shared between work dirs")
+	f.IntVarP(&g.jobs, "jobs", "j", 0, "parallel make jobs (default: pipeline.yaml's, else one per core)")
+	root.AddCommand(newRunCmd(g), newPlanCmd(g))
+	return root
+}
+
+func defaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "wslkernel")
+	}
+	return filepath.Join(os.TempDir(), "wslkernel-cache")
+}
+
+// line loads pipeline.yaml and selects the profile; problems with either are usage errors.
+func (g *globals) line() (*config.Line, error) {
+	p, err := config.Load(g.config)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	l, err := p.Select(g.profile)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return l, nil
+}
+
+func (g *globals) options(l *config.Line) pipeline.Options {
+	work := g.workDir
+	if work == "" {
+		work = filepath.Join(l.Pipeline.Dir(), ".work")
+	}
+	work, _ = filepath.Abs(work)
+	cache, _ := filepath.Abs(g.cacheDir)
+	return pipeline.Options{WorkDir: work, CacheDir: cache, Jobs: g.jobs, Out: g.stdout}
+}

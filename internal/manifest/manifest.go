@@ -1,0 +1,153 @@
+// Package manifest is manifest.json: every input and output of a run with its SHA-256 and size,
+// what upstream release it was built from and who signed it, and how each stage went.
+package manifest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Schema is the manifest format version; bump it on incompatible changes.
+const Schema = 1
+
+// Manifest describes one run of one profile.
+type Manifest struct {
+	Schema        int       `json:"schema"`
+	Pipeline      string    `json:"pipeline"`
+	Profile       string    `json:"profile"`
+	Version       string    `json:"version"`
+	KernelRelease string    `json:"kernel_release"`
+	Branch        string    `json:"branch"`
+	Tag           string    `json:"tag"`
+	Status        string    `json:"status"` // ok or failed
+	Error         string    `json:"error,omitempty"`
+	Started       time.Time `json:"started"`
+	Upstream      Upstream  `json:"upstream"`
+	Patches       []Patch   `json:"patches"`
+	Inputs        []File    `json:"inputs"`
+	Outputs       []File    `json:"outputs"`
+	Stages        []Stage   `json:"stages"`
+	Boots         []Boot    `json:"boots,omitempty"`
+	Reproducer    string    `json:"reproducer"`
+}
+
+// Upstream is the release built on.
+type Upstream struct {
+	Release    string    `json:"release"`
+	Tag        string    `json:"tag"`
+	Commit     string    `json:"commit"`
+	CommitTime time.Time `json:"commit_time"`
+	GitURL     string    `json:"git_url"`
+	Signer     string    `json:"signer,omitempty"` // fingerprint of the tag's signer
+	Unsigned   bool      `json:"unsigned,omitempty"`
+}
+
+// Patch is one applied patch.
+type Patch struct {
+	File    string `json:"file"`
+	Subject string `json:"subject"`
+	Author  string `json:"author"`
+}
+
+// File is an input or output.
+type File struct {
+	Name   string `json:"name"` // what it is: kernel, initrd, config, fragment, …
+	Arch   string `json:"arch,omitempty"`
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Stage is how one stage went.
+type Stage struct {
+	Name    string    `json:"name"`
+	Arch    string    `json:"arch,omitempty"`
+	Status  string    `json:"status"` // ok, failed, skipped
+	Seconds float64   `json:"seconds"`
+	Detail  string    `json:"detail,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+// Boot is one boot test.
+type Boot struct {
+	Arch        string  `json:"arch"`
+	Release     string  `json:"release"`
+	InitSeconds float64 `json:"time_to_init_seconds"`
+	WallSeconds float64 `json:"wall_seconds"`
+	ConsoleLog  string  `json:"console_log"`
+}
+
+// Describe hashes a file.
+func Describe(name, arch, path string) (File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return File{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return File{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return File{Name: name, Arch: arch, Path: path, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// Write saves the manifest atomically: a temporary file, fsynced, renamed over the final name.
+func (m *Manifest) Write(path string) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, append(data, '\n'), 0o644)
+}
+
+// Read loads a manifest, refusing one of another schema.
+func Read(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if m.Schema != Schema {
+		return nil, fmt.Errorf("%s: manifest schema %d, this tool reads %d", path, m.Schema, Schema)
+	}
+	return &m, nil
+}
+
+// WriteFileAtomic writes data beside path and renames it into place, so readers see the old
+// file or the new one, never a part.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,256 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/boot"
+	"github.com/wslkernel/wslkernel/internal/initrd"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// arch runs configure, build, initrd and boot for one arch.
+func (r *run) arch(ctx context.Context, a kbuild.Arch) error {
+	l := r.plan.Line
+	out := filepath.Join(r.plan.OutDir, a.Name)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	logPath := filepath.Join(out, "build.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	tree := &kbuild.Tree{
+		Src:          r.src,
+		Out:          filepath.Join(r.opts.WorkDir, "build", l.Name, a.Name),
+		Arch:         a,
+		Jobs:         r.opts.Jobs,
+		Wrapper:      l.Profile.Build.Wrapper,
+		ExtraVersion: r.plan.Version.ExtraVersion(),
+		Timestamp:    r.commitTS,
+		Runner:       r.opts.Runner,
+	}
+	if tree.Jobs == 0 {
+		tree.Jobs = l.Profile.Build.Jobs
+	}
+	r.m.Reproducer += fmt.Sprintf("\n# %s build by hand: %s make %s", a.Name, strings.Join(tree.Env(), " "), strings.Join(tree.Args(a.Image), " "))
+	if err := r.stage("configure", a.Name, func() (string, error) { return r.configure(ctx, tree, logFile) }); err != nil {
+		return err
+	}
+	kernel := filepath.Join(out, "kernel")
+	if err := r.stage("build", a.Name, func() (string, error) { return r.build(ctx, tree, logFile, logPath, kernel) }); err != nil {
+		return err
+	}
+	initrdPath := filepath.Join(out, "initrd.img")
+	if err := r.stage("initrd", a.Name, func() (string, error) { return r.initrd(ctx, a, initrdPath) }); err != nil {
+		return err
+	}
+	if a.Name != "x86_64" {
+		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: "boot", Arch: a.Name, Status: "skipped", Detail: "only x86_64 is boot-tested"})
+		return nil
+	}
+	return r.stage("boot", a.Name, func() (string, error) { return r.boot(ctx, a, kernel, initrdPath, out) })
+}
+
+// configure makes the .config: the base, the fragments in order, the local version from the
+// version scheme last, then olddefconfig; every requested value must survive.
+func (r *run) configure(ctx context.Context, tree *kbuild.Tree, log io.Writer) (string, error) {
+	l := r.plan.Line
+	prof := l.Profile
+	if err := os.MkdirAll(tree.Out, 0o755); err != nil {
+		return "", err
+	}
+	dotconfig := filepath.Join(tree.Out, ".config")
+	previous, _ := os.ReadFile(dotconfig)
+	prevInfo, _ := os.Stat(dotconfig)
+
+	if prof.Config.BaseIsTarget() {
+		if err := tree.Make(ctx, log, prof.Config.Base); err != nil {
+			return "", err
+		}
+	} else {
+		data, err := os.ReadFile(prof.Config.Base)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dotconfig, data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	base, err := kconfig.ParseFile(dotconfig)
+	if err != nil {
+		return "", err
+	}
+	var fragments []*kconfig.Config
+	for _, f := range prof.Config.Fragments {
+		frag, err := kconfig.ParseFile(f)
+		if err != nil {
+			return "", err
+		}
+		fragments = append(fragments, frag)
+	}
+	scheme := &kconfig.Config{}
+	scheme.Set(kconfig.Setting{Symbol: "LOCALVERSION", Value: fmt.Sprintf("%q", l.Pipeline.Version.LocalVersion),
+		File: l.Pipeline.File, Line: l.Pipeline.Pos("version.localversion").Line})
+	fragments = append(fragments, scheme)
+	merged, requested, overrides := kconfig.Merge(base, fragments...)
+	for _, o := range overrides {
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "warning", o)
+	}
+	var buf bytes.Buffer
+	if _, err := merged.WriteTo(&buf); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(dotconfig, buf.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	if err := tree.Make(ctx, log, "olddefconfig"); err != nil {
+		return "", err
+	}
+	final, err := kconfig.ParseFile(dotconfig)
+	if err != nil {
+		return "", err
+	}
+	if bad := kconfig.Verify(requested, final); len(bad) > 0 {
+		lines := make([]string, len(bad))
+		for i, m := range bad {
+			lines[i] = m.String()
+		}
+		return "", fmt.Errorf("olddefconfig dropped %d requested settings (a dependency is not met):\n  %s", len(bad), strings.Join(lines, "\n  "))
+	}
+	// An unchanged config keeps its old mtime, so make sees nothing new and rebuilds nothing.
+	now, _ := os.ReadFile(dotconfig)
+	if prevInfo != nil && bytes.Equal(previous, now) {
+		mt := prevInfo.ModTime()
+		os.Chtimes(dotconfig, mt, mt)
+	}
+	return fmt.Sprintf("%d settings, %d requested, all present", len(final.Settings()), len(requested.Settings())), nil
+}
+
+func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPath, kernel string) (string, error) {
+	if err := tree.Make(ctx, log, tree.Arch.Image); err != nil {
+		return "", fmt.Errorf("%w\nfull log: %s", err, logPath)
+	}
+	release, err := tree.ReadRelease()
+	if err != nil {
+		return "", err
+	}
+	if release != r.plan.KernelRelease {
+		return "", fmt.Errorf("the build's kernel release is %s, the version scheme says %s", release, r.plan.KernelRelease)
+	}
+	if err := copyFile(filepath.Join(tree.Out, tree.Arch.ImagePath), kernel); err != nil {
+		return "", err
+	}
+	configOut := filepath.Join(filepath.Dir(kernel), "config")
+	if err := copyFile(filepath.Join(tree.Out, ".config"), configOut); err != nil {
+		return "", err
+	}
+	for name, path := range map[string]string{"kernel": kernel, "config": configOut} {
+		if err := r.output(name, tree.Arch.Name, path); err != nil {
+			return "", err
+		}
+	}
+	info, err := os.Stat(kernel)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %s, %d bytes", tree.Arch.Image, release, info.Size()), nil
+}
+
+// initrd builds the profile's Go programs for the arch and writes the archive its spec describes.
+func (r *run) initrd(ctx context.Context, a kbuild.Arch, dest string) (string, error) {
+	spec := r.plan.Line.Profile.Initrd
+	vars := map[string]string{}
+	for name, pkg := range spec.Programs {
+		bin := filepath.Join(r.opts.WorkDir, "programs", a.Name, strings.ToLower(name))
+		if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+			return "", err
+		}
+		var out bytes.Buffer
+		env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + a.GOARCH}
+		args := []string{"build", "-C", pkg, "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "."}
+		if err := r.opts.Runner.Run(ctx, "go", args, env, &out); err != nil {
+			return "", fmt.Errorf("building %s (%s) for %s: %v\n%s", name, pkg, a.Name, err, out.String())
+		}
+		vars[name] = bin
+	}
+	f, err := os.Open(spec.Spec)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	entries, err := initrd.ParseSpec(f, spec.Spec, vars)
+	if err != nil {
+		return "", err
+	}
+	if err := initrd.Write(dest, entries, r.commitTS.Unix(), spec.Compression); err != nil {
+		return "", err
+	}
+	if err := r.output("initrd", a.Name, dest); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d entries from %s", len(entries), r.plan.Line.Pipeline.Rel(spec.Spec)), nil
+}
+
+func (r *run) boot(ctx context.Context, a kbuild.Arch, kernel, initrdPath, out string) (string, error) {
+	b := r.plan.Line.Profile.Boot
+	console := filepath.Join(out, "console.log")
+	res, err := boot.Run(ctx, r.opts.Runner, boot.Options{
+		Arch: a.Name, Kernel: kernel, Initrd: initrdPath, Memory: b.Memory, Cmdline: b.Cmdline,
+		Timeout: b.Timeout, ConsoleLog: console, Release: r.plan.KernelRelease,
+	})
+	if err != nil {
+		return "", err
+	}
+	r.m.Boots = append(r.m.Boots, manifest.Boot{Arch: a.Name, Release: res.Release, InitSeconds: res.TimeToInit.Seconds(),
+		WallSeconds: res.Wall.Seconds(), ConsoleLog: console})
+	return fmt.Sprintf("init reports %s, %.2fs to init (kernel clock), %.1fs wall", res.Release, res.TimeToInit.Seconds(), res.Wall.Seconds()), nil
+}
+
+// output records a file the run produced.
+func (r *run) output(name, arch, path string) error {
+	f, err := manifest.Describe(name, arch, path)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(r.plan.OutDir, path); err == nil {
+		f.Path = rel
+	}
+	r.m.Outputs = append(r.m.Outputs, f)
+	return nil
+}
+
+// copyFile copies via a temporary file renamed into place.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}

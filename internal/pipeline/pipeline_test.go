@@ -1,0 +1,271 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/wslkernel/wslkernel/internal/boot"
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// fakeKbuild stands in for make and qemu on a fake kernel tree; go runs for real.
+// make: tinyconfig writes a small .config; olddefconfig drops NEEDS_DEP unless DEP is set, as
+// Kconfig does for an unmet "depends on"; bzImage writes an image holding the kernel release.
+// qemu prints what the smoke init would, with the release read from that image.
+type fakeKbuild struct{ makes []string }
+
+var outArg = regexp.MustCompile(`^O=(.*)$`)
+
+func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {
+	switch name {
+	case "make":
+		var o, extra string
+		for _, a := range args {
+			if m := outArg.FindStringSubmatch(a); m != nil {
+				o = m[1]
+			}
+			if v, ok := strings.CutPrefix(a, "EXTRAVERSION="); ok {
+				extra = v
+			}
+		}
+		target := args[len(args)-1]
+		f.makes = append(f.makes, target)
+		dotconfig := filepath.Join(o, ".config")
+		switch target {
+		case "tinyconfig":
+			return os.WriteFile(dotconfig, []byte("CONFIG_64BIT=y\n# CONFIG_PRINTK is not set\n"), 0o644)
+		case "olddefconfig":
+			data, _ := os.ReadFile(dotconfig)
+			s := string(data)
+			if !strings.Contains(s, "CONFIG_DEP=y\n") {
+				s = strings.ReplaceAll(s, "CONFIG_NEEDS_DEP=y\n", "# CONFIG_NEEDS_DEP is not set\n")
+			}
+			return os.WriteFile(dotconfig, []byte(s), 0o644)
+		case "bzImage":
+			data, _ := os.ReadFile(dotconfig)
+			local := regexp.MustCompile(`CONFIG_LOCALVERSION="(.*)"`).FindStringSubmatch(string(data))[1]
+			release := "6.12.118" + extra + local
+			os.MkdirAll(filepath.Join(o, "include/config"), 0o755)
+			os.MkdirAll(filepath.Join(o, "arch/x86/boot"), 0o755)
+			os.WriteFile(filepath.Join(o, "include/config/kernel.release"), []byte(release+"\n"), 0o644)
+			return os.WriteFile(filepath.Join(o, "arch/x86/boot/bzImage"), []byte("bzImage "+release), 0o644)
+		}
+		return fmt.Errorf("fake make: unexpected target %s", target)
+	case "qemu-system-x86_64":
+		kernel := args[slices.Index(args, "-kernel")+1]
+		data, _ := os.ReadFile(kernel)
+		fmt.Fprintf(out, "[    0.400000] Run /init as init process\n%s release=%s machine=x86_64\n", boot.Marker, strings.TrimPrefix(string(data), "bzImage "))
+		return errors.New("exit status 0 after panic")
+	}
+	return kbuild.Exec{}.Run(ctx, name, args, env, out)
+}
+
+// upstreamFixture makes a local kernel.org: a repo with a signed v6.12.118, its key, releases.json.
+func upstreamFixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	key, err := openpgp.NewEntity("stable", "", "stable@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ring bytes.Buffer
+	w, _ := armor.Encode(&ring, openpgp.PublicKeyType, nil)
+	key.Serialize(w)
+	w.Close()
+	os.WriteFile(filepath.Join(dir, "keys.asc"), ring.Bytes(), 0o644)
+
+	repo, err := git.PlainInit(filepath.Join(dir, "linux"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	for name, body := range map[string]string{"Makefile": "SUBLEVEL = 118\n", "init/main.c": "int main;\n", "scripts/run.sh": "#!/bin/sh\n"} {
+		path := filepath.Join(dir, "linux", name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		os.WriteFile(path, []byte(body), mode)
+		wt.Add(name)
+	}
+	os.Symlink("init/main.c", filepath.Join(dir, "linux", "link"))
+	wt.Add("link")
+	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1763726161, 0)}
+	commit, err := wt.Commit("Linux 6.12.118", &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.CreateTag("v6.12.118", commit, &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.118", SignKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "releases.json"), []byte(`{"releases":[
+		{"iseol":false,"version":"6.12.118","moniker":"longterm"},
+		{"iseol":false,"version":"6.19-rc1","moniker":"mainline"}]}`), 0o644)
+	return dir
+}
+
+// line writes a pipeline.yaml for the fixture and loads its profile.
+func line(t *testing.T, korg string, files map[string]string) *config.Line {
+	t.Helper()
+	dir := t.TempDir()
+	smokeinit, _ := filepath.Abs("../../cmd/smokeinit")
+	files["pipeline.yaml"] = fmt.Sprintf(`name: test
+series: "6.12"
+upstream: {releases: %[1]s/releases.json, git: %[1]s/linux, keyring: %[1]s/keys.asc}
+version: {localversion: -microsoft-standard-WSL2, branch: "wsl-{series}.y", tag: "wsl-{version}"}
+profiles:
+  smoke:
+    arches: [x86_64]
+    config: {base: tinyconfig, fragments: [frag.config]}
+    patches: series
+    initrd:
+      spec: initrd.list
+      programs: {SMOKE_INIT: %[2]s}
+`, korg, smokeinit)
+	files["initrd.list"] = "dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\nfile /init ${SMOKE_INIT} 0755 0 0\n"
+	for name, body := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	p, err := config.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.Select("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+const addNotes = `From 2222222222222222222222222222222222222222 Mon Sep 17 00:00:00 2001
+From: Ada <ada@example.invalid>
+Date: Fri, 20 Nov 2026 11:00:00 +0000
+Subject: [PATCH] Microsoft: add notes
+
+---
+diff --git a/Microsoft/NOTES b/Microsoft/NOTES
+new file mode 100644
+--- /dev/null
++++ b/Microsoft/NOTES
+@@ -0,0 +1 @@
++notes
+`
+
+func runLine(t *testing.T, l *config.Line, work string) (string, *manifest.Manifest, error, *fakeKbuild) {
+	t.Helper()
+	fake := &fakeKbuild{}
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: fake, Out: io.Discard}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, runErr := Run(context.Background(), plan, opts)
+	m, err := manifest.Read(path)
+	if err != nil {
+		t.Fatalf("no manifest after the run (%v): %v", runErr, err)
+	}
+	return path, m, runErr, fake
+}
+
+func TestRunOnAFakeTree(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
+	work := t.TempDir()
+	path, m, err, _ := runLine(t, l, work)
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if m.Status != "ok" || m.KernelRelease != "6.12.118.1-microsoft-standard-WSL2" || m.Tag != "wsl-6.12.118.1" || m.Upstream.Signer == "" {
+		t.Errorf("manifest = %+v", m)
+	}
+	if len(m.Patches) != 1 || m.Patches[0].Subject != "Microsoft: add notes" || m.Patches[0].Author != "Ada <ada@example.invalid>" {
+		t.Errorf("patches = %+v", m.Patches)
+	}
+	src := filepath.Join(work, "src")
+	trees, _ := filepath.Glob(filepath.Join(src, "*", "Microsoft", "NOTES"))
+	if len(trees) != 1 {
+		t.Fatalf("patched tree: %v", trees)
+	}
+	tree := filepath.Dir(filepath.Dir(trees[0]))
+	if info, err := os.Stat(filepath.Join(tree, "scripts/run.sh")); err != nil || info.Mode().Perm() != 0o755 {
+		t.Errorf("executable bit lost in the export: %v %v", info, err)
+	}
+	if target, err := os.Readlink(filepath.Join(tree, "link")); err != nil || target != "init/main.c" {
+		t.Errorf("symlink = %q, %v", target, err)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "x86_64/config"))
+	if !bytes.Contains(cfg, []byte("CONFIG_PRINTK=y\n")) || !bytes.Contains(cfg, []byte(`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`)) {
+		t.Errorf("config = %s", cfg)
+	}
+	if len(m.Boots) != 1 || m.Boots[0].InitSeconds != 0.4 {
+		t.Errorf("boots = %+v", m.Boots)
+	}
+
+	// A second run reuses the exported tree and configures to the same bytes.
+	_, m2, err, _ := runLine(t, l, work)
+	if err != nil {
+		t.Fatalf("second Run = %v", err)
+	}
+	if !strings.Contains(m2.Stages[1].Detail, "(reused)") {
+		t.Errorf("second run's patch stage: %q, want the tree reused", m2.Stages[1].Detail)
+	}
+	for i := range m.Outputs {
+		if m.Outputs[i].SHA256 != m2.Outputs[i].SHA256 {
+			t.Errorf("output %s differs between two runs", m.Outputs[i].Path)
+		}
+	}
+}
+
+func TestDroppedOptionFailsConfigureNamingIt(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n# needs DEP\nCONFIG_NEEDS_DEP=y\n", "series": ""})
+	_, m, err, fake := runLine(t, l, t.TempDir())
+	want := "frag.config:3: CONFIG_NEEDS_DEP=y was requested, but the final .config has n"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Run = %v, want %q", err, want)
+	}
+	if m.Status != "failed" || !strings.Contains(m.Error, want) {
+		t.Errorf("manifest status %q error %q", m.Status, m.Error)
+	}
+	if strings.Contains(strings.Join(fake.makes, " "), "bzImage") {
+		t.Errorf("built after configure failed: %v", fake.makes)
+	}
+}
+
+func TestFailingPatchLeavesNoTreeToReuse(t *testing.T) {
+	korg := upstreamFixture(t)
+	bad := strings.Replace(addNotes, "new file mode 100644\n--- /dev/null\n+++ b/Microsoft/NOTES\n@@ -0,0 +1 @@\n+notes\n",
+		"--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 117\n+SUBLEVEL = 119\n", 1)
+	bad = strings.Replace(bad, "Microsoft/NOTES b/Microsoft/NOTES", "Makefile b/Makefile", 1)
+	l := line(t, korg, map[string]string{"frag.config": "", "series": "0001-bad.patch\n", "0001-bad.patch": bad})
+	work := t.TempDir()
+	_, m, err, _ := runLine(t, l, work)
+	if err == nil || !strings.Contains(err.Error(), "patch 0001-bad.patch: Makefile: hunk 1") || !strings.Contains(err.Error(), "found:\n  SUBLEVEL = 118") {
+		t.Fatalf("Run = %v", err)
+	}
+	if stamps, _ := filepath.Glob(filepath.Join(work, "src", "*.done")); len(stamps) != 0 {
+		t.Errorf("a tree whose patch failed is stamped complete: %v", stamps)
+	}
+	if m.Status != "failed" {
+		t.Errorf("manifest status %q", m.Status)
+	}
+}

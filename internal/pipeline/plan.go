@@ -1,0 +1,113 @@
+// Package pipeline runs a release line's stages in order: resolve, fetch, patch, configure,
+// build, initrd, boot, and writes the manifest that kpublish reads.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/upstream"
+	"github.com/wslkernel/wslkernel/internal/version"
+)
+
+// Options are where a run keeps its files and how it reports.
+type Options struct {
+	WorkDir  string // source trees, build trees, outputs
+	CacheDir string // upstream mirrors, shared between work dirs
+	Jobs     int
+	Out      io.Writer // one line per phase
+	Runner   kbuild.Runner
+}
+
+// Plan is what a run will do, resolved before anything is fetched or built.
+type Plan struct {
+	Line          *config.Line
+	Release       version.Release
+	Version       version.Version
+	KernelRelease string
+	Branch, Tag   string
+	Arches        []kbuild.Arch
+	OutDir        string
+}
+
+// NewPlan resolves the upstream release and the version to build.
+func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error) {
+	rel, err := upstream.Resolve(ctx, line.Upstream.Releases, line.Series(), line.Upstream.Pin)
+	if err != nil {
+		return nil, err
+	}
+	// Rev 1: the first build of a new upstream release. Reading the published state to bump it
+	// for WSL-only rebuilds belongs to servicing.
+	v := version.Version{Upstream: rel, Rev: 1}
+	p := &Plan{Line: line, Release: rel, Version: v, KernelRelease: v.KernelRelease(line.Pipeline.Version.LocalVersion)}
+	if p.Branch, err = version.Expand(line.Pipeline.Version.Branch, v); err != nil {
+		return nil, err
+	}
+	if p.Tag, err = version.Expand(line.Pipeline.Version.Tag, v); err != nil {
+		return nil, err
+	}
+	for _, name := range line.Profile.Arches {
+		a, err := kbuild.LookupArch(name)
+		if err != nil {
+			return nil, err
+		}
+		p.Arches = append(p.Arches, a)
+	}
+	p.OutDir = filepath.Join(opts.WorkDir, "out", line.Name, v.String())
+	return p, nil
+}
+
+// Print says what Run would do, without doing it.
+func (p *Plan) Print(w io.Writer) {
+	l := p.Line
+	prof := l.Profile
+	fmt.Fprintf(w, "line     %s, profile %s, series %s\n", l.Pipeline.Name, l.Name, l.Series())
+	fmt.Fprintf(w, "upstream %s (newest of %s in %s)\n", p.Release.Tag(), l.Series(), l.Upstream.Releases)
+	if l.Upstream.Pin != "" {
+		fmt.Fprintf(w, "         pinned by pipeline.yaml\n")
+	}
+	fmt.Fprintf(w, "version  %s, uname -r %s\n", p.Version, p.KernelRelease)
+	fmt.Fprintf(w, "publish  branch %s, tag %s\n", p.Branch, p.Tag)
+	fmt.Fprintf(w, "stages:\n")
+	trust := "verify the tag's signature against " + l.Upstream.Keyring
+	if l.Upstream.AllowUnsigned {
+		trust = "DO NOT verify the tag's signature (allow_unsigned)"
+	}
+	fmt.Fprintf(w, "  fetch      %s from %s; %s\n", p.Release.Tag(), l.Upstream.Git, trust)
+	if prof.Patches != "" {
+		fmt.Fprintf(w, "  patch      apply the series %s\n", l.Pipeline.Rel(prof.Patches))
+	}
+	frags := make([]string, len(prof.Config.Fragments))
+	for i, f := range prof.Config.Fragments {
+		frags[i] = l.Pipeline.Rel(f)
+	}
+	for _, a := range p.Arches {
+		fmt.Fprintf(w, "  configure  [%s] base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, verify\n",
+			a.Name, l.Pipeline.Rel(prof.Config.Base), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion)
+		fmt.Fprintf(w, "  build      [%s] make %s (%s)\n", a.Name, a.Image, wrapperName(prof.Build.Wrapper))
+		fmt.Fprintf(w, "  initrd     [%s] %s, %s\n", a.Name, l.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))
+		if a.Name == "x86_64" {
+			fmt.Fprintf(w, "  boot       [%s] qemu-system-x86_64, expect the init to report %s\n", a.Name, p.KernelRelease)
+		}
+	}
+	fmt.Fprintf(w, "  manifest   %s\n", filepath.Join(p.OutDir, "manifest.json"))
+}
+
+func wrapperName(w string) string {
+	if w == "" {
+		return "ccache"
+	}
+	return w
+}
+
+func compressionName(c string) string {
+	if c == "" {
+		return "gzip"
+	}
+	return c
+}

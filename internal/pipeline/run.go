@@ -1,0 +1,237 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/upstream"
+)
+
+// run is the state of one Run: the plan, where things go, and the manifest being filled in.
+type run struct {
+	plan      *Plan
+	opts      Options
+	m         *manifest.Manifest
+	src       string
+	mirrorDir string
+	commitTS  time.Time
+}
+
+// Run carries out the plan. The manifest is written whether the run succeeds or fails, so a
+// failed run still says how far it got; its path is returned in both cases.
+func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err error) {
+	if opts.Runner == nil {
+		opts.Runner = kbuild.Exec{}
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	l := p.Line
+	r := &run{plan: p, opts: opts, m: &manifest.Manifest{
+		Schema:        manifest.Schema,
+		Pipeline:      l.Pipeline.Name,
+		Profile:       l.Name,
+		Version:       p.Version.String(),
+		KernelRelease: p.KernelRelease,
+		Branch:        p.Branch,
+		Tag:           p.Tag,
+		Started:       time.Now().UTC(),
+		Upstream:      manifest.Upstream{Release: p.Release.String(), Tag: p.Release.Tag(), GitURL: l.Upstream.Git},
+		Reproducer:    fmt.Sprintf("kbuild run --config %s --profile %s", l.Pipeline.File, l.Name),
+	}}
+	manifestPath = filepath.Join(p.OutDir, "manifest.json")
+	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
+		return "", err
+	}
+	defer func() {
+		r.m.Status = "ok"
+		if err != nil {
+			r.m.Status, r.m.Error = "failed", err.Error()
+		}
+		if werr := r.m.Write(manifestPath); werr != nil && err == nil {
+			err = werr
+		}
+	}()
+	if err := r.inputs(); err != nil {
+		return manifestPath, err
+	}
+	if err := r.stage("fetch", "", r.fetch); err != nil {
+		return manifestPath, err
+	}
+	if err := r.stage("patch", "", r.source); err != nil {
+		return manifestPath, err
+	}
+	for _, a := range p.Arches {
+		if err := r.arch(ctx, a); err != nil {
+			return manifestPath, err
+		}
+	}
+	fmt.Fprintf(opts.Out, "%-18s %s\n", "manifest", manifestPath)
+	return manifestPath, nil
+}
+
+// stage times fn and records it in the manifest.
+func (r *run) stage(name, arch string, fn func() (string, error)) error {
+	start := time.Now()
+	detail, err := fn()
+	st := manifest.Stage{Name: name, Arch: arch, Status: "ok", Started: start.UTC(), Seconds: time.Since(start).Seconds(), Detail: detail}
+	label := name
+	if arch != "" {
+		label += " [" + arch + "]"
+	}
+	if err != nil {
+		st.Status, st.Detail = "failed", err.Error()
+		fmt.Fprintf(r.opts.Out, "%-18s failed after %.1fs\n", label, st.Seconds)
+	} else {
+		fmt.Fprintf(r.opts.Out, "%-18s %s (%.1fs)\n", label, detail, st.Seconds)
+	}
+	r.m.Stages = append(r.m.Stages, st)
+	return err
+}
+
+// inputs hashes everything the line reads from the repository.
+func (r *run) inputs() error {
+	l := r.plan.Line
+	add := func(name, path string) error {
+		f, err := manifest.Describe(name, "", path)
+		if err != nil {
+			return err
+		}
+		f.Path = l.Pipeline.Rel(path)
+		r.m.Inputs = append(r.m.Inputs, f)
+		return nil
+	}
+	if err := add("pipeline", l.Pipeline.File); err != nil {
+		return err
+	}
+	prof := l.Profile
+	if !prof.Config.BaseIsTarget() {
+		if err := add("config-base", prof.Config.Base); err != nil {
+			return err
+		}
+	}
+	for _, f := range prof.Config.Fragments {
+		if err := add("fragment", f); err != nil {
+			return err
+		}
+	}
+	if prof.Patches != "" {
+		if err := add("series", prof.Patches); err != nil {
+			return err
+		}
+		entries, err := patch.ReadSeries(prof.Patches)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := add("patch", e.Path); err != nil {
+				return err
+			}
+		}
+	}
+	return add("initrd-spec", prof.Initrd.Spec)
+}
+
+func (r *run) fetch() (string, error) {
+	ctx := context.Background()
+	l := r.plan.Line
+	tag := r.plan.Release.Tag()
+	mirror, unlock, err := upstream.OpenMirror(r.opts.CacheDir, l.Upstream.Git)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	ref, err := mirror.FetchTag(ctx, tag, nil)
+	if err != nil {
+		return "", err
+	}
+	tagged, err := mirror.Resolve(ref)
+	if err != nil {
+		return "", err
+	}
+	trust := ""
+	if l.Upstream.AllowUnsigned {
+		r.m.Upstream.Unsigned = true
+		trust = "SIGNATURE NOT VERIFIED (allow_unsigned)"
+		fmt.Fprintf(r.opts.Out, "%-18s %s: allow_unsigned is set, so nothing proves this tree is kernel.org's\n", "WARNING", tag)
+	} else {
+		fpr, err := upstream.VerifyTag(tagged, tag, l.Upstream.Keyring, l.Upstream.Signers)
+		if err != nil {
+			return "", err
+		}
+		r.m.Upstream.Signer = fpr
+		trust = "signed by " + fpr
+	}
+	r.m.Upstream.Commit = tagged.Commit.Hash.String()
+	r.m.Upstream.CommitTime = tagged.Commit.Committer.When.UTC()
+	r.commitTS = tagged.Commit.Committer.When
+	r.mirrorDir = mirror.Dir
+	return fmt.Sprintf("%s %s, %s", tag, tagged.Commit.Hash.String()[:12], trust), nil
+}
+
+// source makes the patched source tree, keyed by the upstream commit and the patches' contents
+// so that a tree is reused only for exactly the same inputs. A tree is complete once its stamp
+// exists; one without (a killed run, a patch that failed) is exported again.
+func (r *run) source() (string, error) {
+	ctx := context.Background()
+	prof := r.plan.Line.Profile
+	var series []patch.Entry
+	if prof.Patches != "" {
+		var err error
+		if series, err = patch.ReadSeries(prof.Patches); err != nil {
+			return "", err
+		}
+	}
+	commits, err := patch.ParseAll(series)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range commits {
+		r.m.Patches = append(r.m.Patches, manifest.Patch{
+			File:    r.plan.Line.Pipeline.Rel(c.Entry.Path),
+			Subject: c.Subject(),
+			Author:  fmt.Sprintf("%s <%s>", c.Header.Author.Name, c.Header.Author.Email),
+		})
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "commit %s\n", r.m.Upstream.Commit)
+	for _, e := range series {
+		data, err := os.ReadFile(e.Path)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "patch %s %d\n", e.Name, len(data))
+		h.Write(data)
+	}
+	r.src = filepath.Join(r.opts.WorkDir, "src", hex.EncodeToString(h.Sum(nil))[:16])
+	stamp := r.src + ".done"
+	if _, err := os.Stat(stamp); err == nil {
+		return fmt.Sprintf("%d patches, tree %s (reused)", len(commits), r.src), nil
+	}
+	files, err := upstream.Export(ctx, r.mirrorDir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4)
+	if err != nil {
+		return "", err
+	}
+	res, err := patch.Apply(r.src, commits)
+	if err != nil {
+		return "", err
+	}
+	if err := res.Write(r.src); err != nil {
+		return "", fmt.Errorf("writing patched files into %s: %w", r.src, err)
+	}
+	if err := manifest.WriteFileAtomic(stamp, []byte(r.m.Upstream.Commit+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d patches, %d files changed, tree %s (%d files)", len(commits), len(res.Changes), r.src, files), nil
+}
