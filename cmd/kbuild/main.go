@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
@@ -30,6 +32,14 @@ func (e usageError) Unwrap() error { return e.err }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
+	// Errors cobra raises before a command runs (unknown command or flag, stray arguments) are
+	// usage errors too.
+	started := false
+	for _, cmd := range root.Commands() {
+		if runE := cmd.RunE; runE != nil {
+			cmd.RunE = func(c *cobra.Command, args []string) error { started = true; return runE(c, args) }
+		}
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -37,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "kbuild: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || !started {
 		return 2
 	}
 	return 1

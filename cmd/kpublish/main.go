@@ -36,6 +36,7 @@ var errNotYet = errors.New("publishing to GitHub is not implemented yet: use --d
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var manifestPath, configPath string
 	var dryRun bool
+	started := false // errors cobra raises before RunE (flags, arguments) are usage errors
 	root := &cobra.Command{
 		Use:   "kpublish --manifest out/.../manifest.json [--dry-run]",
 		Short: "Publish a kbuild run: branch, tag and GitHub release",
@@ -48,6 +49,7 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			started = true
 			p, err := config.Load(configPath)
 			if err != nil {
 				return usageError{err}
@@ -74,7 +76,7 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "kpublish: %v\n", err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		if errors.As(err, &ue) || !started {
 			return 2
 		}
 		return 1

@@ -170,7 +170,7 @@ new file mode 100644
 +notes
 `
 
-func runLine(t *testing.T, l *config.Line, work string) (string, *manifest.Manifest, error, *fakeKbuild) {
+func runLine(t *testing.T, l *config.Line, work string) (string, *manifest.Manifest, *fakeKbuild, error) {
 	t.Helper()
 	fake := &fakeKbuild{}
 	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: fake, Out: io.Discard}
@@ -183,14 +183,14 @@ func runLine(t *testing.T, l *config.Line, work string) (string, *manifest.Manif
 	if err != nil {
 		t.Fatalf("no manifest after the run (%v): %v", runErr, err)
 	}
-	return path, m, runErr, fake
+	return path, m, fake, runErr
 }
 
 func TestRunOnAFakeTree(t *testing.T) {
 	korg := upstreamFixture(t)
 	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
 	work := t.TempDir()
-	path, m, err, _ := runLine(t, l, work)
+	path, m, _, err := runLine(t, l, work)
 	if err != nil {
 		t.Fatalf("Run = %v", err)
 	}
@@ -221,7 +221,7 @@ func TestRunOnAFakeTree(t *testing.T) {
 	}
 
 	// A second run reuses the exported tree and configures to the same bytes.
-	_, m2, err, _ := runLine(t, l, work)
+	_, m2, _, err := runLine(t, l, work)
 	if err != nil {
 		t.Fatalf("second Run = %v", err)
 	}
@@ -238,7 +238,7 @@ func TestRunOnAFakeTree(t *testing.T) {
 func TestDroppedOptionFailsConfigureNamingIt(t *testing.T) {
 	korg := upstreamFixture(t)
 	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n# needs DEP\nCONFIG_NEEDS_DEP=y\n", "series": ""})
-	_, m, err, fake := runLine(t, l, t.TempDir())
+	_, m, fake, err := runLine(t, l, t.TempDir())
 	want := "frag.config:3: CONFIG_NEEDS_DEP=y was requested, but the final .config has n"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Run = %v, want %q", err, want)
@@ -258,7 +258,7 @@ func TestFailingPatchLeavesNoTreeToReuse(t *testing.T) {
 	bad = strings.Replace(bad, "Microsoft/NOTES b/Microsoft/NOTES", "Makefile b/Makefile", 1)
 	l := line(t, korg, map[string]string{"frag.config": "", "series": "0001-bad.patch\n", "0001-bad.patch": bad})
 	work := t.TempDir()
-	_, m, err, _ := runLine(t, l, work)
+	_, m, _, err := runLine(t, l, work)
 	if err == nil || !strings.Contains(err.Error(), "patch 0001-bad.patch: Makefile: hunk 1") || !strings.Contains(err.Error(), "found:\n  SUBLEVEL = 118") {
 		t.Fatalf("Run = %v", err)
 	}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{args: []string{"--help"}, code: 0, stdout: "Exit codes: 0 success, 1 the pipeline failed, 2 bad usage"},
+		{args: []string{"run", "--help"}, code: 0, stdout: "manifest.json"},
+		{args: []string{"plan", "--config", "/nonexistent/pipeline.yaml"}, code: 2, stderr: "kbuild: pipeline: open /nonexistent/pipeline.yaml"},
+		{args: []string{"plan", "--config", "../../pipeline.yaml", "--profile", "nope"}, code: 2, stderr: `no profile "nope" (profiles: smoke, wsl)`},
+		{args: []string{"bogus"}, code: 2, stderr: `unknown command "bogus"`},
+		{args: []string{"plan", "extra"}, code: 2, stderr: `unknown command "extra"`},
+		{args: []string{"run", "--no-such-flag"}, code: 2, stderr: "unknown flag: --no-such-flag"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
+				strings.Join(tc.args, " "), code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
