@@ -1,0 +1,87 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func git(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"--git-dir", filepath.Join(kernelOrg, "linux.git")}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// The local kernel.org is what the tests and the demo stand on: check it as kernel.org would be.
+func TestLocalKernelOrg(t *testing.T) {
+	gnupg := t.TempDir()
+	env := []string{"GNUPGHOME=" + gnupg}
+	imp := exec.Command("gpg", "--batch", "--import", filepath.Join(kernelOrg, "keys.asc"))
+	imp.Env = append(os.Environ(), env...)
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("gpg --import keys.asc: %v\n%s", err, out)
+	}
+	for _, tag := range []string{"v6.12.117", "v6.12.118"} {
+		if kind := git(t, nil, "cat-file", "-t", tag); kind != "tag" {
+			t.Errorf("%s is a %s, want an annotated tag", tag, kind)
+		}
+		git(t, env, "verify-tag", tag) // fails the test unless gpg accepts the signature
+	}
+	if parent, want := git(t, nil, "rev-parse", "v6.12.118^{commit}^"), git(t, nil, "rev-parse", "v6.12.117^{commit}"); parent != want {
+		t.Errorf("v6.12.118's parent is %s, want v6.12.117 (%s)", parent, want)
+	}
+	if mk := git(t, nil, "show", "v6.12.118:Makefile"); !strings.Contains(mk, "\nSUBLEVEL = 118\n") {
+		t.Errorf("v6.12.118's Makefile does not say SUBLEVEL = 118")
+	}
+	if n := git(t, nil, "ls-tree", "--name-only", "v6.12.117", "--", "kernel/fork.c"); !strings.Contains(n, "kernel/fork.c") {
+		t.Errorf("v6.12.117 lacks kernel/fork.c: the .gitignore stanza was not cut?")
+	}
+
+	data, err := os.ReadFile(filepath.Join(kernelOrg, "releases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel struct {
+		LatestStable struct{ Version string } `json:"latest_stable"`
+		Releases     []struct {
+			IsEOL   bool   `json:"iseol"`
+			Version string `json:"version"`
+			Moniker string `json:"moniker"`
+		} `json:"releases"`
+	}
+	if err := json.Unmarshal(data, &rel); err != nil {
+		t.Fatalf("releases.json: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rel.Releases {
+		seen[r.Moniker] = true
+		if r.IsEOL {
+			seen["eol"] = true
+		}
+		seen[r.Version] = true
+	}
+	for _, want := range []string{"6.12.117", "6.12.118", "mainline", "longterm", "stable", "linux-next", "eol"} {
+		if !seen[want] {
+			t.Errorf("releases.json lacks %s", want)
+		}
+	}
+	if rel.LatestStable.Version == "" {
+		t.Errorf("releases.json has no latest_stable")
+	}
+
+	// Idempotent: a second scripts/mirror reuses what is there.
+	out, err := exec.Command(filepath.Join(repoRoot, "scripts/mirror"), kernelOrg).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != kernelOrg {
+		t.Errorf("scripts/mirror again: %v\n%s", err, out)
+	}
+}

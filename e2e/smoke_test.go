@@ -1,0 +1,294 @@
+//go:build e2e
+
+// Package e2e runs the real pipeline on the real kernel: the local kernel.org that scripts/mirror
+// makes from Debian's linux-source-6.12, kbuild run --profile smoke, and a qemu boot. One kernel
+// build is shared by every case (TestMain) and kept between runs under the cache folder, with
+// ccache, so only the first run on a machine pays for a full build.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+var (
+	repoRoot  string
+	bin       string // folder holding the kbuild and kpublish binaries
+	kernelOrg string
+	cacheDir  string
+	workDir   string
+	// the shared run
+	runOut      string
+	runErr      error
+	manifestRun *manifest.Manifest
+	manifestAt  string
+)
+
+const wantRelease = "6.12.118.1-microsoft-standard-WSL2"
+
+func TestMain(m *testing.M) {
+	os.Exit(setup(m))
+}
+
+func setup(m *testing.M) int {
+	wd, _ := os.Getwd()
+	repoRoot = filepath.Dir(wd)
+	userCache, _ := os.UserCacheDir()
+	cacheDir = filepath.Join(userCache, "wslkernel")
+	workDir = envOr("WSLKERNEL_E2E_WORK", filepath.Join(cacheDir, "e2e-work"))
+	var err error
+	kernelOrg = os.Getenv("KERNEL_ORG")
+	if kernelOrg == "" {
+		out, err := exec.Command(filepath.Join(repoRoot, "scripts/mirror")).Output()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "scripts/mirror: %v\n", err)
+			return 1
+		}
+		kernelOrg = strings.TrimSpace(string(out))
+		os.Setenv("KERNEL_ORG", kernelOrg)
+	}
+	bin, err = os.MkdirTemp("", "wslkernel-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/kbuild", "./cmd/kpublish")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	start := time.Now()
+	runOut, runErr = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
+	fmt.Fprintf(os.Stderr, "shared smoke run took %s:\n%s\n", time.Since(start).Round(time.Second), runOut)
+	if matches, _ := filepath.Glob(filepath.Join(workDir, "out/smoke/6.12.118.1/manifest.json")); len(matches) == 1 {
+		manifestAt = matches[0]
+		manifestRun, _ = manifest.Read(manifestAt)
+	}
+	return m.Run()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func command(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, name), append(args, "--config", filepath.Join(repoRoot, "pipeline.yaml"))...)
+	cmd.Dir = repoRoot
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func kbuild(ctx context.Context, args ...string) (string, error) {
+	return command(ctx, "kbuild", append(args, "--cache-dir", cacheDir)...)
+}
+
+func TestSmokeRunBootsTheVersionTheSchemeGives(t *testing.T) {
+	if runErr != nil {
+		t.Fatalf("kbuild run --profile smoke: %v\n%s", runErr, runOut)
+	}
+	want := "init reports " + wantRelease
+	if !strings.Contains(runOut, want) {
+		t.Errorf("kbuild run output lacks %q:\n%s", want, runOut)
+	}
+	console, err := os.ReadFile(filepath.Join(workDir, "out/smoke/6.12.118.1/x86_64/console.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marker := "WSLKERNEL-SMOKE-INIT release=" + wantRelease; !bytes.Contains(console, []byte(marker)) {
+		t.Errorf("the console log lacks the init's line %q", marker)
+	}
+}
+
+func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
+	m := manifestRun
+	if m == nil {
+		t.Fatalf("no manifest at %s/out/smoke/6.12.118.1/manifest.json", workDir)
+	}
+	if m.Status != "ok" || m.KernelRelease != wantRelease || m.Version != "6.12.118.1" {
+		t.Errorf("manifest status %q, release %q, version %q", m.Status, m.KernelRelease, m.Version)
+	}
+	if m.Tag != "linux-msft-wsl-6.12.118.1" || m.Branch != "linux-msft-wsl-6.12.y" {
+		t.Errorf("manifest tag %q branch %q", m.Tag, m.Branch)
+	}
+	fpr, err := os.ReadFile(filepath.Join(kernelOrg, "signer.fpr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Upstream.Signer != strings.TrimSpace(string(fpr)) || m.Upstream.Tag != "v6.12.118" || len(m.Upstream.Commit) != 40 {
+		t.Errorf("manifest upstream = %+v, want tag v6.12.118 signed by %s", m.Upstream, fpr)
+	}
+	tagCommit, err := exec.Command("git", "--git-dir", filepath.Join(kernelOrg, "linux.git"), "rev-parse", "v6.12.118^{commit}").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Upstream.Commit != strings.TrimSpace(string(tagCommit)) {
+		t.Errorf("manifest commit %s, the tag points at %s", m.Upstream.Commit, tagCommit)
+	}
+	if len(m.Patches) != 1 || !strings.HasPrefix(m.Patches[0].Subject, "Microsoft: add instructions") {
+		t.Errorf("manifest patches = %+v", m.Patches)
+	}
+	outputs := map[string]bool{}
+	for _, o := range m.Outputs {
+		outputs[o.Name+"/"+o.Arch] = true
+		got, err := manifest.Describe(o.Name, o.Arch, filepath.Join(filepath.Dir(manifestAt), o.Path))
+		if err != nil {
+			t.Errorf("output %s: %v", o.Path, err)
+			continue
+		}
+		if got.SHA256 != o.SHA256 || got.Size != o.Size || o.Size == 0 {
+			t.Errorf("output %s: on disk %d bytes sha256 %s; manifest says %d bytes %s", o.Path, got.Size, got.SHA256, o.Size, o.SHA256)
+		}
+	}
+	for _, want := range []string{"kernel/x86_64", "config/x86_64", "initrd/x86_64"} {
+		if !outputs[want] {
+			t.Errorf("manifest outputs lack %s: %+v", want, m.Outputs)
+		}
+	}
+	inputs := map[string]bool{}
+	for _, in := range m.Inputs {
+		inputs[in.Path] = in.SHA256 != ""
+	}
+	for _, want := range []string{"pipeline.yaml", "configs/smoke.config", "patches/series", "initrd/smoke.list"} {
+		if !inputs[want] {
+			t.Errorf("manifest inputs lack %s: %+v", want, m.Inputs)
+		}
+	}
+	stages := map[string]string{}
+	for _, s := range m.Stages {
+		stages[s.Name] = s.Status
+	}
+	for _, want := range []string{"fetch", "patch", "configure", "build", "initrd", "boot"} {
+		if stages[want] != "ok" {
+			t.Errorf("stage %s: %q, want ok (stages: %+v)", want, stages[want], m.Stages)
+		}
+	}
+	if len(m.Boots) != 1 || m.Boots[0].Release != wantRelease || m.Boots[0].InitSeconds <= 0 {
+		t.Errorf("manifest boots = %+v", m.Boots)
+	}
+}
+
+func TestTheBuiltTreeIsPatchedAndConfigured(t *testing.T) {
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	config, err := os.ReadFile(filepath.Join(filepath.Dir(manifestAt), "x86_64/config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`, "CONFIG_SERIAL_8250_CONSOLE=y", "# CONFIG_LOCALVERSION_AUTO is not set"} {
+		if !bytes.Contains(config, []byte(want+"\n")) {
+			t.Errorf("the shipped config lacks %q", want)
+		}
+	}
+	srcs, _ := filepath.Glob(filepath.Join(workDir, "src/*/Microsoft/README.rst"))
+	if len(srcs) == 0 {
+		t.Errorf("no source tree under %s/src holds the patch's Microsoft/README.rst", workDir)
+	}
+}
+
+func TestPlanPrintsWithoutBuilding(t *testing.T) {
+	out, err := kbuild(context.Background(), "plan", "--profile", "smoke", "--work-dir", t.TempDir())
+	if err != nil {
+		t.Fatalf("kbuild plan: %v\n%s", err, out)
+	}
+	for _, want := range []string{"upstream v6.12.118", "uname -r " + wantRelease, "tag linux-msft-wsl-6.12.118.1", "boot       [x86_64]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kbuild plan output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"kbuild", "--help"}, {"kbuild", "run", "--help"}, {"kbuild", "plan", "--help"}, {"kpublish", "--help"}} {
+		out, err := exec.Command(filepath.Join(bin, args[0]), args[1:]...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Usage:") {
+			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+func TestKpublishDryRunListsTheRelease(t *testing.T) {
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	out, err := command(context.Background(), "kpublish", "--manifest", manifestAt, "--dry-run")
+	if err != nil {
+		t.Fatalf("kpublish --dry-run: %v\n%s", err, out)
+	}
+	for _, o := range manifestRun.Outputs {
+		if !strings.Contains(out, o.SHA256) {
+			t.Errorf("dry run does not list %s (%s):\n%s", o.Path, o.SHA256, out)
+		}
+	}
+	for _, want := range []string{"tag linux-msft-wsl-6.12.118.1", "branch linux-msft-wsl-6.12.y", "config-wsl ", "manifest.json"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A tag signed by a key the keyring does not hold must stop the run at fetch, before any build.
+func TestUntrustedSignerIsRefused(t *testing.T) {
+	other := t.TempDir()
+	gnupg := filepath.Join(other, "gnupg")
+	os.Mkdir(gnupg, 0o700)
+	gen := exec.Command("gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Mallory <m@example.invalid>", "ed25519", "sign", "never")
+	gen.Env = append(os.Environ(), "GNUPGHOME="+gnupg)
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("gpg: %v\n%s", err, out)
+	}
+	export := exec.Command("gpg", "--batch", "--armor", "--export")
+	export.Env = gen.Env
+	key, err := export.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A kernel.org view with the same repo and releases.json but another keyring.
+	for _, name := range []string{"linux.git", "releases.json"} {
+		if err := os.Symlink(filepath.Join(kernelOrg, name), filepath.Join(other, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(other, "keys.asc"), key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	cmd := exec.Command(filepath.Join(bin, "kbuild"), "run", "--profile", "smoke", "--work-dir", work,
+		"--cache-dir", t.TempDir(), "--config", filepath.Join(repoRoot, "pipeline.yaml"))
+	cmd.Env = append(os.Environ(), "KERNEL_ORG="+other)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("kbuild run with a foreign keyring succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "untrusted tag: v6.12.118: signature does not verify") {
+		t.Errorf("error does not say the tag is untrusted:\n%s", out)
+	}
+	m, err := manifest.Read(filepath.Join(work, "out/smoke/6.12.118.1/manifest.json"))
+	if err != nil {
+		t.Fatalf("a failed run must still write its manifest: %v", err)
+	}
+	if m.Status != "failed" || len(m.Outputs) != 0 {
+		t.Errorf("failed run's manifest: status %q, %d outputs", m.Status, len(m.Outputs))
+	}
+	data, _ := json.Marshal(m.Stages)
+	if !strings.Contains(string(data), `"name":"fetch","status":"failed"`) {
+		t.Errorf("stages %s: want fetch failed", data)
+	}
+}
