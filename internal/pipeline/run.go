@@ -152,7 +152,7 @@ func (r *run) fetch() (string, error) {
 		return "", err
 	}
 	defer unlock()
-	ref, err := mirror.FetchTag(ctx, tag, nil)
+	ref, incremental, err := mirror.FetchTag(ctx, r.plan.Release, nil)
 	if err != nil {
 		return "", err
 	}
@@ -177,7 +177,11 @@ func (r *run) fetch() (string, error) {
 	r.m.Upstream.CommitTime = tagged.Commit.Committer.When.UTC()
 	r.commitTS = tagged.Commit.Committer.When
 	r.mirrorDir = mirror.Dir
-	return fmt.Sprintf("%s %s, %s", tag, tagged.Commit.Hash.String()[:12], trust), nil
+	how := ""
+	if incremental {
+		how = ", only what is new since the mirror's last release"
+	}
+	return fmt.Sprintf("%s %s%s, %s", tag, tagged.Commit.Hash.String()[:12], how, trust), nil
 }
 
 // source makes the patched source tree, keyed by the upstream commit and the patches' contents

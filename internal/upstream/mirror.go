@@ -16,6 +16,8 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // Mirror is a bare repository under the cache folder holding the upstream tags fetched so far,
@@ -60,33 +62,80 @@ func OpenMirror(cacheDir, url string) (*Mirror, func(), error) {
 // Repo is the mirror's repository.
 func (m *Mirror) Repo() *git.Repository { return m.repo }
 
-// FetchTag makes the tag present in the mirror: a shallow fetch of just that tag (kernel history is
-// gigabytes; a build needs one tree). A tag already present is not fetched again.
-func (m *Mirror) FetchTag(ctx context.Context, tag string, progress io.Writer) (*plumbing.Reference, error) {
+// commitRefs holds, for each release tag fetched, a plain reference to its commit. go-git offers
+// only commits as "have"s when it negotiates a fetch, and a tag ref points at a tag object, so
+// without these the mirror would look empty to the server and every point release would bring
+// the whole tree again (282 MB here, against 24 KB with them).
+const commitRefs = "refs/commits/"
+
+// FetchTag makes the tag present in the mirror. The first fetch of a series is shallow (kernel
+// history is gigabytes; a build needs one tree). When the mirror already holds an earlier release
+// of the same series, the fetch is unbounded instead: stable point releases descend from the
+// previous one, so the server walks back only to the commit the mirror has and sends just the
+// new objects. It reports whether it was incremental.
+func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.Writer) (*plumbing.Reference, bool, error) {
+	tag := rel.Tag()
 	refName := plumbing.NewTagReferenceName(tag)
 	if ref, err := m.repo.Reference(refName, false); err == nil {
-		return ref, nil
+		return ref, false, nil
+	}
+	base := m.earlierRelease(rel)
+	depth := 1
+	if base != "" {
+		depth = 0
 	}
 	spec := gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))
 	err := m.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RemoteURL:  m.URL,
 		RefSpecs:   []gitconfig.RefSpec{spec},
-		Depth:      1,
+		Depth:      depth,
 		Tags:       git.NoTags,
 		Progress:   progress,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		if strings.Contains(err.Error(), "couldn't find remote ref") {
-			return nil, fmt.Errorf("fetch %s from %s: the tag does not exist there", tag, m.URL)
+			return nil, false, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, ErrNoTag)
 		}
-		return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
+		return nil, false, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
 	}
 	ref, err := m.repo.Reference(refName, false)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
+		return nil, false, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
 	}
-	return ref, nil
+	tagged, err := m.Resolve(ref)
+	if err != nil {
+		return nil, false, err
+	}
+	commitRef := plumbing.NewHashReference(plumbing.ReferenceName(commitRefs+tag), tagged.Commit.Hash)
+	if err := m.repo.Storer.SetReference(commitRef); err != nil {
+		return nil, false, err
+	}
+	return ref, base != "", nil
+}
+
+// ErrNoTag means the upstream repository has no such tag.
+var ErrNoTag = errors.New("the tag does not exist there")
+
+// earlierRelease names a release of the same series older than rel that the mirror holds, if any.
+func (m *Mirror) earlierRelease(rel version.Release) string {
+	refs, err := m.repo.References()
+	if err != nil {
+		return ""
+	}
+	defer refs.Close()
+	found := ""
+	_ = refs.ForEach(func(r *plumbing.Reference) error {
+		name, ok := strings.CutPrefix(r.Name().String(), commitRefs)
+		if !ok {
+			return nil
+		}
+		if have, err := version.ParseRelease(name); err == nil && have.Series() == rel.Series() && have.Compare(rel) < 0 {
+			found = name
+		}
+		return nil
+	})
+	return found
 }
 
 // Tagged is a release tag resolved in the mirror.

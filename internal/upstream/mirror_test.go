@@ -1,0 +1,139 @@
+package upstream
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/wslkernel/wslkernel/internal/version"
+)
+
+// twoReleases makes an upstream repository: v6.12.1 with 2 MB of incompressible files, and
+// v6.12.2 on top of it changing one line.
+func twoReleases(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "linux")
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	commit := func(msg, tag string, files map[string][]byte) {
+		for name, body := range files {
+			path := filepath.Join(dir, name)
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := wt.Add(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1700000000, 0)}
+		h, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.CreateTag(tag, h, &git.CreateTagOptions{Tagger: sig, Message: msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := map[string][]byte{"Makefile": []byte("SUBLEVEL = 1\n")}
+	for i := range 8 {
+		blob := make([]byte, 256<<10)
+		rand.Read(blob)
+		big[filepath.Join("drivers", string(rune('a'+i)))] = blob
+	}
+	commit("Linux 6.12.1", "v6.12.1", big)
+	commit("Linux 6.12.2", "v6.12.2", map[string][]byte{"Makefile": []byte("SUBLEVEL = 2\n")})
+	return dir
+}
+
+func packBytes(t *testing.T, mirrorDir string) int64 {
+	t.Helper()
+	var total int64
+	packs, _ := filepath.Glob(filepath.Join(mirrorDir, "objects/pack/*.pack"))
+	for _, p := range packs {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += info.Size()
+	}
+	return total
+}
+
+func TestNextPointReleaseFetchesOnlyWhatIsNew(t *testing.T) {
+	upstream := twoReleases(t)
+	cache := t.TempDir()
+	m, unlock, err := OpenMirror(cache, "file://"+upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx := context.Background()
+	r1, _ := version.ParseRelease("6.12.1")
+	r2, _ := version.ParseRelease("6.12.2")
+
+	if _, incremental, err := m.FetchTag(ctx, r1, nil); err != nil || incremental {
+		t.Fatalf("first FetchTag = incremental %v, %v; want a shallow first fetch", incremental, err)
+	}
+	first := packBytes(t, m.Dir)
+	if first < 2<<20 {
+		t.Fatalf("the first fetch holds %d bytes, want the whole 2 MB tree", first)
+	}
+	ref, incremental, err := m.FetchTag(ctx, r2, nil)
+	if err != nil || !incremental {
+		t.Fatalf("second FetchTag = incremental %v, %v", incremental, err)
+	}
+	if added := packBytes(t, m.Dir) - first; added > 4<<10 {
+		t.Errorf("the point release added %d bytes to the mirror, want only the changed Makefile (< 4 KiB)", added)
+	}
+	tagged, err := m.Resolve(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "src")
+	n, err := Export(ctx, m.Dir, tagged.Commit.Hash, out, 2)
+	if err != nil || n != 9 {
+		t.Fatalf("Export(v6.12.2) = %d files, %v; want 9", n, err)
+	}
+	if mk, _ := os.ReadFile(filepath.Join(out, "Makefile")); string(mk) != "SUBLEVEL = 2\n" {
+		t.Errorf("Makefile = %q", mk)
+	}
+	// A tag already in the mirror is not fetched again.
+	if _, incremental, err := m.FetchTag(ctx, r2, nil); err != nil || incremental {
+		t.Errorf("third FetchTag = %v, %v", incremental, err)
+	}
+}
+
+func TestFetchErrors(t *testing.T) {
+	upstream := twoReleases(t)
+	ctx := context.Background()
+	missing, _ := version.ParseRelease("6.12.9")
+	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = m.FetchTag(ctx, missing, nil)
+	unlock()
+	if !errors.Is(err, ErrNoTag) || !strings.Contains(err.Error(), "fetch v6.12.9 from file://"+upstream) {
+		t.Errorf("FetchTag(missing tag) = %v", err)
+	}
+	m, unlock, err = OpenMirror(t.TempDir(), "file:///nonexistent/linux.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, _, err := m.FetchTag(ctx, missing, nil); err == nil || !strings.Contains(err.Error(), "fetch v6.12.9 from file:///nonexistent/linux.git") {
+		t.Errorf("FetchTag(unreachable) = %v", err)
+	}
+}
