@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -290,5 +291,21 @@ func TestUntrustedSignerIsRefused(t *testing.T) {
 	data, _ := json.Marshal(m.Stages)
 	if !strings.Contains(string(data), `"name":"fetch","status":"failed"`) {
 		t.Errorf("stages %s: want fetch failed", data)
+	}
+}
+
+// kbuild check && kbuild run: check exits 3 once the newest release is built, 0 when it is not.
+func TestCheckExitCodesForCron(t *testing.T) {
+	if runErr != nil {
+		t.Skip("the shared run failed")
+	}
+	out, err := kbuild(context.Background(), "check", "--profile", "smoke", "--work-dir", workDir)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out, "upstream 6.12.118; last build 6.12.118: up to date") {
+		t.Errorf("check after the build: %v\n%s", err, out)
+	}
+	out, err = kbuild(context.Background(), "check", "--profile", "smoke", "--work-dir", t.TempDir())
+	if err != nil || !strings.Contains(out, "upstream 6.12.118; nothing built yet") {
+		t.Errorf("check on an empty work dir: %v\n%s", err, out)
 	}
 }

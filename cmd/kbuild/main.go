@@ -2,7 +2,7 @@
 // release, patch, configure, build, write the initrd and boot-test it.
 //
 // Exit codes: 0 success; 1 the pipeline failed (fetch, build, boot…); 2 bad usage or a bad
-// pipeline.yaml.
+// pipeline.yaml; 3 (check only) nothing new upstream.
 package main
 
 import (
@@ -44,6 +44,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	if errors.Is(err, errUpToDate) {
+		return 3
 	}
 	fmt.Fprintf(stderr, "kbuild: %v\n", err)
 	var ue usageError

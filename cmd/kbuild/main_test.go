@@ -21,6 +21,7 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"bogus"}, code: 2, stderr: `unknown command "bogus"`},
 		{args: []string{"plan", "extra"}, code: 2, stderr: `unknown command "extra"`},
 		{args: []string{"run", "--no-such-flag"}, code: 2, stderr: "unknown flag: --no-such-flag"},
+		{args: []string{"check", "--help"}, code: 0, stdout: "3 up to date: nothing to do"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)

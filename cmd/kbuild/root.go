@@ -31,7 +31,8 @@ resolve the newest release of the followed series, fetch it and verify its signe
 apply patches/, merge configs/ and verify every requested option, build the kernel,
 write the initrd and boot both in qemu. kpublish publishes what it made.
 
-Exit codes: 0 success, 1 the pipeline failed, 2 bad usage or a bad pipeline.yaml.`,
+Exit codes: 0 success, 1 the pipeline failed, 2 bad usage or a bad pipeline.yaml;
+check also exits 3 when there is nothing new upstream.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -43,7 +44,7 @@ Exit codes: 0 success, 1 the pipeline failed, 2 bad usage or a bad pipeline.yaml
 	f.StringVar(&g.workDir, "work-dir", "", "source trees, build trees and outputs (default: .work beside pipeline.yaml)")
 	f.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "upstream mirrors, shared between work dirs")
 	f.IntVarP(&g.jobs, "jobs", "j", 0, "parallel make jobs (default: pipeline.yaml's, else one per core)")
-	root.AddCommand(newRunCmd(g), newPlanCmd(g))
+	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g))
 	return root
 }
 

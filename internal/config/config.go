@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -24,7 +25,7 @@ import (
 // profile does for the local kernel.org).
 type Pipeline struct {
 	Name     string              `yaml:"name" required:"true"`
-	Series   string              `yaml:"series" required:"true"`
+	Series   string              `yaml:"series" required:"true"` // "6.12", or longterm or stable to follow kernel.org
 	Upstream Upstream            `yaml:"upstream" required:"true"`
 	Version  Scheme              `yaml:"version" required:"true"`
 	Publish  Publish             `yaml:"publish"`
@@ -41,6 +42,7 @@ type Pipeline struct {
 
 // Upstream says where releases come from and whom to trust.
 type Upstream struct {
+	Resolve       string   `yaml:"resolve"`                  // where releases are listed: releases (default) or tags
 	Releases      string   `yaml:"releases" required:"true"` // URL of kernel.org's releases.json
 	Git           string   `yaml:"git" required:"true"`      // the stable repository
 	Keyring       string   `yaml:"keyring" required:"true"`  // armored OpenPGP public keys
@@ -211,10 +213,15 @@ func (p *Pipeline) Select(name string) (*Line, error) {
 	return &Line{Pipeline: p, Name: name, Upstream: up, Profile: prof}, nil
 }
 
-// Series is the parsed series the line follows.
-func (l *Line) Series() version.Series {
-	s, _ := version.ParseSeries(l.Pipeline.Series) // validated at load
-	return s
+// Track is what the line follows: a series such as 6.12, or a moniker (longterm, stable).
+func (l *Line) Track() version.Track {
+	t, _ := version.ParseTrack(l.Pipeline.Series) // validated at load
+	return t
+}
+
+// Source is where the line's releases are listed.
+func (l *Line) Source() upstream.Source {
+	return upstream.Source{Kind: l.Upstream.Resolve, ReleasesURL: l.Upstream.Releases, GitURL: l.Upstream.Git}
 }
 
 type validator struct {
@@ -296,16 +303,16 @@ func (v *validator) oneOf(key, val string, allowed []string) {
 
 func (v *validator) validate() {
 	p := v.p
-	series, err := version.ParseSeries(p.Series)
+	track, err := version.ParseTrack(p.Series)
 	if err != nil {
 		v.at("series", "%v", err)
 	}
-	v.upstream("upstream", &p.Upstream, series)
+	v.upstream("upstream", &p.Upstream, track)
 
 	if !localVersion.MatchString(p.Version.LocalVersion) {
 		v.at("version.localversion", "%q must start with '-' and hold only letters, digits, '.', '_' and '-'", p.Version.LocalVersion)
 	}
-	sample := version.Version{Upstream: version.Release{Major: series.Major, Minor: series.Minor, Patch: 1}, Rev: 1}
+	sample := version.Version{Upstream: version.Release{Major: 6, Minor: 12, Patch: 1}, Rev: 1}
 	for key, tmpl := range map[string]string{"version.branch": p.Version.Branch, "version.tag": p.Version.Tag} {
 		if _, err := version.Expand(tmpl, sample); err != nil {
 			v.at(key, "%v", err)
@@ -324,12 +331,16 @@ func (v *validator) validate() {
 	}
 	for _, name := range p.ProfileNames() {
 		v.profile = name
-		v.checkProfile("profiles."+name, name, p.Profiles[name], series)
+		v.checkProfile("profiles."+name, name, p.Profiles[name], track)
 	}
 	v.profile = ""
 }
 
-func (v *validator) upstream(key string, u *Upstream, series version.Series) {
+func (v *validator) upstream(key string, u *Upstream, track version.Track) {
+	v.oneOf(key+".resolve", u.Resolve, []string{"releases", "tags"})
+	if u.Resolve == "tags" && track.Moniker != "" {
+		v.at(key+".resolve", "following %q needs releases.json: tags do not say which release is %s", track.Moniker, track.Moniker)
+	}
 	v.url(key+".releases", &u.Releases, true)
 	v.url(key+".git", &u.Git, true)
 	v.url(key+".keyring", &u.Keyring, !u.AllowUnsigned)
@@ -343,18 +354,18 @@ func (v *validator) upstream(key string, u *Upstream, series version.Series) {
 		switch {
 		case err != nil:
 			v.at(key+".pin", "%v", err)
-		case !series.Contains(r) && series != (version.Series{}):
-			v.at(key+".pin", "%s is not in the series %s", u.Pin, series)
+		case track.Moniker == "" && !track.Series.Contains(r) && track.Series != (version.Series{}):
+			v.at(key+".pin", "%s is not in the series %s", u.Pin, track.Series)
 		}
 	}
 }
 
-func (v *validator) checkProfile(key, name string, pr *Profile, series version.Series) {
+func (v *validator) checkProfile(key, name string, pr *Profile, track version.Track) {
 	if !profileName.MatchString(name) {
 		v.at(key, "profile name %q must be lower-case letters, digits and '-'", name)
 	}
 	if pr.Upstream != nil {
-		v.upstream(key+".upstream", pr.Upstream, series)
+		v.upstream(key+".upstream", pr.Upstream, track)
 	}
 	if len(pr.Arches) == 0 {
 		v.at(key+".arches", "at least one arch is needed (%s)", strings.Join(Arches, ", "))

@@ -83,7 +83,7 @@ func TestLoadValid(t *testing.T) {
 	if !l.Profile.Config.BaseIsTarget() {
 		t.Errorf("tinyconfig should be a make target")
 	}
-	if got, want := l.Series().String(), "6.12"; got != want {
+	if got, want := l.Track().String(), "6.12"; got != want {
 		t.Errorf("series = %q, want %q", got, want)
 	}
 	if _, err := p.Select("nope"); err == nil || !strings.Contains(err.Error(), `no profile "nope" (profiles: smoke)`) {
@@ -113,7 +113,9 @@ func TestLoadErrors(t *testing.T) {
 		{"series missing", "patches: patches/series", "patches: patches/serie", `pipeline.yaml:21:14: profiles.smoke.patches: %DIR%/patches/serie does not exist`},
 		{"initrd spec missing", "spec: initrd.list", "spec: initrd.lst", `pipeline.yaml:23:13: profiles.smoke.initrd.spec: %DIR%/initrd.lst does not exist`},
 		{"program missing", "SMOKE_INIT: cmd/init", "SMOKE_INIT: cmd/gone", `profiles.smoke.initrd.programs.SMOKE_INIT: %DIR%/cmd/gone does not exist`},
-		{"bad series", `series: "6.12"`, `series: "6.x"`, `pipeline.yaml:2:9: series: series "6.x": malformed version: "x" is not a number`},
+		{"bad series", `series: "6.12"`, `series: "6.x"`, `pipeline.yaml:2:9: series: series "6.x": malformed version: "x" is not a number (want X.Y, such as 6.12), or one of: longterm, stable`},
+		{"bad resolve", "  keyring: keys.asc", "  keyring: keys.asc\n  resolve: rss", `pipeline.yaml:7:12: upstream.resolve: "rss" is not one of: releases, tags`},
+		{"tags cannot follow a moniker", "series: \"6.12\"\nupstream:\n", "series: longterm\nupstream:\n  resolve: tags\n", `pipeline.yaml:4:12: upstream.resolve: following "longterm" needs releases.json`},
 		{"bad arch", "arches: [x86_64]", "arches: [x86_64, riscv]", `pipeline.yaml:17:22: profiles.smoke.arches[1]: "riscv" is not one of: x86_64, arm64`},
 		{"duplicate arch", "arches: [x86_64]", "arches: [x86_64, x86_64]", `profiles.smoke.arches[1]: "x86_64" is listed twice`},
 		{"bad template", "tag: linux-msft-wsl-{version}", "tag: linux-msft-wsl-{ver}", `pipeline.yaml:10:8: version.tag: template "linux-msft-wsl-{ver}": unknown placeholder {ver}`},

@@ -269,3 +269,32 @@ func TestFailingPatchLeavesNoTreeToReuse(t *testing.T) {
 		t.Errorf("manifest status %q", m.Status)
 	}
 }
+
+func TestCheckComparesWithTheLastSuccessfulBuild(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "", "series": ""})
+	work := t.TempDir()
+	opts := Options{WorkDir: work}
+	res, err := Check(context.Background(), l, opts)
+	if err != nil || !res.Newer || res.LastBuilt != nil || res.Upstream.String() != "6.12.118" {
+		t.Fatalf("Check before any build = %+v, %v", res, err)
+	}
+	if _, _, _, err := runLine(t, l, work); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Check(context.Background(), l, opts)
+	if err != nil || res.Newer || res.LastBuilt.String() != "6.12.118" {
+		t.Errorf("Check after building 6.12.118 = %+v, %v; want up to date", res, err)
+	}
+	var out bytes.Buffer
+	res.Print(&out)
+	if out.String() != "upstream 6.12.118; last build 6.12.118: up to date\n" {
+		t.Errorf("Print = %q", out.String())
+	}
+	// A failed run of a newer release does not count as built.
+	os.WriteFile(filepath.Join(korg, "releases.json"), []byte(`{"releases":[{"iseol":false,"version":"6.12.119","moniker":"longterm"}]}`), 0o644)
+	res, err = Check(context.Background(), l, opts)
+	if err != nil || !res.Newer || res.Upstream.String() != "6.12.119" {
+		t.Errorf("Check after upstream moved = %+v, %v", res, err)
+	}
+}

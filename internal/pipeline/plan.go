@@ -37,7 +37,7 @@ type Plan struct {
 
 // NewPlan resolves the upstream release and the version to build.
 func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error) {
-	rel, err := upstream.Resolve(ctx, line.Upstream.Releases, line.Series(), line.Upstream.Pin)
+	rel, err := upstream.Resolve(ctx, line.Source(), line.Track(), line.Upstream.Pin)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +66,12 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 func (p *Plan) Print(w io.Writer) {
 	l := p.Line
 	prof := l.Profile
-	fmt.Fprintf(w, "line     %s, profile %s, series %s\n", l.Pipeline.Name, l.Name, l.Series())
-	fmt.Fprintf(w, "upstream %s (newest of %s in %s)\n", p.Release.Tag(), l.Series(), l.Upstream.Releases)
+	fmt.Fprintf(w, "line     %s, profile %s, following %s\n", l.Pipeline.Name, l.Name, l.Track())
+	from := l.Upstream.Releases
+	if l.Upstream.Resolve == "tags" {
+		from = "the tags of " + l.Upstream.Git
+	}
+	fmt.Fprintf(w, "upstream %s (newest of %s in %s)\n", p.Release.Tag(), l.Track(), from)
 	if l.Upstream.Pin != "" {
 		fmt.Fprintf(w, "         pinned by pipeline.yaml\n")
 	}

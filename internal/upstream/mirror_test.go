@@ -137,3 +137,34 @@ func TestFetchErrors(t *testing.T) {
 		t.Errorf("FetchTag(unreachable) = %v", err)
 	}
 }
+
+func TestResolveFromTags(t *testing.T) {
+	upstream := twoReleases(t)
+	ctx := context.Background()
+	track, _ := version.ParseTrack("6.12")
+	got, err := Resolve(ctx, Source{Kind: "tags", GitURL: "file://" + upstream}, track, "")
+	if err != nil || got.String() != "6.12.2" {
+		t.Errorf("Resolve(tags) = %v, %v; want 6.12.2", got, err)
+	}
+	other, _ := version.ParseTrack("6.6")
+	if _, err := Resolve(ctx, Source{Kind: "tags", GitURL: "file://" + upstream}, other, ""); !errors.Is(err, ErrNoRelease) ||
+		!strings.Contains(err.Error(), "no release of the series 6.6 among its 2 release tags") {
+		t.Errorf("Resolve(tags, 6.6) = %v", err)
+	}
+	lts, _ := version.ParseTrack("longterm")
+	if _, err := Resolve(ctx, Source{Kind: "tags", GitURL: "file://" + upstream}, lts, ""); err == nil || !strings.Contains(err.Error(), "needs releases.json") {
+		t.Errorf("Resolve(tags, longterm) = %v", err)
+	}
+}
+
+func TestLatestTagIsNumeric(t *testing.T) {
+	var tags []version.Release
+	for _, s := range []string{"6.12", "6.12.9", "6.12.99", "6.12.118", "6.12.100", "6.13.1", "6.6.200"} {
+		r, _ := version.ParseRelease(s)
+		tags = append(tags, r)
+	}
+	got, err := LatestTag(tags, version.Series{Major: 6, Minor: 12}, "x")
+	if err != nil || got.String() != "6.12.118" {
+		t.Errorf("LatestTag = %v, %v; want 6.12.118", got, err)
+	}
+}

@@ -12,6 +12,10 @@ import (
 	"strings"
 	"time"
 
+	git "github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/storage/memory"
+
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -36,8 +40,8 @@ type ReleaseEntry struct {
 	} `json:"released"`
 }
 
-// ErrNoRelease means releases.json lists nothing usable for the series.
-var ErrNoRelease = errors.New("no release of the series")
+// ErrNoRelease means the source lists nothing usable for the track.
+var ErrNoRelease = errors.New("no release")
 
 // ParseReleases decodes releases.json, refusing a document without a releases list.
 func ParseReleases(data []byte) (*ReleasesFile, error) {
@@ -51,15 +55,19 @@ func ParseReleases(data []byte) (*ReleasesFile, error) {
 	return &f, nil
 }
 
-// Latest is the newest release of the series that is not end-of-life. Versions that are not
-// X.Y.Z (linux-next's "next-YYYYMMDD", mainline's "-rcN") are never part of a stable series.
-func (f *ReleasesFile) Latest(series version.Series) (version.Release, ReleaseEntry, error) {
+// Latest is the newest release that is not end-of-life, of the series or with the moniker the
+// track names. Versions that are not X.Y.Z (linux-next's "next-YYYYMMDD", mainline's "-rcN")
+// are never stable releases.
+func (f *ReleasesFile) Latest(track version.Track) (version.Release, ReleaseEntry, error) {
 	var best version.Release
 	var bestEntry ReleaseEntry
 	found := false
 	for _, e := range f.Releases {
 		r, err := version.ParseRelease(e.Version)
-		if err != nil || e.IsEOL || !series.Contains(r) || e.Moniker == "linux-next" {
+		if err != nil || e.IsEOL || e.Moniker == "linux-next" {
+			continue
+		}
+		if track.Moniker != "" && e.Moniker != track.Moniker || track.Moniker == "" && !track.Series.Contains(r) {
 			continue
 		}
 		if !found || r.Compare(best) > 0 {
@@ -67,7 +75,11 @@ func (f *ReleasesFile) Latest(series version.Series) (version.Release, ReleaseEn
 		}
 	}
 	if !found {
-		return version.Release{}, ReleaseEntry{}, fmt.Errorf("releases.json: %w %s (it lists %s)", ErrNoRelease, series, f.versions())
+		what := "of the series " + track.String()
+		if track.Moniker != "" {
+			what = "marked " + track.Moniker
+		}
+		return version.Release{}, ReleaseEntry{}, fmt.Errorf("releases.json: %w %s (it lists %s)", ErrNoRelease, what, f.versions())
 	}
 	return best, bestEntry, nil
 }
@@ -110,23 +122,75 @@ func Get(ctx context.Context, url string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 }
 
-// Resolve fetches releases.json and picks the release to build: pin if set, else the newest of
-// the series.
-func Resolve(ctx context.Context, releasesURL string, series version.Series, pin string) (version.Release, error) {
+// Source says where releases are listed.
+type Source struct {
+	Kind        string // "releases" (kernel.org's releases.json, the default) or "tags" (the repository's)
+	ReleasesURL string
+	GitURL      string
+}
+
+// Resolve picks the release to build: pin if set, else the newest the source lists for the track.
+func Resolve(ctx context.Context, src Source, track version.Track, pin string) (version.Release, error) {
 	if pin != "" {
 		return version.ParseRelease(pin)
 	}
-	data, err := Get(ctx, releasesURL)
+	if src.Kind == "tags" {
+		if track.Moniker != "" {
+			return version.Release{}, fmt.Errorf("following %q needs releases.json: tags do not say which release is %s", track.Moniker, track.Moniker)
+		}
+		tags, err := ListTags(ctx, src.GitURL)
+		if err != nil {
+			return version.Release{}, err
+		}
+		return LatestTag(tags, track.Series, src.GitURL)
+	}
+	data, err := Get(ctx, src.ReleasesURL)
 	if err != nil {
 		return version.Release{}, err
 	}
 	f, err := ParseReleases(data)
 	if err != nil {
-		return version.Release{}, fmt.Errorf("%s: %w", releasesURL, err)
+		return version.Release{}, fmt.Errorf("%s: %w", src.ReleasesURL, err)
 	}
-	r, _, err := f.Latest(series)
+	r, _, err := f.Latest(track)
 	if err != nil {
-		return version.Release{}, fmt.Errorf("%s: %w", releasesURL, err)
+		return version.Release{}, fmt.Errorf("%s: %w", src.ReleasesURL, err)
 	}
 	return r, nil
+}
+
+// ListTags lists the release tags (vX.Y and vX.Y.Z) of a remote repository, as git ls-remote
+// would, without fetching anything.
+func ListTags(ctx context.Context, url string) ([]version.Release, error) {
+	remote := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", url, err)
+	}
+	var out []version.Release
+	for _, ref := range refs {
+		name, ok := strings.CutPrefix(ref.Name().String(), "refs/tags/")
+		if !ok || strings.HasSuffix(name, "^{}") {
+			continue
+		}
+		if r, err := version.ParseRelease(name); err == nil && strings.HasPrefix(name, "v") {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// LatestTag is the highest release of the series among tags, compared numerically.
+func LatestTag(tags []version.Release, series version.Series, url string) (version.Release, error) {
+	var best version.Release
+	found := false
+	for _, r := range tags {
+		if series.Contains(r) && r.Patch > 0 && (!found || r.Compare(best) > 0) {
+			best, found = r, true
+		}
+	}
+	if !found {
+		return version.Release{}, fmt.Errorf("%s: %w of the series %s among its %d release tags", url, ErrNoRelease, series, len(tags))
+	}
+	return best, nil
 }

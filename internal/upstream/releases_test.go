@@ -35,10 +35,12 @@ func TestLatestOfSeries(t *testing.T) {
 	}{
 		{series: "6.12", want: "6.12.118"}, // numeric, not lexical: 118 > 99
 		{series: "6.18", want: "6.18.9"},
+		{series: "longterm", want: "6.12.118"},
+		{series: "stable", want: "6.18.9"}, // 6.11.11 is stable too, but EOL
 		{series: "6.11", err: "no release of the series 6.11 (it lists 6.19-rc6, 6.18.9, 6.12.99, 6.12.118, 6.11.11 (EOL), next-20261120)"},
 		{series: "6.19", err: "no release of the series 6.19"}, // only an -rc: not a stable release
 	} {
-		s, _ := version.ParseSeries(tc.series)
+		s, _ := version.ParseTrack(tc.series)
 		got, _, err := f.Latest(s)
 		if tc.err != "" {
 			if !errors.Is(err, ErrNoRelease) || !strings.Contains(err.Error(), tc.err) {
@@ -66,17 +68,17 @@ func TestResolveReadsFileURLsAndPins(t *testing.T) {
 	if err := os.WriteFile(path, []byte(releasesJSON), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := version.ParseSeries("6.12")
+	s, _ := version.ParseTrack("6.12")
 	for _, url := range []string{"file://" + path, path} {
-		r, err := Resolve(context.Background(), url, s, "")
+		r, err := Resolve(context.Background(), Source{ReleasesURL: url}, s, "")
 		if err != nil || r.String() != "6.12.118" {
 			t.Errorf("Resolve(%s) = %v, %v", url, r, err)
 		}
 	}
-	if r, err := Resolve(context.Background(), "file:///nonexistent/releases.json", s, "6.12.100"); err != nil || r.String() != "6.12.100" {
+	if r, err := Resolve(context.Background(), Source{ReleasesURL: "file:///nonexistent/releases.json"}, s, "6.12.100"); err != nil || r.String() != "6.12.100" {
 		t.Errorf("a pin must win without reading releases.json: %v, %v", r, err)
 	}
-	_, err := Resolve(context.Background(), "file://"+filepath.Join(dir, "missing.json"), s, "")
+	_, err := Resolve(context.Background(), Source{ReleasesURL: "file://" + filepath.Join(dir, "missing.json")}, s, "")
 	if err == nil || !strings.Contains(err.Error(), "missing.json: 404") {
 		t.Errorf("Resolve(missing) = %v", err)
 	}
@@ -91,7 +93,7 @@ func FuzzParseReleases(f *testing.F) {
 			return
 		}
 		s := version.Series{Major: 6, Minor: 12}
-		r, e, err := rf.Latest(s)
+		r, e, err := rf.Latest(version.Track{Series: s})
 		if err != nil {
 			return
 		}

@@ -152,3 +152,34 @@ func Expand(template string, v Version) (string, error) {
 		rest = rest[open+end+1:]
 	}
 }
+
+// Track is what a release line follows: a stable series ("6.12"), or whatever kernel.org's
+// releases.json currently calls "longterm" or "stable".
+type Track struct {
+	Series  Series
+	Moniker string // "longterm" or "stable"; empty when following a series
+}
+
+// Monikers a line may follow instead of a series.
+var Monikers = []string{"longterm", "stable"}
+
+// ParseTrack parses "X.Y" or a moniker.
+func ParseTrack(s string) (Track, error) {
+	for _, m := range Monikers {
+		if s == m {
+			return Track{Moniker: m}, nil
+		}
+	}
+	series, err := ParseSeries(s)
+	if err != nil {
+		return Track{}, fmt.Errorf("%w, or one of: %s", err, strings.Join(Monikers, ", "))
+	}
+	return Track{Series: series}, nil
+}
+
+func (t Track) String() string {
+	if t.Moniker != "" {
+		return t.Moniker
+	}
+	return t.Series.String()
+}

@@ -2,6 +2,7 @@ package version
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -85,4 +86,15 @@ func FuzzParseRelease(f *testing.F) {
 			t.Fatalf("ParseRelease(%q) = %v, but its String %q parses to %v, %v", s, r, r.String(), back, err)
 		}
 	})
+}
+
+func TestParseTrack(t *testing.T) {
+	for in, want := range map[string]Track{"6.12": {Series: Series{6, 12}}, "longterm": {Moniker: "longterm"}, "stable": {Moniker: "stable"}} {
+		if got, err := ParseTrack(in); err != nil || got != want || got.String() != in {
+			t.Errorf("ParseTrack(%q) = %+v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseTrack("mainline"); err == nil || !strings.Contains(err.Error(), "or one of: longterm, stable") {
+		t.Errorf("ParseTrack(mainline) = %v", err)
+	}
 }
