@@ -154,10 +154,11 @@ func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPa
 	if err := copyFile(filepath.Join(tree.Out, ".config"), configOut); err != nil {
 		return "", err
 	}
-	for name, path := range map[string]string{"kernel": kernel, "config": configOut} {
-		if err := r.output(name, tree.Arch.Name, path); err != nil {
-			return "", err
-		}
+	if err := r.output("kernel", tree.Arch.Name, kernel); err != nil {
+		return "", err
+	}
+	if err := r.output("config", tree.Arch.Name, configOut); err != nil {
+		return "", err
 	}
 	info, err := os.Stat(kernel)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,12 +21,11 @@ import (
 
 // run is the state of one Run: the plan, where things go, and the manifest being filled in.
 type run struct {
-	plan      *Plan
-	opts      Options
-	m         *manifest.Manifest
-	src       string
-	mirrorDir string
-	commitTS  time.Time
+	plan     *Plan
+	opts     Options
+	m        *manifest.Manifest
+	src      string
+	commitTS time.Time
 }
 
 // Run carries out the plan. The manifest is written whether the run succeeds or fails, so a
@@ -143,20 +143,56 @@ func (r *run) inputs() error {
 	return add("initrd-spec", prof.Initrd.Spec)
 }
 
+// withMirror runs fn on the locked mirror of the line's upstream. A mirror found damaged (a
+// truncated pack, a missing object: a killed run or a bad disk) is said so, emptied, fetched
+// again, and fn runs once more.
+func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) error {
+	l := r.plan.Line
+	mirror, unlock, err := upstream.OpenMirror(r.opts.CacheDir, l.Upstream.Git)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	err = fn(mirror)
+	if !errors.Is(err, upstream.ErrDamaged) {
+		return err
+	}
+	fmt.Fprintf(r.opts.Out, "%-18s %v\n%-18s fetching %s again into %s\n", "REPAIR", err, "", r.plan.Release.Tag(), mirror.Dir)
+	if err := mirror.Reset(); err != nil {
+		return err
+	}
+	if r.m.Upstream.Commit != "" {
+		// The tag was resolved and verified before the damage showed: it must name the same commit.
+		ref, _, err := mirror.FetchTag(ctx, r.plan.Release, nil)
+		if err != nil {
+			return err
+		}
+		tagged, err := mirror.Resolve(ref)
+		if err != nil {
+			return err
+		}
+		if got := tagged.Commit.Hash.String(); got != r.m.Upstream.Commit {
+			return fmt.Errorf("%s now names commit %s, not %s as when this run verified it", r.plan.Release.Tag(), got, r.m.Upstream.Commit)
+		}
+	}
+	return fn(mirror)
+}
+
 func (r *run) fetch() (string, error) {
 	ctx := context.Background()
 	l := r.plan.Line
 	tag := r.plan.Release.Tag()
-	mirror, unlock, err := upstream.OpenMirror(r.opts.CacheDir, l.Upstream.Git)
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	ref, incremental, err := mirror.FetchTag(ctx, r.plan.Release, nil)
-	if err != nil {
-		return "", err
-	}
-	tagged, err := mirror.Resolve(ref)
+	var tagged *upstream.Tagged
+	var incremental bool
+	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
+		ref, inc, err := m.FetchTag(ctx, r.plan.Release, nil)
+		if err != nil {
+			return err
+		}
+		incremental = inc
+		tagged, err = m.Resolve(ref)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -176,7 +212,6 @@ func (r *run) fetch() (string, error) {
 	r.m.Upstream.Commit = tagged.Commit.Hash.String()
 	r.m.Upstream.CommitTime = tagged.Commit.Committer.When.UTC()
 	r.commitTS = tagged.Commit.Committer.When
-	r.mirrorDir = mirror.Dir
 	how := ""
 	if incremental {
 		how = ", only what is new since the mirror's last release"
@@ -223,7 +258,12 @@ func (r *run) source() (string, error) {
 	if _, err := os.Stat(stamp); err == nil {
 		return fmt.Sprintf("%d patches, tree %s (reused)", len(commits), r.src), nil
 	}
-	files, err := upstream.Export(ctx, r.mirrorDir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4)
+	var files int64
+	err = r.withMirror(ctx, func(m *upstream.Mirror) error {
+		var err error
+		files, err = upstream.Export(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}

@@ -34,11 +34,11 @@ func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest stri
 	}
 	c, err := repo.CommitObject(commit)
 	if err != nil {
-		return 0, fmt.Errorf("export %s: %w", commit, err)
+		return 0, fmt.Errorf("%w: export %s: %v", ErrDamaged, commit, err)
 	}
 	tree, err := c.Tree()
 	if err != nil {
-		return 0, fmt.Errorf("export %s: %w", commit, err)
+		return 0, fmt.Errorf("%w: export %s: %v", ErrDamaged, commit, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return 0, err
@@ -93,7 +93,7 @@ func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest stri
 			break
 		}
 		if err != nil {
-			fail(fmt.Errorf("export %s: walking the tree: %w", commit, err))
+			fail(fmt.Errorf("%w: export %s: walking the tree: %v", ErrDamaged, commit, err))
 			break
 		}
 		switch entry.Mode {
@@ -131,17 +131,17 @@ func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) er
 	}
 	blob, err := r.BlobObject(it.hash)
 	if err != nil {
-		return fmt.Errorf("export %s: %w", it.path, err)
+		return damaged(it, err)
 	}
 	rd, err := blob.Reader()
 	if err != nil {
-		return fmt.Errorf("export %s: %w", it.path, err)
+		return damaged(it, err)
 	}
 	defer rd.Close()
 	if it.mode == filemode.Symlink {
 		target, err := io.ReadAll(io.LimitReader(rd, 4096))
 		if err != nil {
-			return fmt.Errorf("export %s: %w", it.path, err)
+			return damaged(it, err)
 		}
 		return os.Symlink(string(target), path)
 	}
@@ -153,9 +153,37 @@ func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) er
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, rd); err != nil {
+	if _, err := io.Copy(f, readErrors{rd}); err != nil {
 		f.Close()
+		var re readError
+		if errors.As(err, &re) {
+			return damaged(it, re.err)
+		}
 		return fmt.Errorf("export %s: %w", it.path, err)
 	}
 	return f.Close()
+}
+
+// ErrDamaged means the mirror could not give back an object it should hold: a truncated or
+// corrupt pack, a missing object. Fetching the mirror again repairs it.
+var ErrDamaged = errors.New("mirror damaged")
+
+func damaged(it exportItem, err error) error {
+	return fmt.Errorf("%w: reading %s (%s): %v", ErrDamaged, it.path, it.hash, err)
+}
+
+// readErrors tags errors from reading a blob, so they are told apart from errors writing the
+// file (a full disk is not a damaged mirror).
+type readErrors struct{ r io.Reader }
+
+type readError struct{ err error }
+
+func (e readError) Error() string { return e.err.Error() }
+
+func (r readErrors) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = readError{err}
+	}
+	return n, err
 }

@@ -45,18 +45,42 @@ func OpenMirror(cacheDir, url string) (*Mirror, func(), error) {
 		return nil, nil, fmt.Errorf("lock mirror %s: %w", dir, err)
 	}
 	release := func() { lock.Close() }
+	m := &Mirror{Dir: dir, URL: url}
 	repo, err := git.PlainOpen(dir)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = git.PlainInit(dir, true)
-		if err == nil {
-			_, err = repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
-		}
+	switch {
+	case errors.Is(err, git.ErrRepositoryNotExists):
+		err = m.init()
+	case err != nil:
+		// A mirror git cannot even open (a killed run, a bad disk): start it again.
+		err = m.Reset()
+	default:
+		m.repo = repo
 	}
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("mirror %s: %w", dir, err)
 	}
-	return &Mirror{Dir: dir, URL: url, repo: repo}, release, nil
+	return m, release, nil
+}
+
+func (m *Mirror) init() error {
+	repo, err := git.PlainInit(m.Dir, true)
+	if err != nil {
+		return err
+	}
+	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{m.URL}}); err != nil {
+		return err
+	}
+	m.repo = repo
+	return nil
+}
+
+// Reset empties the mirror, so the next fetch starts from nothing. The caller holds the lock.
+func (m *Mirror) Reset() error {
+	if err := os.RemoveAll(m.Dir); err != nil {
+		return err
+	}
+	return m.init()
 }
 
 // Repo is the mirror's repository.
@@ -77,6 +101,9 @@ func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.
 	tag := rel.Tag()
 	refName := plumbing.NewTagReferenceName(tag)
 	if ref, err := m.repo.Reference(refName, false); err == nil {
+		if _, err := m.Resolve(ref); err != nil {
+			return nil, false, fmt.Errorf("%w: %v", ErrDamaged, err)
+		}
 		return ref, false, nil
 	}
 	base := m.earlierRelease(rel)
@@ -105,7 +132,7 @@ func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.
 	}
 	tagged, err := m.Resolve(ref)
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	commitRef := plumbing.NewHashReference(plumbing.ReferenceName(commitRefs+tag), tagged.Commit.Hash)
 	if err := m.repo.Storer.SetReference(commitRef); err != nil {

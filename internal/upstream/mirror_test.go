@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,5 +167,34 @@ func TestLatestTagIsNumeric(t *testing.T) {
 	got, err := LatestTag(tags, version.Series{Major: 6, Minor: 12}, "x")
 	if err != nil || got.String() != "6.12.118" {
 		t.Errorf("LatestTag = %v, %v; want 6.12.118", got, err)
+	}
+}
+
+// A disk that fills up during the export must leave no tree, and must not be taken for a damaged
+// mirror (which would throw the mirror away for nothing).
+func TestExportOnAFullDiskLeavesNothing(t *testing.T) {
+	upstream := twoReleases(t)
+	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	r1, _ := version.ParseRelease("6.12.1")
+	ref, _, err := m.FetchTag(context.Background(), r1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged, _ := m.Resolve(ref)
+	small := t.TempDir()
+	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a small tmpfs here (%v)", err)
+	}
+	defer syscall.Unmount(small, 0)
+	_, err = Export(context.Background(), m.Dir, tagged.Commit.Hash, filepath.Join(small, "src"), 2)
+	if err == nil || !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrDamaged) {
+		t.Fatalf("Export onto a full disk = %v; want ENOSPC, not ErrDamaged", err)
+	}
+	if left, _ := os.ReadDir(small); len(left) != 0 {
+		t.Errorf("Export left %v on the full disk", left)
 	}
 }
