@@ -309,3 +309,28 @@ func TestCheckExitCodesForCron(t *testing.T) {
 		t.Errorf("check on an empty work dir: %v\n%s", err, out)
 	}
 }
+
+// The source tree is exactly the tag's tree plus the patches: git itself, reading the tag into a
+// scratch index, sees no difference but the folder our patch adds (contents, modes, symlinks).
+func TestSourceTreeIsExactlyTheTagPlusPatches(t *testing.T) {
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	srcs, _ := filepath.Glob(filepath.Join(workDir, "src/*/Microsoft/README.rst"))
+	if len(srcs) != 1 {
+		t.Fatalf("source trees with the patch: %v", srcs)
+	}
+	src := filepath.Dir(filepath.Dir(srcs[0]))
+	env := append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(t.TempDir(), "index"), "GIT_DIR="+filepath.Join(kernelOrg, "linux.git"), "GIT_WORK_TREE="+src)
+	for _, args := range [][]string{{"read-tree", "v6.12.118"}, {"status", "--porcelain", "--untracked-files=normal"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = src, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if args[0] == "status" && string(out) != "?? Microsoft/\n" {
+			t.Errorf("git status of the source tree against v6.12.118:\n%s\nwant only the patch's new folder (?? Microsoft/)", out)
+		}
+	}
+}

@@ -10,10 +10,13 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 type exportItem struct {
@@ -28,10 +31,11 @@ type exportItem struct {
 // object storage is not documented as safe for concurrent use), and stream blobs to disk, so
 // memory stays bounded by the worker count. It returns the number of files written.
 func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int) (int64, error) {
-	repo, err := git.PlainOpen(repoDir)
+	repo, closeRepo, err := openForExport(repoDir)
 	if err != nil {
 		return 0, err
 	}
+	defer closeRepo()
 	c, err := repo.CommitObject(commit)
 	if err != nil {
 		return 0, fmt.Errorf("%w: export %s: %v", ErrDamaged, commit, err)
@@ -68,11 +72,12 @@ func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := git.PlainOpen(repoDir)
+			r, closeRepo, err := openForExport(repoDir)
 			if err != nil {
 				fail(err)
 				return
 			}
+			defer closeRepo()
 			for it := range items {
 				if ctx.Err() != nil {
 					continue
@@ -118,6 +123,22 @@ func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest stri
 	}
 	ok = true
 	return written.Load(), nil
+}
+
+// openForExport opens the mirror for streaming reads: pack file descriptors kept open (go-git
+// otherwise reopens the pack for every object), a small object cache (each blob is read once),
+// and objects over 1 MiB streamed rather than loaded whole.
+func openForExport(dir string) (*git.Repository, func(), error) {
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(8*cache.MiByte), filesystem.Options{
+		KeepDescriptors:      true,
+		LargeObjectThreshold: 1 << 20,
+	})
+	repo, err := git.Open(st, nil)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return repo, func() { st.Close() }, nil
 }
 
 func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) error {
