@@ -19,10 +19,11 @@ type globals struct {
 	cacheDir string
 	jobs     int
 	stdout   io.Writer
+	stderr   io.Writer
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdout: stdout}
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "kbuild",
 		Short: "Build, configure and boot-test WSL kernels from kernel.org releases",
@@ -75,5 +76,20 @@ func (g *globals) options(l *config.Line) pipeline.Options {
 	}
 	work, _ = filepath.Abs(work)
 	cache, _ := filepath.Abs(g.cacheDir)
-	return pipeline.Options{WorkDir: work, CacheDir: cache, Jobs: g.jobs, Out: g.stdout}
+	opts := pipeline.Options{WorkDir: work, CacheDir: cache, Jobs: g.jobs, Out: g.stdout}
+	if isTerminal(g.stderr) {
+		opts.Progress = g.stderr
+	}
+	return opts
+}
+
+// isTerminal reports whether w is a terminal, where live progress lines belong; logs and CI get
+// one line per phase instead.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }

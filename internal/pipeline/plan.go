@@ -21,6 +21,7 @@ type Options struct {
 	CacheDir string // upstream mirrors, shared between work dirs
 	Jobs     int
 	Out      io.Writer // one line per phase
+	Progress io.Writer // live progress (a terminal); nil for none
 	Runner   kbuild.Runner
 }
 

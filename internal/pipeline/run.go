@@ -185,7 +185,7 @@ func (r *run) fetch() (string, error) {
 	var tagged *upstream.Tagged
 	var incremental bool
 	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
-		ref, inc, err := m.FetchTag(ctx, r.plan.Release, nil)
+		ref, inc, err := m.FetchTag(ctx, r.plan.Release, r.opts.Progress)
 		if err != nil {
 			return err
 		}
@@ -217,6 +217,16 @@ func (r *run) fetch() (string, error) {
 		how = ", only what is new since the mirror's last release"
 	}
 	return fmt.Sprintf("%s %s%s, %s", tag, tagged.Commit.Hash.String()[:12], how, trust), nil
+}
+
+// exportProgress draws one live line on a terminal; nil (no live progress) otherwise.
+func (r *run) exportProgress() upstream.Progress {
+	if r.opts.Progress == nil {
+		return nil
+	}
+	return func(files, bytes int64) {
+		fmt.Fprintf(r.opts.Progress, "\r\033[Kexport: %d files, %d MiB", files, bytes>>20)
+	}
 }
 
 // source makes the patched source tree, keyed by the upstream commit and the patches' contents
@@ -261,9 +271,12 @@ func (r *run) source() (string, error) {
 	var files int64
 	err = r.withMirror(ctx, func(m *upstream.Mirror) error {
 		var err error
-		files, err = upstream.Export(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4)
+		files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4, r.exportProgress())
 		return err
 	})
+	if r.opts.Progress != nil {
+		fmt.Fprint(r.opts.Progress, "\r\033[K")
+	}
 	if err != nil {
 		return "", err
 	}

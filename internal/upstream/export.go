@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -31,6 +32,14 @@ type exportItem struct {
 // object storage is not documented as safe for concurrent use), and stream blobs to disk, so
 // memory stays bounded by the worker count. It returns the number of files written.
 func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int) (int64, error) {
+	return ExportWithProgress(ctx, repoDir, commit, dest, workers, nil)
+}
+
+// Progress receives the files and bytes written so far, a few times a second and once at the end.
+type Progress func(files, bytes int64)
+
+// ExportWithProgress is Export reporting its progress.
+func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int, progress Progress) (int64, error) {
 	repo, closeRepo, err := openForExport(repoDir)
 	if err != nil {
 		return 0, err
@@ -61,7 +70,23 @@ func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest stri
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	items := make(chan exportItem, 1024)
-	var written atomic.Int64
+	var written, bytes atomic.Int64
+	if progress != nil {
+		stop := make(chan struct{})
+		defer func() { close(stop); progress(written.Load(), bytes.Load()) }()
+		go func() {
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					progress(written.Load(), bytes.Load())
+				}
+			}
+		}()
+	}
 	var firstErr error
 	var once sync.Once
 	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
@@ -82,11 +107,13 @@ func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest stri
 				if ctx.Err() != nil {
 					continue
 				}
-				if err := writeItem(r, tmp, it, &dirs); err != nil {
+				n, err := writeItem(r, tmp, it, &dirs)
+				if err != nil {
 					fail(err)
 					continue
 				}
 				written.Add(1)
+				bytes.Add(n)
 			}
 		}()
 	}
@@ -141,30 +168,30 @@ func openForExport(dir string) (*git.Repository, func(), error) {
 	return repo, func() { st.Close() }, nil
 }
 
-func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) error {
+func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) (int64, error) {
 	path := filepath.Join(root, filepath.FromSlash(it.path))
 	dir := filepath.Dir(path)
 	if _, done := dirs.Load(dir); !done {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+			return 0, err
 		}
 		dirs.Store(dir, true)
 	}
 	blob, err := r.BlobObject(it.hash)
 	if err != nil {
-		return damaged(it, err)
+		return 0, damaged(it, err)
 	}
 	rd, err := blob.Reader()
 	if err != nil {
-		return damaged(it, err)
+		return 0, damaged(it, err)
 	}
 	defer rd.Close()
 	if it.mode == filemode.Symlink {
 		target, err := io.ReadAll(io.LimitReader(rd, 4096))
 		if err != nil {
-			return damaged(it, err)
+			return 0, damaged(it, err)
 		}
-		return os.Symlink(string(target), path)
+		return int64(len(target)), os.Symlink(string(target), path)
 	}
 	perm := os.FileMode(0o644)
 	if it.mode == filemode.Executable {
@@ -172,17 +199,18 @@ func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) er
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := io.Copy(f, readErrors{rd}); err != nil {
+	n, err := io.Copy(f, readErrors{rd})
+	if err != nil {
 		f.Close()
 		var re readError
 		if errors.As(err, &re) {
-			return damaged(it, re.err)
+			return n, damaged(it, re.err)
 		}
-		return fmt.Errorf("export %s: %w", it.path, err)
+		return n, fmt.Errorf("export %s: %w", it.path, err)
 	}
-	return f.Close()
+	return n, f.Close()
 }
 
 // ErrDamaged means the mirror could not give back an object it should hold: a truncated or
