@@ -22,6 +22,9 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"plan", "extra"}, code: 2, stderr: `unknown command "extra"`},
 		{args: []string{"run", "--no-such-flag"}, code: 2, stderr: "unknown flag: --no-such-flag"},
 		{args: []string{"check", "--help"}, code: 0, stdout: "3 up to date: nothing to do"},
+		{args: []string{"fetch", "--help"}, code: 0, stdout: "source tree's path"},
+		{args: []string{"plan", "--config", "../../pipeline.yaml", "--release", "6.6.1"}, code: 2, stderr: "--release 6.6.1 is not in the series 6.12"},
+		{args: []string{"plan", "--config", "../../pipeline.yaml", "--release", "6.x"}, code: 2, stderr: `--release: release "6.x": malformed version`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // globals are the flags every command shares.
@@ -18,6 +20,7 @@ type globals struct {
 	workDir  string
 	cacheDir string
 	jobs     int
+	release  string
 	stdout   io.Writer
 	stderr   io.Writer
 }
@@ -45,7 +48,8 @@ check also exits 3 when there is nothing new upstream.`,
 	f.StringVar(&g.workDir, "work-dir", "", "source trees, build trees and outputs (default: .work beside pipeline.yaml)")
 	f.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "upstream mirrors, shared between work dirs")
 	f.IntVarP(&g.jobs, "jobs", "j", 0, "parallel make jobs (default: pipeline.yaml's, else one per core)")
-	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g))
+	f.StringVar(&g.release, "release", "", "build this upstream release (X.Y.Z) instead of the newest; overrides upstream.pin")
+	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g), newFetchCmd(g))
 	return root
 }
 
@@ -65,6 +69,16 @@ func (g *globals) line() (*config.Line, error) {
 	l, err := p.Select(g.profile)
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if g.release != "" {
+		rel, err := version.ParseRelease(g.release)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--release: %w", err)}
+		}
+		if t := l.Track(); t.Moniker == "" && !t.Series.Contains(rel) {
+			return nil, usageError{fmt.Errorf("--release %s is not in the series %s that %s follows", rel, t.Series, p.File)}
+		}
+		l.Upstream.Pin = rel.String()
 	}
 	return l, nil
 }

@@ -81,6 +81,22 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	return manifestPath, nil
 }
 
+// Fetch runs only the fetch and patch stages, for a source tree without a build, and returns the
+// tree's path. It writes no manifest.
+func Fetch(ctx context.Context, p *Plan, opts Options) (string, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	r := &run{plan: p, opts: opts, m: &manifest.Manifest{}}
+	if err := r.stage("fetch", "", r.fetch); err != nil {
+		return "", err
+	}
+	if err := r.stage("patch", "", r.source); err != nil {
+		return "", err
+	}
+	return r.src, nil
+}
+
 // stage times fn and records it in the manifest.
 func (r *run) stage(name, arch string, fn func() (string, error)) error {
 	start := time.Now()
