@@ -43,6 +43,8 @@ type Pipeline struct {
 // Upstream says where releases come from and whom to trust.
 type Upstream struct {
 	Resolve       string   `yaml:"resolve"`                  // where releases are listed: releases (default) or tags
+	Source        string   `yaml:"source"`                   // what is fetched: git (default) or tarball
+	Tarballs      string   `yaml:"tarballs"`                 // base URL of kernel.org's tarballs (…/pub/linux/kernel), for source: tarball
 	Releases      string   `yaml:"releases" required:"true"` // URL of kernel.org's releases.json
 	Git           string   `yaml:"git" required:"true"`      // the stable repository
 	Keyring       string   `yaml:"keyring" required:"true"`  // armored OpenPGP public keys
@@ -168,6 +170,20 @@ func Parse(file string, data []byte) (*Pipeline, error) {
 // Pos is where a key's value stood in pipeline.yaml, e.g. Pos("version.localversion").
 func (p *Pipeline) Pos(path string) Pos { return p.pos[path] }
 
+// posNear is the position of path, or of the nearest enclosing key for one that is absent.
+func (p *Pipeline) posNear(path string) Pos {
+	for {
+		if pos, ok := p.pos[path]; ok {
+			return pos
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return Pos{Line: 1, Column: 1}
+		}
+		path = path[:i]
+	}
+}
+
 // Dir is the folder pipeline.yaml is in.
 func (p *Pipeline) Dir() string { return filepath.Dir(p.File) }
 
@@ -237,7 +253,7 @@ func (v *validator) unsetVar(key string, err error) {
 		v.at(key, "%v", err)
 		return
 	}
-	pos := v.p.pos[key]
+	pos := v.p.posNear(key)
 	if v.p.unset == nil {
 		v.p.unset = map[string][]error{}
 	}
@@ -245,7 +261,7 @@ func (v *validator) unsetVar(key string, err error) {
 }
 
 func (v *validator) at(path, format string, args ...any) {
-	pos := v.p.pos[path]
+	pos := v.p.posNear(path)
 	v.errs = append(v.errs, &Error{File: v.p.File, Line: pos.Line, Column: pos.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -338,6 +354,14 @@ func (v *validator) validate() {
 
 func (v *validator) upstream(key string, u *Upstream, track version.Track) {
 	v.oneOf(key+".resolve", u.Resolve, []string{"releases", "tags"})
+	v.oneOf(key+".source", u.Source, []string{"git", "tarball"})
+	if u.Source == "tarball" && u.Tarballs == "" {
+		v.at(key+".tarballs", "is required with source: tarball (kernel.org's is https://cdn.kernel.org/pub/linux/kernel)")
+	}
+	v.url(key+".tarballs", &u.Tarballs, false)
+	if u.Source == "tarball" && u.AllowUnsigned {
+		v.at(key+".allow_unsigned", "tarballs are always verified against their .tar.sign; allow_unsigned applies to git tags only")
+	}
 	if u.Resolve == "tags" && track.Moniker != "" {
 		v.at(key+".resolve", "following %q needs releases.json: tags do not say which release is %s", track.Moniker, track.Moniker)
 	}

@@ -114,6 +114,8 @@ func TestLoadErrors(t *testing.T) {
 		{"initrd spec missing", "spec: initrd.list", "spec: initrd.lst", `pipeline.yaml:23:13: profiles.smoke.initrd.spec: %DIR%/initrd.lst does not exist`},
 		{"program missing", "SMOKE_INIT: cmd/init", "SMOKE_INIT: cmd/gone", `profiles.smoke.initrd.programs.SMOKE_INIT: %DIR%/cmd/gone does not exist`},
 		{"bad series", `series: "6.12"`, `series: "6.x"`, `pipeline.yaml:2:9: series: series "6.x": malformed version: "x" is not a number (want X.Y, such as 6.12), or one of: longterm, stable`},
+		{"tarball without base", "  keyring: keys.asc", "  keyring: keys.asc\n  source: tarball", `pipeline.yaml:4:3: upstream.tarballs: is required with source: tarball`},
+		{"bad source", "  keyring: keys.asc", "  keyring: keys.asc\n  source: rsync", `pipeline.yaml:7:11: upstream.source: "rsync" is not one of: git, tarball`},
 		{"bad resolve", "  keyring: keys.asc", "  keyring: keys.asc\n  resolve: rss", `pipeline.yaml:7:12: upstream.resolve: "rss" is not one of: releases, tags`},
 		{"tags cannot follow a moniker", "series: \"6.12\"\nupstream:\n", "series: longterm\nupstream:\n  resolve: tags\n", `pipeline.yaml:4:12: upstream.resolve: following "longterm" needs releases.json`},
 		{"bad arch", "arches: [x86_64]", "arches: [x86_64, riscv]", `pipeline.yaml:17:22: profiles.smoke.arches[1]: "riscv" is not one of: x86_64, arm64`},

@@ -226,3 +226,16 @@ func (r *Result) Write(root string) error {
 	}
 	return nil
 }
+
+// ParseDiff reads a plain diff with no mail header, such as kernel.org's incremental patches, as
+// one commit named name.
+func ParseDiff(name string, data []byte) (*Commit, error) {
+	files, _, err := gitdiff.Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("patch %s: %w", name, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("patch %s holds no diff", name)
+	}
+	return &Commit{Entry: Entry{Name: name}, Index: 1, Header: &gitdiff.PatchHeader{Title: name}, Files: files}, nil
+}

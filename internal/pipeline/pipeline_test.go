@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -37,10 +38,13 @@ var outArg = regexp.MustCompile(`^O=(.*)$`)
 func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {
 	switch name {
 	case "make":
-		var o, extra string
-		for _, a := range args {
+		var o, extra, src string
+		for i, a := range args {
 			if m := outArg.FindStringSubmatch(a); m != nil {
 				o = m[1]
+			}
+			if a == "-C" {
+				src = args[i+1]
 			}
 			if v, ok := strings.CutPrefix(a, "EXTRAVERSION="); ok {
 				extra = v
@@ -62,7 +66,9 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 		case "bzImage":
 			data, _ := os.ReadFile(dotconfig)
 			local := regexp.MustCompile(`CONFIG_LOCALVERSION="(.*)"`).FindStringSubmatch(string(data))[1]
-			release := "6.12.118" + extra + local
+			mk, _ := os.ReadFile(filepath.Join(src, "Makefile"))
+			sublevel := regexp.MustCompile(`SUBLEVEL = (\d+)`).FindStringSubmatch(string(mk))[1]
+			release := "6.12." + sublevel + extra + local
 			os.MkdirAll(filepath.Join(o, "include/config"), 0o755)
 			os.MkdirAll(filepath.Join(o, "arch/x86/boot"), 0o755)
 			os.WriteFile(filepath.Join(o, "include/config/kernel.release"), []byte(release+"\n"), 0o644)
@@ -80,6 +86,11 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 
 // upstreamFixture makes a local kernel.org: a repo with a signed v6.12.118, its key, releases.json.
 func upstreamFixture(t *testing.T) string {
+	dir, _ := upstreamFixtureKey(t)
+	return dir
+}
+
+func upstreamFixtureKey(t *testing.T) (string, *openpgp.Entity) {
 	t.Helper()
 	dir := t.TempDir()
 	key, err := openpgp.NewEntity("stable", "", "stable@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
@@ -120,17 +131,21 @@ func upstreamFixture(t *testing.T) string {
 	os.WriteFile(filepath.Join(dir, "releases.json"), []byte(`{"releases":[
 		{"iseol":false,"version":"6.12.118","moniker":"longterm"},
 		{"iseol":false,"version":"6.19-rc1","moniker":"mainline"}]}`), 0o644)
-	return dir
+	return dir, key
 }
 
 // line writes a pipeline.yaml for the fixture and loads its profile.
 func line(t *testing.T, korg string, files map[string]string) *config.Line {
+	return lineWith(t, korg, "", files)
+}
+
+func lineWith(t *testing.T, korg, upstreamExtra string, files map[string]string) *config.Line {
 	t.Helper()
 	dir := t.TempDir()
 	smokeinit, _ := filepath.Abs("../../cmd/smokeinit")
 	files["pipeline.yaml"] = fmt.Sprintf(`name: test
 series: "6.12"
-upstream: {releases: %[1]s/releases.json, git: %[1]s/linux, keyring: %[1]s/keys.asc}
+upstream: {releases: %[1]s/releases.json, git: %[1]s/linux, keyring: %[1]s/keys.asc%[3]s}
 version: {localversion: -microsoft-standard-WSL2, branch: "wsl-{series}.y", tag: "wsl-{version}"}
 profiles:
   smoke:
@@ -140,7 +155,7 @@ profiles:
     initrd:
       spec: initrd.list
       programs: {SMOKE_INIT: %[2]s}
-`, korg, smokeinit)
+`, korg, smokeinit, upstreamExtra)
 	files["initrd.list"] = "dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\nfile /init ${SMOKE_INIT} 0755 0 0\n"
 	for name, body := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
@@ -338,6 +353,70 @@ func TestDamagedMirrorIsRepaired(t *testing.T) {
 	for i := range clean.Outputs {
 		if clean.Outputs[i].SHA256 != repaired.Outputs[i].SHA256 {
 			t.Errorf("output %s differs from the clean run's: %+v vs %+v", clean.Outputs[i].Path, clean.Outputs[i], repaired.Outputs[i])
+		}
+	}
+}
+
+// source: tarball builds from kernel.org's signed tarball, and the next point release comes from
+// the incremental patch on top of the unpacked previous one.
+func TestRunFromTarballs(t *testing.T) {
+	korg, key := upstreamFixtureKey(t)
+	sign := func(path string, data []byte) {
+		var sig bytes.Buffer
+		if err := openpgp.ArmoredDetachSign(&sig, key, bytes.NewReader(data), nil); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(path, sig.Bytes(), 0o644)
+	}
+	xzFile := func(path string, data []byte) {
+		cmd := exec.Command("xz", "-c")
+		cmd.Stdin = bytes.NewReader(data)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Skipf("xz: %v", err)
+		}
+		os.WriteFile(path, out, 0o644)
+	}
+	os.MkdirAll(filepath.Join(korg, "v6.x/incr"), 0o755)
+	tarball, err := exec.Command("git", "-C", filepath.Join(korg, "linux"), "archive", "--format=tar", "--prefix=linux-6.12.118/", "v6.12.118").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	xzFile(filepath.Join(korg, "v6.x/linux-6.12.118.tar.xz"), tarball)
+	sign(filepath.Join(korg, "v6.x/linux-6.12.118.tar.sign"), tarball)
+
+	l := lineWith(t, korg, ", source: tarball, tarballs: "+korg, map[string]string{"frag.config": "", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
+	work := t.TempDir()
+	_, m, _, err := runLine(t, l, work)
+	if err != nil {
+		t.Fatalf("Run from a tarball = %v", err)
+	}
+	if m.Upstream.Signer == "" || len(m.Upstream.Commit) != 40 || !strings.HasSuffix(m.Upstream.GitURL, "linux-6.12.118.tar.xz") {
+		t.Errorf("manifest upstream = %+v", m.Upstream)
+	}
+	if !strings.Contains(m.Stages[0].Detail, "linux-6.12.118.tar.xz (tarball), signed by") {
+		t.Errorf("fetch stage: %q", m.Stages[0].Detail)
+	}
+
+	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 118\n+SUBLEVEL = 119\n"
+	xzFile(filepath.Join(korg, "v6.x/incr/patch-6.12.118-119.xz"), []byte(diff))
+	sign(filepath.Join(korg, "v6.x/incr/patch-6.12.118-119.sign"), []byte(diff))
+	os.WriteFile(filepath.Join(korg, "releases.json"), []byte(`{"releases":[{"iseol":false,"version":"6.12.119","moniker":"longterm"}]}`), 0o644)
+	path, m2, _, err := runLine(t, l, work)
+	if err != nil {
+		t.Fatalf("Run of 6.12.119 = %v", err)
+	}
+	if !strings.Contains(m2.Stages[0].Detail, "linux-6.12.119.tar.xz (incremental from 6.12.118)") || m2.KernelRelease != "6.12.119.1-microsoft-standard-WSL2" {
+		t.Errorf("second run: fetch %q, release %s (%s)", m2.Stages[0].Detail, m2.KernelRelease, path)
+	}
+	trees, _ := filepath.Glob(filepath.Join(work, "cache/tarballs/*/linux-6.12.11[89]/Makefile"))
+	if len(trees) != 2 {
+		t.Fatalf("unpacked trees: %v", trees)
+	}
+	for _, mk := range trees {
+		data, _ := os.ReadFile(mk)
+		if want := "SUBLEVEL = " + mk[len(mk)-len("118/Makefile"):len(mk)-len("/Makefile")] + "\n"; string(data) != want {
+			t.Errorf("%s = %q, want %q", mk, data, want)
 		}
 	}
 }

@@ -25,6 +25,7 @@ type run struct {
 	opts     Options
 	m        *manifest.Manifest
 	src      string
+	pristine string // source: tarball: the verified, unpacked release in the cache
 	commitTS time.Time
 }
 
@@ -179,11 +180,11 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 	}
 	if r.m.Upstream.Commit != "" {
 		// The tag was resolved and verified before the damage showed: it must name the same commit.
-		ref, _, err := mirror.FetchTag(ctx, r.plan.Release, nil)
+		f, err := mirror.FetchTag(ctx, r.plan.Release, nil)
 		if err != nil {
 			return err
 		}
-		tagged, err := mirror.Resolve(ref)
+		tagged, err := mirror.Resolve(f.Ref)
 		if err != nil {
 			return err
 		}
@@ -195,18 +196,20 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 }
 
 func (r *run) fetch() (string, error) {
+	if r.plan.Line.Upstream.Source == "tarball" {
+		return r.fetchTarball()
+	}
 	ctx := context.Background()
 	l := r.plan.Line
 	tag := r.plan.Release.Tag()
 	var tagged *upstream.Tagged
-	var incremental bool
+	var fetched *upstream.Fetched
 	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
-		ref, inc, err := m.FetchTag(ctx, r.plan.Release, r.opts.Progress)
-		if err != nil {
+		var err error
+		if fetched, err = m.FetchTag(ctx, r.plan.Release, r.opts.Progress); err != nil {
 			return err
 		}
-		incremental = inc
-		tagged, err = m.Resolve(ref)
+		tagged, err = m.Resolve(fetched.Ref)
 		return err
 	})
 	if err != nil {
@@ -229,7 +232,17 @@ func (r *run) fetch() (string, error) {
 	r.m.Upstream.CommitTime = tagged.Commit.Committer.When.UTC()
 	r.commitTS = tagged.Commit.Committer.When
 	how := ""
-	if incremental {
+	switch {
+	case fetched.Retagged != "":
+		fmt.Fprintf(r.opts.Out, "%-18s upstream's %s is a new tag object (was %s, now %s): fetched again, signature checked again\n",
+			"WARNING", tag, fetched.Retagged[:12], fetched.Ref.Hash().String()[:12])
+		how = ", RE-TAGGED upstream"
+	case fetched.Offline != "":
+		fmt.Fprintf(r.opts.Out, "%-18s upstream unreachable (%s): using the mirror's copy of %s\n", "warning", fetched.Offline, tag)
+		how = ", from the mirror (upstream unreachable)"
+	case fetched.Cached:
+		how = ", already in the mirror"
+	case fetched.Incremental:
 		how = ", only what is new since the mirror's last release"
 	}
 	return fmt.Sprintf("%s %s%s, %s", tag, tagged.Commit.Hash.String()[:12], how, trust), nil
@@ -271,6 +284,9 @@ func (r *run) source() (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "commit %s\n", r.m.Upstream.Commit)
+	if r.pristine != "" {
+		fmt.Fprintf(h, "tarball %s signed by %s\n", r.pristine, r.m.Upstream.Signer)
+	}
 	for _, e := range series {
 		data, err := os.ReadFile(e.Path)
 		if err != nil {
@@ -285,11 +301,18 @@ func (r *run) source() (string, error) {
 		return fmt.Sprintf("%d patches, tree %s (reused)", len(commits), r.src), nil
 	}
 	var files int64
-	err = r.withMirror(ctx, func(m *upstream.Mirror) error {
-		var err error
-		files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4, r.exportProgress())
-		return err
-	})
+	if r.pristine != "" {
+		// Hard links: patches replace files by rename, so the cached tree is never changed.
+		if err = os.RemoveAll(r.src); err == nil {
+			files, err = upstream.LinkTree(r.pristine, r.src)
+		}
+	} else {
+		err = r.withMirror(ctx, func(m *upstream.Mirror) error {
+			var err error
+			files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4, r.exportProgress())
+			return err
+		})
+	}
 	if r.opts.Progress != nil {
 		fmt.Fprint(r.opts.Progress, "\r\033[K")
 	}

@@ -31,7 +31,7 @@ func BenchmarkPointReleaseUpdate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := m.FetchTag(ctx, r117, nil); err != nil {
+	if _, err := m.FetchTag(ctx, r117, nil); err != nil {
 		b.Fatal(err)
 	}
 	unlock()
@@ -43,7 +43,7 @@ func BenchmarkPointReleaseUpdate(b *testing.B) {
 		}
 		defer unlock()
 		start := time.Now()
-		if _, _, err := m.FetchTag(ctx, r118, nil); err != nil {
+		if _, err := m.FetchTag(ctx, r118, nil); err != nil {
 			b.Fatal(err)
 		}
 		return time.Since(start)

@@ -16,6 +16,7 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -92,19 +93,40 @@ func (m *Mirror) Repo() *git.Repository { return m.repo }
 // the whole tree again (282 MB here, against 24 KB with them).
 const commitRefs = "refs/commits/"
 
-// FetchTag makes the tag present in the mirror. The first fetch of a series is shallow (kernel
-// history is gigabytes; a build needs one tree). When the mirror already holds an earlier release
-// of the same series, the fetch is unbounded instead: stable point releases descend from the
-// previous one, so the server walks back only to the commit the mirror has and sends just the
-// new objects. It reports whether it was incremental.
-func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.Writer) (*plumbing.Reference, bool, error) {
+// Fetched says what FetchTag did.
+type Fetched struct {
+	Ref         *plumbing.Reference
+	Incremental bool   // only objects new since an earlier release in the mirror were fetched
+	Cached      bool   // the mirror already held the tag, as upstream still has it
+	Offline     string // upstream could not be asked, so the mirror's copy was used: why
+	Retagged    string // upstream's tag object changed since the mirror fetched it: the old hash
+}
+
+// FetchTag makes the tag present in the mirror, as upstream has it now. The first fetch of a
+// series is shallow (kernel history is gigabytes; a build needs one tree). When the mirror already
+// holds an earlier release of the series, the fetch is unbounded instead: stable point releases
+// descend from the previous one, so the server walks back only to a commit the mirror has and
+// sends just the new objects. A tag already in the mirror is checked against upstream's (one
+// ls-remote): kernel.org never moves a release tag, so a changed one is fetched again and
+// reported, and its signature is then checked like any other.
+func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.Writer) (*Fetched, error) {
 	tag := rel.Tag()
 	refName := plumbing.NewTagReferenceName(tag)
+	res := &Fetched{}
 	if ref, err := m.repo.Reference(refName, false); err == nil {
 		if _, err := m.Resolve(ref); err != nil {
-			return nil, false, fmt.Errorf("%w: %v", ErrDamaged, err)
+			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 		}
-		return ref, false, nil
+		remote, err := m.remoteTag(ctx, refName)
+		switch {
+		case err != nil:
+			res.Ref, res.Cached, res.Offline = ref, true, err.Error()
+			return res, nil
+		case remote == ref.Hash():
+			res.Ref, res.Cached = ref, true
+			return res, nil
+		}
+		res.Retagged = ref.Hash().String()
 	}
 	base := m.earlierRelease(rel)
 	depth := 1
@@ -118,33 +140,51 @@ func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.
 		RefSpecs:   []gitconfig.RefSpec{spec},
 		Depth:      depth,
 		Tags:       git.NoTags,
+		Force:      true,
 		Progress:   progress,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		if strings.Contains(err.Error(), "couldn't find remote ref") {
-			return nil, false, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, ErrNoTag)
+			return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, ErrNoTag)
 		}
-		return nil, false, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
+		return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
 	}
 	ref, err := m.repo.Reference(refName, false)
 	if err != nil {
-		return nil, false, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
+		return nil, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
 	}
 	tagged, err := m.Resolve(ref)
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrDamaged, err)
+		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	commitRef := plumbing.NewHashReference(plumbing.ReferenceName(commitRefs+tag), tagged.Commit.Hash)
 	if err := m.repo.Storer.SetReference(commitRef); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return ref, base != "", nil
+	res.Ref, res.Incremental = ref, base != ""
+	return res, nil
+}
+
+// remoteTag asks upstream which object its tag names now.
+func (m *Mirror) remoteTag(ctx context.Context, name plumbing.ReferenceName) (plumbing.Hash, error) {
+	remote := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{m.URL}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	for _, r := range refs {
+		if r.Name() == name {
+			return r.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, fmt.Errorf("%s no longer has %s", m.URL, name.Short())
 }
 
 // ErrNoTag means the upstream repository has no such tag.
 var ErrNoTag = errors.New("the tag does not exist there")
 
-// earlierRelease names a release of the same series older than rel that the mirror holds, if any.
+// earlierRelease names a release of the same series, older than rel or rel itself, whose commit
+// the mirror holds, if any.
 func (m *Mirror) earlierRelease(rel version.Release) string {
 	refs, err := m.repo.References()
 	if err != nil {
@@ -157,7 +197,7 @@ func (m *Mirror) earlierRelease(rel version.Release) string {
 		if !ok {
 			return nil
 		}
-		if have, err := version.ParseRelease(name); err == nil && have.Series() == rel.Series() && have.Compare(rel) < 0 {
+		if have, err := version.ParseRelease(name); err == nil && have.Series() == rel.Series() && have.Compare(rel) <= 0 {
 			found = name
 		}
 		return nil

@@ -84,17 +84,18 @@ func TestNextPointReleaseFetchesOnlyWhatIsNew(t *testing.T) {
 	r1, _ := version.ParseRelease("6.12.1")
 	r2, _ := version.ParseRelease("6.12.2")
 
-	if _, incremental, err := m.FetchTag(ctx, r1, nil); err != nil || incremental {
-		t.Fatalf("first FetchTag = incremental %v, %v; want a shallow first fetch", incremental, err)
+	if f, err := m.FetchTag(ctx, r1, nil); err != nil || f.Incremental || f.Cached {
+		t.Fatalf("first FetchTag = %+v, %v; want a shallow first fetch", f, err)
 	}
 	first := packBytes(t, m.Dir)
 	if first < 2<<20 {
 		t.Fatalf("the first fetch holds %d bytes, want the whole 2 MB tree", first)
 	}
-	ref, incremental, err := m.FetchTag(ctx, r2, nil)
-	if err != nil || !incremental {
-		t.Fatalf("second FetchTag = incremental %v, %v", incremental, err)
+	f, err := m.FetchTag(ctx, r2, nil)
+	if err != nil || !f.Incremental {
+		t.Fatalf("second FetchTag = %+v, %v", f, err)
 	}
+	ref := f.Ref
 	if added := packBytes(t, m.Dir) - first; added > 4<<10 {
 		t.Errorf("the point release added %d bytes to the mirror, want only the changed Makefile (< 4 KiB)", added)
 	}
@@ -111,8 +112,8 @@ func TestNextPointReleaseFetchesOnlyWhatIsNew(t *testing.T) {
 		t.Errorf("Makefile = %q", mk)
 	}
 	// A tag already in the mirror is not fetched again.
-	if _, incremental, err := m.FetchTag(ctx, r2, nil); err != nil || incremental {
-		t.Errorf("third FetchTag = %v, %v", incremental, err)
+	if f, err := m.FetchTag(ctx, r2, nil); err != nil || !f.Cached || f.Retagged != "" || f.Offline != "" {
+		t.Errorf("third FetchTag = %+v, %v; want it cached", f, err)
 	}
 }
 
@@ -124,7 +125,7 @@ func TestFetchErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = m.FetchTag(ctx, missing, nil)
+	_, err = m.FetchTag(ctx, missing, nil)
 	unlock()
 	if !errors.Is(err, ErrNoTag) || !strings.Contains(err.Error(), "fetch v6.12.9 from file://"+upstream) {
 		t.Errorf("FetchTag(missing tag) = %v", err)
@@ -134,7 +135,7 @@ func TestFetchErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	if _, _, err := m.FetchTag(ctx, missing, nil); err == nil || !strings.Contains(err.Error(), "fetch v6.12.9 from file:///nonexistent/linux.git") {
+	if _, err := m.FetchTag(ctx, missing, nil); err == nil || !strings.Contains(err.Error(), "fetch v6.12.9 from file:///nonexistent/linux.git") {
 		t.Errorf("FetchTag(unreachable) = %v", err)
 	}
 }
@@ -180,11 +181,11 @@ func TestExportOnAFullDiskLeavesNothing(t *testing.T) {
 	}
 	defer unlock()
 	r1, _ := version.ParseRelease("6.12.1")
-	ref, _, err := m.FetchTag(context.Background(), r1, nil)
+	f, err := m.FetchTag(context.Background(), r1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tagged, _ := m.Resolve(ref)
+	tagged, _ := m.Resolve(f.Ref)
 	small := t.TempDir()
 	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=1m"); err != nil {
 		t.Skipf("cannot mount a small tmpfs here (%v)", err)
@@ -196,5 +197,50 @@ func TestExportOnAFullDiskLeavesNothing(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(small); len(left) != 0 {
 		t.Errorf("Export left %v on the full disk", left)
+	}
+}
+
+// kernel.org never moves a release tag; if upstream's tag object changes, the mirror must notice,
+// fetch the new one (whose signature is then checked) and say so. Offline, the mirror's copy serves.
+func TestRetaggedUpstreamIsNoticed(t *testing.T) {
+	upstream := twoReleases(t)
+	ctx := context.Background()
+	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	r2, _ := version.ParseRelease("6.12.2")
+	first, err := m.FetchTag(ctx, r2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := git.PlainOpen(upstream)
+	old, _ := repo.Tag("v6.12.2")
+	oldTag, _ := repo.TagObject(old.Hash())
+	if err := repo.DeleteTag("v6.12.2"); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Mallory", Email: "m@example.invalid", When: time.Unix(1800000000, 0)}
+	moved, err := repo.CreateTag("v6.12.2", oldTag.Target, &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.2, again"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.FetchTag(ctx, r2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Retagged != first.Ref.Hash().String() || f.Ref.Hash() != moved.Hash() {
+		t.Errorf("FetchTag after a re-tag = %+v; want Retagged %s and the new tag %s", f, first.Ref.Hash(), moved.Hash())
+	}
+	tagged, err := m.Resolve(f.Ref)
+	if err != nil || tagged.Tag.Tagger.Name != "Mallory" {
+		t.Errorf("the mirror's tag is still the old one: %+v, %v", tagged, err)
+	}
+
+	os.RemoveAll(upstream)
+	f, err = m.FetchTag(ctx, r2, nil)
+	if err != nil || !f.Cached || f.Offline == "" || f.Ref.Hash() != moved.Hash() {
+		t.Errorf("FetchTag with upstream gone = %+v, %v; want the mirror's copy, marked offline", f, err)
 	}
 }

@@ -99,27 +99,36 @@ func (f *ReleasesFile) versions() string {
 	return strings.Join(vs, ", ")
 }
 
-// Get reads a URL: http(s):// or file://, or a plain local path.
-func Get(ctx context.Context, url string) ([]byte, error) {
+// Open streams a URL: http(s):// or file://, or a plain local path.
+func Open(ctx context.Context, url string) (io.ReadCloser, error) {
 	if !strings.Contains(url, "://") {
 		url = "file://" + url
 	}
-	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 60 * time.Second}
 	tr.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
-	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := client.Do(req)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", url, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
 		return nil, fmt.Errorf("fetch %s: %s", url, resp.Status)
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.Body, nil
+}
+
+// Get reads a small document (releases.json, a signature) whole.
+func Get(ctx context.Context, url string) ([]byte, error) {
+	body, err := Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return io.ReadAll(io.LimitReader(body, 64<<20))
 }
 
 // Source says where releases are listed.

@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"slices"
@@ -31,6 +33,36 @@ func VerifyTag(t *Tagged, name, keyringFile string, signers []string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: signature does not verify against %s: %v", ErrUntrusted, name, keyringFile, err)
 	}
+	return allowed(entity, name, signers)
+}
+
+// Trust is who may sign what we build from.
+type Trust struct {
+	Keyring string   // armored public keys
+	Signers []string // allowed fingerprints; empty: any key in the keyring
+}
+
+// VerifyDetached checks an armored detached signature over everything signed yields, reading it
+// to the end, and returns the signer's fingerprint.
+func (tr Trust) VerifyDetached(name string, signed io.Reader, signature []byte) (string, error) {
+	f, err := os.Open(tr.Keyring)
+	if err != nil {
+		return "", fmt.Errorf("keyring: %w", err)
+	}
+	defer f.Close()
+	ring, err := openpgp.ReadArmoredKeyRing(f)
+	if err != nil {
+		return "", fmt.Errorf("keyring %s: %w", tr.Keyring, err)
+	}
+	entity, err := openpgp.CheckArmoredDetachedSignature(ring, signed, bytes.NewReader(signature), nil)
+	if err != nil {
+		io.Copy(io.Discard, signed) // a writer feeding signed must not block
+		return "", fmt.Errorf("%w: %s: signature does not verify against %s: %v", ErrUntrusted, name, tr.Keyring, err)
+	}
+	return allowed(entity, name, tr.Signers)
+}
+
+func allowed(entity *openpgp.Entity, name string, signers []string) (string, error) {
 	fpr := strings.ToUpper(fmt.Sprintf("%X", entity.PrimaryKey.Fingerprint))
 	if len(signers) > 0 && !slices.Contains(signers, fpr) {
 		return "", fmt.Errorf("%w: %s is signed by %s (%s), which is not among the signers pipeline.yaml trusts",

@@ -1,0 +1,271 @@
+package upstream
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ulikunitz/xz"
+
+	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/version"
+)
+
+// TarballURL is where kernel.org keeps a release's tarball under base
+// (https://cdn.kernel.org/pub/linux/kernel): v6.x/linux-6.12.118.tar.xz; its signature over the
+// uncompressed tar is the same name with .tar.sign.
+func TarballURL(base string, r version.Release) string {
+	return fmt.Sprintf("%s/v%d.x/linux-%s.tar.xz", strings.TrimSuffix(base, "/"), r.Major, r)
+}
+
+// IncrementalURL is kernel.org's patch from the previous point release to r:
+// v6.x/incr/patch-6.12.117-118.xz, signed as .sign over the uncompressed patch.
+func IncrementalURL(base string, r version.Release) string {
+	prev := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
+	return fmt.Sprintf("%s/v%d.x/incr/patch-%s-%d.xz", strings.TrimSuffix(base, "/"), r.Major, prev, r.Patch)
+}
+
+// signatureURL names the signature of a compressed file: it signs the uncompressed bytes, so
+// linux-X.tar.xz is signed by linux-X.tar.sign, and patch-X.xz by patch-X.sign.
+func signatureURL(xzURL string) string { return strings.TrimSuffix(xzURL, ".xz") + ".sign" }
+
+// Unpacked is a release tree made from tarballs.
+type Unpacked struct {
+	Signer  string
+	Files   int64
+	Commit  string    // the commit git archive recorded in the tarball, if it did
+	ModTime time.Time // the entries' mtime: the release's commit time
+	How     string    // "tarball" or "incremental from X.Y.Z"
+}
+
+// ExtractTarball downloads the release's tarball and signature, and extracts it into dest while
+// the signature is checked over the uncompressed tar in the same streaming pass. The tree is
+// written beside dest and renamed into place only once the signature is good, so an unverified
+// tree is never where a build could use it.
+func ExtractTarball(ctx context.Context, base string, r version.Release, trust Trust, dest string) (*Unpacked, error) {
+	url := TarballURL(base, r)
+	sig, err := Get(ctx, signatureURL(url))
+	if err != nil {
+		return nil, err
+	}
+	body, err := Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	xzr, err := xz.NewReader(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	tmp, err := tempBeside(dest)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	signed, feed := io.Pipe()
+	verdict := make(chan error, 1)
+	var signer string
+	go func() {
+		var err error
+		signer, err = trust.VerifyDetached(path.Base(url), signed, sig)
+		verdict <- err
+	}()
+	tee := io.TeeReader(xzr, feed)
+	u, err := extractTar(tee, tmp, fmt.Sprintf("linux-%s/", r))
+	if err == nil {
+		// The tar's end padding is signed too: the verifier must see every byte.
+		_, err = io.Copy(io.Discard, tee)
+	}
+	feed.CloseWithError(err)
+	verr := <-verdict
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err) // the verifier only saw the stream break
+	}
+	if verr != nil {
+		return nil, verr
+	}
+	u.Signer, u.How = signer, "tarball"
+	return u, renameInto(tmp, dest)
+}
+
+// ApplyIncremental makes the tree of release r at dest from prev, the tree of the previous point
+// release: prev is copied with hard links (our patch writer replaces files by rename, so prev is
+// never changed) and kernel.org's signed incremental patch is applied.
+func ApplyIncremental(ctx context.Context, base string, r version.Release, trust Trust, prev, dest string) (*Unpacked, error) {
+	url := IncrementalURL(base, r)
+	sig, err := Get(ctx, signatureURL(url))
+	if err != nil {
+		return nil, err
+	}
+	body, err := Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	xzr, err := xz.NewReader(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	diff, err := io.ReadAll(io.LimitReader(xzr, 1<<30))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	signer, err := trust.VerifyDetached(path.Base(url), bytes.NewReader(diff), sig)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := patch.ParseDiff(path.Base(url), diff)
+	if err != nil {
+		return nil, err
+	}
+	res, err := patch.Apply(prev, []*patch.Commit{commit})
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := tempBeside(dest)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	files, err := LinkTree(prev, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Write(tmp); err != nil {
+		return nil, err
+	}
+	prevRel := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
+	u := &Unpacked{Signer: signer, Files: files, How: "incremental from " + prevRel.String()}
+	return u, renameInto(tmp, dest)
+}
+
+// LinkTree copies a tree with hard links for files, so a copy of the kernel costs seconds and no
+// space. Whoever changes a file in the copy must replace it, not write into it.
+func LinkTree(src, dst string) (int64, error) {
+	var files int64
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			files++
+			return os.Symlink(link, target)
+		default:
+			files++
+			return os.Link(p, target)
+		}
+	})
+	return files, err
+}
+
+func tempBeside(dest string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-")
+}
+
+func renameInto(tmp, dest string) error {
+	if err := os.RemoveAll(dest); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
+
+// extractTar writes the entries under prefix (linux-X.Y.Z/) into root. Anything outside the
+// prefix, a path that escapes root, a path through a symlink, or an entry type a kernel tarball
+// never holds is refused.
+func extractTar(r io.Reader, root, prefix string) (*Unpacked, error) {
+	u := &Unpacked{}
+	tr := tar.NewReader(r)
+	links := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return u, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			if c, ok := h.PAXRecords["comment"]; ok { // git archive records the commit here
+				u.Commit = c
+			}
+			continue
+		}
+		name, ok := strings.CutPrefix(h.Name, prefix)
+		if !ok && h.Name+"/" != prefix {
+			return nil, fmt.Errorf("%s: outside %s", h.Name, prefix)
+		}
+		if name == "" {
+			u.ModTime = h.ModTime
+			continue
+		}
+		clean := path.Clean(name)
+		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return nil, fmt.Errorf("%s: escapes the tree", h.Name)
+		}
+		for dir := path.Dir(clean); dir != "."; dir = path.Dir(dir) {
+			if links[dir] {
+				return nil, fmt.Errorf("%s: goes through the symlink %s", h.Name, dir)
+			}
+		}
+		target := filepath.Join(root, filepath.FromSlash(clean))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(target, 0o755)
+		case tar.TypeReg:
+			err = writeRegular(target, tr, h.Mode&0o111 != 0)
+			u.Files++
+		case tar.TypeSymlink:
+			links[clean] = true
+			if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+				err = os.Symlink(h.Linkname, target)
+			}
+			u.Files++
+		default:
+			return nil, fmt.Errorf("%s: entry type %q is not expected in a kernel tarball", h.Name, h.Typeflag)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func writeRegular(target string, r io.Reader, executable bool) error {
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	perm := os.FileMode(0o644)
+	if executable {
+		perm = 0o755
+	}
+	f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,178 @@
+package upstream
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ulikunitz/xz"
+
+	"github.com/wslkernel/wslkernel/internal/version"
+)
+
+type entry struct {
+	name, body, link string
+	mode             int64
+	typ              byte
+}
+
+func makeTar(t *testing.T, entries []entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mt := time.Unix(1763726161, 0)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", PAXRecords: map[string]string{"comment": "999ff145c16b6b68b91d2df64b98bce8a8f1b631"}})
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: mt, Typeflag: e.typ, Linkname: e.link, Size: int64(len(e.body))}
+		if e.typ != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if e.typ == tar.TypeReg {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+func xzBytes(t *testing.T, data []byte) []byte {
+	var buf bytes.Buffer
+	w, err := xz.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	w.Close()
+	return buf.Bytes()
+}
+
+func sign(t *testing.T, key *openpgp.Entity, data []byte) []byte {
+	var buf bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&buf, key, bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func release(s string) version.Release {
+	r, _ := version.ParseRelease(s)
+	return r
+}
+
+var tree1 = []entry{
+	{name: "linux-6.12.1/", typ: tar.TypeDir, mode: 0o775},
+	{name: "linux-6.12.1/Makefile", body: "SUBLEVEL = 1\n", typ: tar.TypeReg, mode: 0o664},
+	{name: "linux-6.12.1/scripts/", typ: tar.TypeDir, mode: 0o775},
+	{name: "linux-6.12.1/scripts/config", body: "#!/bin/sh\n", typ: tar.TypeReg, mode: 0o775},
+	{name: "linux-6.12.1/scripts/link", link: "config", typ: tar.TypeSymlink, mode: 0o777},
+}
+
+// kernelOrg serves base/v6.x/linux-6.12.1.tar.xz (+ .tar.sign) as kernel.org lays them out.
+func kernelOrg(t *testing.T, key *openpgp.Entity, tarball []byte, signed []byte) string {
+	t.Helper()
+	base := t.TempDir()
+	os.MkdirAll(filepath.Join(base, "v6.x/incr"), 0o755)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.1.tar.xz"), xzBytes(t, tarball), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.1.tar.sign"), sign(t, key, signed), 0o644)
+	return base
+}
+
+func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
+	key := newKey(t, "stable")
+	trust := Trust{Keyring: keyring(t, key)}
+	tarball := makeTar(t, tree1)
+	base := kernelOrg(t, key, tarball, tarball)
+	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
+	u, err := ExtractTarball(context.Background(), "file://"+base, release("6.12.1"), trust, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Files != 3 || u.Commit != "999ff145c16b6b68b91d2df64b98bce8a8f1b631" || u.ModTime.Unix() != 1763726161 || u.Signer == "" {
+		t.Errorf("ExtractTarball = %+v", u)
+	}
+	if info, err := os.Stat(filepath.Join(dest, "scripts/config")); err != nil || info.Mode().Perm() != 0o755 {
+		t.Errorf("scripts/config: %v %v, want 0755", info, err)
+	}
+	if info, err := os.Stat(filepath.Join(dest, "Makefile")); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("Makefile: %v %v, want 0644", info, err)
+	}
+	if l, _ := os.Readlink(filepath.Join(dest, "scripts/link")); l != "config" {
+		t.Errorf("scripts/link -> %q", l)
+	}
+
+	// Incremental: 6.12.1 -> 6.12.2 from kernel.org's signed patch, leaving 6.12.1 untouched.
+	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 1\n+SUBLEVEL = 2\n"
+	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, key, []byte(diff)), 0o644)
+	next := filepath.Join(filepath.Dir(dest), "linux-6.12.2")
+	u2, err := ApplyIncremental(context.Background(), "file://"+base, release("6.12.2"), trust, dest, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2.How != "incremental from 6.12.1" || u2.Files != 3 {
+		t.Errorf("ApplyIncremental = %+v", u2)
+	}
+	if mk, _ := os.ReadFile(filepath.Join(next, "Makefile")); string(mk) != "SUBLEVEL = 2\n" {
+		t.Errorf("6.12.2 Makefile = %q", mk)
+	}
+	if mk, _ := os.ReadFile(filepath.Join(dest, "Makefile")); string(mk) != "SUBLEVEL = 1\n" {
+		t.Errorf("the 6.12.1 tree changed under the hard-linked copy: Makefile = %q", mk)
+	}
+	// A tampered incremental patch is refused and leaves no tree.
+	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(strings.Replace(diff, "= 2", "= 666", 1))), 0o644)
+	os.RemoveAll(next)
+	if _, err := ApplyIncremental(context.Background(), "file://"+base, release("6.12.2"), trust, dest, next); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("ApplyIncremental(tampered) = %v, want ErrUntrusted", err)
+	}
+	if _, err := os.Stat(next); err == nil {
+		t.Errorf("a refused incremental patch left %s", next)
+	}
+}
+
+func TestExtractTarballRefuses(t *testing.T) {
+	key, mallory := newKey(t, "stable"), newKey(t, "mallory")
+	good := makeTar(t, tree1)
+	tampered := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/backdoor.c", body: "evil", typ: tar.TypeReg, mode: 0o644}))
+	escape := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/../../evil", body: "x", typ: tar.TypeReg, mode: 0o644}))
+	through := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/scripts/link/x", body: "x", typ: tar.TypeReg, mode: 0o644}))
+	outside := makeTar(t, []entry{{name: "other/Makefile", body: "x", typ: tar.TypeReg, mode: 0o644}})
+	for _, tc := range []struct {
+		name         string
+		signer       *openpgp.Entity
+		served, sign []byte
+		want         string
+		untrusted    bool
+	}{
+		{"content changed after signing", key, tampered, good, "linux-6.12.1.tar.xz: signature does not verify", true},
+		{"unknown signer", mallory, good, good, "signature does not verify", true},
+		{"path escapes", key, escape, escape, "linux-6.12.1/../../evil: escapes the tree", false},
+		{"path through a symlink", key, through, through, "goes through the symlink scripts/link", false},
+		{"outside the release folder", key, outside, outside, "other/Makefile: outside linux-6.12.1/", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := kernelOrg(t, tc.signer, tc.served, tc.sign)
+			dest := filepath.Join(t.TempDir(), "linux-6.12.1")
+			_, err := ExtractTarball(context.Background(), "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrUntrusted) != tc.untrusted {
+				t.Errorf("ExtractTarball = %v; want %q (untrusted %v)", err, tc.want, tc.untrusted)
+			}
+			if left, _ := os.ReadDir(filepath.Dir(dest)); len(left) != 0 {
+				t.Errorf("a refused tarball left %v", left)
+			}
+		})
+	}
+	_, err := ExtractTarball(context.Background(), "file://"+t.TempDir(), release("6.12.1"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
+	if err == nil || !strings.Contains(err.Error(), "linux-6.12.1.tar.sign: 404") {
+		t.Errorf("ExtractTarball(missing) = %v", err)
+	}
+}
