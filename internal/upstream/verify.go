@@ -3,8 +3,8 @@ package upstream
 import (
 	"bytes"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
