@@ -321,16 +321,41 @@ func TestSourceTreeIsExactlyTheTagPlusPatches(t *testing.T) {
 		t.Fatalf("source trees with the patch: %v", srcs)
 	}
 	src := filepath.Dir(filepath.Dir(srcs[0]))
+	if got := statusAgainst(t, src, "v6.12.118"); got != "?? Microsoft/\n" {
+		t.Errorf("git status of the source tree against v6.12.118:\n%s\nwant only the patch's new folder (?? Microsoft/)", got)
+	}
+}
+
+// statusAgainst is `git status --porcelain` of a plain folder compared with a tag of the local
+// kernel.org, through a scratch index: git itself judges contents, modes and symlinks.
+func statusAgainst(t *testing.T, src, tag string) string {
+	t.Helper()
 	env := append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(t.TempDir(), "index"), "GIT_DIR="+filepath.Join(kernelOrg, "linux.git"), "GIT_WORK_TREE="+src)
-	for _, args := range [][]string{{"read-tree", "v6.12.118"}, {"status", "--porcelain", "--untracked-files=normal"}} {
+	var out []byte
+	for _, args := range [][]string{{"read-tree", tag}, {"status", "--porcelain", "--untracked-files=normal"}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir, cmd.Env = src, env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		var err error
+		if out, err = cmd.CombinedOutput(); err != nil {
 			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		if args[0] == "status" && string(out) != "?? Microsoft/\n" {
-			t.Errorf("git status of the source tree against v6.12.118:\n%s\nwant only the patch's new folder (?? Microsoft/)", out)
-		}
+	}
+	return string(out)
+}
+
+// The tarball path on the real kernel: kernel.org's signed linux-6.12.118.tar.xz gives the same
+// tree as the signed git tag (git status against v6.12.118 sees only the patch's folder).
+func TestTarballSourceGivesTheSameTree(t *testing.T) {
+	work := t.TempDir()
+	out, err := kbuild(context.Background(), "fetch", "--profile", "smoke-tarball", "--work-dir", work, "--cache-dir", t.TempDir())
+	if err != nil {
+		t.Fatalf("kbuild fetch --profile smoke-tarball: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "linux-6.12.118.tar.xz (tarball), signed by") {
+		t.Errorf("fetch output:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if got := statusAgainst(t, lines[len(lines)-1], "v6.12.118"); got != "?? Microsoft/\n" {
+		t.Errorf("git status of the tarball's tree against v6.12.118:\n%s", got)
 	}
 }
