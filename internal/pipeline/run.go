@@ -170,6 +170,9 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 		return err
 	}
 	defer unlock()
+	if mirror.Repaired != "" {
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "REPAIR", mirror.Repaired)
+	}
 	err = fn(mirror)
 	if !errors.Is(err, upstream.ErrDamaged) {
 		return err

@@ -26,7 +26,9 @@ import (
 type Mirror struct {
 	Dir  string
 	URL  string
-	repo *git.Repository
+	// Repaired says why OpenMirror had to start the mirror again, if it did.
+	Repaired string
+	repo     *git.Repository
 }
 
 // OpenMirror opens (creating if needed) the mirror of url under cacheDir, holding an exclusive
@@ -53,6 +55,7 @@ func OpenMirror(cacheDir, url string) (*Mirror, func(), error) {
 		err = m.init()
 	case err != nil:
 		// A mirror git cannot even open (a killed run, a bad disk): start it again.
+		m.Repaired = fmt.Sprintf("mirror %s could not be opened (%v): starting it again", dir, err)
 		err = m.Reset()
 	default:
 		m.repo = repo

@@ -244,3 +244,50 @@ func TestRetaggedUpstreamIsNoticed(t *testing.T) {
 		t.Errorf("FetchTag with upstream gone = %+v, %v; want the mirror's copy, marked offline", f, err)
 	}
 }
+
+// Two runs on one mirror take turns: the second waits for the first's lock.
+func TestMirrorLockSerialisesRuns(t *testing.T) {
+	cache := t.TempDir()
+	_, unlock, err := OpenMirror(cache, "file:///x/linux.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, unlock2, err := OpenMirror(cache, "file:///x/linux.git")
+		if err == nil {
+			unlock2()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("a second OpenMirror returned (%v) while the first held the lock", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	unlock()
+	if err := <-got; err != nil {
+		t.Fatalf("second OpenMirror after unlock: %v", err)
+	}
+}
+
+// A mirror git cannot open at all (its config clobbered by a crash) is started again, saying so.
+func TestUnopenableMirrorIsStartedAgain(t *testing.T) {
+	cache := t.TempDir()
+	m, unlock, err := OpenMirror(cache, "file:///x/linux.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if err := os.WriteFile(filepath.Join(m.Dir, "config"), []byte("[core\x00garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, unlock, err = OpenMirror(cache, "file:///x/linux.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if !strings.Contains(m.Repaired, "could not be opened") {
+		t.Errorf("Repaired = %q", m.Repaired)
+	}
+}
