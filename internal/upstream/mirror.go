@@ -24,8 +24,8 @@ import (
 // Mirror is a bare repository under the cache folder holding the upstream tags fetched so far,
 // one per upstream URL, so that the next point release fetches only what is new.
 type Mirror struct {
-	Dir  string
-	URL  string
+	Dir string
+	URL string
 	// Repaired says why OpenMirror had to start the mirror again, if it did.
 	Repaired string
 	repo     *git.Repository
