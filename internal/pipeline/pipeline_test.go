@@ -420,3 +420,56 @@ func TestRunFromTarballs(t *testing.T) {
 		}
 	}
 }
+
+// allow_unsigned builds a tag nobody signed, but says so on the console and in the manifest.
+func TestAllowUnsignedIsLoud(t *testing.T) {
+	korg := upstreamFixture(t)
+	repo, err := git.PlainOpen(filepath.Join(korg, "linux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := repo.Tag("v6.12.118")
+	obj, _ := repo.TagObject(tag.Hash())
+	repo.DeleteTag("v6.12.118")
+	if _, err := repo.CreateTag("v6.12.118", obj.Target, nil); err != nil { // lightweight
+		t.Fatal(err)
+	}
+	strict := line(t, korg, map[string]string{"frag.config": "", "series": ""})
+	if _, _, _, err := runLine(t, strict, t.TempDir()); err == nil || !strings.Contains(err.Error(), "v6.12.118 is a lightweight tag") {
+		t.Fatalf("Run of a lightweight tag without allow_unsigned = %v", err)
+	}
+	loose := lineWith(t, korg, ", allow_unsigned: true", map[string]string{"frag.config": "", "series": ""})
+	var out bytes.Buffer
+	work := t.TempDir()
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: &out}
+	plan, err := NewPlan(context.Background(), loose, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := Run(context.Background(), plan, opts)
+	if err != nil {
+		t.Fatalf("Run with allow_unsigned = %v", err)
+	}
+	m, _ := manifest.Read(path)
+	if !m.Upstream.Unsigned || m.Upstream.Signer != "" || !strings.Contains(out.String(), "WARNING            v6.12.118: allow_unsigned is set") {
+		t.Errorf("manifest upstream %+v; output:\n%s", m.Upstream, out.String())
+	}
+}
+
+// A mirror whose objects are gone altogether (refs left, pack deleted) is repaired at fetch.
+func TestMirrorWithoutObjectsIsRepaired(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "", "series": ""})
+	work := t.TempDir()
+	if _, _, _, err := runLine(t, l, work); err != nil {
+		t.Fatal(err)
+	}
+	packs, _ := filepath.Glob(filepath.Join(work, "cache/mirrors/*.git/objects/pack/*"))
+	for _, p := range packs {
+		os.Remove(p)
+	}
+	_, m, _, err := runLine(t, l, work)
+	if err != nil || m.Status != "ok" {
+		t.Fatalf("Run on a mirror without objects = %v", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +176,23 @@ func TestExtractTarballRefuses(t *testing.T) {
 	_, err := ExtractTarball(context.Background(), "file://"+t.TempDir(), release("6.12.1"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.1.tar.sign: 404") {
 		t.Errorf("ExtractTarball(missing) = %v", err)
+	}
+}
+
+// kernel.org is reached over HTTP: the same tarball served by a loopback server.
+func TestExtractTarballOverHTTP(t *testing.T) {
+	key := newKey(t, "stable")
+	tarball := makeTar(t, tree1)
+	base := kernelOrg(t, key, tarball, tarball)
+	srv := httptest.NewServer(http.FileServer(http.Dir(base)))
+	defer srv.Close()
+	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
+	u, err := ExtractTarball(context.Background(), srv.URL, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+	if err != nil || u.Files != 3 {
+		t.Fatalf("ExtractTarball over http = %+v, %v", u, err)
+	}
+	_, err = ExtractTarball(context.Background(), srv.URL, release("6.12.2"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
+	if err == nil || !strings.Contains(err.Error(), "linux-6.12.2.tar.sign: 404 Not Found") {
+		t.Errorf("ExtractTarball(missing over http) = %v", err)
 	}
 }
