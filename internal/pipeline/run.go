@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -312,7 +313,7 @@ func (r *run) source() (string, error) {
 	} else {
 		err = r.withMirror(ctx, func(m *upstream.Mirror) error {
 			var err error
-			files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, 4, r.exportProgress())
+			files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, runtime.NumCPU(), r.exportProgress())
 			return err
 		})
 	}
