@@ -9,12 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/ulikunitz/xz"
 
 	"github.com/wslkernel/wslkernel/internal/patch"
 	"github.com/wslkernel/wslkernel/internal/version"
@@ -62,10 +61,11 @@ func ExtractTarball(ctx context.Context, base string, r version.Release, trust T
 		return nil, err
 	}
 	defer body.Close()
-	xzr, err := xz.NewReader(body)
+	xzr, err := unxz(ctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
 	}
+	defer xzr.Close()
 	tmp, err := tempBeside(dest)
 	if err != nil {
 		return nil, err
@@ -112,10 +112,11 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 		return nil, err
 	}
 	defer body.Close()
-	xzr, err := xz.NewReader(body)
+	xzr, err := unxz(ctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
 	}
+	defer xzr.Close()
 	diff, err := io.ReadAll(io.LimitReader(xzr, 1<<30))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
@@ -147,6 +148,61 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 	prevRel := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
 	u := &Unpacked{Signer: signer, Files: files, How: "incremental from " + prevRel.String()}
 	return u, renameInto(tmp, dest)
+}
+
+// unxz decompresses with the xz program. Go's xz decoder (ulikunitz/xz) took 9 minutes for the
+// 1.5 GB 6.12 tarball here, xz 14 seconds. A corrupt stream is an error, never an early EOF.
+func unxz(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
+	cmd := exec.CommandContext(ctx, "xz", "--decompress", "--stdout")
+	cmd.Stdin = r
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("xz: %w (install xz-utils)", err)
+	}
+	return &xzStream{cmd: cmd, out: out, stderr: &stderr}, nil
+}
+
+type xzStream struct {
+	cmd    *exec.Cmd
+	out    io.ReadCloser
+	stderr *bytes.Buffer
+	done   bool
+	err    error
+}
+
+func (x *xzStream) Read(p []byte) (int, error) {
+	n, err := x.out.Read(p)
+	if err == io.EOF {
+		if werr := x.wait(); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
+
+func (x *xzStream) wait() error {
+	if !x.done {
+		x.done = true
+		if err := x.cmd.Wait(); err != nil {
+			x.err = fmt.Errorf("xz: %v: %s", err, strings.TrimSpace(x.stderr.String()))
+		}
+	}
+	return x.err
+}
+
+// Close stops xz if it is still running (the reader gave up early) and reaps it.
+func (x *xzStream) Close() error {
+	if !x.done {
+		x.out.Close()
+		x.cmd.Process.Kill()
+		x.wait()
+	}
+	return nil
 }
 
 // LinkTree copies a tree with hard links for files, so a copy of the kernel costs seconds and no

@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ulikunitz/xz"
 
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -48,14 +48,13 @@ func makeTar(t *testing.T, entries []entry) []byte {
 }
 
 func xzBytes(t *testing.T, data []byte) []byte {
-	var buf bytes.Buffer
-	w, err := xz.NewWriter(&buf)
+	cmd := exec.Command("xz", "--compress", "--stdout")
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("xz: %v", err)
 	}
-	w.Write(data)
-	w.Close()
-	return buf.Bytes()
+	return out
 }
 
 func sign(t *testing.T, key *openpgp.Entity, data []byte) []byte {
@@ -194,5 +193,23 @@ func TestExtractTarballOverHTTP(t *testing.T) {
 	_, err = ExtractTarball(context.Background(), srv.URL, release("6.12.2"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.2.tar.sign: 404 Not Found") {
 		t.Errorf("ExtractTarball(missing over http) = %v", err)
+	}
+}
+
+// A corrupt .xz is an error naming the tarball, not a tree cut short.
+func TestCorruptXZIsAnError(t *testing.T) {
+	key := newKey(t, "stable")
+	tarball := makeTar(t, tree1)
+	base := kernelOrg(t, key, tarball, tarball)
+	path := filepath.Join(base, "v6.x/linux-6.12.1.tar.xz")
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, data[:len(data)/2], 0o644)
+	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
+	_, err := ExtractTarball(context.Background(), "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+	if err == nil || !strings.Contains(err.Error(), "linux-6.12.1.tar.xz: ") || !strings.Contains(err.Error(), "xz: exit status 1: xz: (stdin): Unexpected end of input") {
+		t.Fatalf("ExtractTarball(truncated xz) = %v", err)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Errorf("a corrupt tarball left %s", dest)
 	}
 }
