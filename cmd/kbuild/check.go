@@ -1,16 +1,15 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
+	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
 )
 
-// errUpToDate makes check exit 3, so `kbuild check && kbuild run` builds only when there is
+// upToDate makes check exit 3, so `kbuild check && kbuild run` builds only when there is
 // something new.
-var errUpToDate = errors.New("up to date: nothing new upstream")
+var upToDate = cli.Silent{Code: 3}
 
 func newCheckCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -34,7 +33,7 @@ Exit codes, for cron: 0 there is a newer release (or nothing was built yet): run
 			}
 			res.Print(cmd.OutOrStdout())
 			if !res.Newer {
-				return errUpToDate
+				return upToDate
 			}
 			return nil
 		},

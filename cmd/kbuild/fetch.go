@@ -17,12 +17,7 @@ an earlier release of the series), verifies the signed tag, exports the tree and
 series. The last line of output is the source tree's path. Nothing is configured or built.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.line()
-			if err != nil {
-				return err
-			}
-			opts := g.options(l)
-			plan, err := pipeline.NewPlan(cmd.Context(), l, opts)
+			plan, opts, err := g.plan(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,7 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"--help"}, code: 0, stdout: "Exit codes: 0 success, 1 the pipeline failed, 2 bad usage"},
 		{args: []string{"run", "--help"}, code: 0, stdout: "manifest.json"},
 		{args: []string{"plan", "--config", "/nonexistent/pipeline.yaml"}, code: 2, stderr: "kbuild: pipeline: open /nonexistent/pipeline.yaml"},
-		{args: []string{"plan", "--config", "../../pipeline.yaml", "--profile", "nope"}, code: 2, stderr: `no profile "nope" (profiles: smoke, wsl)`},
+		{args: []string{"plan", "--config", "../../pipeline.yaml", "--profile", "nope"}, code: 2, stderr: `no profile "nope" (profiles: smoke, smoke-tarball, wsl)`},
 		{args: []string{"bogus"}, code: 2, stderr: `unknown command "bogus"`},
 		{args: []string{"plan", "extra"}, code: 2, stderr: `unknown command "extra"`},
 		{args: []string{"run", "--no-such-flag"}, code: 2, stderr: "unknown flag: --no-such-flag"},

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/wslkernel/wslkernel/internal/pipeline"
 )
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -14,11 +12,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 version, names and stages that run would carry out. It fetches and builds nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.line()
-			if err != nil {
-				return err
-			}
-			plan, err := pipeline.NewPlan(cmd.Context(), l, g.options(l))
+			plan, _, err := g.plan(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
 	"github.com/wslkernel/wslkernel/internal/version"
@@ -64,23 +66,34 @@ func defaultCacheDir() string {
 func (g *globals) line() (*config.Line, error) {
 	p, err := config.Load(g.config)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, cli.UsageError{Err: err}
 	}
 	l, err := p.Select(g.profile)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, cli.UsageError{Err: err}
 	}
 	if g.release != "" {
 		rel, err := version.ParseRelease(g.release)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--release: %w", err)}
+			return nil, cli.UsageError{Err: fmt.Errorf("--release: %w", err)}
 		}
 		if t := l.Track(); t.Moniker == "" && !t.Series.Contains(rel) {
-			return nil, usageError{fmt.Errorf("--release %s is not in the series %s that %s follows", rel, t.Series, p.File)}
+			return nil, cli.UsageError{Err: fmt.Errorf("--release %s is not in the series %s that %s follows", rel, t.Series, p.File)}
 		}
 		l.Upstream.Pin = rel.String()
 	}
 	return l, nil
+}
+
+// plan loads the line and resolves what a run would do.
+func (g *globals) plan(ctx context.Context) (*pipeline.Plan, pipeline.Options, error) {
+	l, err := g.line()
+	if err != nil {
+		return nil, pipeline.Options{}, err
+	}
+	opts := g.options(l)
+	plan, err := pipeline.NewPlan(ctx, l, opts)
+	return plan, opts, err
 }
 
 func (g *globals) options(l *config.Line) pipeline.Options {

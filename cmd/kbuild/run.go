@@ -14,12 +14,7 @@ func newRunCmd(g *globals) *cobra.Command {
 SHA-256 and sizes, upstream tag, commit and signer, stage timings), even when a stage fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.line()
-			if err != nil {
-				return err
-			}
-			opts := g.options(l)
-			plan, err := pipeline.NewPlan(cmd.Context(), l, opts)
+			plan, opts, err := g.plan(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -7,28 +7,16 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/publish"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
+func main() { cli.Main(run) }
 
 // errNotYet is returned for a real publish, which this version cannot do yet.
 var errNotYet = errors.New("publishing to GitHub is not implemented yet: use --dry-run to see what would be published")
@@ -36,7 +24,6 @@ var errNotYet = errors.New("publishing to GitHub is not implemented yet: use --d
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var manifestPath, configPath string
 	var dryRun bool
-	started := false // errors cobra raises before RunE (flags, arguments) are usage errors
 	root := &cobra.Command{
 		Use:   "kpublish --manifest out/.../manifest.json [--dry-run]",
 		Short: "Publish a kbuild run: branch, tag and GitHub release",
@@ -49,14 +36,13 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			started = true
 			p, err := config.Load(configPath)
 			if err != nil {
-				return usageError{err}
+				return cli.UsageError{Err: err}
 			}
 			rel, err := publish.FromManifest(manifestPath, p.Publish)
 			if err != nil {
-				return usageError{err}
+				return cli.UsageError{Err: err}
 			}
 			if dryRun {
 				rel.PrintDryRun(cmd.OutOrStdout())
@@ -67,19 +53,10 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetArgs(args)
 	f := root.Flags()
 	f.StringVarP(&manifestPath, "manifest", "m", "", "manifest.json written by kbuild run (required)")
 	f.StringVarP(&configPath, "config", "c", "pipeline.yaml", "the pipeline description (for the publish target)")
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "print what would be published, change nothing")
 	_ = root.MarkFlagRequired("manifest")
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "kpublish: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) || !started {
-			return 2
-		}
-		return 1
-	}
-	return 0
+	return cli.Execute(ctx, "kpublish", root, args, stderr)
 }

@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
 )
 
 // Schema is the manifest format version; bump it on incompatible changes.
@@ -104,7 +105,7 @@ func (m *Manifest) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 // Read loads a manifest, refusing one of another schema.
@@ -121,33 +122,4 @@ func Read(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: manifest schema %d, this tool reads %d", path, m.Schema, Schema)
 	}
 	return &m, nil
-}
-
-// WriteFileAtomic writes data beside path and renames it into place, so readers see the old
-// file or the new one, never a part.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

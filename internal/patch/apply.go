@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
+
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
 )
 
 // Commit is one patch of a series, parsed: what git am would commit.
@@ -210,17 +212,9 @@ func (r *Result) Write(root string) error {
 			}
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		tmp := path + ".patch-tmp"
-		if err := os.WriteFile(tmp, c.Data, c.Mode); err != nil {
-			return err
-		}
-		if err := os.Chmod(tmp, c.Mode); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
+		// A new file replaces the old one by rename: hard-linked copies of it elsewhere (the
+		// tarball cache) are never written through.
+		if err := atomicfile.WriteFile(path, c.Data, c.Mode); err != nil {
 			return err
 		}
 	}

@@ -135,7 +135,7 @@ func TestApplyKeepsAuthorsAndWritesAtomically(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(root, "Microsoft/NOTES")); string(got) != "notes\nmore notes\n" {
 		t.Errorf("Microsoft/NOTES = %q, want both patches applied in order", got)
 	}
-	left, _ := filepath.Glob(filepath.Join(root, "*.patch-tmp"))
+	left, _ := filepath.Glob(filepath.Join(root, "*.tmp-*"))
 	if len(left) > 0 {
 		t.Errorf("Write left %v", left)
 	}

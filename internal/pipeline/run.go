@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/patch"
@@ -330,7 +331,7 @@ func (r *run) source() (string, error) {
 	if err := res.Write(r.src); err != nil {
 		return "", fmt.Errorf("writing patched files into %s: %w", r.src, err)
 	}
-	if err := manifest.WriteFileAtomic(stamp, []byte(r.m.Upstream.Commit+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(stamp, []byte(r.m.Upstream.Commit+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%d patches, %d files changed, tree %s (%d files)", len(commits), len(res.Changes), r.src, files), nil

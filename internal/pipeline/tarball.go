@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -65,7 +65,7 @@ func (r *run) fetchTarball() (string, error) {
 	}
 	if u.How != "already unpacked" {
 		data, _ := json.Marshal(u)
-		if err := manifest.WriteFileAtomic(dest+".json", data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(dest+".json", data, 0o644); err != nil {
 			return "", err
 		}
 	}

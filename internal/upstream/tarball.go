@@ -52,18 +52,9 @@ type Unpacked struct {
 // tree is never where a build could use it.
 func ExtractTarball(ctx context.Context, base string, r version.Release, trust Trust, dest string) (*Unpacked, error) {
 	url := TarballURL(base, r)
-	sig, err := Get(ctx, signatureURL(url))
+	sig, xzr, err := openSigned(ctx, url)
 	if err != nil {
 		return nil, err
-	}
-	body, err := Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	xzr, err := unxz(ctx, body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
 	}
 	defer xzr.Close()
 	tmp, err := tempBeside(dest)
@@ -103,18 +94,9 @@ func ExtractTarball(ctx context.Context, base string, r version.Release, trust T
 // never changed) and kernel.org's signed incremental patch is applied.
 func ApplyIncremental(ctx context.Context, base string, r version.Release, trust Trust, prev, dest string) (*Unpacked, error) {
 	url := IncrementalURL(base, r)
-	sig, err := Get(ctx, signatureURL(url))
+	sig, xzr, err := openSigned(ctx, url)
 	if err != nil {
 		return nil, err
-	}
-	body, err := Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	xzr, err := unxz(ctx, body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
 	}
 	defer xzr.Close()
 	diff, err := io.ReadAll(io.LimitReader(xzr, 1<<30))
@@ -150,9 +132,29 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 	return u, renameInto(tmp, dest)
 }
 
+// openSigned fetches the signature of an .xz file on kernel.org and opens the file decompressed,
+// as its signature covers the uncompressed bytes. Closing the stream closes the download too.
+func openSigned(ctx context.Context, url string) ([]byte, io.ReadCloser, error) {
+	sig, err := Get(ctx, signatureURL(url))
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := Open(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	xzr, err := unxz(ctx, body)
+	if err != nil {
+		body.Close()
+		return nil, nil, fmt.Errorf("%s: %w", url, err)
+	}
+	xzr.body = body
+	return sig, xzr, nil
+}
+
 // unxz decompresses with the xz program. Go's xz decoder (ulikunitz/xz) took 9 minutes for the
 // 1.5 GB 6.12 tarball here, xz 14 seconds. A corrupt stream is an error, never an early EOF.
-func unxz(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
+func unxz(ctx context.Context, r io.Reader) (*xzStream, error) {
 	cmd := exec.CommandContext(ctx, "xz", "--decompress", "--stdout")
 	cmd.Stdin = r
 	var stderr bytes.Buffer
@@ -168,6 +170,7 @@ func unxz(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
 }
 
 type xzStream struct {
+	body   io.Closer // the download feeding xz, if any
 	cmd    *exec.Cmd
 	out    io.ReadCloser
 	stderr *bytes.Buffer
@@ -195,12 +198,16 @@ func (x *xzStream) wait() error {
 	return x.err
 }
 
-// Close stops xz if it is still running (the reader gave up early) and reaps it.
+// Close stops xz if it is still running (the reader gave up early), reaps it, and closes the
+// download.
 func (x *xzStream) Close() error {
 	if !x.done {
 		x.out.Close()
 		x.cmd.Process.Kill()
 		x.wait()
+	}
+	if x.body != nil {
+		x.body.Close()
 	}
 	return nil
 }
