@@ -67,9 +67,28 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 		}
 	}()
 
+	// The tree first: which blob goes where (identical files share a blob).
+	want := map[plumbing.Hash][]exportItem{}
+	walker := object.NewTreeWalker(tree, true, nil)
+	for {
+		name, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			walker.Close()
+			return 0, fmt.Errorf("%w: export %s: walking the tree: %v", ErrDamaged, commit, err)
+		}
+		switch entry.Mode {
+		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
+			want[entry.Hash] = append(want[entry.Hash], exportItem{path: name, mode: entry.Mode, hash: entry.Hash})
+		}
+	}
+	walker.Close()
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	items := make(chan exportItem, 1024)
+	jobs := make(chan exportJob, 64)
 	var written, bytes atomic.Int64
 	if progress != nil {
 		stop := make(chan struct{})
@@ -91,56 +110,55 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	var once sync.Once
 	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
 	var dirs sync.Map
-
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, closeRepo, err := openForExport(repoDir)
-			if err != nil {
-				fail(err)
-				return
-			}
-			defer closeRepo()
-			for it := range items {
+			for job := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
-				n, err := writeItem(r, tmp, it, &dirs)
-				if err != nil {
-					fail(err)
-					continue
+				for _, it := range job.items {
+					if err := writeData(tmp, it, job.data, &dirs); err != nil {
+						fail(err)
+						break
+					}
+					written.Add(1)
+					bytes.Add(int64(len(job.data)))
 				}
-				written.Add(1)
-				bytes.Add(n)
 			}
 		}()
 	}
-
-	walker := object.NewTreeWalker(tree, true, nil)
-	for ctx.Err() == nil {
-		name, entry, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			fail(fmt.Errorf("%w: export %s: walking the tree: %v", ErrDamaged, commit, err))
-			break
-		}
-		switch entry.Mode {
-		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
-			items <- exportItem{path: name, mode: entry.Mode, hash: entry.Hash}
+	emit := func(data []byte, items []exportItem) error {
+		select {
+		case jobs <- exportJob{data: data, items: items}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	walker.Close()
-	close(items)
+	left, err := packOrder(repoDir, want, emit)
+	if err == nil {
+		// Loose objects, and deltas on another pack's objects: one by one through go-git.
+		for h, items := range left {
+			var data []byte
+			if data, err = readBlob(repo, h); err != nil {
+				err = damaged(items[0], err)
+				break
+			}
+			if err = emit(data, items); err != nil {
+				break
+			}
+		}
+	}
+	close(jobs)
 	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
 	if firstErr != nil {
 		return 0, firstErr
+	}
+	if err != nil {
+		return 0, err
 	}
 	if err := os.RemoveAll(dest); err != nil {
 		return 0, err
@@ -168,30 +186,35 @@ func openForExport(dir string) (*git.Repository, func(), error) {
 	return repo, func() { st.Close() }, nil
 }
 
-func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) (int64, error) {
+type exportJob struct {
+	data  []byte
+	items []exportItem
+}
+
+func readBlob(r *git.Repository, h plumbing.Hash) ([]byte, error) {
+	blob, err := r.BlobObject(h)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := blob.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func writeData(root string, it exportItem, data []byte, dirs *sync.Map) error {
 	path := filepath.Join(root, filepath.FromSlash(it.path))
 	dir := filepath.Dir(path)
 	if _, done := dirs.Load(dir); !done {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return 0, err
+			return err
 		}
 		dirs.Store(dir, true)
 	}
-	blob, err := r.BlobObject(it.hash)
-	if err != nil {
-		return 0, damaged(it, err)
-	}
-	rd, err := blob.Reader()
-	if err != nil {
-		return 0, damaged(it, err)
-	}
-	defer rd.Close()
 	if it.mode == filemode.Symlink {
-		target, err := io.ReadAll(io.LimitReader(rd, 4096))
-		if err != nil {
-			return 0, damaged(it, err)
-		}
-		return int64(len(target)), os.Symlink(string(target), path)
+		return os.Symlink(string(data), path)
 	}
 	perm := os.FileMode(0o644)
 	if it.mode == filemode.Executable {
@@ -199,18 +222,13 @@ func writeItem(r *git.Repository, root string, it exportItem, dirs *sync.Map) (i
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n, err := io.Copy(f, readErrors{rd})
-	if err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
-		var re readError
-		if errors.As(err, &re) {
-			return n, damaged(it, re.err)
-		}
-		return n, fmt.Errorf("export %s: %w", it.path, err)
+		return fmt.Errorf("export %s: %w", it.path, err)
 	}
-	return n, f.Close()
+	return f.Close()
 }
 
 // ErrDamaged means the mirror could not give back an object it should hold: a truncated or
@@ -219,20 +237,4 @@ var ErrDamaged = errors.New("mirror damaged")
 
 func damaged(it exportItem, err error) error {
 	return fmt.Errorf("%w: reading %s (%s): %v", ErrDamaged, it.path, it.hash, err)
-}
-
-// readErrors tags errors from reading a blob, so they are told apart from errors writing the
-// file (a full disk is not a damaged mirror).
-type readErrors struct{ r io.Reader }
-
-type readError struct{ err error }
-
-func (e readError) Error() string { return e.err.Error() }
-
-func (r readErrors) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = readError{err}
-	}
-	return n, err
 }

@@ -1,0 +1,211 @@
+package upstream
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+)
+
+// packOrder writes blobs by reading the mirror's packs in pack order, as index-pack does: every
+// object a wanted blob needs (the blob and the bases of its delta chain) is inflated once, in
+// offset order, and a base is kept only until its last needed delta is done. Reading object by
+// object through go-git's store resolves each delta chain from scratch, which costs several times
+// as much on a kernel pack. It returns the wanted blobs no pack held (loose objects), for the
+// object-by-object path.
+func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) (map[plumbing.Hash][]exportItem, error) {
+	idxs, err := filepath.Glob(filepath.Join(repoDir, "objects", "pack", "pack-*.idx"))
+	if err != nil {
+		return nil, err
+	}
+	left := make(map[plumbing.Hash][]exportItem, len(want))
+	for h, items := range want {
+		left[h] = items
+	}
+	for _, idxPath := range idxs {
+		if len(left) == 0 {
+			break
+		}
+		if err := exportPack(idxPath, left, emit); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, filepath.Base(idxPath), err)
+		}
+	}
+	return left, nil
+}
+
+type packObject struct {
+	base     int64 // offset of the delta base in this pack; -1 if none or external
+	external plumbing.Hash
+	delta    bool
+	children int // needed deltas based on this object not yet resolved
+}
+
+func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([]byte, []exportItem) error) error {
+	idx := idxfile.NewMemoryIndex()
+	f, err := os.Open(idxPath)
+	if err != nil {
+		return err
+	}
+	err = idxfile.NewDecoder(f).Decode(idx)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	wanted := map[int64]plumbing.Hash{}
+	iter, err := idx.Entries()
+	if err != nil {
+		return err
+	}
+	for {
+		e, err := iter.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if _, ok := left[e.Hash]; ok {
+			wanted[int64(e.Offset)] = e.Hash
+		}
+	}
+	iter.Close()
+	if len(wanted) == 0 {
+		return nil
+	}
+	pack, err := os.Open(strings.TrimSuffix(idxPath, ".idx") + ".pack")
+	if err != nil {
+		return err
+	}
+	defer pack.Close()
+	sc := packfile.NewScanner(pack)
+
+	// Pass A: headers only (no inflating), to find every object the wanted blobs depend on.
+	objs := map[int64]*packObject{}
+	var visit func(off int64) (*packObject, error)
+	visit = func(off int64) (*packObject, error) {
+		if o, ok := objs[off]; ok {
+			return o, nil
+		}
+		h, err := sc.SeekObjectHeader(off)
+		if err != nil {
+			return nil, err
+		}
+		o := &packObject{base: -1}
+		objs[off] = o
+		switch h.Type {
+		case plumbing.OFSDeltaObject:
+			o.delta, o.base = true, h.OffsetReference
+		case plumbing.REFDeltaObject:
+			o.delta = true
+			if b, err := idx.FindOffset(h.Reference); err == nil {
+				o.base = b
+			} else {
+				o.external = h.Reference
+			}
+		}
+		if o.base >= 0 {
+			b, err := visit(o.base)
+			if err != nil {
+				return nil, err
+			}
+			b.children++
+		}
+		return o, nil
+	}
+	for off := range wanted {
+		if _, err := visit(off); err != nil {
+			return err
+		}
+	}
+	// A delta on an object in another pack (a thin pack's REF_DELTA) is left to the
+	// object-by-object path, with the chain it would have needed.
+	for off := range wanted {
+		o := objs[off]
+		for o.base >= 0 {
+			o = objs[o.base]
+		}
+		if o.delta {
+			delete(wanted, off)
+		}
+	}
+
+	// Pass B: inflate in offset order; keep a base while deltas still need it.
+	cache := map[int64][]byte{}
+	var buf bytes.Buffer
+	var content func(off int64) ([]byte, error)
+	content = func(off int64) ([]byte, error) {
+		if data, ok := cache[off]; ok {
+			return data, nil
+		}
+		o := objs[off]
+		if _, err := sc.SeekObjectHeader(off); err != nil {
+			return nil, err
+		}
+		buf.Reset()
+		if _, _, err := sc.NextObject(&buf); err != nil {
+			return nil, err
+		}
+		raw := slices.Clone(buf.Bytes())
+		data := raw
+		if o.delta {
+			base, err := deltaBase(o, content, cache, objs, idxPath)
+			if err != nil {
+				return nil, err
+			}
+			if data, err = packfile.PatchDelta(base, raw); err != nil {
+				return nil, err
+			}
+		}
+		if o.children > 0 {
+			cache[off] = data
+		}
+		return data, nil
+	}
+	offsets := make([]int64, 0, len(objs))
+	for off := range objs {
+		offsets = append(offsets, off)
+	}
+	slices.Sort(offsets)
+	for _, off := range offsets {
+		h, isWanted := wanted[off]
+		if !isWanted && objs[off].children == 0 {
+			continue // already consumed by every delta that needed it
+		}
+		data, err := content(off)
+		if err != nil {
+			return err
+		}
+		if isWanted {
+			if err := emit(data, left[h]); err != nil {
+				return err
+			}
+			delete(left, h)
+		}
+	}
+	return nil
+}
+
+// deltaBase returns the base of a delta and gives back its cache slot once no needed delta is
+// left on it.
+func deltaBase(o *packObject, content func(int64) ([]byte, error), cache map[int64][]byte, objs map[int64]*packObject, pack string) ([]byte, error) {
+	if o.base < 0 {
+		return nil, fmt.Errorf("delta on %s, which is not in %s", o.external, filepath.Base(pack))
+	}
+	base, err := content(o.base)
+	if err != nil {
+		return nil, err
+	}
+	b := objs[o.base]
+	b.children--
+	if b.children <= 0 {
+		delete(cache, o.base)
+	}
+	return base, nil
+}
