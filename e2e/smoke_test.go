@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,8 +97,12 @@ func command(ctx context.Context, name string, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// kbuild runs the built kbuild, with the shared cache unless the caller names its own.
 func kbuild(ctx context.Context, args ...string) (string, error) {
-	return command(ctx, "kbuild", append(args, "--cache-dir", cacheDir)...)
+	if !slices.Contains(args, "--cache-dir") {
+		args = append(args, "--cache-dir", cacheDir)
+	}
+	return command(ctx, "kbuild", args...)
 }
 
 func TestSmokeRunBootsTheVersionTheSchemeGives(t *testing.T) {
