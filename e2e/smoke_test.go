@@ -363,3 +363,29 @@ func TestTarballSourceGivesTheSameTree(t *testing.T) {
 		t.Errorf("git status of the tarball's tree against v6.12.118:\n%s", got)
 	}
 }
+
+// kbuild config diff prints exactly what the kernel's scripts/diffconfig prints, on real configs:
+// the shipped smoke config against the tree's x86_64_defconfig.
+func TestConfigDiffMatchesScriptsDiffconfig(t *testing.T) {
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	srcs, _ := filepath.Glob(filepath.Join(workDir, "src/*/scripts/diffconfig"))
+	if len(srcs) == 0 {
+		t.Fatal("no source tree with scripts/diffconfig")
+	}
+	src := filepath.Dir(filepath.Dir(srcs[0]))
+	a := filepath.Join(src, "arch/x86/configs/x86_64_defconfig")
+	b := filepath.Join(filepath.Dir(manifestAt), "x86_64/config")
+	want, err := exec.Command("python3", srcs[0], a, b).Output()
+	if err != nil {
+		t.Fatalf("scripts/diffconfig: %v", err)
+	}
+	got, err := exec.Command(filepath.Join(bin, "kbuild"), "config", "diff", a, b).Output()
+	if err != nil {
+		t.Fatalf("kbuild config diff: %v", err)
+	}
+	if string(got) != string(want) || len(want) < 100 {
+		t.Errorf("kbuild config diff differs from scripts/diffconfig (%d vs %d bytes)", len(got), len(want))
+	}
+}

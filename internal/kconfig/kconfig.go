@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -184,4 +185,36 @@ func Verify(requested, final *Config) []Mismatch {
 		}
 	}
 	return out
+}
+
+// Diff lists what changed from a to b the way the kernel's scripts/diffconfig prints it: symbols
+// only in a ("-SYM old"), then symbols whose value changed (" SYM old -> new"), then symbols
+// only in b ("+SYM new"), each group sorted by name. A symbol absent from a file differs from
+// one "is not set" there, as in diffconfig.
+func Diff(a, b *Config) []string {
+	var removed, changed, added []string
+	for _, s := range a.Settings() {
+		nb, ok := b.Get(s.Symbol)
+		switch {
+		case !ok:
+			removed = append(removed, fmt.Sprintf("-%s %s", s.Symbol, s.Value))
+		case nb.Value != s.Value:
+			changed = append(changed, fmt.Sprintf(" %s %s -> %s", s.Symbol, s.Value, nb.Value))
+		}
+	}
+	for _, s := range b.Settings() {
+		if _, ok := a.Get(s.Symbol); !ok {
+			added = append(added, fmt.Sprintf("+%s %s", s.Symbol, s.Value))
+		}
+	}
+	bySymbol := func(x, y string) int { return strings.Compare(symbolOf(x), symbolOf(y)) }
+	slices.SortFunc(removed, bySymbol)
+	slices.SortFunc(changed, bySymbol)
+	slices.SortFunc(added, bySymbol)
+	return slices.Concat(removed, changed, added)
+}
+
+func symbolOf(line string) string {
+	sym, _, _ := strings.Cut(line[1:], " ")
+	return sym
 }

@@ -93,3 +93,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDiffLikeDiffconfig(t *testing.T) {
+	a := mustParse(t, "CONFIG_A=y\nCONFIG_GONE=m\n# CONFIG_B is not set\nCONFIG_S=\"x\"\nCONFIG_SAME=y\n", "a")
+	b := mustParse(t, "CONFIG_SAME=y\nCONFIG_S=\"y\"\nCONFIG_A=m\nCONFIG_B=y\nCONFIG_NEW=y\n# CONFIG_OFF is not set\n", "b")
+	got := strings.Join(Diff(a, b), "\n")
+	want := strings.Join([]string{
+		"-GONE m",
+		" A y -> m",
+		" B n -> y",
+		` S "x" -> "y"`,
+		"+NEW y",
+		"+OFF n",
+	}, "\n")
+	if got != want {
+		t.Errorf("Diff =\n%s\nwant\n%s", got, want)
+	}
+	if d := Diff(a, a); len(d) != 0 {
+		t.Errorf("Diff(a, a) = %v", d)
+	}
+}
