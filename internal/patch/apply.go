@@ -39,6 +39,7 @@ type Change struct {
 type Result struct {
 	Commits []*Commit
 	Changes map[string]*Change // by path relative to the tree
+	Offsets []string           // hunks that applied away from their stated line, as patch reports them
 }
 
 // mboxFrom starts each message of a git format-patch mbox.
@@ -152,9 +153,14 @@ func applyFile(res *Result, read func(string) ([]byte, fs.FileMode, error), c *C
 	} else if _, _, err := read(f.NewName); err == nil {
 		return fmt.Errorf("%s: %s: creates a file that already exists", where, f.NewName)
 	}
-	var out bytes.Buffer
-	if err := gitdiff.Apply(&out, bytes.NewReader(src), f); err != nil {
-		return hunkError(where, name, src, f, err)
+	out, offsets, failed := applyText(src, f.TextFragments)
+	if failed >= 0 {
+		return hunkError(where, name, src, f, failed)
+	}
+	for i, off := range offsets {
+		if off != 0 {
+			res.Offsets = append(res.Offsets, fmt.Sprintf("%s: %s: hunk %d applied at offset %+d lines", where, name, i+1, off))
+		}
 	}
 	if f.NewMode != 0 {
 		mode = f.NewMode.Perm()
@@ -166,17 +172,84 @@ func applyFile(res *Result, read func(string) ([]byte, fs.FileMode, error), c *C
 	if f.IsRename {
 		res.Changes[f.OldName] = &Change{Delete: true}
 	}
-	res.Changes[f.NewName] = &Change{Data: out.Bytes(), Mode: mode}
+	res.Changes[f.NewName] = &Change{Data: out, Mode: mode}
 	return nil
 }
 
-// hunkError says which hunk failed, what it expected and what the file holds there.
-func hunkError(where, name string, src []byte, f *gitdiff.File, err error) error {
-	var ae *gitdiff.ApplyError
-	if !errors.As(err, &ae) || ae.Fragment == 0 || ae.Fragment > len(f.TextFragments) {
-		return fmt.Errorf("%s: %s: %w", where, name, err)
+// applyText applies the hunks in order. Each must match exactly (context and removed lines, no
+// fuzz); where the file moved since the patch was made, the hunk is looked for at its stated line
+// shifted by the previous hunks' offset, then ever further before and after it, as git apply does. It returns the new bytes and each hunk's offset, or the index of the hunk that
+// matched nowhere.
+func applyText(src []byte, frags []*gitdiff.TextFragment) ([]byte, []int, int) {
+	lines := strings.SplitAfter(string(src), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
 	}
-	frag := f.TextFragments[ae.Fragment-1]
+	var out strings.Builder
+	offsets := make([]int, len(frags))
+	pos, shift := 0, 0
+	for i, frag := range frags {
+		var old []string
+		for _, l := range frag.Lines {
+			if l.Op != gitdiff.OpAdd {
+				old = append(old, l.Line)
+			}
+		}
+		stated := int(frag.OldPosition) - 1
+		if frag.OldLines == 0 {
+			stated = int(frag.OldPosition) // an insertion goes after the stated line
+		}
+		at := findHunk(lines, old, stated+shift, pos)
+		// git apply's rules: a hunk stated at the top must match at the top, and one without
+		// trailing context must match at the end; moving either would change its meaning.
+		if at < 0 || frag.OldPosition <= 1 && at != 0 || frag.TrailingContext == 0 && at+len(old) != len(lines) {
+			return nil, nil, i
+		}
+		offsets[i] = at - stated
+		shift = offsets[i]
+		for _, l := range lines[pos:at] {
+			out.WriteString(l)
+		}
+		for _, l := range frag.Lines {
+			if l.Op != gitdiff.OpDelete {
+				out.WriteString(l.Line)
+			}
+		}
+		pos = at + len(old)
+	}
+	for _, l := range lines[pos:] {
+		out.WriteString(l)
+	}
+	return []byte(out.String()), offsets, -1
+}
+
+// findHunk finds old in lines at or after min, nearest to want first.
+func findHunk(lines, old []string, want, min int) int {
+	matches := func(at int) bool {
+		if at < min || at+len(old) > len(lines) {
+			return false
+		}
+		for j, l := range old {
+			if lines[at+j] != l {
+				return false
+			}
+		}
+		return true
+	}
+	for d := 0; d <= len(lines); d++ {
+		if matches(want - d) {
+			return want - d
+		}
+		if d > 0 && matches(want+d) {
+			return want + d
+		}
+	}
+	return -1
+}
+
+// hunkError says which hunk failed, what it expected and what the file holds at its stated line.
+func hunkError(where, name string, src []byte, f *gitdiff.File, failed int) error {
+	frag := f.TextFragments[failed]
 	var want strings.Builder
 	for _, l := range frag.Lines {
 		if l.Op != gitdiff.OpAdd {
@@ -192,8 +265,8 @@ func hunkError(where, name string, src []byte, f *gitdiff.File, err error) error
 			have.WriteString("  " + sc.Text() + "\n")
 		}
 	}
-	return fmt.Errorf("%s: %s: hunk %d (%s) does not apply at line %d: %v\nexpected:\n%sfound:\n%s",
-		where, name, ae.Fragment, strings.TrimSpace(frag.Header()), frag.OldPosition, ae.Unwrap(), want.String(), have.String())
+	return fmt.Errorf("%s: %s: hunk %d (%s) does not apply at line %d, nor anywhere else in the file (no fuzz)\nexpected:\n%sfound:\n%s",
+		where, name, failed+1, strings.TrimSpace(frag.Header()), frag.OldPosition, want.String(), have.String())
 }
 
 // Write puts the result into the tree: each file is written beside its final name and renamed.

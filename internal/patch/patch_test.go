@@ -2,6 +2,7 @@ package patch
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -224,4 +225,102 @@ func FuzzReadSeries(f *testing.F) {
 			}
 		}
 	})
+}
+
+const twoHunks = `From 4444444444444444444444444444444444444444 Mon Sep 17 00:00:00 2001
+From: Ada Lovelace <ada@example.invalid>
+Date: Fri, 20 Nov 2026 10:00:00 +0000
+Subject: [PATCH] body: two changes
+
+---
+diff --git a/body.c b/body.c
+--- a/body.c
++++ b/body.c
+@@ -2,3 +2,3 @@
+ b
+-c
++C
+ d
+@@ -8,3 +8,3 @@
+ h
+-i
++I
+ j
+`
+
+const bodyC = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\n"
+
+func applyTo(t *testing.T, patches map[string]string, series string, files map[string]string) (string, *Result, error) {
+	t.Helper()
+	root, entries := setupTree(t, patches, series)
+	for name, body := range files {
+		os.WriteFile(filepath.Join(root, name), []byte(body), 0o644)
+	}
+	commits, err := ParseAll(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(root, commits)
+	return root, res, err
+}
+
+// A hunk whose context moved applies at its new place, with the offset reported, as git apply
+// and patch -F0 do; and the result is what git apply itself makes of the same patch.
+func TestHunksApplyAtAnOffset(t *testing.T) {
+	for _, tc := range []struct {
+		name, patch, file, body string
+		offsets                 []string
+		want                    string
+	}{
+		{"both hunks moved", twoHunks, "body.c", "0\n0\n" + bodyC,
+			[]string{"body.c: hunk 1 applied at offset +2 lines", "body.c: hunk 2 applied at offset +2 lines"}, "0\n0\na\nb\nC\nd\ne\nf\ng\nh\nI\nj\nk\n"},
+		{"lines removed between", twoHunks, "body.c", "a\nb\nc\nd\ng\nh\ni\nj\nk\n",
+			[]string{"body.c: hunk 2 applied at offset -2 lines"}, "a\nb\nC\nd\ng\nh\nI\nj\nk\n"},
+		{"nearest of two matches", twoHunks, "body.c", "b\nc\nd\nx\n" + bodyC,
+			[]string{"body.c: hunk 1 applied at offset -1 lines", "body.c: hunk 2 applied at offset +4 lines"}, "b\nC\nd\nx\na\nb\nc\nd\ne\nf\ng\nh\nI\nj\nk\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, res, err := applyTo(t, map[string]string{"p.patch": tc.patch}, "p.patch\n", map[string]string{tc.file: tc.body})
+			if err != nil {
+				t.Fatalf("Apply = %v", err)
+			}
+			got := strings.Join(res.Offsets, "\n")
+			for _, want := range tc.offsets {
+				if !strings.Contains(got, want) {
+					t.Errorf("offsets = %q, want %q", got, want)
+				}
+			}
+			if len(res.Offsets) != len(tc.offsets) {
+				t.Errorf("offsets = %q, want %d of them", got, len(tc.offsets))
+			}
+			data := string(res.Changes[tc.file].Data)
+			if tc.want != "" && data != tc.want {
+				t.Errorf("%s =\n%q\nwant\n%q", tc.file, data, tc.want)
+			}
+			// git apply on a copy must agree.
+			if _, err := exec.LookPath("git"); err == nil {
+				patchPath := filepath.Join(t.TempDir(), "p.patch")
+				os.WriteFile(patchPath, []byte(tc.patch), 0o644)
+				dir := t.TempDir()
+				os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.body), 0o644)
+				ga := exec.Command("git", "apply", "-p1", patchPath)
+				ga.Dir = dir
+				if out, err := ga.CombinedOutput(); err != nil {
+					t.Fatalf("git apply: %v\n%s", err, out)
+				}
+				if theirs, _ := os.ReadFile(filepath.Join(dir, tc.file)); string(theirs) != data {
+					t.Errorf("git apply makes\n%q\nwe make\n%q", theirs, data)
+				}
+			}
+		})
+	}
+}
+
+// As in git apply, a hunk stated at line 1 must match at the top of the file: lines added above
+// it make it fail, not move.
+func TestHunkAtTheTopDoesNotMove(t *testing.T) {
+	_, _, err := applyTo(t, map[string]string{"p.patch": modifyPatch}, "p.patch\n", map[string]string{"hello.c": "/* new */\n" + helloC})
+	if err == nil || !strings.Contains(err.Error(), "hunk 1 (@@ -1,5 +1,5 @@) does not apply at line 1") {
+		t.Errorf("Apply = %v", err)
+	}
 }

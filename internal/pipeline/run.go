@@ -328,6 +328,9 @@ func (r *run) source() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	for _, o := range res.Offsets {
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "note", o)
+	}
 	if err := res.Write(r.src); err != nil {
 		return "", fmt.Errorf("writing patched files into %s: %w", r.src, err)
 	}
