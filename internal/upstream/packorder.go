@@ -29,11 +29,24 @@ func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(da
 	for h, items := range want {
 		left[h] = items
 	}
+	// Only a failure to read the pack means damage; emit's errors (the run was cancelled, the
+	// writers stopped) are the caller's, and must not make it throw the mirror away.
+	var emitErr error
+	emitting := func(data []byte, items []exportItem) error {
+		if err := emit(data, items); err != nil {
+			emitErr = err
+			return err
+		}
+		return nil
+	}
 	for _, idxPath := range idxs {
 		if len(left) == 0 {
 			break
 		}
-		if err := exportPack(idxPath, left, emit); err != nil {
+		if err := exportPack(idxPath, left, emitting); err != nil {
+			if emitErr != nil {
+				return nil, emitErr
+			}
 			return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, filepath.Base(idxPath), err)
 		}
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -79,5 +80,31 @@ func TestExportDeltifiedPackAndLooseObjects(t *testing.T) {
 	}
 	if info, _ := os.Stat(filepath.Join(dest, "run.sh")); info == nil || info.Mode().Perm() != 0o755 {
 		t.Errorf("run.sh lost its executable bit")
+	}
+}
+
+// A cancelled export (Ctrl-C) is a cancellation, not a damaged mirror: the pipeline repairs a
+// damaged mirror by emptying it, which a Ctrl-C must never cause.
+func TestCancelledExportIsNotDamage(t *testing.T) {
+	upstream := twoReleases(t)
+	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	f, err := m.FetchTag(context.Background(), release("6.12.2"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged, _ := m.Resolve(f.Ref)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dest := filepath.Join(t.TempDir(), "src")
+	_, err = Export(ctx, m.Dir, tagged.Commit.Hash, dest, 2)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrDamaged) {
+		t.Errorf("Export with a cancelled context = %v; want context.Canceled, not ErrDamaged", err)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Errorf("a cancelled export left %s", dest)
 	}
 }
