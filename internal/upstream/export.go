@@ -138,10 +138,10 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 			return ctx.Err()
 		}
 	}
-	left, err := packOrder(repoDir, want, emit)
+	err = packOrder(repoDir, want, emit)
 	if err == nil {
 		// Loose objects, and deltas on another pack's objects: one by one through go-git.
-		for h, items := range left {
+		for h, items := range want {
 			var data []byte
 			if data, err = readBlob(repo, h); err != nil {
 				err = damaged(items[0], err)

@@ -18,16 +18,12 @@ import (
 // object a wanted blob needs (the blob and the bases of its delta chain) is inflated once, in
 // offset order, and a base is kept only until its last needed delta is done. Reading object by
 // object through go-git's store resolves each delta chain from scratch, which costs several times
-// as much on a kernel pack. It returns the wanted blobs no pack held (loose objects), for the
-// object-by-object path.
-func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) (map[plumbing.Hash][]exportItem, error) {
+// as much on a kernel pack. Blobs it writes are removed from want; what is left there (loose
+// objects, deltas on another pack's objects) is for the object-by-object path.
+func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) error {
 	idxs, err := filepath.Glob(filepath.Join(repoDir, "objects", "pack", "pack-*.idx"))
 	if err != nil {
-		return nil, err
-	}
-	left := make(map[plumbing.Hash][]exportItem, len(want))
-	for h, items := range want {
-		left[h] = items
+		return err
 	}
 	// Only a failure to read the pack means damage; emit's errors (the run was cancelled, the
 	// writers stopped) are the caller's, and must not make it throw the mirror away.
@@ -40,17 +36,17 @@ func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(da
 		return nil
 	}
 	for _, idxPath := range idxs {
-		if len(left) == 0 {
+		if len(want) == 0 {
 			break
 		}
-		if err := exportPack(idxPath, left, emitting); err != nil {
+		if err := exportPack(idxPath, want, emitting); err != nil {
 			if emitErr != nil {
-				return nil, emitErr
+				return emitErr
 			}
-			return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, filepath.Base(idxPath), err)
+			return fmt.Errorf("%w: %s: %v", ErrDamaged, filepath.Base(idxPath), err)
 		}
 	}
-	return left, nil
+	return nil
 }
 
 type packObject struct {
