@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
@@ -39,15 +38,10 @@ func OpenMirror(cacheDir, url string) (*Mirror, func(), error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, nil, err
 	}
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	release, err := lockFile(dir + ".lock")
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		lock.Close()
-		return nil, nil, fmt.Errorf("lock mirror %s: %w", dir, err)
-	}
-	release := func() { lock.Close() }
 	m := &Mirror{Dir: dir, URL: url}
 	repo, err := git.PlainOpen(dir)
 	switch {

@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/patch"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -44,6 +48,73 @@ type Unpacked struct {
 	Commit  string    // the commit git archive recorded in the tarball, if it did
 	ModTime time.Time // the entries' mtime: the release's commit time
 	How     string    // "tarball" or "incremental from X.Y.Z"
+}
+
+// Unpack makes the verified tree of release r from kernel.org's tarballs under base, in a cache
+// under cacheDir kept per base URL and shared between work dirs, as the git mirrors are. A tree
+// is complete once its record (the Unpacked, as JSON beside it) exists. With the previous point
+// release unpacked, only the signed incremental patch is fetched; if that patch cannot be had or
+// does not apply, the whole tarball is, and How says why. A bad signature is never worked round.
+func Unpack(ctx context.Context, cacheDir, base string, r version.Release, trust Trust) (string, *Unpacked, error) {
+	sum := sha256.Sum256([]byte(base))
+	dir := filepath.Join(cacheDir, "tarballs", hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	unlock, err := lockFile(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return "", nil, err
+	}
+	defer unlock()
+	tree := func(v version.Release) string { return filepath.Join(dir, "linux-"+v.String()) }
+	dest := tree(r)
+	if u, err := readUnpacked(dest); err == nil {
+		u.How = "already unpacked"
+		return dest, u, nil
+	}
+	var u *Unpacked
+	fallback := ""
+	prev := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
+	if _, perr := readUnpacked(tree(prev)); r.Patch >= 2 && perr == nil {
+		u, err = ApplyIncremental(ctx, base, r, trust, tree(prev), dest)
+		if errors.Is(err, ErrUntrusted) {
+			return "", nil, err
+		}
+		if err != nil {
+			u, fallback = nil, fmt.Sprintf("; the incremental patch failed (%v)", err)
+		}
+	}
+	if u == nil {
+		if u, err = ExtractTarball(ctx, base, r, trust, dest); err != nil {
+			return "", nil, err
+		}
+		u.How += fallback
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := atomicfile.WriteFile(dest+".json", data, 0o644); err != nil {
+		return "", nil, err
+	}
+	return dest, u, nil
+}
+
+// readUnpacked reads the record written once a tree was unpacked and verified; without it the
+// tree is not complete.
+func readUnpacked(tree string) (*Unpacked, error) {
+	data, err := os.ReadFile(tree + ".json")
+	if err != nil {
+		return nil, err
+	}
+	var u Unpacked
+	if err := json.Unmarshal(data, &u); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(tree); err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 // ExtractTarball downloads the release's tarball and signature, and extracts it into dest while

@@ -213,3 +213,44 @@ func TestCorruptXZIsAnError(t *testing.T) {
 		t.Errorf("a corrupt tarball left %s", dest)
 	}
 }
+
+// Unpack caches trees per base URL; when the incremental patch is missing it fetches the whole
+// tarball and says why, but a badly signed incremental patch is refused, not worked round.
+func TestUnpackFallsBackOnlyForAMissingPatch(t *testing.T) {
+	key := newKey(t, "stable")
+	trust := Trust{Keyring: keyring(t, key)}
+	base := kernelOrg(t, key, makeTar(t, tree1), makeTar(t, tree1))
+	tree2 := make([]entry, len(tree1))
+	for i, e := range tree1 {
+		e.name = strings.Replace(e.name, "linux-6.12.1/", "linux-6.12.2/", 1)
+		tree2[i] = e
+	}
+	tar2 := makeTar(t, tree2)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.xz"), xzBytes(t, tar2), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.sign"), sign(t, key, tar2), 0o644)
+	ctx, cache := context.Background(), t.TempDir()
+
+	if _, u, err := Unpack(ctx, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "tarball" {
+		t.Fatalf("Unpack(6.12.1) = %+v, %v", u, err)
+	}
+	if _, u, err := Unpack(ctx, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "already unpacked" {
+		t.Errorf("Unpack(6.12.1) again = %+v, %v", u, err)
+	}
+	// A badly signed incremental patch: refused, no fallback.
+	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 1\n+SUBLEVEL = 2\n"
+	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, newKey(t, "mallory"), []byte(diff)), 0o644)
+	if _, _, err := Unpack(ctx, cache, "file://"+base, release("6.12.2"), trust); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("Unpack with a badly signed incremental patch = %v, want ErrUntrusted", err)
+	}
+	// No incremental patch at all: the whole tarball, saying why.
+	os.Remove(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"))
+	os.Remove(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"))
+	dest, u, err := Unpack(ctx, cache, "file://"+base, release("6.12.2"), trust)
+	if err != nil || !strings.HasPrefix(u.How, "tarball; the incremental patch failed (") || !strings.Contains(u.How, "404") {
+		t.Fatalf("Unpack(6.12.2) without an incremental patch = %+v, %v", u, err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "scripts/config")); err != nil {
+		t.Errorf("the 6.12.2 tree: %v", err)
+	}
+}
