@@ -8,9 +8,10 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/pipeline"
 )
 
-func newConfigCmd() *cobra.Command {
+func newConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Work with kernel configs",
@@ -37,5 +38,32 @@ kernel's scripts/diffconfig, without needing Python.`,
 			return nil
 		},
 	})
+	var arch string
+	explain := &cobra.Command{
+		Use:   "explain SYMBOL",
+		Short: "Say who set a config symbol and why it has its value",
+		Long: `explain reads the profile's configured build tree (after kbuild run) and says, for
+SYMBOL (with or without CONFIG_): its final value, what the base had, every fragment line that
+set it, and what the tree's Kconfig files say: where it is defined, whether it has a prompt,
+its "depends on" with the value of each symbol, and what selects it.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.line()
+			if err != nil {
+				return err
+			}
+			if arch == "" {
+				arch = l.Profile.Arches[0]
+			}
+			lines, err := pipeline.Explain(l, g.options(l), arch, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(lines, "\n"))
+			return nil
+		},
+	}
+	explain.Flags().StringVar(&arch, "arch", "", "which arch's config (default: the profile's first)")
+	cmd.AddCommand(explain)
 	return cmd
 }

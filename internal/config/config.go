@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/patch"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
@@ -84,7 +85,22 @@ type Profile struct {
 type Kconfig struct {
 	Base      string   `yaml:"base" required:"true"` // a make target (tinyconfig, defconfig) or a file
 	Fragments []string `yaml:"fragments"`
+	// ArchFragments are merged after Fragments, for one arch only.
+	ArchFragments map[string][]string `yaml:"arch_fragments"`
+	// Strict (the default) fails the configure stage when olddefconfig dropped a requested value;
+	// false turns that into warnings.
+	Strict *bool `yaml:"strict"`
+	// Policy is a file of values the final config must hold, per arch, with the reason why.
+	Policy string `yaml:"policy"`
 }
+
+// FragmentsFor lists the fragments merged for an arch, in order.
+func (k Kconfig) FragmentsFor(arch string) []string {
+	return append(slices.Clip(k.Fragments), k.ArchFragments[arch]...)
+}
+
+// IsStrict reports whether a dropped request fails the stage.
+func (k Kconfig) IsStrict() bool { return k.Strict == nil || *k.Strict }
 
 // BaseIsTarget reports whether Base names a make target rather than a file.
 func (k Kconfig) BaseIsTarget() bool { return makeTarget.MatchString(k.Base) }
@@ -406,6 +422,26 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	}
 	for i := range pr.Config.Fragments {
 		v.path(fmt.Sprintf("%s.config.fragments[%d]", key, i), &pr.Config.Fragments[i], false)
+	}
+	for _, a := range sortedKeys(pr.Config.ArchFragments) {
+		k := key + ".config.arch_fragments." + a
+		v.oneOf(k, a, Arches)
+		if !slices.Contains(pr.Arches, a) {
+			v.at(k, "%s is not one of the profile's arches (%s)", a, strings.Join(pr.Arches, ", "))
+		}
+		frags := pr.Config.ArchFragments[a]
+		for i := range frags {
+			v.path(fmt.Sprintf("%s[%d]", k, i), &frags[i], false)
+		}
+	}
+	if pr.Config.Policy != "" {
+		before := len(v.errs)
+		v.path(key+".config.policy", &pr.Config.Policy, false)
+		if len(v.errs) == before {
+			if _, err := kconfig.LoadPolicy(pr.Config.Policy); err != nil {
+				v.at(key+".config.policy", "%v", err)
+			}
+		}
 	}
 	if pr.Patches != "" {
 		before := len(v.errs)

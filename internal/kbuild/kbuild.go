@@ -37,6 +37,7 @@ func (Exec) Run(ctx context.Context, name string, args, env []string, out io.Wri
 type Arch struct {
 	Name         string // ours: x86_64, arm64
 	Make         string // ARCH= for make
+	SrcArch      string // the arch/ folder, $(SRCARCH) in Kconfig
 	CrossCompile string // CROSS_COMPILE= prefix when the host is another arch
 	Image        string // the boot image target
 	ImagePath    string // where it lands under O=
@@ -44,8 +45,8 @@ type Arch struct {
 }
 
 var arches = map[string]Arch{
-	"x86_64": {Name: "x86_64", Make: "x86_64", CrossCompile: "x86_64-linux-gnu-", Image: "bzImage", ImagePath: "arch/x86/boot/bzImage", GOARCH: "amd64"},
-	"arm64":  {Name: "arm64", Make: "arm64", CrossCompile: "aarch64-linux-gnu-", Image: "Image", ImagePath: "arch/arm64/boot/Image", GOARCH: "arm64"},
+	"x86_64": {Name: "x86_64", Make: "x86_64", SrcArch: "x86", CrossCompile: "x86_64-linux-gnu-", Image: "bzImage", ImagePath: "arch/x86/boot/bzImage", GOARCH: "amd64"},
+	"arm64":  {Name: "arm64", Make: "arm64", SrcArch: "arm64", CrossCompile: "aarch64-linux-gnu-", Image: "Image", ImagePath: "arch/arm64/boot/Image", GOARCH: "arm64"},
 }
 
 // LookupArch returns the arch, or an error naming the known ones.

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func mustParse(t *testing.T, text, name string) *Config {
+func mustParse(t testing.TB, text, name string) *Config {
 	t.Helper()
 	c, err := Parse(strings.NewReader(text), name)
 	if err != nil {

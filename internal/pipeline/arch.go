@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,28 +12,37 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/boot"
+	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/initrd"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
-// arch runs configure, build, initrd and boot for one arch.
-func (r *run) arch(ctx context.Context, a kbuild.Arch) error {
+// archRun is one arch's build: its O= tree, its output folder and its log.
+type archRun struct {
+	a       kbuild.Arch
+	tree    *kbuild.Tree
+	out     string
+	logPath string
+	log     *os.File
+}
+
+// newArch prepares an arch's output folder, log and build tree.
+func (r *run) newArch(a kbuild.Arch) (*archRun, error) {
 	l := r.plan.Line
-	out := filepath.Join(r.plan.OutDir, a.Name)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
+	ar := &archRun{a: a, out: filepath.Join(r.plan.OutDir, a.Name)}
+	if err := os.MkdirAll(ar.out, 0o755); err != nil {
+		return nil, err
 	}
-	logPath := filepath.Join(out, "build.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return err
+	ar.logPath = filepath.Join(ar.out, "build.log")
+	var err error
+	if ar.log, err = os.Create(ar.logPath); err != nil {
+		return nil, err
 	}
-	defer logFile.Close()
-	tree := &kbuild.Tree{
+	ar.tree = &kbuild.Tree{
 		Src:          r.src,
-		Out:          filepath.Join(r.opts.WorkDir, "build", l.Name, a.Name),
+		Out:          buildDir(r.opts, l, a.Name),
 		Arch:         a,
 		Jobs:         r.opts.Jobs,
 		Wrapper:      l.Profile.Build.Wrapper,
@@ -40,18 +50,37 @@ func (r *run) arch(ctx context.Context, a kbuild.Arch) error {
 		Timestamp:    r.commitTS,
 		Runner:       r.opts.Runner,
 	}
-	if tree.Jobs == 0 {
-		tree.Jobs = l.Profile.Build.Jobs
+	if ar.tree.Jobs == 0 {
+		ar.tree.Jobs = l.Profile.Build.Jobs
 	}
-	r.m.Reproducer += fmt.Sprintf("\n# %s build by hand: %s make %s", a.Name, strings.Join(tree.Env(), " "), strings.Join(tree.Args(a.Image), " "))
-	if err := r.stage("configure", a.Name, func() (string, error) { return r.configure(ctx, tree, logFile) }); err != nil {
+	return ar, nil
+}
+
+// configureAll configures every arch; the caller closes the logs.
+func (r *run) configureAll(ctx context.Context) ([]*archRun, error) {
+	var arches []*archRun
+	for _, a := range r.plan.Arches {
+		ar, err := r.newArch(a)
+		if err != nil {
+			return arches, err
+		}
+		arches = append(arches, ar)
+		r.m.Reproducer += fmt.Sprintf("\n# %s build by hand: %s make %s", a.Name, strings.Join(ar.tree.Env(), " "), strings.Join(ar.tree.Args(a.Image), " "))
+		if err := r.stage("configure", a.Name, func() (string, error) { return r.configure(ctx, ar.tree, ar.log) }); err != nil {
+			return arches, err
+		}
+	}
+	return arches, nil
+}
+
+// buildArch runs build, initrd and boot for one configured arch.
+func (r *run) buildArch(ctx context.Context, ar *archRun) error {
+	a := ar.a
+	kernel := filepath.Join(ar.out, "kernel")
+	if err := r.stage("build", a.Name, func() (string, error) { return r.build(ctx, ar.tree, ar.log, ar.logPath, kernel) }); err != nil {
 		return err
 	}
-	kernel := filepath.Join(out, "kernel")
-	if err := r.stage("build", a.Name, func() (string, error) { return r.build(ctx, tree, logFile, logPath, kernel) }); err != nil {
-		return err
-	}
-	initrdPath := filepath.Join(out, "initrd.img")
+	initrdPath := filepath.Join(ar.out, "initrd.img")
 	if err := r.stage("initrd", a.Name, func() (string, error) { return r.initrd(ctx, a, initrdPath) }); err != nil {
 		return err
 	}
@@ -59,7 +88,7 @@ func (r *run) arch(ctx context.Context, a kbuild.Arch) error {
 		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: "boot", Arch: a.Name, Status: "skipped", Detail: "only x86_64 is boot-tested"})
 		return nil
 	}
-	return r.stage("boot", a.Name, func() (string, error) { return r.boot(ctx, a, kernel, initrdPath, out) })
+	return r.stage("boot", a.Name, func() (string, error) { return r.boot(ctx, a, kernel, initrdPath, ar.out) })
 }
 
 // configure makes the .config: the base, the fragments in order, the local version from the
@@ -91,18 +120,19 @@ func (r *run) configure(ctx context.Context, tree *kbuild.Tree, log io.Writer) (
 	if err != nil {
 		return "", err
 	}
+	// The base as it was before the fragments: what `kbuild config explain` starts from.
+	if err := copyFile(dotconfig, dotconfig+".base"); err != nil {
+		return "", err
+	}
 	var fragments []*kconfig.Config
-	for _, f := range prof.Config.Fragments {
+	for _, f := range prof.Config.FragmentsFor(tree.Arch.Name) {
 		frag, err := kconfig.ParseFile(f)
 		if err != nil {
 			return "", err
 		}
 		fragments = append(fragments, frag)
 	}
-	scheme := &kconfig.Config{}
-	scheme.Set(kconfig.Setting{Symbol: "LOCALVERSION", Value: fmt.Sprintf("%q", l.Pipeline.Version.LocalVersion),
-		File: l.Pipeline.File, Line: l.Pipeline.Pos("version.localversion").Line})
-	fragments = append(fragments, scheme)
+	fragments = append(fragments, schemeFragment(l))
 	merged, requested, overrides := kconfig.Merge(base, fragments...)
 	for _, o := range overrides {
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "warning", o)
@@ -121,12 +151,42 @@ func (r *run) configure(ctx context.Context, tree *kbuild.Tree, log io.Writer) (
 	if err != nil {
 		return "", err
 	}
-	if bad := kconfig.Verify(requested, final); len(bad) > 0 {
-		lines := make([]string, len(bad))
-		for i, m := range bad {
-			lines[i] = m.String()
+	var rules *kconfig.Rules
+	why := func(sym, want string) string {
+		if rules == nil {
+			if rules, err = kconfig.LoadRules(tree.Src, tree.Arch.SrcArch); err != nil {
+				return "\n      (the Kconfig files could not be read to say why: " + err.Error() + ")"
+			}
 		}
-		return "", fmt.Errorf("olddefconfig dropped %d requested settings (a dependency is not met):\n  %s", len(bad), strings.Join(lines, "\n  "))
+		return "\n      " + strings.Join(rules.Why(sym, want, final), "\n      ")
+	}
+	detail := fmt.Sprintf("%d settings, %d requested, all present", len(final.Settings()), len(requested.Settings()))
+	if bad := kconfig.Verify(requested, final); len(bad) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "olddefconfig dropped %d requested settings:", len(bad))
+		for _, m := range bad {
+			b.WriteString("\n  " + m.String() + why(m.Requested.Symbol, m.Requested.Value))
+		}
+		if prof.Config.IsStrict() {
+			return "", errors.New(b.String())
+		}
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
+		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
+	}
+	if prof.Config.Policy != "" {
+		pol, err := kconfig.LoadPolicy(prof.Config.Policy)
+		if err != nil {
+			return "", err
+		}
+		if bad := pol.Check(tree.Arch.Name, final); len(bad) > 0 {
+			var b strings.Builder
+			fmt.Fprintf(&b, "the final .config breaks %d rules of the WSL policy, so WSL could not use this kernel:", len(bad))
+			for _, v := range bad {
+				b.WriteString("\n  " + v.String() + why(v.Rule.Symbol, v.Rule.Allow[v.Arch][0]))
+			}
+			return "", errors.New(b.String())
+		}
+		detail += fmt.Sprintf(", policy %s holds", l.Pipeline.Rel(prof.Config.Policy))
 	}
 	// An unchanged config keeps its old mtime, so make sees nothing new and rebuilds nothing.
 	now, _ := os.ReadFile(dotconfig)
@@ -134,7 +194,15 @@ func (r *run) configure(ctx context.Context, tree *kbuild.Tree, log io.Writer) (
 		mt := prevInfo.ModTime()
 		os.Chtimes(dotconfig, mt, mt)
 	}
-	return fmt.Sprintf("%d settings, %d requested, all present", len(final.Settings()), len(requested.Settings())), nil
+	return detail, nil
+}
+
+// schemeFragment is what the version scheme asks of every config: the local version, last.
+func schemeFragment(l *config.Line) *kconfig.Config {
+	scheme := &kconfig.Config{}
+	scheme.Set(kconfig.Setting{Symbol: "LOCALVERSION", Value: fmt.Sprintf("%q", l.Pipeline.Version.LocalVersion),
+		File: l.Pipeline.File, Line: l.Pipeline.Pos("version.localversion").Line})
+	return scheme
 }
 
 func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPath, kernel string) (string, error) {

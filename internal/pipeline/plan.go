@@ -87,13 +87,20 @@ func (p *Plan) Print(w io.Writer) {
 	if prof.Patches != "" {
 		fmt.Fprintf(w, "  patch      apply the series %s\n", l.Pipeline.Rel(prof.Patches))
 	}
-	frags := make([]string, len(prof.Config.Fragments))
-	for i, f := range prof.Config.Fragments {
-		frags[i] = l.Pipeline.Rel(f)
+	verify := "verify"
+	if !prof.Config.IsStrict() {
+		verify = "verify (warnings only: strict is false)"
+	}
+	if prof.Config.Policy != "" {
+		verify += ", check the policy " + l.Pipeline.Rel(prof.Config.Policy)
 	}
 	for _, a := range p.Arches {
-		fmt.Fprintf(w, "  configure  [%s] base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, verify\n",
-			a.Name, l.Pipeline.Rel(prof.Config.Base), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion)
+		var frags []string
+		for _, f := range prof.Config.FragmentsFor(a.Name) {
+			frags = append(frags, l.Pipeline.Rel(f))
+		}
+		fmt.Fprintf(w, "  configure  [%s] base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, %s\n",
+			a.Name, l.Pipeline.Rel(prof.Config.Base), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
 		fmt.Fprintf(w, "  build      [%s] make %s (%s)\n", a.Name, a.Image, wrapperName(prof.Build.Wrapper))
 		fmt.Fprintf(w, "  initrd     [%s] %s, %s\n", a.Name, l.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))
 		if a.Name == "x86_64" {

@@ -75,8 +75,13 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if err := r.stage("patch", "", r.source); err != nil {
 		return manifestPath, err
 	}
-	for _, a := range p.Arches {
-		if err := r.arch(ctx, a); err != nil {
+	arches, err := r.configureAll(ctx)
+	defer closeLogs(arches)
+	if err != nil {
+		return manifestPath, err
+	}
+	for _, ar := range arches {
+		if err := r.buildArch(ctx, ar); err != nil {
 			return manifestPath, err
 		}
 	}
@@ -98,6 +103,43 @@ func Fetch(ctx context.Context, p *Plan, opts Options) (string, error) {
 		return "", err
 	}
 	return r.src, nil
+}
+
+// Configure runs fetch, patch and configure for every arch, and returns each arch's .config.
+// It writes no manifest and builds nothing.
+func Configure(ctx context.Context, p *Plan, opts Options) ([]string, error) {
+	if opts.Runner == nil {
+		opts.Runner = kbuild.Exec{}
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	r := &run{plan: p, opts: opts, m: &manifest.Manifest{}}
+	if err := r.stage("fetch", "", r.fetch); err != nil {
+		return nil, err
+	}
+	if err := r.stage("patch", "", r.source); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	arches, err := r.configureAll(ctx)
+	defer closeLogs(arches)
+	if err != nil {
+		return nil, err
+	}
+	var configs []string
+	for _, ar := range arches {
+		configs = append(configs, filepath.Join(ar.tree.Out, ".config"))
+	}
+	return configs, nil
+}
+
+func closeLogs(arches []*archRun) {
+	for _, ar := range arches {
+		ar.log.Close()
+	}
 }
 
 // stage times fn and records it in the manifest.

@@ -1,0 +1,135 @@
+package kconfig
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Policy is a list of values a final config must hold, per arch, each with the reason why, in
+// the spirit of Ubuntu's annotations file. Its text form:
+//
+//	arches: x86_64 arm64
+//	# symbol             x86_64  arm64  why
+//	CONFIG_VSOCKETS      y       y      the WSL service talks to the VM over vsock
+//	CONFIG_HYPERV_IOMMU  y       -      interrupt remapping for more than 255 vCPUs (x86 only)
+//	CONFIG_EXT4_FS       y|m     y|m    distro root file systems are ext4
+//
+// A value is y, m, n, a number or a quoted string; "a|b" allows either; "-" sets no rule for
+// that arch. The reason is required.
+type Policy struct {
+	File   string
+	Arches []string
+	Rules  []PolicyRule
+}
+
+// PolicyRule is one line of a policy.
+type PolicyRule struct {
+	Symbol string
+	Allow  map[string][]string // by arch; no entry: no rule
+	Why    string
+	Line   int
+}
+
+// Violation is a policy rule the final config breaks.
+type Violation struct {
+	Rule   PolicyRule
+	File   string
+	Arch   string
+	Actual string
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s:%d: CONFIG_%s must be %s on %s (%s), but the final .config has %s",
+		v.File, v.Rule.Line, v.Rule.Symbol, strings.Join(v.Rule.Allow[v.Arch], " or "), v.Arch, v.Rule.Why, v.Actual)
+}
+
+var (
+	policyArches = regexp.MustCompile(`^arches:\s*(.+)$`)
+	policyValue  = regexp.MustCompile(`^(y|m|n|-?[0-9]+|0x[0-9a-fA-F]+|"[^"]*")$`)
+)
+
+// LoadPolicy reads a policy file.
+func LoadPolicy(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePolicy(bytes.NewReader(data), path)
+}
+
+// ParsePolicy reads a policy; name is the file name used in errors.
+func ParsePolicy(r io.Reader, name string) (*Policy, error) {
+	p := &Policy{File: name}
+	seen := map[string]int{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if m := policyArches.FindStringSubmatch(line); m != nil {
+			if p.Arches != nil {
+				return nil, fmt.Errorf("%s:%d: a second arches: line", name, n)
+			}
+			p.Arches = strings.Fields(m[1])
+			continue
+		}
+		if p.Arches == nil {
+			return nil, fmt.Errorf("%s:%d: the policy must start with an arches: line naming its columns, e.g. \"arches: x86_64 arm64\"", name, n)
+		}
+		f := strings.Fields(line)
+		if len(f) < 2+len(p.Arches) {
+			return nil, fmt.Errorf("%s:%d: want CONFIG_SYMBOL, a value for each of %s, and why; got %q", name, n, strings.Join(p.Arches, ", "), line)
+		}
+		sym, ok := strings.CutPrefix(f[0], "CONFIG_")
+		if !ok || sym == "" {
+			return nil, fmt.Errorf("%s:%d: %q is not a CONFIG_ symbol", name, n, f[0])
+		}
+		if prev, dup := seen[sym]; dup {
+			return nil, fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d", name, n, sym, prev)
+		}
+		seen[sym] = n
+		rule := PolicyRule{Symbol: sym, Allow: map[string][]string{}, Why: strings.Join(f[1+len(p.Arches):], " "), Line: n}
+		for i, arch := range p.Arches {
+			v := f[1+i]
+			if v == "-" {
+				continue
+			}
+			for _, alt := range strings.Split(v, "|") {
+				if !policyValue.MatchString(alt) {
+					return nil, fmt.Errorf("%s:%d: CONFIG_%s: %q for %s is not a value (y, m, n, a number, a quoted string, a|b, or - for no rule)", name, n, sym, v, arch)
+				}
+				rule.Allow[arch] = append(rule.Allow[arch], alt)
+			}
+		}
+		p.Rules = append(p.Rules, rule)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if p.Arches == nil {
+		return nil, fmt.Errorf("%s: empty policy: no arches: line", name)
+	}
+	return p, nil
+}
+
+// Check lists the rules final breaks on arch. A policy with no column for the arch rules nothing.
+func (p *Policy) Check(arch string, final *Config) []Violation {
+	var out []Violation
+	for _, r := range p.Rules {
+		allow, ok := r.Allow[arch]
+		if !ok {
+			continue
+		}
+		if got := final.Value(r.Symbol); !slices.Contains(allow, got) {
+			out = append(out, Violation{Rule: r, File: p.File, Arch: arch, Actual: got})
+		}
+	}
+	return out
+}

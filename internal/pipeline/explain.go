@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/kconfig"
+)
+
+// buildDir is the O= tree of a profile's arch; it is kept between runs.
+func buildDir(opts Options, l *config.Line, arch string) string {
+	return filepath.Join(opts.WorkDir, "build", l.Name, arch)
+}
+
+// Explain says who set sym in the profile's last configured tree for arch and why it has its
+// value: the base and every fragment line that set it, the final value, and what the tree's
+// Kconfig files say about it.
+func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
+	sym = strings.TrimPrefix(sym, "CONFIG_")
+	a, err := kbuild.LookupArch(arch)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(l.Profile.Arches, arch) {
+		return nil, fmt.Errorf("profile %s does not build %s (%s)", l.Name, arch, strings.Join(l.Profile.Arches, ", "))
+	}
+	dir := buildDir(opts, l, arch)
+	dotconfig := filepath.Join(dir, ".config")
+	final, err := kconfig.ParseFile(dotconfig)
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("%s is not configured yet: run kbuild run --profile %s first", dir, l.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	base, err := kconfig.ParseFile(dotconfig + ".base")
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("%s was configured by an older kbuild that kept no .config.base: run kbuild run --profile %s again", dir, l.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	src, err := filepath.EvalSymlinks(filepath.Join(dir, "source"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: the build tree has no source link: %w", dir, err)
+	}
+	rules, err := kconfig.LoadRules(src, a.SrcArch)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []string
+	if s, ok := final.Get(sym); ok {
+		out = append(out, fmt.Sprintf("CONFIG_%s=%s in %s", sym, s.Value, dotconfig))
+	} else {
+		out = append(out, fmt.Sprintf("CONFIG_%s is absent from %s (reads as n)", sym, dotconfig))
+	}
+	baseName := l.Profile.Config.Base
+	if !l.Profile.Config.BaseIsTarget() {
+		baseName = l.Pipeline.Rel(baseName)
+	}
+	if s, ok := base.Get(sym); ok {
+		out = append(out, fmt.Sprintf("  base %s: %s", baseName, s.Value))
+	} else {
+		out = append(out, fmt.Sprintf("  base %s: not mentioned", baseName))
+	}
+	want := ""
+	for _, f := range append(l.Profile.Config.FragmentsFor(arch), "") {
+		var frag *kconfig.Config
+		if f == "" {
+			frag = schemeFragment(l)
+		} else if frag, err = kconfig.ParseFile(f); err != nil {
+			return nil, err
+		}
+		if s, ok := frag.Get(sym); ok {
+			out = append(out, fmt.Sprintf("  set by %s:%d: %s", l.Pipeline.Rel(s.File), s.Line, s.Value))
+			want = s.Value
+		}
+	}
+	switch have := final.Value(sym); {
+	case want == "":
+		out = append(out, "  no fragment asks for it: its value is the base's, or olddefconfig's from its default, selects and dependencies")
+	case want == have:
+		out = append(out, "  the final value is what was requested")
+	default:
+		out = append(out, fmt.Sprintf("  REQUESTED %s, but olddefconfig made it %s", want, have))
+	}
+	for _, line := range rules.Why(sym, want, final) {
+		out = append(out, "  "+line)
+	}
+	return out, nil
+}
