@@ -19,23 +19,27 @@ const Schema = 1
 
 // Manifest describes one run of one profile.
 type Manifest struct {
-	Schema        int       `json:"schema"`
-	Pipeline      string    `json:"pipeline"`
-	Profile       string    `json:"profile"`
-	Version       string    `json:"version"`
-	KernelRelease string    `json:"kernel_release"`
-	Branch        string    `json:"branch"`
-	Tag           string    `json:"tag"`
-	Status        string    `json:"status"` // ok or failed
-	Error         string    `json:"error,omitempty"`
-	Started       time.Time `json:"started"`
-	Upstream      Upstream  `json:"upstream"`
-	Patches       []Patch   `json:"patches"`
-	Inputs        []File    `json:"inputs"`
-	Outputs       []File    `json:"outputs"`
-	Stages        []Stage   `json:"stages"`
-	Boots         []Boot    `json:"boots,omitempty"`
-	Reproducer    string    `json:"reproducer"`
+	Schema        int    `json:"schema"`
+	Pipeline      string `json:"pipeline"`
+	Profile       string `json:"profile"`
+	Version       string `json:"version"`
+	KernelRelease string `json:"kernel_release"`
+	Branch        string `json:"branch"`
+	// BranchHead is the branch's last commit (patches, then the in-tree defconfigs), kept in the
+	// upstream mirror under BranchRef; empty for a tarball source, which has no git history.
+	BranchHead string    `json:"branch_head,omitempty"`
+	BranchRef  string    `json:"branch_ref,omitempty"`
+	Tag        string    `json:"tag"`
+	Status     string    `json:"status"` // ok or failed
+	Error      string    `json:"error,omitempty"`
+	Started    time.Time `json:"started"`
+	Upstream   Upstream  `json:"upstream"`
+	Patches    []Patch   `json:"patches"`
+	Inputs     []File    `json:"inputs"`
+	Outputs    []File    `json:"outputs"`
+	Stages     []Stage   `json:"stages"`
+	Boots      []Boot    `json:"boots,omitempty"`
+	Reproducer string    `json:"reproducer"`
 }
 
 // Upstream is the release built on.
@@ -49,11 +53,12 @@ type Upstream struct {
 	Unsigned   bool      `json:"unsigned,omitempty"`
 }
 
-// Patch is one applied patch.
+// Patch is one patch of the series.
 type Patch struct {
-	File    string `json:"file"`
-	Subject string `json:"subject"`
-	Author  string `json:"author"`
+	File       string `json:"file"`
+	Subject    string `json:"subject"`
+	Author     string `json:"author"`
+	Upstreamed string `json:"upstreamed,omitempty"` // the release that already holds it: skipped
 }
 
 // File is an input or output.

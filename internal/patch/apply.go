@@ -35,11 +35,39 @@ type Change struct {
 	Delete bool
 }
 
+// Step is one applied commit and the files it touched, as it left them: what a git commit of it
+// holds.
+type Step struct {
+	Commit  *Commit
+	Changes map[string]*Change
+}
+
 // Result is a series applied in memory, ready to be written over the tree.
 type Result struct {
-	Commits []*Commit
-	Changes map[string]*Change // by path relative to the tree
-	Offsets []string           // hunks that applied away from their stated line, as patch reports them
+	Commits    []*Commit          // the commits applied, in order
+	Steps      []Step             // the same, with each one's files
+	Upstreamed []*Commit          // commits skipped because the tree already holds their change
+	Changes    map[string]*Change // by path relative to the tree: the state after the whole series
+	Offsets    []string           // hunks that applied away from their stated line, as patch reports them
+	// HunkOffsets is how far each hunk of the applied commits moved from its stated line.
+	HunkOffsets map[*gitdiff.TextFragment]int
+}
+
+// ReadFunc reads a file of the tree being patched, by slash-separated path; a missing file is
+// an fs.ErrNotExist error.
+type ReadFunc func(name string) ([]byte, fs.FileMode, error)
+
+// DirReader reads files from a tree on disk.
+func DirReader(root string) ReadFunc {
+	return func(name string) ([]byte, fs.FileMode, error) {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		info, err := os.Lstat(path)
+		if err != nil {
+			return nil, 0, err
+		}
+		data, err := os.ReadFile(path)
+		return data, info.Mode(), err
+	}
 }
 
 // mboxFrom starts each message of a git format-patch mbox.
@@ -101,34 +129,119 @@ func ParseAll(series []Entry) ([]*Commit, error) {
 // Apply applies the commits to the tree at root in memory and returns the result; the tree is
 // not touched, so a patch that fails leaves it exactly as it was.
 func Apply(root string, commits []*Commit) (*Result, error) {
-	res := &Result{Changes: map[string]*Change{}}
-	read := func(name string) ([]byte, fs.FileMode, error) {
-		if c, ok := res.Changes[name]; ok {
-			if c.Delete {
-				return nil, 0, fs.ErrNotExist
+	return ApplyFrom(DirReader(root), commits)
+}
+
+// ApplyFrom applies the commits in memory to the tree that read reads, in order, each as a whole.
+// A commit that does not apply but whose change the unpatched tree already holds (it applies in reverse,
+// adds a file already there with its content, deletes one already gone) is upstream: it is listed
+// in Upstreamed and skipped. Any other commit that does not apply is an error naming the patch,
+// file and hunk.
+func ApplyFrom(read ReadFunc, commits []*Commit) (*Result, error) {
+	res := &Result{Changes: map[string]*Change{}, HunkOffsets: map[*gitdiff.TextFragment]int{}}
+	layered := func(layers ...map[string]*Change) ReadFunc {
+		return func(name string) ([]byte, fs.FileMode, error) {
+			for _, l := range layers {
+				if c, ok := l[name]; ok {
+					if c.Delete {
+						return nil, 0, fs.ErrNotExist
+					}
+					return c.Data, c.Mode, nil
+				}
 			}
-			return c.Data, c.Mode, nil
+			return read(name)
 		}
-		path := filepath.Join(root, filepath.FromSlash(name))
-		info, err := os.Lstat(path)
-		if err != nil {
-			return nil, 0, err
-		}
-		data, err := os.ReadFile(path)
-		return data, info.Mode(), err
 	}
 	for _, c := range commits {
+		step := &applied{changes: map[string]*Change{}, offsets: map[*gitdiff.TextFragment]int{}}
+		readStep := layered(step.changes, res.Changes)
+		var err error
 		for _, f := range c.Files {
-			if err := applyFile(res, read, c, f); err != nil {
-				return nil, err
+			if err = applyFile(step, readStep, c, f); err != nil {
+				break
 			}
 		}
+		if err != nil {
+			// Upstream means the release holds the change, not an earlier patch of ours.
+			if isUpstream(read, c) {
+				res.Upstreamed = append(res.Upstreamed, c)
+				continue
+			}
+			return nil, err
+		}
+		for name, ch := range step.changes {
+			res.Changes[name] = ch
+		}
+		for frag, off := range step.offsets {
+			res.HunkOffsets[frag] = off
+		}
+		res.Offsets = append(res.Offsets, step.notes...)
 		res.Commits = append(res.Commits, c)
+		res.Steps = append(res.Steps, Step{Commit: c, Changes: step.changes})
 	}
 	return res, nil
 }
 
-func applyFile(res *Result, read func(string) ([]byte, fs.FileMode, error), c *Commit, f *gitdiff.File) error {
+// applied is what one commit did, kept apart until all of its files applied.
+type applied struct {
+	changes map[string]*Change
+	offsets map[*gitdiff.TextFragment]int
+	notes   []string
+}
+
+// isUpstream reports whether the tree already holds every file change of c.
+func isUpstream(read ReadFunc, c *Commit) bool {
+	for _, f := range c.Files {
+		if f.IsBinary {
+			return false
+		}
+		switch {
+		case f.IsDelete:
+			if _, _, err := read(f.OldName); !errors.Is(err, fs.ErrNotExist) {
+				return false
+			}
+		case f.IsNew:
+			want, _, failed := applyText(nil, f.TextFragments)
+			have, _, err := read(f.NewName)
+			if failed >= 0 || err != nil || !bytes.Equal(want, have) {
+				return false
+			}
+		default:
+			have, _, err := read(f.NewName)
+			if err != nil {
+				return false
+			}
+			if _, _, failed := applyText(have, reversed(f.TextFragments)); failed >= 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// reversed is the hunks that undo frags.
+func reversed(frags []*gitdiff.TextFragment) []*gitdiff.TextFragment {
+	out := make([]*gitdiff.TextFragment, len(frags))
+	for i, f := range frags {
+		r := *f
+		r.OldPosition, r.OldLines, r.NewPosition, r.NewLines = f.NewPosition, f.NewLines, f.OldPosition, f.OldLines
+		r.LinesAdded, r.LinesDeleted = f.LinesDeleted, f.LinesAdded
+		r.Lines = make([]gitdiff.Line, len(f.Lines))
+		for j, l := range f.Lines {
+			switch l.Op {
+			case gitdiff.OpAdd:
+				l.Op = gitdiff.OpDelete
+			case gitdiff.OpDelete:
+				l.Op = gitdiff.OpAdd
+			}
+			r.Lines[j] = l
+		}
+		out[i] = &r
+	}
+	return out
+}
+
+func applyFile(res *applied, read ReadFunc, c *Commit, f *gitdiff.File) error {
 	where := fmt.Sprintf("patch %s", c.Entry.Name)
 	if c.Index > 1 {
 		where += fmt.Sprintf(" (message %d)", c.Index)
@@ -158,21 +271,22 @@ func applyFile(res *Result, read func(string) ([]byte, fs.FileMode, error), c *C
 		return hunkError(where, name, src, f, failed)
 	}
 	for i, off := range offsets {
+		res.offsets[f.TextFragments[i]] = off
 		if off != 0 {
-			res.Offsets = append(res.Offsets, fmt.Sprintf("%s: %s: hunk %d applied at offset %+d lines", where, name, i+1, off))
+			res.notes = append(res.notes, fmt.Sprintf("%s: %s: hunk %d applied at offset %+d lines", where, name, i+1, off))
 		}
 	}
 	if f.NewMode != 0 {
 		mode = f.NewMode.Perm()
 	}
 	if f.IsDelete {
-		res.Changes[f.OldName] = &Change{Delete: true}
+		res.changes[f.OldName] = &Change{Delete: true}
 		return nil
 	}
 	if f.IsRename {
-		res.Changes[f.OldName] = &Change{Delete: true}
+		res.changes[f.OldName] = &Change{Delete: true}
 	}
-	res.Changes[f.NewName] = &Change{Data: out, Mode: mode}
+	res.changes[f.NewName] = &Change{Data: out, Mode: mode}
 	return nil
 }
 

@@ -254,7 +254,13 @@ func applyTo(t *testing.T, patches map[string]string, series string, files map[s
 	t.Helper()
 	root, entries := setupTree(t, patches, series)
 	for name, body := range files {
-		os.WriteFile(filepath.Join(root, name), []byte(body), 0o644)
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	commits, err := ParseAll(entries)
 	if err != nil {
@@ -322,5 +328,91 @@ func TestHunkAtTheTopDoesNotMove(t *testing.T) {
 	_, _, err := applyTo(t, map[string]string{"p.patch": modifyPatch}, "p.patch\n", map[string]string{"hello.c": "/* new */\n" + helloC})
 	if err == nil || !strings.Contains(err.Error(), "hunk 1 (@@ -1,5 +1,5 @@) does not apply at line 1") {
 		t.Errorf("Apply = %v", err)
+	}
+}
+
+func TestUpstreamedPatchesAreSkipped(t *testing.T) {
+	// The release already holds the change of the first patch (hello.c greets WSL) and the file the
+	// second creates, with its content; the third still applies.
+	notes := twoPatches[:strings.Index(twoPatches, "\n\nFrom 3333")]
+	extend := twoPatches[strings.Index(twoPatches, "From 3333"):]
+	upstreamHello := strings.Replace(helloC, `puts("hello")`, `puts("hello, WSL")`, 1)
+	_, res, err := applyTo(t, map[string]string{"1.patch": modifyPatch, "2.patch": notes, "3.patch": extend},
+		"1.patch\n2.patch\n3.patch\n", map[string]string{"hello.c": upstreamHello, "Microsoft/NOTES": "notes\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	for _, c := range res.Upstreamed {
+		skipped = append(skipped, c.Entry.Name)
+	}
+	if strings.Join(skipped, " ") != "1.patch 2.patch" || len(res.Commits) != 1 || res.Commits[0].Entry.Name != "3.patch" {
+		t.Errorf("upstreamed %v, applied %d", skipped, len(res.Commits))
+	}
+	if got := string(res.Changes["Microsoft/NOTES"].Data); got != "notes\nmore notes\n" {
+		t.Errorf("NOTES = %q", got)
+	}
+	if len(res.Steps) != 1 || len(res.Steps[0].Changes) != 1 {
+		t.Errorf("steps = %+v", res.Steps)
+	}
+	// A patch that neither applies nor is upstream still fails, naming itself.
+	_, _, err = applyTo(t, map[string]string{"1.patch": modifyPatch}, "1.patch\n", map[string]string{"hello.c": "int main(void) { return 0; }\n"})
+	if err == nil || !strings.Contains(err.Error(), "patch 1.patch: hello.c: hunk 1") {
+		t.Errorf("a patch that does not apply: %v", err)
+	}
+}
+
+// After a rebase onto a tree where the first patch is upstream and the hunks of another moved,
+// Refresh drops the first from the series and moves the other's hunk headers; the refreshed
+// series then applies with no offsets and nothing upstream, to the same result.
+func TestRefreshRewritesTheSeries(t *testing.T) {
+	upstreamHello := strings.Replace(helloC, `puts("hello")`, `puts("hello, WSL")`, 1)
+	files := map[string]string{"hello.c": upstreamHello, "body.c": "0\n0\n" + bodyC}
+	root, entries := setupTree(t, map[string]string{"1.patch": modifyPatch, "2.patch": twoHunks}, "# ours\n1.patch\n2.patch\n")
+	for name, body := range files {
+		os.WriteFile(filepath.Join(root, name), []byte(body), 0o644)
+	}
+	commits, err := ParseAll(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(root, commits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := entries[0].Series
+	ref, err := Refresh(series, entries, commits, res, "v6.12.118")
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(ref.Notes, "\n")
+	if !strings.Contains(notes, `1.patch: "hello: greet WSL" is upstream in v6.12.118: dropped`) || !strings.Contains(notes, "2.patch: ") {
+		t.Errorf("notes:\n%s", notes)
+	}
+	if err := ref.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(entries[0].Path); !os.IsNotExist(err) {
+		t.Errorf("the upstreamed patch file is still there: %v", err)
+	}
+	text, _ := os.ReadFile(series)
+	if string(text) != "# ours\n# upstream in v6.12.118: 1.patch\n2.patch\n" {
+		t.Errorf("series =\n%s", text)
+	}
+	entries2, err := ReadSeries(series)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits2, _ := ParseAll(entries2)
+	res2, err := Apply(root, commits2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res2.Offsets) != 0 || len(res2.Upstreamed) != 0 || string(res2.Changes["body.c"].Data) != string(res.Changes["body.c"].Data) {
+		t.Errorf("the refreshed series: offsets %q, upstreamed %d", res2.Offsets, len(res2.Upstreamed))
+	}
+	again, _ := Refresh(series, entries2, commits2, res2, "v6.12.118")
+	if again.Changed() {
+		t.Errorf("a second refresh changes %v", again.Files)
 	}
 }

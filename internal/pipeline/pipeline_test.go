@@ -19,6 +19,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/wslkernel/wslkernel/internal/boot"
@@ -63,6 +64,15 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 				s = strings.ReplaceAll(s, "CONFIG_NEEDS_DEP=y\n", "# CONFIG_NEEDS_DEP is not set\n")
 			}
 			return os.WriteFile(dotconfig, []byte(s), 0o644)
+		case "savedefconfig":
+			data, _ := os.ReadFile(dotconfig)
+			var min []string
+			for _, line := range strings.SplitAfter(string(data), "\n") {
+				if strings.HasSuffix(line, "=y\n") || strings.HasPrefix(line, "CONFIG_LOCALVERSION=") {
+					min = append(min, line)
+				}
+			}
+			return os.WriteFile(filepath.Join(o, "defconfig"), []byte(strings.Join(min, "")), 0o644)
 		case "bzImage":
 			data, _ := os.ReadFile(dotconfig)
 			local := regexp.MustCompile(`CONFIG_LOCALVERSION="(.*)"`).FindStringSubmatch(string(data))[1]
@@ -233,6 +243,31 @@ func TestRunOnAFakeTree(t *testing.T) {
 	}
 	if len(m.Boots) != 1 || m.Boots[0].InitSeconds != 0.4 {
 		t.Errorf("boots = %+v", m.Boots)
+	}
+	// The branch: the patch as a commit on the tag, then the defconfig commit, in the mirror;
+	// the source tree holds the same defconfig.
+	defconfig, err := os.ReadFile(filepath.Join(tree, "arch/x86/configs/wsl_defconfig"))
+	if err != nil || !bytes.Contains(defconfig, []byte("CONFIG_PRINTK=y\n")) {
+		t.Errorf("wsl_defconfig in the tree: %q, %v", defconfig, err)
+	}
+	mirrors, _ := filepath.Glob(filepath.Join(work, "cache", "mirrors", "*.git"))
+	repo, err := git.PlainOpen(mirrors[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := repo.Reference(plumbing.ReferenceName(m.BranchRef), true)
+	if err != nil || ref.Hash().String() != m.BranchHead || m.BranchRef != "refs/wslkernel/smoke/heads/wsl-6.12.y" {
+		t.Fatalf("branch ref %s = %v, %v; manifest says %s", m.BranchRef, ref, err, m.BranchHead)
+	}
+	top, _ := repo.CommitObject(ref.Hash())
+	if f, err := top.File("arch/x86/configs/wsl_defconfig"); err != nil || top.NumParents() != 1 {
+		t.Errorf("defconfig commit: %v %v", f, err)
+	} else if got, _ := f.Contents(); got != string(defconfig) {
+		t.Errorf("committed defconfig %q, tree's %q", got, defconfig)
+	}
+	patched, _ := top.Parent(0)
+	if patched.Author.Name != "Ada" || patched.Message != "Microsoft: add notes\n" || patched.ParentHashes[0].String() != m.Upstream.Commit {
+		t.Errorf("patch commit: %+v", patched)
 	}
 
 	// A second run reuses the exported tree and configures to the same bytes.

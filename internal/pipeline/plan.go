@@ -85,7 +85,7 @@ func (p *Plan) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  fetch      %s from %s; %s\n", p.Release.Tag(), l.Upstream.Git, trust)
 	if prof.Patches != "" {
-		fmt.Fprintf(w, "  patch      apply the series %s\n", l.Pipeline.Rel(prof.Patches))
+		fmt.Fprintf(w, "  patch      apply the series %s as commits on %s\n", l.Pipeline.Rel(prof.Patches), p.Branch)
 	}
 	verify := "verify"
 	if !prof.Config.IsStrict() {
@@ -101,6 +101,9 @@ func (p *Plan) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  configure  [%s] base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, %s\n",
 			a.Name, l.Pipeline.Rel(prof.Config.Base), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
+	}
+	fmt.Fprintf(w, "  branch     commit each arch's savedefconfig as arch/*/configs/%s on %s\n", DefconfigName, p.Branch)
+	for _, a := range p.Arches {
 		fmt.Fprintf(w, "  build      [%s] make %s (%s)\n", a.Name, a.Image, wrapperName(prof.Build.Wrapper))
 		fmt.Fprintf(w, "  initrd     [%s] %s, %s\n", a.Name, l.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))
 		if a.Name == "x86_64" {

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/branch"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/patch"
@@ -78,6 +79,9 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	arches, err := r.configureAll(ctx)
 	defer closeLogs(arches)
 	if err != nil {
+		return manifestPath, err
+	}
+	if err := r.stage("branch", "", func() (string, error) { return r.defconfigs(ctx, arches) }); err != nil {
 		return manifestPath, err
 	}
 	for _, ar := range arches {
@@ -322,41 +326,76 @@ func (r *run) source() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var res *patch.Result
+	var key string
+	if r.pristine != "" {
+		if res, err = patch.Apply(r.pristine, commits); err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		fmt.Fprintf(h, "tarball %s signed by %s\n", r.pristine, r.m.Upstream.Signer)
+		for _, e := range series {
+			data, err := os.ReadFile(e.Path)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "patch %s %d\n", e.Name, len(data))
+			h.Write(data)
+		}
+		key = hex.EncodeToString(h.Sum(nil))[:16]
+	} else {
+		// The series becomes commits on top of the tag, in the mirror; the tree is that commit's.
+		if res, err = r.applyGit(ctx, commits, true); err != nil {
+			return "", err
+		}
+		key = r.m.BranchHead[:16]
+	}
+	upstreamed := map[*patch.Commit]bool{}
+	for _, c := range res.Upstreamed {
+		upstreamed[c] = true
+		fmt.Fprintf(r.opts.Out, "%-18s patch %s (%s) is upstreamed in %s: skipped; kbuild patches refresh drops it from the series\n",
+			"note", c.Entry.Name, c.Subject(), r.plan.Release.Tag())
+	}
 	for _, c := range commits {
-		r.m.Patches = append(r.m.Patches, manifest.Patch{
+		p := manifest.Patch{
 			File:    r.plan.Line.Pipeline.Rel(c.Entry.Path),
 			Subject: c.Subject(),
 			Author:  fmt.Sprintf("%s <%s>", c.Header.Author.Name, c.Header.Author.Email),
-		})
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "commit %s\n", r.m.Upstream.Commit)
-	if r.pristine != "" {
-		fmt.Fprintf(h, "tarball %s signed by %s\n", r.pristine, r.m.Upstream.Signer)
-	}
-	for _, e := range series {
-		data, err := os.ReadFile(e.Path)
-		if err != nil {
-			return "", err
 		}
-		fmt.Fprintf(h, "patch %s %d\n", e.Name, len(data))
-		h.Write(data)
+		if upstreamed[c] {
+			p.Upstreamed = r.plan.Release.Tag()
+		}
+		r.m.Patches = append(r.m.Patches, p)
 	}
-	r.src = filepath.Join(r.opts.WorkDir, "src", hex.EncodeToString(h.Sum(nil))[:16])
+	for _, o := range res.Offsets {
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "note", o)
+	}
+	applied := fmt.Sprintf("%d patches applied", len(res.Commits))
+	if len(res.Upstreamed) > 0 {
+		applied += fmt.Sprintf(", %d upstreamed", len(res.Upstreamed))
+	}
+	if r.m.BranchHead != "" {
+		applied += fmt.Sprintf(", branch %s at %s", r.plan.Branch, r.m.BranchHead[:12])
+	}
+
+	r.src = filepath.Join(r.opts.WorkDir, "src", key)
 	stamp := r.src + ".done"
 	if _, err := os.Stat(stamp); err == nil {
-		return fmt.Sprintf("%d patches, tree %s (reused)", len(commits), r.src), nil
+		return fmt.Sprintf("%s, tree %s (reused)", applied, r.src), nil
+	}
+	if err := os.RemoveAll(r.src); err != nil {
+		return "", err
 	}
 	var files int64
 	if r.pristine != "" {
 		// Hard links: patches replace files by rename, so the cached tree is never changed.
-		if err = os.RemoveAll(r.src); err == nil {
-			files, err = upstream.LinkTree(r.pristine, r.src)
+		if files, err = upstream.LinkTree(r.pristine, r.src); err == nil {
+			err = res.Write(r.src)
 		}
 	} else {
 		err = r.withMirror(ctx, func(m *upstream.Mirror) error {
 			var err error
-			files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.Upstream.Commit), r.src, runtime.NumCPU(), r.exportProgress())
+			files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.BranchHead), r.src, runtime.NumCPU(), r.exportProgress())
 			return err
 		})
 	}
@@ -364,20 +403,87 @@ func (r *run) source() (string, error) {
 		fmt.Fprint(r.opts.Progress, "\r\033[K")
 	}
 	if err != nil {
-		return "", err
-	}
-	res, err := patch.Apply(r.src, commits)
-	if err != nil {
-		return "", err
-	}
-	for _, o := range res.Offsets {
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "note", o)
-	}
-	if err := res.Write(r.src); err != nil {
-		return "", fmt.Errorf("writing patched files into %s: %w", r.src, err)
+		return "", fmt.Errorf("making the source tree %s: %w", r.src, err)
 	}
 	if err := atomicfile.WriteFile(stamp, []byte(r.m.Upstream.Commit+"\n"), 0o644); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d patches, %d files changed, tree %s (%d files)", len(commits), len(res.Changes), r.src, files), nil
+	return fmt.Sprintf("%s, %d files changed, tree %s (%d files)", applied, len(res.Changes), r.src, files), nil
+}
+
+// applyGit applies the series to the upstream commit in the mirror, in memory; with commit, it
+// also makes the branch's patch commits and points the branch ref at them.
+func (r *run) applyGit(ctx context.Context, commits []*patch.Commit, commit bool) (res *patch.Result, err error) {
+	err = r.withMirror(ctx, func(m *upstream.Mirror) error {
+		repo := m.Repo()
+		base, err := repo.CommitObject(plumbing.NewHash(r.m.Upstream.Commit))
+		if err != nil {
+			return fmt.Errorf("%w: %v", upstream.ErrDamaged, err)
+		}
+		tree, err := base.Tree()
+		if err != nil {
+			return fmt.Errorf("%w: %v", upstream.ErrDamaged, err)
+		}
+		if res, err = patch.ApplyFrom(branch.Reader(repo.Storer, tree), commits); err != nil || !commit {
+			return err
+		}
+		head, err := branch.Patches(repo.Storer, base, res.Steps)
+		if err != nil {
+			return err
+		}
+		r.m.BranchRef = r.branchRef()
+		r.m.BranchHead = head.String()
+		return repo.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(r.m.BranchRef), head))
+	})
+	return res, err
+}
+
+// RefreshPatches applies the series to the plan's release and rewrites it for that base: hunk
+// headers where the hunks now apply, upstreamed patches dropped. With write false it only
+// reports. The source tree is not touched.
+func RefreshPatches(ctx context.Context, p *Plan, opts Options, write bool) (*patch.Refreshed, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	prof := p.Line.Profile
+	if prof.Patches == "" {
+		return nil, fmt.Errorf("profile %s has no patch series", p.Line.Name)
+	}
+	r := &run{plan: p, opts: opts, m: &manifest.Manifest{}}
+	if err := r.stage("fetch", "", r.fetch); err != nil {
+		return nil, err
+	}
+	series, err := patch.ReadSeries(prof.Patches)
+	if err != nil {
+		return nil, err
+	}
+	commits, err := patch.ParseAll(series)
+	if err != nil {
+		return nil, err
+	}
+	var res *patch.Result
+	if r.pristine != "" {
+		res, err = patch.Apply(r.pristine, commits)
+	} else {
+		res, err = r.applyGit(ctx, commits, false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the series does not apply to %s, so it cannot be refreshed automatically: %w", p.Release.Tag(), err)
+	}
+	ref, err := patch.Refresh(prof.Patches, series, commits, res, p.Release.Tag())
+	if err != nil {
+		return nil, err
+	}
+	if write && ref.Changed() {
+		if err := ref.Write(); err != nil {
+			return nil, err
+		}
+	}
+	return ref, nil
+}
+
+// branchRef is where the mirror keeps the profile's release branch: out of the way of the tags
+// it fetches, one per profile.
+func (r *run) branchRef() string {
+	return fmt.Sprintf("refs/wslkernel/%s/heads/%s", r.plan.Line.Name, r.plan.Branch)
 }

@@ -1,0 +1,90 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sharedSource is the source tree the shared run built from: the build tree's source link.
+func sharedSource(t *testing.T) string {
+	t.Helper()
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	src, err := filepath.EvalSymlinks(filepath.Join(workDir, "build/smoke/x86_64/source"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// sharedMirror is the mirror of the local kernel.org that the shared run used.
+func sharedMirror(t *testing.T) string {
+	t.Helper()
+	mirrors, _ := filepath.Glob(filepath.Join(cacheDir, "mirrors", "*.git"))
+	for _, m := range mirrors {
+		if exec.Command("git", "--git-dir", m, "cat-file", "-e", manifestRun.BranchHead).Run() == nil {
+			return m
+		}
+	}
+	t.Fatalf("no mirror under %s holds the branch head %s", cacheDir, manifestRun.BranchHead)
+	return ""
+}
+
+func gitOut(t *testing.T, gitDir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"--git-dir", gitDir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// The release branch on the real tree: the tag, the series as commits with their authors and
+// messages, and the in-tree defconfig commit last; the source tree that was built is exactly the
+// branch's last commit, as git sees it.
+func TestBranchIsTheTagThenThePatchesThenTheDefconfig(t *testing.T) {
+	src := sharedSource(t)
+	mirror := sharedMirror(t)
+	head := manifestRun.BranchHead
+	if got := strings.TrimSpace(gitOut(t, mirror, "rev-parse", manifestRun.BranchRef)); got != head {
+		t.Errorf("%s is %s, the manifest says %s", manifestRun.BranchRef, got, head)
+	}
+	log := gitOut(t, mirror, "log", "--format=%an <%ae>|%s", "v6.12.118.."+head)
+	want := "wslkernel kbuild <kbuild@wslkernel.invalid>|Add wsl_defconfig, the config this release is built with\n" +
+		manifestRun.Patches[0].Author + "|" + manifestRun.Patches[0].Subject + "\n"
+	if log != want {
+		t.Errorf("git log v6.12.118..branch:\n%s\nwant:\n%s", log, want)
+	}
+	if fsck := gitOut(t, mirror, "fsck", "--no-dangling", "--connectivity-only", head); strings.Contains(fsck, "missing") || strings.Contains(fsck, "error") {
+		t.Errorf("git fsck: %s", fsck)
+	}
+	if got := statusIn(t, mirror, src, head); got != "" {
+		t.Errorf("git status of the built source tree against the branch head:\n%s", got)
+	}
+}
+
+// make wsl_defconfig on the published source gives exactly the config that was built: the
+// in-tree file cannot drift from configs/.
+func TestWslDefconfigGivesTheBuiltConfig(t *testing.T) {
+	src := sharedSource(t)
+	out := t.TempDir()
+	cmd := exec.Command("make", "-s", "-C", src, "O="+out, "ARCH=x86_64", "wsl_defconfig")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make wsl_defconfig: %v\n%s", err, b)
+	}
+	got, _ := os.ReadFile(filepath.Join(out, ".config"))
+	built, err := os.ReadFile(filepath.Join(filepath.Dir(manifestAt), "x86_64/config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, built) {
+		t.Errorf("make wsl_defconfig gives a different .config than the one built (%d vs %d bytes)", len(got), len(built))
+	}
+}

@@ -1,0 +1,196 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// localPipeline writes pipeline.yaml, edited by edit, into a folder that links to the
+// repository's configs, patches, initrd and cmd, so a profile can be changed without touching
+// the repository (for example the wsl profile pointed at the local kernel.org).
+func localPipeline(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"configs", "patches", "initrd", "cmd", "keys"} {
+		if err := os.Symlink(filepath.Join(repoRoot, d), filepath.Join(dir, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := edit(string(data))
+	if text == string(data) {
+		t.Fatal("the edit changed nothing in pipeline.yaml")
+	}
+	path := filepath.Join(dir, "pipeline.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// wslLocal points the wsl profile at the local kernel.org, at release.
+func wslLocal(release string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, "  wsl:\n    arches: [x86_64, arm64]\n", `  wsl:
+    upstream:
+      releases: file://${KERNEL_ORG}/releases.json
+      git: file://${KERNEL_ORG}/linux.git
+      keyring: ${KERNEL_ORG}/keys.asc
+      pin: `+release+`
+    arches: [x86_64, arm64]
+`, 1)
+	}
+}
+
+func kbuildWith(t *testing.T, pipeline string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "kbuild"), append(args, "--config", pipeline, "--cache-dir", cacheDir)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// wslWork keeps the wsl profile's trees between runs, as the smoke build's are.
+func wslWork() string { return filepath.Join(cacheDir, "e2e-wsl-work") }
+
+// The wsl profile, the kernel we ship, configures cleanly on 6.12.117 for both arches: every
+// requested value survives olddefconfig and the WSL policy holds; explain says who set a symbol.
+func TestWslProfileConfiguresAndPassesItsPolicy(t *testing.T) {
+	pipeline := localPipeline(t, wslLocal("6.12.117"))
+	out, err := kbuildWith(t, pipeline, "configure", "--profile", "wsl", "--work-dir", wslWork())
+	if err != nil {
+		t.Fatalf("kbuild configure --profile wsl: %v\n%s", err, out)
+	}
+	for _, arch := range []string{"x86_64", "arm64"} {
+		if !strings.Contains(out, "configure ["+arch+"]") || !strings.Contains(out, "all present, policy configs/wsl.policy holds") {
+			t.Errorf("configure [%s] did not report a clean config and policy:\n%s", arch, out)
+		}
+	}
+	out, err = kbuildWith(t, pipeline, "config", "explain", "CONFIG_HYPERV_VSOCKETS", "--profile", "wsl", "--arch", "arm64", "--work-dir", wslWork())
+	if err != nil {
+		t.Fatalf("kbuild config explain: %v\n%s", err, out)
+	}
+	for _, want := range []string{"CONFIG_HYPERV_VSOCKETS=y in ", "set by configs/wsl.config:", "the final value is what was requested",
+		`defined at net/vmw_vsock/Kconfig:`, "depends on: NET [=y] && VSOCKETS [=y] && HYPERV [=y]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A fragment that turns off what another option depends on: with strict: false the dropped
+// value is a warning that names the unmet dependency from the tree's Kconfig, and the WSL policy
+// still refuses the config.
+func TestDroppedOptionNamesTheUnmetDependencyAndPolicyRefuses(t *testing.T) {
+	pipeline := localPipeline(t, func(s string) string {
+		s = wslLocal("6.12.117")(s)
+		return strings.Replace(s, "      policy: configs/wsl.policy\n", "      policy: configs/wsl.policy\n      strict: false\n", 1)
+	})
+	broken := filepath.Join(filepath.Dir(pipeline), "no-nvdimm.config")
+	os.WriteFile(broken, []byte("# CONFIG_LIBNVDIMM is not set\n"), 0o644)
+	data, _ := os.ReadFile(pipeline)
+	data = bytes.Replace(data, []byte("x86_64: [configs/wsl-x86_64.config, configs/size-x86_64.config]"),
+		[]byte("x86_64: [configs/wsl-x86_64.config, configs/size-x86_64.config, no-nvdimm.config]"), 1)
+	os.WriteFile(pipeline, data, 0o644)
+
+	out, err := kbuildWith(t, pipeline, "configure", "--profile", "wsl", "--work-dir", wslWork())
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("kbuild configure exit %d (%v), want 1:\n%s", code, err, out)
+	}
+	for _, want := range []string{
+		"no-nvdimm.config:1: CONFIG_LIBNVDIMM=n overrides ",
+		"configs/wsl.config:", "CONFIG_VIRTIO_PMEM=y was requested, but the final .config has n",
+		"depends on: VIRTIO_MENU [=y] && VIRTIO [=y] && LIBNVDIMM [=n]  => n; unmet: LIBNVDIMM [=n]",
+		"config.strict is false, so the build goes on",
+		"breaks 1 rules of the WSL policy",
+		"configs/wsl.policy:", "CONFIG_VIRTIO_PMEM must be y on x86_64 (WSLg's system distro is a pmem device), but the final .config has n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// Our merge of a base plus fragments, then olddefconfig, gives byte for byte the .config that
+// the kernel's own scripts/kconfig/merge_config.sh -m followed by make olddefconfig gives: on
+// Debian's real amd64 config with our WSL fragments over it.
+func TestMergeEqualsMergeConfigSh(t *testing.T) {
+	debian := "/usr/src/linux-config-6.12/config.amd64_none_amd64.xz"
+	base := filepath.Join(t.TempDir(), "config.debian-amd64")
+	xz, err := exec.Command("xz", "-dc", debian).Output()
+	if err != nil {
+		t.Fatalf("%s (linux-config-6.12, which scripts/setup installs): %v", debian, err)
+	}
+	os.WriteFile(base, xz, 0o644)
+	frags := []string{"configs/wsl.config", "configs/size.config", "configs/wsl-x86_64.config", "configs/size-x86_64.config"}
+	pipeline := localPipeline(t, func(s string) string {
+		return strings.Replace(s, "profiles:\n", `profiles:
+  debian:
+    upstream:
+      releases: file://${KERNEL_ORG}/releases.json
+      git: file://${KERNEL_ORG}/linux.git
+      keyring: ${KERNEL_ORG}/keys.asc
+    arches: [x86_64]
+    config:
+      base: `+base+`
+      fragments: [`+strings.Join(frags, ", ")+`]
+      strict: false
+    patches: patches/series
+    initrd:
+      spec: initrd/smoke.list
+      programs:
+        SMOKE_INIT: cmd/smokeinit
+`, 1)
+	})
+	out, err := kbuildWith(t, pipeline, "configure", "--profile", "debian", "--work-dir", workDir)
+	if err != nil {
+		t.Fatalf("kbuild configure --profile debian: %v\n%s", err, out)
+	}
+	ours, _ := os.ReadFile(filepath.Join(workDir, "build/debian/x86_64/.config"))
+	src, err := filepath.EvalSymlinks(filepath.Join(workDir, "build/debian/x86_64/source"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same inputs through the kernel's own tools, the local version included.
+	theirs := t.TempDir()
+	lv := filepath.Join(t.TempDir(), "localversion.config")
+	os.WriteFile(lv, []byte(`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`+"\n"), 0o644)
+	args := []string{"-m", "-O", theirs, base}
+	for _, f := range frags {
+		args = append(args, filepath.Join(repoRoot, f))
+	}
+	args = append(args, lv)
+	merge := exec.Command(filepath.Join(src, "scripts/kconfig/merge_config.sh"), args...)
+	if b, err := merge.CombinedOutput(); err != nil {
+		t.Fatalf("merge_config.sh: %v\n%s", err, b)
+	}
+	if b, err := exec.CommandContext(context.Background(), "make", "-s", "-C", src, "O="+theirs, "ARCH=x86_64", "olddefconfig").CombinedOutput(); err != nil {
+		t.Fatalf("make olddefconfig: %v\n%s", err, b)
+	}
+	want, _ := os.ReadFile(filepath.Join(theirs, ".config"))
+	if len(ours) < 100000 || !bytes.Equal(ours, want) {
+		t.Errorf("our .config (%d bytes) differs from merge_config.sh + olddefconfig (%d bytes)", len(ours), len(want))
+	}
+}
