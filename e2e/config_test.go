@@ -173,7 +173,8 @@ func TestMergeEqualsMergeConfigSh(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The same inputs through the kernel's own tools, the local version included.
+	// The same inputs through the kernel's own tools, the local version included (and the
+	// EXTRAVERSION kbuild passes make, which the .config's header line names).
 	theirs := t.TempDir()
 	lv := filepath.Join(t.TempDir(), "localversion.config")
 	os.WriteFile(lv, []byte(`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`+"\n"), 0o644)
@@ -186,7 +187,7 @@ func TestMergeEqualsMergeConfigSh(t *testing.T) {
 	if b, err := merge.CombinedOutput(); err != nil {
 		t.Fatalf("merge_config.sh: %v\n%s", err, b)
 	}
-	if b, err := exec.CommandContext(context.Background(), "make", "-s", "-C", src, "O="+theirs, "ARCH=x86_64", "olddefconfig").CombinedOutput(); err != nil {
+	if b, err := exec.CommandContext(context.Background(), "make", "-s", "-C", src, "O="+theirs, "ARCH=x86_64", "EXTRAVERSION=.1", "olddefconfig").CombinedOutput(); err != nil {
 		t.Fatalf("make olddefconfig: %v\n%s", err, b)
 	}
 	want, _ := os.ReadFile(filepath.Join(theirs, ".config"))

@@ -334,15 +334,9 @@ func TestSourceTreeIsExactlyTheTagPlusPatches(t *testing.T) {
 // kernel.org, through a scratch index: git itself judges contents, modes and symlinks.
 func statusAgainst(t *testing.T, src, tag string) string {
 	t.Helper()
-	return statusIn(t, filepath.Join(kernelOrg, "linux.git"), src, tag)
-}
-
-// statusIn is statusAgainst for any repository and revision.
-func statusIn(t *testing.T, gitDir, src, rev string) string {
-	t.Helper()
-	env := append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(t.TempDir(), "index"), "GIT_DIR="+gitDir, "GIT_WORK_TREE="+src)
+	env := append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(t.TempDir(), "index"), "GIT_DIR="+filepath.Join(kernelOrg, "linux.git"), "GIT_WORK_TREE="+src)
 	var out []byte
-	for _, args := range [][]string{{"read-tree", rev}, {"status", "--porcelain", "--untracked-files=normal"}} {
+	for _, args := range [][]string{{"read-tree", tag}, {"status", "--porcelain", "--untracked-files=normal"}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir, cmd.Env = src, env
 		var err error
