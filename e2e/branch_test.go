@@ -57,8 +57,10 @@ func TestBranchIsTheTagThenThePatchesThenTheDefconfig(t *testing.T) {
 		t.Errorf("%s is %s, the manifest says %s", manifestRun.BranchRef, got, head)
 	}
 	log := gitOut(t, mirror, "log", "--format=%an <%ae>|%s", "v6.12.118.."+head)
-	want := "wslkernel kbuild <kbuild@wslkernel.invalid>|Add wsl_defconfig, the config this release is built with\n" +
-		manifestRun.Patches[0].Author + "|" + manifestRun.Patches[0].Subject + "\n"
+	want := "wslkernel kbuild <kbuild@wslkernel.invalid>|Add wsl_defconfig, the config this release is built with\n"
+	for i := len(manifestRun.Patches) - 1; i >= 0; i-- {
+		want += manifestRun.Patches[i].Author + "|" + manifestRun.Patches[i].Subject + "\n"
+	}
 	if log != want {
 		t.Errorf("git log v6.12.118..branch:\n%s\nwant:\n%s", log, want)
 	}
@@ -67,6 +69,9 @@ func TestBranchIsTheTagThenThePatchesThenTheDefconfig(t *testing.T) {
 	}
 	if got := diffAgainst(t, mirror, src, head); got != "" {
 		t.Errorf("git status of the built source tree against the branch head:\n%s", got)
+	}
+	if info, err := os.Stat(filepath.Join(src, "Microsoft/scripts/gen_modules_vhdx.sh")); err != nil || info.Mode().Perm() != 0o755 {
+		t.Errorf("the modules.vhdx script from the second patch: %v %v", info, err)
 	}
 }
 

@@ -77,6 +77,18 @@ func TestWslProfileConfiguresAndPassesItsPolicy(t *testing.T) {
 			t.Errorf("configure [%s] did not report a clean config and policy:\n%s", arch, out)
 		}
 	}
+	// The same .config as the kernel's own merge_config.sh on the same base (defconfig's output,
+	// which configure keeps as .config.base) and our fragments.
+	build := filepath.Join(wslWork(), "build/wsl/x86_64")
+	src, err := filepath.EvalSymlinks(filepath.Join(build, "source"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, _ := os.ReadFile(filepath.Join(build, ".config"))
+	frags := []string{"configs/wsl.config", "configs/size.config", "configs/wsl-x86_64.config", "configs/size-x86_64.config"}
+	if want := mergeConfigSh(t, src, filepath.Join(build, ".config.base"), frags); !bytes.Equal(ours, want) {
+		t.Errorf("the wsl x86_64 .config (%d bytes) differs from merge_config.sh + olddefconfig's (%d bytes)", len(ours), len(want))
+	}
 	out, err = kbuildWith(t, pipeline, "config", "explain", "CONFIG_HYPERV_VSOCKETS", "--profile", "wsl", "--arch", "arm64", "--work-dir", wslWork())
 	if err != nil {
 		t.Fatalf("kbuild config explain: %v\n%s", err, out)
@@ -173,8 +185,16 @@ func TestMergeEqualsMergeConfigSh(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The same inputs through the kernel's own tools, the local version included (and the
-	// EXTRAVERSION kbuild passes make, which the .config's header line names).
+	if want := mergeConfigSh(t, src, base, frags); len(ours) < 100000 || !bytes.Equal(ours, want) {
+		t.Errorf("our .config (%d bytes) differs from merge_config.sh + olddefconfig (%d bytes)", len(ours), len(want))
+	}
+}
+
+// mergeConfigSh is the .config the kernel's own tools make from base and the fragments (paths
+// relative to the repository), the local version included (and the EXTRAVERSION kbuild passes
+// make, which the .config's header line names).
+func mergeConfigSh(t *testing.T, src, base string, frags []string) []byte {
+	t.Helper()
 	theirs := t.TempDir()
 	lv := filepath.Join(t.TempDir(), "localversion.config")
 	os.WriteFile(lv, []byte(`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`+"\n"), 0o644)
@@ -191,7 +211,5 @@ func TestMergeEqualsMergeConfigSh(t *testing.T) {
 		t.Fatalf("make olddefconfig: %v\n%s", err, b)
 	}
 	want, _ := os.ReadFile(filepath.Join(theirs, ".config"))
-	if len(ours) < 100000 || !bytes.Equal(ours, want) {
-		t.Errorf("our .config (%d bytes) differs from merge_config.sh + olddefconfig (%d bytes)", len(ours), len(want))
-	}
+	return want
 }

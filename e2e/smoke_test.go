@@ -147,7 +147,7 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 	if m.Upstream.Commit != strings.TrimSpace(string(tagCommit)) {
 		t.Errorf("manifest commit %s, the tag points at %s", m.Upstream.Commit, tagCommit)
 	}
-	if len(m.Patches) != 1 || !strings.HasPrefix(m.Patches[0].Subject, "Microsoft: add instructions") {
+	if len(m.Patches) != 2 || !strings.HasPrefix(m.Patches[0].Subject, "Microsoft: add instructions") || !strings.HasPrefix(m.Patches[1].Subject, "Microsoft: add the modules.vhdx script") {
 		t.Errorf("manifest patches = %+v", m.Patches)
 	}
 	outputs := map[string]bool{}

@@ -75,10 +75,13 @@ type Profile struct {
 	Arches   []string  `yaml:"arches" required:"true"`
 	Config   Kconfig   `yaml:"config" required:"true"`
 	Patches  string    `yaml:"patches"` // quilt series file
-	Build    Build     `yaml:"build"`
-	Initrd   Initrd    `yaml:"initrd" required:"true"`
-	Boot     Boot      `yaml:"boot"`
-	Package  Package   `yaml:"package"`
+	// PatchFuzz lets a hunk that matches nowhere exactly ignore up to this many context lines at
+	// each end (patch -F); 0, the default, means exact context only.
+	PatchFuzz int     `yaml:"patch_fuzz"`
+	Build     Build   `yaml:"build"`
+	Initrd    Initrd  `yaml:"initrd" required:"true"`
+	Boot      Boot    `yaml:"boot"`
+	Package   Package `yaml:"package"`
 }
 
 // Kconfig is a base configuration and the fragments merged over it, in order.
@@ -451,6 +454,9 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 				v.at(key+".patches", "%v", err)
 			}
 		}
+	}
+	if pr.PatchFuzz < 0 || pr.PatchFuzz > 3 {
+		v.at(key+".patch_fuzz", "%d is not a fuzz factor: 0 (exact context, the default) to 3", pr.PatchFuzz)
 	}
 	v.oneOf(key+".build.wrapper", pr.Build.Wrapper, wrappers)
 	if pr.Build.Jobs < 0 {

@@ -130,6 +130,7 @@ func TestLoadErrors(t *testing.T) {
 		{"policy missing", "[configs/smoke.config]", "[configs/smoke.config]\n      policy: configs/gone.policy", `pipeline.yaml:21:15: profiles.smoke.config.policy: %DIR%/configs/gone.policy does not exist`},
 		{"policy malformed", "[configs/smoke.config]", "[configs/smoke.config]\n      policy: configs/other.config", `profiles.smoke.config.policy: %DIR%/configs/other.config: empty policy`},
 		{"strict not a bool", "[configs/smoke.config]", "[configs/smoke.config]\n      strict: maybe", `profiles.smoke.config.strict: expected true or false`},
+		{"bad fuzz", "patches: patches/series", "patches: patches/series\n    patch_fuzz: 5", `pipeline.yaml:22:17: profiles.smoke.patch_fuzz: 5 is not a fuzz factor: 0 (exact context, the default) to 3`},
 		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

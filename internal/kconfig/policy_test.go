@@ -65,3 +65,25 @@ func TestShippedPolicyParses(t *testing.T) {
 		t.Errorf("configs/wsl.policy: %d rules for %v", len(p.Rules), p.Arches)
 	}
 }
+
+func FuzzParsePolicy(f *testing.F) {
+	f.Add("arches: x86_64 arm64\nCONFIG_A y|m - why\n")
+	f.Add("arches: a\nCONFIG_N \"512\" because\n# c\n")
+	final := mustParse(f, "CONFIG_A=m\n", ".config")
+	f.Fuzz(func(t *testing.T, text string) {
+		p, err := ParsePolicy(strings.NewReader(text), "p")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "p:") && !strings.HasPrefix(err.Error(), "p ") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for _, a := range p.Arches {
+			for _, v := range p.Check(a, final) {
+				if v.Rule.Why == "" || !strings.HasPrefix(v.String(), "p:") {
+					t.Fatalf("violation without a reason or a place: %q", v.String())
+				}
+			}
+		}
+	})
+}

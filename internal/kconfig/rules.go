@@ -74,9 +74,10 @@ func LoadRules(tree, srcarch string) (*Rules, error) {
 }
 
 type loader struct {
-	tree  string
-	vars  map[string]string
-	rules *Rules
+	tree    string
+	vars    map[string]string
+	rules   *Rules
+	reading map[string]bool // the files being read, for a source loop
 }
 
 // block is an open if, menu or choice: its condition applies to everything inside.
@@ -102,6 +103,14 @@ func (l *loader) expand(s string) string {
 
 // file reads one Kconfig file; outer is the dependency of the blocks open where it is sourced.
 func (l *loader) file(rel string, outer []block) error {
+	if l.reading == nil {
+		l.reading = map[string]bool{}
+	}
+	if l.reading[rel] {
+		return fmt.Errorf("%s: sourced again while it is being read (a source loop)", rel)
+	}
+	l.reading[rel] = true
+	defer delete(l.reading, rel)
 	f, err := os.Open(filepath.Join(l.tree, rel))
 	if err != nil {
 		return err
@@ -179,6 +188,9 @@ func (l *loader) file(rel string, outer []block) error {
 				return fmt.Errorf("%s: sourced file %s does not exist", where(), path)
 			}
 			for _, mt := range matches {
+				if info, err := os.Stat(mt); err != nil || info.IsDir() {
+					return fmt.Errorf("%s: sourced %s is not a file", where(), path)
+				}
 				r, _ := filepath.Rel(l.tree, mt)
 				if err := l.file(filepath.ToSlash(r), stack); err != nil {
 					return err

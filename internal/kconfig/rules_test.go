@@ -160,6 +160,10 @@ func TestRulesErrors(t *testing.T) {
 	if _, err := LoadRules(root, "x86"); err == nil || !strings.Contains(err.Error(), "net/Kconfig:2: expression") {
 		t.Errorf("bad expression: %v", err)
 	}
+	os.WriteFile(filepath.Join(root, "Kconfig"), []byte("config A\n\tbool\nrsource \"Kconfig\"\n"), 0o644)
+	if _, err := LoadRules(root, "x86"); err == nil || !strings.Contains(err.Error(), "Kconfig: sourced again while it is being read") {
+		t.Errorf("source loop: %v", err)
+	}
 	os.WriteFile(filepath.Join(root, "Kconfig"), []byte("source \"arch/$(SRCARCH)/Kconfig\"\n"), 0o644)
 	if _, err := LoadRules(root, "arm64"); err == nil || !strings.Contains(err.Error(), "Kconfig:1: sourced file arch/arm64/Kconfig does not exist") {
 		t.Errorf("missing source: %v", err)
@@ -214,3 +218,28 @@ func FuzzParseExpr(f *testing.F) {
 }
 
 var explainNotes = regexp.MustCompile(` \[=[^\]]*\]`)
+
+// FuzzLoadRules feeds one Kconfig file: it must load or fail with an error naming file and
+// line, never panic or loop.
+func FuzzLoadRules(f *testing.F) {
+	f.Add("config A\n\tbool \"a\" if B\n\tdepends on C && !D\n\tselect E if F\n\thelp\n\t  text\nif G\nconfig H\n\ttristate\nendif\n")
+	f.Add("source \"Kconfig\"\n")
+	f.Add("menu \"m\"\n\tdepends on X\nchoice\nconfig Y\n\tbool \"y\"\nendchoice\nendmenu\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "Kconfig"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := LoadRules(root, "x86")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "Kconfig:") && !strings.Contains(err.Error(), "Kconfig") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		final := &Config{}
+		for name := range r.Symbols {
+			r.Why(name, "y", final)
+		}
+	})
+}

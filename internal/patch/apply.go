@@ -138,6 +138,13 @@ func Apply(root string, commits []*Commit) (*Result, error) {
 // in Upstreamed and skipped. Any other commit that does not apply is an error naming the patch,
 // file and hunk.
 func ApplyFrom(read ReadFunc, commits []*Commit) (*Result, error) {
+	return ApplyFuzz(read, commits, 0)
+}
+
+// ApplyFuzz is ApplyFrom allowing a hunk to match with up to fuzz lines of its leading and
+// trailing context ignored, as patch -F does, when it matches nowhere exactly; each such hunk is
+// reported. Fuzz can apply a hunk in the wrong place, so it is off unless a profile allows it.
+func ApplyFuzz(read ReadFunc, commits []*Commit, fuzz int) (*Result, error) {
 	res := &Result{Changes: map[string]*Change{}, HunkOffsets: map[*gitdiff.TextFragment]int{}}
 	layered := func(layers ...map[string]*Change) ReadFunc {
 		return func(name string) ([]byte, fs.FileMode, error) {
@@ -157,7 +164,7 @@ func ApplyFrom(read ReadFunc, commits []*Commit) (*Result, error) {
 		readStep := layered(step.changes, res.Changes)
 		var err error
 		for _, f := range c.Files {
-			if err = applyFile(step, readStep, c, f); err != nil {
+			if err = applyFile(step, readStep, c, f, fuzz); err != nil {
 				break
 			}
 		}
@@ -241,7 +248,7 @@ func reversed(frags []*gitdiff.TextFragment) []*gitdiff.TextFragment {
 	return out
 }
 
-func applyFile(res *applied, read ReadFunc, c *Commit, f *gitdiff.File) error {
+func applyFile(res *applied, read ReadFunc, c *Commit, f *gitdiff.File, fuzz int) error {
 	where := fmt.Sprintf("patch %s", c.Entry.Name)
 	if c.Index > 1 {
 		where += fmt.Sprintf(" (message %d)", c.Index)
@@ -266,9 +273,14 @@ func applyFile(res *applied, read ReadFunc, c *Commit, f *gitdiff.File) error {
 	} else if _, _, err := read(f.NewName); err == nil {
 		return fmt.Errorf("%s: %s: creates a file that already exists", where, f.NewName)
 	}
-	out, offsets, failed := applyText(src, f.TextFragments)
+	out, offsets, fuzzes, failed := applyFuzz(src, f.TextFragments, fuzz)
 	if failed >= 0 {
-		return hunkError(where, name, src, f, failed)
+		return hunkError(where, name, src, f, failed, fuzz)
+	}
+	for i, fz := range fuzzes {
+		if fz > 0 {
+			res.notes = append(res.notes, fmt.Sprintf("%s: %s: hunk %d applied WITH FUZZ %d (ignoring %d context lines at each end): check it", where, name, i+1, fz, fz))
+		}
 	}
 	for i, off := range offsets {
 		res.offsets[f.TextFragments[i]] = off
@@ -290,51 +302,90 @@ func applyFile(res *applied, read ReadFunc, c *Commit, f *gitdiff.File) error {
 	return nil
 }
 
-// applyText applies the hunks in order. Each must match exactly (context and removed lines, no
-// fuzz); where the file moved since the patch was made, the hunk is looked for at its stated line
-// shifted by the previous hunks' offset, then ever further before and after it, as git apply does. It returns the new bytes and each hunk's offset, or the index of the hunk that
-// matched nowhere.
+// applyText applies the hunks in order with no fuzz; see applyFuzz.
 func applyText(src []byte, frags []*gitdiff.TextFragment) ([]byte, []int, int) {
+	out, offsets, _, failed := applyFuzz(src, frags, 0)
+	return out, offsets, failed
+}
+
+// applyFuzz applies the hunks in order. Each must match exactly (context and removed lines);
+// where the file moved since the patch was made, the hunk is looked for at its stated line
+// shifted by the previous hunks' offset, then ever further before and after it, as git apply
+// does. Only when that fails and fuzz > 0, it is tried again ignoring up to fuzz lines of its
+// leading and trailing context, as patch -F does. It returns the new bytes, each hunk's offset
+// and fuzz, or the index of the hunk that matched nowhere.
+func applyFuzz(src []byte, frags []*gitdiff.TextFragment, fuzz int) ([]byte, []int, []int, int) {
 	lines := strings.SplitAfter(string(src), "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
 	var out strings.Builder
 	offsets := make([]int, len(frags))
+	fuzzes := make([]int, len(frags))
 	pos, shift := 0, 0
-	for i, frag := range frags {
-		var old []string
-		for _, l := range frag.Lines {
-			if l.Op != gitdiff.OpAdd {
-				old = append(old, l.Line)
+	for i, whole := range frags {
+		at, frag := -1, whole
+		for f := 0; f <= fuzz && at < 0; f++ {
+			frag = trimContext(whole, f)
+			var old []string
+			for _, l := range frag.Lines {
+				if l.Op != gitdiff.OpAdd {
+					old = append(old, l.Line)
+				}
+			}
+			stated := int(frag.OldPosition) - 1
+			if frag.OldLines == 0 {
+				stated = int(frag.OldPosition) // an insertion goes after the stated line
+			}
+			at = findHunk(lines, old, stated+shift, pos)
+			// git apply's rules: a hunk stated at the top must match at the top, and one without
+			// trailing context must match at the end; moving either would change its meaning.
+			if at >= 0 && f == 0 && (frag.OldPosition <= 1 && at != 0 || frag.TrailingContext == 0 && at+len(old) != len(lines)) {
+				at = -1
+			}
+			if at >= 0 {
+				offsets[i], fuzzes[i] = at-stated, f
+				shift = offsets[i]
+				for _, l := range lines[pos:at] {
+					out.WriteString(l)
+				}
+				// Trimmed context keeps the file's own lines, which come after at.
+				for _, l := range frag.Lines {
+					if l.Op != gitdiff.OpDelete {
+						out.WriteString(l.Line)
+					}
+				}
+				pos = at + len(old)
 			}
 		}
-		stated := int(frag.OldPosition) - 1
-		if frag.OldLines == 0 {
-			stated = int(frag.OldPosition) // an insertion goes after the stated line
+		if at < 0 {
+			return nil, nil, nil, i
 		}
-		at := findHunk(lines, old, stated+shift, pos)
-		// git apply's rules: a hunk stated at the top must match at the top, and one without
-		// trailing context must match at the end; moving either would change its meaning.
-		if at < 0 || frag.OldPosition <= 1 && at != 0 || frag.TrailingContext == 0 && at+len(old) != len(lines) {
-			return nil, nil, i
-		}
-		offsets[i] = at - stated
-		shift = offsets[i]
-		for _, l := range lines[pos:at] {
-			out.WriteString(l)
-		}
-		for _, l := range frag.Lines {
-			if l.Op != gitdiff.OpDelete {
-				out.WriteString(l.Line)
-			}
-		}
-		pos = at + len(old)
 	}
 	for _, l := range lines[pos:] {
 		out.WriteString(l)
 	}
-	return []byte(out.String()), offsets, -1
+	return []byte(out.String()), offsets, fuzzes, -1
+}
+
+// trimContext drops up to n lines of a hunk's leading and trailing context.
+func trimContext(f *gitdiff.TextFragment, n int) *gitdiff.TextFragment {
+	if n == 0 {
+		return f
+	}
+	lead, trail := min(n, int(f.LeadingContext)), min(n, int(f.TrailingContext))
+	if lead == 0 && trail == 0 {
+		return f
+	}
+	t := *f
+	t.Lines = f.Lines[lead : len(f.Lines)-trail]
+	t.LeadingContext -= int64(lead)
+	t.TrailingContext -= int64(trail)
+	t.OldPosition += int64(lead)
+	t.NewPosition += int64(lead)
+	t.OldLines -= int64(lead + trail)
+	t.NewLines -= int64(lead + trail)
+	return &t
 }
 
 // findHunk finds old in lines at or after min, nearest to want first.
@@ -362,7 +413,7 @@ func findHunk(lines, old []string, want, min int) int {
 }
 
 // hunkError says which hunk failed, what it expected and what the file holds at its stated line.
-func hunkError(where, name string, src []byte, f *gitdiff.File, failed int) error {
+func hunkError(where, name string, src []byte, f *gitdiff.File, failed, fuzz int) error {
 	frag := f.TextFragments[failed]
 	var want strings.Builder
 	for _, l := range frag.Lines {
@@ -379,8 +430,12 @@ func hunkError(where, name string, src []byte, f *gitdiff.File, failed int) erro
 			have.WriteString("  " + sc.Text() + "\n")
 		}
 	}
-	return fmt.Errorf("%s: %s: hunk %d (%s) does not apply at line %d, nor anywhere else in the file (no fuzz)\nexpected:\n%sfound:\n%s",
-		where, name, failed+1, strings.TrimSpace(frag.Header()), frag.OldPosition, want.String(), have.String())
+	how := "no fuzz"
+	if fuzz > 0 {
+		how = fmt.Sprintf("not even with fuzz %d", fuzz)
+	}
+	return fmt.Errorf("%s: %s: hunk %d (%s) does not apply at line %d, nor anywhere else in the file (%s)\nexpected:\n%sfound:\n%s",
+		where, name, failed+1, strings.TrimSpace(frag.Header()), frag.OldPosition, how, want.String(), have.String())
 }
 
 // Write puts the result into the tree: each file is written beside its final name and renamed.

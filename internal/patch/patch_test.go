@@ -416,3 +416,39 @@ func TestRefreshRewritesTheSeries(t *testing.T) {
 		t.Errorf("a second refresh changes %v", again.Files)
 	}
 }
+
+// A hunk whose context changed applies only when fuzz is allowed, where GNU patch -F puts it,
+// and is reported; without fuzz the error says so.
+func TestFuzzOnlyWhenAllowed(t *testing.T) {
+	body := strings.Replace(bodyC, "b\n", "B changed\n", 1) // the first hunk's leading context
+	root, entries := setupTree(t, map[string]string{"p.patch": twoHunks}, "p.patch\n")
+	os.WriteFile(filepath.Join(root, "body.c"), []byte(body), 0o644)
+	commits, err := ParseAll(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(root, commits); err == nil || !strings.Contains(err.Error(), "hunk 1") || !strings.Contains(err.Error(), "(no fuzz)") {
+		t.Fatalf("without fuzz: %v", err)
+	}
+	res, err := ApplyFuzz(DirReader(root), commits, 1)
+	if err != nil {
+		t.Fatalf("with fuzz 1: %v", err)
+	}
+	if notes := strings.Join(res.Offsets, "\n"); !strings.Contains(notes, "body.c: hunk 1 applied WITH FUZZ 1") || strings.Contains(notes, "hunk 2 applied WITH FUZZ") {
+		t.Errorf("notes: %q", notes)
+	}
+	gnu := t.TempDir()
+	os.WriteFile(filepath.Join(gnu, "body.c"), []byte(body), 0o644)
+	cmd := exec.Command("patch", "-s", "-p1", "-F1", "-i", entries[0].Path)
+	cmd.Dir = gnu
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("GNU patch: %v\n%s", err, out)
+	}
+	want, _ := os.ReadFile(filepath.Join(gnu, "body.c"))
+	if got := string(res.Changes["body.c"].Data); got != string(want) {
+		t.Errorf("with fuzz 1:\n%q\nGNU patch -F1:\n%q", got, want)
+	}
+	if _, err := ApplyFuzz(DirReader(root), commits, 0); err == nil {
+		t.Error("fuzz 0 applied a changed context")
+	}
+}

@@ -329,7 +329,7 @@ func (r *run) source() (string, error) {
 	var res *patch.Result
 	var key string
 	if r.pristine != "" {
-		if res, err = patch.Apply(r.pristine, commits); err != nil {
+		if res, err = patch.ApplyFuzz(patch.DirReader(r.pristine), commits, prof.PatchFuzz); err != nil {
 			return "", err
 		}
 		h := sha256.New()
@@ -424,7 +424,7 @@ func (r *run) applyGit(ctx context.Context, commits []*patch.Commit, commit bool
 		if err != nil {
 			return fmt.Errorf("%w: %v", upstream.ErrDamaged, err)
 		}
-		if res, err = patch.ApplyFrom(branch.Reader(repo.Storer, tree), commits); err != nil || !commit {
+		if res, err = patch.ApplyFuzz(branch.Reader(repo.Storer, tree), commits, r.plan.Line.Profile.PatchFuzz); err != nil || !commit {
 			return err
 		}
 		head, err := branch.Patches(repo.Storer, base, res.Steps)
@@ -463,7 +463,7 @@ func RefreshPatches(ctx context.Context, p *Plan, opts Options, write bool) (*pa
 	}
 	var res *patch.Result
 	if r.pristine != "" {
-		res, err = patch.Apply(r.pristine, commits)
+		res, err = patch.ApplyFuzz(patch.DirReader(r.pristine), commits, prof.PatchFuzz)
 	} else {
 		res, err = r.applyGit(ctx, commits, false)
 	}
