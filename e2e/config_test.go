@@ -213,3 +213,56 @@ func mergeConfigSh(t *testing.T, src, base string, frags []string) []byte {
 	want, _ := os.ReadFile(filepath.Join(theirs, ".config"))
 	return want
 }
+
+// Servicing a series on the real tree: a patch carrying upstream's own change to init/version.c
+// between v6.12.117 and v6.12.118 applies to 6.12.117 as it is, and against 6.12.118 it is seen
+// as upstreamed: kbuild patches refresh drops it from the series and deletes its file, leaving
+// the other patches alone.
+func TestRefreshDropsAPatchUpstreamTook(t *testing.T) {
+	diff, err := exec.Command("git", "--git-dir", filepath.Join(kernelOrg, "linux.git"), "diff", "v6.12.117", "v6.12.118", "--", "init/version.c").Output()
+	if err != nil || len(diff) == 0 {
+		t.Fatalf("git diff v6.12.117 v6.12.118 -- init/version.c: %v", err)
+	}
+	pipeline := localPipeline(t, func(s string) string { return s + "\n" })
+	dir := filepath.Dir(pipeline)
+	// A real copy of patches/, which refresh rewrites, not the repository's.
+	os.Remove(filepath.Join(dir, "patches"))
+	if out, err := exec.Command("cp", "-r", filepath.Join(repoRoot, "patches"), filepath.Join(dir, "patches")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	name := "0003-init-backport-the-version-banner-change.patch"
+	mail := "From 5555555555555555555555555555555555555555 Mon Sep 17 00:00:00 2001\n" +
+		"From: Stable Backporter <stable@example.invalid>\nDate: Mon, 23 Nov 2026 09:00:00 +0000\n" +
+		"Subject: [PATCH] init: backport the version banner change\n\nCarried until the next stable release has it.\n---\n" + string(diff) + "-- \n2.39.5\n\n"
+	os.WriteFile(filepath.Join(dir, "patches", name), []byte(mail), 0o644)
+	series := filepath.Join(dir, "patches/series")
+	f, _ := os.OpenFile(series, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(name + "\n")
+	f.Close()
+
+	out, err := kbuildWith(t, pipeline, "patches", "refresh", "--profile", "smoke", "--release", "6.12.117", "--work-dir", t.TempDir())
+	if err != nil || !strings.Contains(out, "the series applies to v6.12.117 as it is: nothing to refresh") {
+		t.Fatalf("refresh on 6.12.117: %v\n%s", err, out)
+	}
+	out, err = kbuildWith(t, pipeline, "patches", "refresh", "--profile", "smoke", "--work-dir", t.TempDir())
+	if err != nil {
+		t.Fatalf("refresh on 6.12.118: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, name+`: "init: backport the version banner change" is upstream in v6.12.118: dropped`) {
+		t.Errorf("refresh output:\n%s", out)
+	}
+	text, _ := os.ReadFile(series)
+	if !strings.Contains(string(text), "# upstream in v6.12.118: "+name+"\n") || !strings.Contains(string(text), "\n0002-") {
+		t.Errorf("series after refresh:\n%s", text)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "patches", name)); !os.IsNotExist(err) {
+		t.Errorf("the upstreamed patch file is still there: %v", err)
+	}
+	for _, p := range []string{"0001-Microsoft-add-instructions-for-building-the-WSL-kern.patch", "0002-Microsoft-add-the-modules.vhdx-script-and-point-at-t.patch"} {
+		a, _ := os.ReadFile(filepath.Join(dir, "patches", p))
+		b, _ := os.ReadFile(filepath.Join(repoRoot, "patches", p))
+		if !bytes.Equal(a, b) {
+			t.Errorf("refresh changed %s, which applies as it is", p)
+		}
+	}
+}
