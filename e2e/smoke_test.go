@@ -147,6 +147,15 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 	if m.Upstream.Commit != strings.TrimSpace(string(tagCommit)) {
 		t.Errorf("manifest commit %s, the tag points at %s", m.Upstream.Commit, tagCommit)
 	}
+	// Build metadata: the toolchain /proc/version will name, the image size, and vmlinux's
+	// sections as GNU size sums them.
+	if len(m.Builds) != 1 || !strings.Contains(m.Builds[0].Toolchain, "gcc") || m.Builds[0].ImageBytes < 100000 || m.Builds[0].Release != wantRelease {
+		t.Errorf("manifest builds = %+v", m.Builds)
+	} else if out, err := exec.Command("size", filepath.Join(workDir, "build/smoke/x86_64/vmlinux")).Output(); err != nil {
+		t.Errorf("size vmlinux: %v", err)
+	} else if f := strings.Fields(strings.Split(string(out), "\n")[1]); f[0] != fmt.Sprint(m.Builds[0].VmlinuxText) || f[1] != fmt.Sprint(m.Builds[0].VmlinuxData) || f[2] != fmt.Sprint(m.Builds[0].VmlinuxBSS) {
+		t.Errorf("size vmlinux says %v, the manifest %+v", f[:3], m.Builds[0])
+	}
 	if len(m.Patches) != 2 || !strings.HasPrefix(m.Patches[0].Subject, "Microsoft: add instructions") || !strings.HasPrefix(m.Patches[1].Subject, "Microsoft: add the modules.vhdx script") {
 		t.Errorf("manifest patches = %+v", m.Patches)
 	}

@@ -69,6 +69,7 @@ type Tree struct {
 	Wrapper      string    // "ccache" or "none"
 	ExtraVersion string    // e.g. ".1", so the release reads <x.y.z>.<rev>
 	Timestamp    time.Time // KBUILD_BUILD_TIMESTAMP: the upstream commit time
+	CcacheLog    string    // CCACHE_STATSLOG: where ccache logs each compilation, for the hit rate
 	Runner       Runner
 }
 
@@ -99,7 +100,7 @@ func (t *Tree) Args(targets ...string) []string {
 // Env is the environment that makes the build reproducible: fixed timestamp, user and host,
 // and source and build paths mapped out of debug info and __FILE__.
 func (t *Tree) Env() []string {
-	return []string{
+	env := []string{
 		"KBUILD_BUILD_TIMESTAMP=" + t.Timestamp.UTC().Format(time.UnixDate),
 		"KBUILD_BUILD_USER=wslkernel",
 		"KBUILD_BUILD_HOST=wslkernel",
@@ -110,6 +111,10 @@ func (t *Tree) Env() []string {
 		"LC_ALL=C",
 		"TZ=UTC",
 	}
+	if t.CcacheLog != "" {
+		env = append(env, "CCACHE_STATSLOG="+t.CcacheLog)
+	}
+	return env
 }
 
 // Make runs make for targets, writing all output to log. On failure the error carries the first

@@ -38,6 +38,7 @@ type Manifest struct {
 	Inputs     []File    `json:"inputs"`
 	Outputs    []File    `json:"outputs"`
 	Stages     []Stage   `json:"stages"`
+	Builds     []Build   `json:"builds,omitempty"`
 	Boots      []Boot    `json:"boots,omitempty"`
 	Reproducer string    `json:"reproducer"`
 }
@@ -78,6 +79,19 @@ type Stage struct {
 	Seconds float64   `json:"seconds"`
 	Detail  string    `json:"detail,omitempty"`
 	Started time.Time `json:"started"`
+}
+
+// Build is what one arch's kernel build was made with and how big it came out.
+type Build struct {
+	Arch         string `json:"arch"`
+	Release      string `json:"kernel_release,omitempty"`
+	Toolchain    string `json:"toolchain,omitempty"` // compiler and linker, as /proc/version names them
+	CcacheHits   int    `json:"ccache_hits"`         // compilations of this build served from the cache
+	CcacheMisses int    `json:"ccache_misses"`
+	ImageBytes   int64  `json:"image_bytes,omitempty"` // bzImage or Image
+	VmlinuxText  uint64 `json:"vmlinux_text,omitempty"`
+	VmlinuxData  uint64 `json:"vmlinux_data,omitempty"`
+	VmlinuxBSS   uint64 `json:"vmlinux_bss,omitempty"`
 }
 
 // Boot is one boot test.

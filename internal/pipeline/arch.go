@@ -52,6 +52,7 @@ func (r *run) newArch(a kbuild.Arch) (*archRun, error) {
 		Wrapper:      l.Profile.Build.Wrapper,
 		ExtraVersion: r.plan.Version.ExtraVersion(),
 		Timestamp:    r.commitTS,
+		CcacheLog:    filepath.Join(ar.out, "ccache.log"),
 		Runner:       r.opts.Runner,
 	}
 	if ar.tree.Jobs == 0 {
@@ -271,7 +272,16 @@ func schemeFragment(l *config.Line) *kconfig.Config {
 }
 
 func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPath, kernel string) (string, error) {
-	if err := tree.Make(ctx, log, tree.Arch.Image); err != nil {
+	os.Remove(tree.CcacheLog) // count this build's compilations only
+	b := manifest.Build{Arch: tree.Arch.Name}
+	err := tree.Make(ctx, log, tree.Arch.Image)
+	if tree.Wrapper != "none" {
+		b.CcacheHits, b.CcacheMisses, _ = kbuild.CcacheStats(tree.CcacheLog)
+	}
+	b.Toolchain, _ = tree.Toolchain()
+	r.m.Builds = append(r.m.Builds, b)
+	built := &r.m.Builds[len(r.m.Builds)-1]
+	if err != nil {
 		return "", fmt.Errorf("%w\nfull log: %s", err, logPath)
 	}
 	release, err := tree.ReadRelease()
@@ -298,7 +308,11 @@ func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPa
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s %s, %d bytes", tree.Arch.Image, release, info.Size()), nil
+	built.Release, built.ImageBytes = release, info.Size()
+	if sz, err := kbuild.ELFSizes(filepath.Join(tree.Out, "vmlinux")); err == nil {
+		built.VmlinuxText, built.VmlinuxData, built.VmlinuxBSS = sz.Text, sz.Data, sz.BSS
+	}
+	return fmt.Sprintf("%s %s, %d bytes; ccache %d hits, %d misses", tree.Arch.Image, release, info.Size(), built.CcacheHits, built.CcacheMisses), nil
 }
 
 // initrd builds the profile's Go programs for the arch and writes the archive its spec describes.
