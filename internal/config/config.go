@@ -121,7 +121,7 @@ type Build struct {
 type Initrd struct {
 	Spec        string            `yaml:"spec" required:"true"`
 	Programs    map[string]string `yaml:"programs"`
-	Compression string            `yaml:"compression"` // gzip (default) or none
+	Compression string            `yaml:"compression"` // gzip (default), zstd, xz or none
 }
 
 // Boot is the qemu smoke test.
@@ -143,7 +143,7 @@ var Arches = []string{"x86_64", "arm64"}
 var (
 	packageFormats = []string{"cab", "msi", "nuget"}
 	wrappers       = []string{"ccache", "none"}
-	compressions   = []string{"gzip", "none"}
+	compressions   = []string{"gzip", "zstd", "xz", "none"}
 	profileName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	envName        = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 	localVersion   = regexp.MustCompile(`^-[A-Za-z0-9._-]+$`)

@@ -124,7 +124,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad localversion", "localversion: -microsoft-standard-WSL2", "localversion: microsoft", `pipeline.yaml:8:17: version.localversion: "microsoft" must start with '-'`},
 		{"bad fingerprint", "  keyring: keys.asc", "  keyring: keys.asc\n  signers: [ABC]", `pipeline.yaml:7:13: upstream.signers[0]: "ABC" is not a 40-digit`},
 		{"pin outside series", "  keyring: keys.asc", "  keyring: keys.asc\n  pin: 6.6.87", `pipeline.yaml:7:8: upstream.pin: 6.6.87 is not in the series 6.12`},
-		{"bad compression", "      programs:", "      compression: bzip3\n      programs:", `profiles.smoke.initrd.compression: "bzip3" is not one of: gzip, none`},
+		{"bad compression", "      programs:", "      compression: bzip3\n      programs:", `profiles.smoke.initrd.compression: "bzip3" is not one of: gzip, zstd, xz, none`},
 		{"arch fragment for an arch not built", "[configs/smoke.config]", "[configs/smoke.config]\n      arch_fragments:\n        arm64: [configs/other.config]", `profiles.smoke.config.arch_fragments.arm64: arm64 is not one of the profile's arches (x86_64)`},
 		{"arch fragment missing", "[configs/smoke.config]", "[configs/smoke.config]\n      arch_fragments:\n        x86_64: [configs/gone.config]", `profiles.smoke.config.arch_fragments.x86_64[0]: %DIR%/configs/gone.config does not exist`},
 		{"policy missing", "[configs/smoke.config]", "[configs/smoke.config]\n      policy: configs/gone.policy", `pipeline.yaml:21:15: profiles.smoke.config.policy: %DIR%/configs/gone.policy does not exist`},

@@ -232,3 +232,45 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+// Every compression gives the same bytes twice, and the reference decompressor (gzip, zstd, xz
+// with the CRC32 check the kernel needs) gives back exactly the newc archive.
+func TestCompressionsDecompressWithTheReferenceTools(t *testing.T) {
+	entries := sample(t)
+	var plain bytes.Buffer
+	if err := WriteNewc(&plain, entries, 1700000000); err != nil {
+		t.Fatal(err)
+	}
+	for comp, tool := range map[string][]string{"gzip": {"gzip", "-dc"}, "zstd": {"zstd", "-dc"}, "xz": {"xz", "-dc"}} {
+		t.Run(comp, func(t *testing.T) {
+			dir := t.TempDir()
+			a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+			for _, p := range []string{a, b} {
+				if err := Write(p, entries, 1700000000, comp); err != nil {
+					t.Fatal(err)
+				}
+			}
+			da, _ := os.ReadFile(a)
+			db, _ := os.ReadFile(b)
+			if !bytes.Equal(da, db) {
+				t.Errorf("two %s archives of the same entries differ", comp)
+			}
+			if _, err := exec.LookPath(tool[0]); err != nil {
+				t.Skipf("%s not installed", tool[0])
+			}
+			out, err := exec.Command(tool[0], append(tool[1:], a)...).Output()
+			if err != nil {
+				t.Fatalf("%s: %v", strings.Join(tool, " "), err)
+			}
+			if !bytes.Equal(out, plain.Bytes()) {
+				t.Errorf("%s -d gives %d bytes, not the %d-byte archive", tool[0], len(out), plain.Len())
+			}
+			if comp == "xz" {
+				info, _ := exec.Command("xz", "--robot", "--list", a).Output()
+				if !strings.Contains(string(info), "CRC32") {
+					t.Errorf("xz check is not CRC32:\n%s", info)
+				}
+			}
+		})
+	}
+}
