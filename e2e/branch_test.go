@@ -117,3 +117,50 @@ func diffAgainst(t *testing.T, gitDir, src, rev string) string {
 	}
 	return all.String()
 }
+
+// The smoke kernel's modules reach modules.vhdx as WSL mounts it: a VHDX (qemu-img says so)
+// whose ext4 root is lib/modules/<release> without the build and source links, holding the
+// profile's module, built for this very kernel (its vermagic names the release).
+func TestModulesVHDXHoldsTheModules(t *testing.T) {
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	vhdx := filepath.Join(filepath.Dir(manifestAt), "x86_64/modules.vhdx")
+	found := false
+	for _, o := range manifestRun.Outputs {
+		found = found || o.Name == "modules" && o.Path == "x86_64/modules.vhdx"
+	}
+	if !found {
+		t.Errorf("the manifest lists no modules output: %+v", manifestRun.Outputs)
+	}
+	info, err := exec.Command("qemu-img", "info", vhdx).Output()
+	if err != nil || !strings.Contains(string(info), "file format: vhdx") {
+		t.Fatalf("qemu-img info %s: %v\n%s", vhdx, err, info)
+	}
+	raw := filepath.Join(t.TempDir(), "modules.img")
+	if out, err := exec.Command("qemu-img", "convert", "-O", "raw", vhdx, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, out)
+	}
+	debugfs := func(req string) string {
+		out, err := exec.Command("/sbin/debugfs", "-R", req, raw).Output()
+		if err != nil {
+			t.Fatalf("debugfs -R %q: %v", req, err)
+		}
+		return string(out)
+	}
+	root := debugfs("ls -p /")
+	for _, want := range []string{"/modules.dep/", "/modules.order/", "/kernel/"} {
+		if !strings.Contains(root, want) {
+			t.Errorf("the image's root lacks %s:\n%s", want, root)
+		}
+	}
+	if strings.Contains(root, "/build/") || strings.Contains(root, "/source/") {
+		t.Errorf("the build or source link is in the image:\n%s", root)
+	}
+	ko := filepath.Join(t.TempDir(), "crc-itu-t.ko")
+	os.WriteFile(ko, []byte(debugfs("cat /kernel/lib/crc-itu-t.ko")), 0o644)
+	vermagic, err := exec.Command("/sbin/modinfo", "-F", "vermagic", ko).Output()
+	if err != nil || !strings.HasPrefix(string(vermagic), wantRelease+" ") {
+		t.Errorf("modinfo vermagic of the module: %q, %v", vermagic, err)
+	}
+}

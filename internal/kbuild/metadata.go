@@ -41,7 +41,7 @@ func ELFSizes(path string) (Sizes, error) {
 	return s, nil
 }
 
-var linuxCompiler = regexp.MustCompile(`#define LINUX_COMPILER "(.*)"`)
+var linuxCompiler = regexp.MustCompile(`#define\s+LINUX_COMPILER\s+"(.*)"`)
 
 // Toolchain is the compiler and linker the tree was built with, as the kernel records them in
 // include/generated/compile.h (and /proc/version).

@@ -31,7 +31,7 @@ func TestELFSizesMatchGNUSize(t *testing.T) {
 func TestToolchainAndCcacheStats(t *testing.T) {
 	out := t.TempDir()
 	os.MkdirAll(filepath.Join(out, "include/generated"), 0o755)
-	os.WriteFile(filepath.Join(out, "include/generated/compile.h"), []byte("#define UTS_MACHINE \"x86_64\"\n#define LINUX_COMPILER \"gcc (Debian 12.2.0-14) 12.2.0, GNU ld 2.40\"\n"), 0o644)
+	os.WriteFile(filepath.Join(out, "include/generated/compile.h"), []byte("#define UTS_MACHINE \"x86_64\"\n#define LINUX_COMPILER\t\t\"gcc (Debian 12.2.0-14) 12.2.0, GNU ld 2.40\"\n"), 0o644)
 	tc, err := (&Tree{Out: out}).Toolchain()
 	if err != nil || tc != "gcc (Debian 12.2.0-14) 12.2.0, GNU ld 2.40" {
 		t.Errorf("Toolchain = %q, %v", tc, err)

@@ -86,6 +86,7 @@ type Build struct {
 	Arch         string `json:"arch"`
 	Release      string `json:"kernel_release,omitempty"`
 	Toolchain    string `json:"toolchain,omitempty"` // compiler and linker, as /proc/version names them
+	Commands     int    `json:"commands"`            // kbuild commands run (CC, LD, AR...): the work this build did
 	CcacheHits   int    `json:"ccache_hits"`         // compilations of this build served from the cache
 	CcacheMisses int    `json:"ccache_misses"`
 	ImageBytes   int64  `json:"image_bytes,omitempty"` // bzImage or Image

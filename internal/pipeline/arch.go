@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/moddisk"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
@@ -145,6 +147,16 @@ func (r *run) buildArch(ctx context.Context, ar *archRun) error {
 	kernel := filepath.Join(ar.out, "kernel")
 	if err := r.stage("build", a.Name, func() (string, error) { return r.build(ctx, ar.tree, ar.log, ar.logPath, kernel) }); err != nil {
 		return err
+	}
+	final, err := kconfig.ParseFile(filepath.Join(ar.tree.Out, ".config"))
+	if err != nil {
+		return err
+	}
+	if final.Value("MODULES") == "y" {
+		vhdx := filepath.Join(ar.out, "modules.vhdx")
+		if err := r.stage("modules", a.Name, func() (string, error) { return r.modules(ctx, ar, vhdx) }); err != nil {
+			return err
+		}
 	}
 	initrdPath := filepath.Join(ar.out, "initrd.img")
 	if err := r.stage("initrd", a.Name, func() (string, error) { return r.initrd(ctx, a, initrdPath) }); err != nil {
@@ -274,7 +286,27 @@ func schemeFragment(l *config.Line) *kconfig.Config {
 func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPath, kernel string) (string, error) {
 	os.Remove(tree.CcacheLog) // count this build's compilations only
 	b := manifest.Build{Arch: tree.Arch.Name}
-	err := tree.Make(ctx, log, tree.Arch.Image)
+	_, err := os.Stat(filepath.Join(tree.Out, "vmlinux"))
+	fresh := os.IsNotExist(err)
+	on := 0
+	if cfg, err := kconfig.ParseFile(filepath.Join(tree.Out, ".config")); err == nil {
+		for _, s := range cfg.Settings() {
+			if s.Value == "y" || s.Value == "m" {
+				on++
+			}
+		}
+	}
+	progress := &buildProgress{log: log, term: r.opts.Progress, label: "build [" + tree.Arch.Name + "]",
+		expected: expectedCommands(tree.Out, on), start: time.Now()}
+	if !fresh {
+		progress.expected = 0 // an incremental build runs only what changed: nothing to expect
+	}
+	err = tree.Make(ctx, progress, tree.Arch.Image)
+	progress.clear()
+	b.Commands = progress.done
+	if err == nil && fresh {
+		recordCommands(tree.Out, progress.done)
+	}
 	if tree.Wrapper != "none" {
 		b.CcacheHits, b.CcacheMisses, _ = kbuild.CcacheStats(tree.CcacheLog)
 	}
@@ -312,7 +344,35 @@ func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPa
 	if sz, err := kbuild.ELFSizes(filepath.Join(tree.Out, "vmlinux")); err == nil {
 		built.VmlinuxText, built.VmlinuxData, built.VmlinuxBSS = sz.Text, sz.Data, sz.BSS
 	}
-	return fmt.Sprintf("%s %s, %d bytes; ccache %d hits, %d misses", tree.Arch.Image, release, info.Size(), built.CcacheHits, built.CcacheMisses), nil
+	return fmt.Sprintf("%s %s, %d bytes; %d commands, ccache %d hits, %d misses", tree.Arch.Image, release, info.Size(), built.Commands, built.CcacheHits, built.CcacheMisses), nil
+}
+
+// modules builds the modules, installs them stripped into a scratch root and makes
+// modules.vhdx of lib/modules/<release>, as WSL mounts it.
+func (r *run) modules(ctx context.Context, ar *archRun, vhdx string) (string, error) {
+	if err := ar.tree.Make(ctx, ar.log, "modules"); err != nil {
+		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
+	}
+	root := filepath.Join(ar.out, "modules-root")
+	if err := os.RemoveAll(root); err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(root)
+	if err := ar.tree.Make(ctx, ar.log, "INSTALL_MOD_PATH="+root, "INSTALL_MOD_STRIP=1", "modules_install"); err != nil {
+		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
+	}
+	n, err := moddisk.Make(ctx, r.opts.Runner, filepath.Join(root, "lib/modules", r.plan.KernelRelease), vhdx, r.commitTS)
+	if err != nil {
+		return "", err
+	}
+	if err := r.output("modules", ar.a.Name, vhdx); err != nil {
+		return "", err
+	}
+	info, err := os.Stat(vhdx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d modules in %s, %d bytes", n, filepath.Base(vhdx), info.Size()), nil
 }
 
 // initrd builds the profile's Go programs for the arch and writes the archive its spec describes.

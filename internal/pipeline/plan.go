@@ -105,6 +105,7 @@ func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "  branch     commit each arch's savedefconfig as arch/*/configs/%s on %s\n", DefconfigName, p.Branch)
 	for _, a := range p.Arches {
 		fmt.Fprintf(w, "  build      [%s] make %s (%s)\n", a.Name, a.Image, wrapperName(prof.Build.Wrapper))
+		fmt.Fprintf(w, "  modules    [%s] when CONFIG_MODULES=y: make modules, modules_install (stripped), modules.vhdx\n", a.Name)
 		fmt.Fprintf(w, "  initrd     [%s] %s, %s\n", a.Name, l.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))
 		if a.Name == "x86_64" {
 			fmt.Fprintf(w, "  boot       [%s] qemu-system-x86_64, expect the init to report %s\n", a.Name, p.KernelRelease)

@@ -1,0 +1,93 @@
+// Package moddisk makes modules.vhdx, the disk WSL mounts to load kernel modules: an ext4 image
+// of lib/modules/<release>/ converted to VHDX, as reproducible as e2fsprogs allows.
+package moddisk
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+)
+
+// fixedID is the file system UUID and directory hash seed: random ones would make every image
+// differ. (mke2fs treats an all-zero UUID as "none" and picks a random seed.)
+const fixedID = "6b8b4567-327b-23c6-643c-986966334873"
+
+// Make writes dest, a VHDX holding an ext4 file system whose root is modDir (the
+// lib/modules/<release> folder of a modules_install), dated when. The build and source links
+// modules_install leaves are removed first: they point into the build machine. dest appears only
+// when complete. It returns the number of modules (.ko files) in it.
+func Make(ctx context.Context, run kbuild.Runner, modDir, dest string, when time.Time) (int, error) {
+	for _, link := range []string{"build", "source"} {
+		if err := os.Remove(filepath.Join(modDir, link)); err != nil && !os.IsNotExist(err) {
+			return 0, err
+		}
+	}
+	var size int64
+	modules := 0
+	err := filepath.WalkDir(modDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if info, err := d.Info(); err == nil {
+			size += info.Size() + 4096
+		}
+		if strings.HasSuffix(d.Name(), ".ko") || strings.Contains(d.Name(), ".ko.") {
+			modules++
+		}
+		return os.Chtimes(path, when, when)
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Room for the modules plus a quarter, at least 32 MiB.
+	kib := max(size/1024*5/4+1024, 32*1024)
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), ".moddisk-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	img := filepath.Join(tmp, "modules.img")
+	var out bytes.Buffer
+	env := []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(when.Unix(), 10)}
+	args := []string{"-q", "-t", "ext4", "-d", modDir, "-U", fixedID, "-E", "hash_seed=" + fixedID, "-L", "modules", img, fmt.Sprintf("%dk", kib)}
+	if err := run.Run(ctx, sbin("mke2fs"), args, env, &out); err != nil {
+		return 0, fmt.Errorf("mke2fs %s (e2fsprogs): %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	vhdx := filepath.Join(tmp, "modules.vhdx")
+	out.Reset()
+	// Dynamic, with 1 MiB blocks: only the blocks the file system uses take space (the default
+	// 32 MiB blocks made a 32 MiB image a 40 MiB file; 1 MiB blocks, 13 MiB).
+	if err := run.Run(ctx, "qemu-img", []string{"convert", "-O", "vhdx", "-o", "subformat=dynamic,block_size=1M", img, vhdx}, nil, &out); err != nil {
+		return 0, fmt.Errorf("qemu-img convert -O vhdx (qemu-utils): %v\n%s", err, out.String())
+	}
+	if err := os.Rename(vhdx, dest); err != nil {
+		return 0, err
+	}
+	return modules, nil
+}
+
+// sbin finds a program Debian keeps in /usr/sbin, which a normal user's PATH may lack.
+func sbin(name string) string {
+	if _, err := exec.LookPath(name); err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if p := filepath.Join(dir, name); fileExists(p) {
+				return p
+			}
+		}
+	}
+	return name
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

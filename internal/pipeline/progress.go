@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// quietCommand is a line of kbuild's quiet output: "  CC      kernel/fork.o", "  LD [M]  x.ko".
+var quietCommand = regexp.MustCompile(`^  [A-Z][A-Z0-9_]*( \[M\])? +\S`)
+
+// buildProgress passes make's output to the log, counts the commands it reports (one per object,
+// archive or generated file) and, on a terminal, draws one line with done / expected and an ETA.
+type buildProgress struct {
+	log      io.Writer
+	term     io.Writer // nil when not a terminal
+	label    string
+	expected int // from the last build of this config, else an estimate
+	done     int
+	start    time.Time
+	drawn    time.Time
+	partial  []byte
+}
+
+func (p *buildProgress) Write(b []byte) (int, error) {
+	n, err := p.log.Write(b)
+	data := append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		if quietCommand.Match(data[:i]) {
+			p.done++
+		}
+		data = data[i+1:]
+	}
+	p.partial = append(p.partial[:0], data...)
+	if p.term != nil && time.Since(p.drawn) > 250*time.Millisecond {
+		p.drawn = time.Now()
+		fmt.Fprintf(p.term, "\r\033[K%s", p.line())
+	}
+	return n, err
+}
+
+// line is the progress line: done / expected, percent and ETA while below the expectation.
+func (p *buildProgress) line() string {
+	s := fmt.Sprintf("%s: %d", p.label, p.done)
+	if p.expected > 0 {
+		s += fmt.Sprintf("/%d commands", p.expected)
+		if p.done > 0 && p.done < p.expected {
+			elapsed := time.Since(p.start)
+			eta := time.Duration(float64(elapsed) / float64(p.done) * float64(p.expected-p.done))
+			s += fmt.Sprintf(" (%d%%), ETA %s", p.done*100/p.expected, eta.Round(time.Second))
+		}
+	} else {
+		s += " commands"
+	}
+	return s
+}
+
+// clear removes the progress line from the terminal.
+func (p *buildProgress) clear() {
+	if p.term != nil {
+		fmt.Fprint(p.term, "\r\033[K")
+	}
+}
+
+// expectedCommands is how many commands the last complete build from an empty tree of this
+// config ran (recorded beside it), else an estimate from the config's size.
+func expectedCommands(outDir string, settingsOn int) int {
+	data, err := os.ReadFile(filepath.Join(outDir, ".wslkernel-commands"))
+	if err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && n > 0 {
+			return n
+		}
+	}
+	return settingsOn * 2
+}
+
+// recordCommands keeps the count of a build that started from an empty tree, for the next one.
+func recordCommands(outDir string, n int) {
+	os.WriteFile(filepath.Join(outDir, ".wslkernel-commands"), []byte(strconv.Itoa(n)+"\n"), 0o644)
+}

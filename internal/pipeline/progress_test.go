@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuildProgressCountsCommandsAndDrawsOnATerminal(t *testing.T) {
+	var log, term bytes.Buffer
+	p := &buildProgress{log: &log, term: &term, label: "build [x86_64]", expected: 4, start: time.Now().Add(-10 * time.Second)}
+	out := "make[1]: Entering directory\n  CC      kernel/fork.o\n  CC [M]  lib/crc-itu-t.o\n  LD [M]  lib/crc-itu-t.ko\n  AR   "
+	// Written in pieces that split lines, as a pipe delivers them.
+	for _, piece := range []string{out[:20], out[20:45], out[45:], "    lib/built-in.a\nwarning: not a command\n"} {
+		if _, err := p.Write([]byte(piece)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if log.String() != out+"    lib/built-in.a\nwarning: not a command\n" {
+		t.Errorf("the log lost bytes: %q", log.String())
+	}
+	if p.done != 4 {
+		t.Errorf("counted %d commands, want 4", p.done)
+	}
+	if !strings.Contains(term.String(), "build [x86_64]: ") || !strings.Contains(p.line(), "4/4 commands") {
+		t.Errorf("terminal %q, line %q", term.String(), p.line())
+	}
+	p.done = 1
+	if line := p.line(); !strings.Contains(line, "1/4 commands (25%), ETA 30s") {
+		t.Errorf("line = %q", line)
+	}
+	quiet := &buildProgress{log: &log}
+	quiet.Write([]byte("  CC      a.o\n"))
+	if quiet.done != 1 {
+		t.Error("without a terminal the count is still kept")
+	}
+}
+
+func TestExpectedCommandsComesFromTheLastFreshBuild(t *testing.T) {
+	dir := t.TempDir()
+	if n := expectedCommands(dir, 500); n != 1000 {
+		t.Errorf("estimate = %d", n)
+	}
+	recordCommands(dir, 2345)
+	if n := expectedCommands(dir, 500); n != 2345 {
+		t.Errorf("recorded = %d", n)
+	}
+}
