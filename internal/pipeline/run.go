@@ -334,6 +334,9 @@ func (r *run) source() (string, error) {
 		}
 		h := sha256.New()
 		fmt.Fprintf(h, "tarball %s signed by %s\n", r.pristine, r.m.Upstream.Signer)
+		if prof.PatchFuzz > 0 {
+			fmt.Fprintf(h, "fuzz %d\n", prof.PatchFuzz) // fuzz can change where a hunk lands
+		}
 		for _, e := range series {
 			data, err := os.ReadFile(e.Path)
 			if err != nil {
