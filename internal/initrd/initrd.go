@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"strings"
+	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 )
@@ -26,8 +28,15 @@ func Write(dest string, entries []Entry, mtime int64, compression string) error 
 	var closer io.Closer
 	switch compression {
 	case "gzip", "":
-		zw, err := gzip.NewWriterLevel(f, gzip.BestCompression) // no name, no mtime in the header
+		// Level 9 in 1 MiB blocks compressed on every core: the size of gzip -9 in a fraction of its
+		// time, and the same bytes whatever the core count (each block's output depends only on the
+		// input). The header has no name and no mtime.
+		zw, err := pgzip.NewWriterLevel(f, pgzip.BestCompression)
 		if err != nil {
+			return err
+		}
+		zw.ModTime = time.Unix(0, 0) // pgzip writes a zero time.Time as a date in 2042
+		if err := zw.SetConcurrency(1<<20, max(runtime.NumCPU(), 2)); err != nil {
 			return err
 		}
 		w, closer = zw, zw
