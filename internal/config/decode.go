@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wslkernel/wslkernel/internal/typo"
 	"gopkg.in/yaml.v3"
 )
 
@@ -197,7 +198,7 @@ func yamlName(f reflect.StructField) string {
 func suggest(got string, names []string) string {
 	best, bestDist := "", 3
 	for _, n := range names {
-		if d := editDistance(got, n); d < bestDist {
+		if d := typo.Distance(got, n); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
@@ -205,26 +206,6 @@ func suggest(got string, names []string) string {
 		return ""
 	}
 	return fmt.Sprintf(", did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func join(path, key string) string {

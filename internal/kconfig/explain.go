@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/typo"
 )
 
 // Why explains from the Kconfig rules why sym has its value in final when want was asked for
@@ -112,7 +114,7 @@ func unmetTerms(dep Expr, want string, final *Config) []string {
 func (r *Rules) near(sym string) []string {
 	var out []string
 	for name, s := range r.Symbols {
-		if len(s.Defs) > 0 && abs(len(name)-len(sym)) <= 2 && editDistance(name, sym) <= 2 {
+		if len(s.Defs) > 0 && abs(len(name)-len(sym)) <= 2 && typo.Distance(name, sym) <= 2 {
 			out = append(out, name)
 		}
 	}
@@ -128,24 +130,4 @@ func abs(x int) int {
 		return -x
 	}
 	return x
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
