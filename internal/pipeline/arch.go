@@ -32,6 +32,7 @@ type archRun struct {
 	out     string
 	logPath string
 	log     *os.File
+	final   *kconfig.Config // the .config configure made
 }
 
 // newArch prepares an arch's output folder, log and build tree.
@@ -73,7 +74,7 @@ func (r *run) configureAll(ctx context.Context) ([]*archRun, error) {
 		}
 		arches = append(arches, ar)
 		r.m.Reproducer += fmt.Sprintf("\n# %s build by hand: %s make %s", a.Name, strings.Join(ar.tree.Env(), " "), strings.Join(ar.tree.Args(a.Image), " "))
-		if err := r.stage("configure", a.Name, func() (string, error) { return r.configure(ctx, ar.tree, ar.log) }); err != nil {
+		if err := r.stage("configure", a.Name, func() (string, error) { return r.configure(ctx, ar) }); err != nil {
 			return arches, err
 		}
 	}
@@ -145,14 +146,10 @@ func (r *run) defconfigs(ctx context.Context, arches []*archRun) (string, error)
 func (r *run) buildArch(ctx context.Context, ar *archRun) error {
 	a := ar.a
 	kernel := filepath.Join(ar.out, "kernel")
-	if err := r.stage("build", a.Name, func() (string, error) { return r.build(ctx, ar.tree, ar.log, ar.logPath, kernel) }); err != nil {
+	if err := r.stage("build", a.Name, func() (string, error) { return r.build(ctx, ar, kernel) }); err != nil {
 		return err
 	}
-	final, err := kconfig.ParseFile(filepath.Join(ar.tree.Out, ".config"))
-	if err != nil {
-		return err
-	}
-	if final.Value("MODULES") == "y" {
+	if ar.final.Value("MODULES") == "y" {
 		vhdx := filepath.Join(ar.out, "modules.vhdx")
 		if err := r.stage("modules", a.Name, func() (string, error) { return r.modules(ctx, ar, vhdx) }); err != nil {
 			return err
@@ -171,7 +168,8 @@ func (r *run) buildArch(ctx context.Context, ar *archRun) error {
 
 // configure makes the .config: the base, the fragments in order, the local version from the
 // version scheme last, then olddefconfig; every requested value must survive.
-func (r *run) configure(ctx context.Context, tree *kbuild.Tree, log io.Writer) (string, error) {
+func (r *run) configure(ctx context.Context, ar *archRun) (string, error) {
+	tree, log := ar.tree, ar.log
 	l := r.plan.Line
 	prof := l.Profile
 	if err := os.MkdirAll(tree.Out, 0o755); err != nil {
@@ -229,6 +227,7 @@ func (r *run) configure(ctx context.Context, tree *kbuild.Tree, log io.Writer) (
 	if err != nil {
 		return "", err
 	}
+	ar.final = final
 	var rules *kconfig.Rules
 	why := func(sym, want string) string {
 		if rules == nil {
@@ -283,20 +282,19 @@ func schemeFragment(l *config.Line) *kconfig.Config {
 	return scheme
 }
 
-func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPath, kernel string) (string, error) {
+func (r *run) build(ctx context.Context, ar *archRun, kernel string) (string, error) {
+	tree := ar.tree
 	os.Remove(tree.CcacheLog) // count this build's compilations only
 	b := manifest.Build{Arch: tree.Arch.Name}
 	_, err := os.Stat(filepath.Join(tree.Out, "vmlinux"))
 	fresh := os.IsNotExist(err)
 	on := 0
-	if cfg, err := kconfig.ParseFile(filepath.Join(tree.Out, ".config")); err == nil {
-		for _, s := range cfg.Settings() {
-			if s.Value == "y" || s.Value == "m" {
-				on++
-			}
+	for _, s := range ar.final.Settings() {
+		if s.Value == "y" || s.Value == "m" {
+			on++
 		}
 	}
-	progress := &buildProgress{log: log, term: r.opts.Progress, label: "build [" + tree.Arch.Name + "]",
+	progress := &buildProgress{log: ar.log, term: r.opts.Progress, label: "build [" + tree.Arch.Name + "]",
 		expected: expectedCommands(tree.Out, on), start: time.Now()}
 	if !fresh {
 		progress.expected = 0 // an incremental build runs only what changed: nothing to expect
@@ -314,7 +312,7 @@ func (r *run) build(ctx context.Context, tree *kbuild.Tree, log io.Writer, logPa
 	r.m.Builds = append(r.m.Builds, b)
 	built := &r.m.Builds[len(r.m.Builds)-1]
 	if err != nil {
-		return "", fmt.Errorf("%w\nfull log: %s", err, logPath)
+		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}
 	release, err := tree.ReadRelease()
 	if err != nil {
