@@ -315,23 +315,17 @@ func (r *run) exportProgress() upstream.Progress {
 func (r *run) source() (string, error) {
 	ctx := context.Background()
 	prof := r.plan.Line.Profile
-	var series []patch.Entry
-	if prof.Patches != "" {
-		var err error
-		if series, err = patch.ReadSeries(prof.Patches); err != nil {
-			return "", err
-		}
-	}
-	commits, err := patch.ParseAll(series)
+	series, commits, err := r.readSeries()
 	if err != nil {
 		return "", err
 	}
-	var res *patch.Result
+	// For git, the series becomes commits on top of the tag, in the mirror; the tree is that commit's.
+	res, err := r.applySeries(ctx, commits, true)
+	if err != nil {
+		return "", err
+	}
 	var key string
 	if r.pristine != "" {
-		if res, err = patch.ApplyFuzz(patch.DirReader(r.pristine), commits, prof.PatchFuzz); err != nil {
-			return "", err
-		}
 		h := sha256.New()
 		fmt.Fprintf(h, "tarball %s signed by %s\n", r.pristine, r.m.Upstream.Signer)
 		if prof.PatchFuzz > 0 {
@@ -347,10 +341,6 @@ func (r *run) source() (string, error) {
 		}
 		key = hex.EncodeToString(h.Sum(nil))[:16]
 	} else {
-		// The series becomes commits on top of the tag, in the mirror; the tree is that commit's.
-		if res, err = r.applyGit(ctx, commits, true); err != nil {
-			return "", err
-		}
 		key = r.m.BranchHead[:16]
 	}
 	upstreamed := map[*patch.Commit]bool{}
@@ -414,6 +404,28 @@ func (r *run) source() (string, error) {
 	return fmt.Sprintf("%s, %d files changed, tree %s (%d files)", applied, len(res.Changes), r.src, files), nil
 }
 
+// readSeries reads and parses the profile's patch series; no series is an empty one.
+func (r *run) readSeries() ([]patch.Entry, []*patch.Commit, error) {
+	var series []patch.Entry
+	if f := r.plan.Line.Profile.Patches; f != "" {
+		var err error
+		if series, err = patch.ReadSeries(f); err != nil {
+			return nil, nil, err
+		}
+	}
+	commits, err := patch.ParseAll(series)
+	return series, commits, err
+}
+
+// applySeries applies the commits to the fetched release in memory: to the unpacked tarball, or
+// to the tag in the mirror (see applyGit).
+func (r *run) applySeries(ctx context.Context, commits []*patch.Commit, commit bool) (*patch.Result, error) {
+	if r.pristine != "" {
+		return patch.ApplyFuzz(patch.DirReader(r.pristine), commits, r.plan.Line.Profile.PatchFuzz)
+	}
+	return r.applyGit(ctx, commits, commit)
+}
+
 // applyGit applies the series to the upstream commit in the mirror, in memory; with commit, it
 // also makes the branch's patch commits and points the branch ref at them.
 func (r *run) applyGit(ctx context.Context, commits []*patch.Commit, commit bool) (res *patch.Result, err error) {
@@ -456,20 +468,11 @@ func RefreshPatches(ctx context.Context, p *Plan, opts Options, write bool) (*pa
 	if err := r.stage("fetch", "", r.fetch); err != nil {
 		return nil, err
 	}
-	series, err := patch.ReadSeries(prof.Patches)
+	series, commits, err := r.readSeries()
 	if err != nil {
 		return nil, err
 	}
-	commits, err := patch.ParseAll(series)
-	if err != nil {
-		return nil, err
-	}
-	var res *patch.Result
-	if r.pristine != "" {
-		res, err = patch.ApplyFuzz(patch.DirReader(r.pristine), commits, prof.PatchFuzz)
-	} else {
-		res, err = r.applyGit(ctx, commits, false)
-	}
+	res, err := r.applySeries(ctx, commits, false)
 	if err != nil {
 		return nil, fmt.Errorf("the series does not apply to %s, so it cannot be refreshed automatically: %w", p.Release.Tag(), err)
 	}
