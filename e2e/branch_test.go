@@ -99,7 +99,7 @@ func TestWslDefconfigGivesTheBuiltConfig(t *testing.T) {
 // index: changed, deleted or mode-changed files (diff-files), then files the commit lacks.
 func diffAgainst(t *testing.T, gitDir, src, rev string) string {
 	t.Helper()
-	env := append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(t.TempDir(), "index"), "GIT_DIR="+gitDir, "GIT_WORK_TREE="+src)
+	env := scratchIndexEnv(t, gitDir, src)
 	var all strings.Builder
 	for i, args := range [][]string{{"read-tree", rev}, {"update-index", "-q", "--refresh"}, {"diff-files", "--name-status"}, {"ls-files", "--others", "--directory"}} {
 		cmd := exec.Command("git", args...)

@@ -343,7 +343,7 @@ func TestSourceTreeIsExactlyTheTagPlusPatches(t *testing.T) {
 // kernel.org, through a scratch index: git itself judges contents, modes and symlinks.
 func statusAgainst(t *testing.T, src, tag string) string {
 	t.Helper()
-	env := append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(t.TempDir(), "index"), "GIT_DIR="+filepath.Join(kernelOrg, "linux.git"), "GIT_WORK_TREE="+src)
+	env := scratchIndexEnv(t, filepath.Join(kernelOrg, "linux.git"), src)
 	var out []byte
 	for _, args := range [][]string{{"read-tree", tag}, {"status", "--porcelain", "--untracked-files=normal"}} {
 		cmd := exec.Command("git", args...)
@@ -354,6 +354,12 @@ func statusAgainst(t *testing.T, src, tag string) string {
 		}
 	}
 	return string(out)
+}
+
+// scratchIndexEnv points git at a repository, a plain folder as its work tree and a throwaway
+// index, so git can compare the folder with any revision without touching either.
+func scratchIndexEnv(t *testing.T, gitDir, src string) []string {
+	return append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(t.TempDir(), "index"), "GIT_DIR="+gitDir, "GIT_WORK_TREE="+src)
 }
 
 // The tarball path on the real kernel: kernel.org's signed linux-6.12.118.tar.xz gives the same
