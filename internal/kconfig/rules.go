@@ -56,11 +56,10 @@ func (s *Symbol) Visible() bool {
 }
 
 var (
-	kwLine     = regexp.MustCompile(`^\s*(\S+)\s*(.*)$`)
-	macroRef   = regexp.MustCompile(`\$\(([A-Za-z0-9_]+)\)`)
-	typeKw     = map[string]string{"bool": "bool", "tristate": "tristate", "string": "string", "int": "int", "hex": "hex", "def_bool": "bool", "def_tristate": "tristate"}
-	sourceKw   = map[string]bool{"source": true, "osource": true, "rsource": true, "orsource": true}
-	noDepBlock = map[string]bool{"mainmenu": true}
+	kwLine   = regexp.MustCompile(`^\s*(\S+)\s*(.*)$`)
+	macroRef = regexp.MustCompile(`\$\(([A-Za-z0-9_]+)\)`)
+	typeKw   = map[string]string{"bool": "bool", "tristate": "tristate", "string": "string", "int": "int", "hex": "hex", "def_bool": "bool", "def_tristate": "tristate"}
+	sourceKw = map[string]bool{"source": true, "osource": true, "rsource": true, "orsource": true}
 )
 
 // LoadRules reads the tree's Kconfig files from the top-level Kconfig, following source
@@ -220,7 +219,7 @@ func (l *loader) file(rel string, outer []block) error {
 			if len(stack) > len(outer) {
 				stack = stack[:len(stack)-1]
 			}
-		case kw == "comment" || noDepBlock[kw]:
+		case kw == "comment" || kw == "mainmenu":
 			endEntry()
 			menuOpen = nil
 		case kw == "help" || kw == "---help---":
