@@ -112,9 +112,19 @@ var makeTarget = regexp.MustCompile(`^[a-z0-9_]*config$`)
 
 // Build tunes the kernel build.
 type Build struct {
-	Wrapper string `yaml:"wrapper"` // compiler wrapper: ccache (default) or none
-	Jobs    int    `yaml:"jobs"`    // make -j; 0 means one per core
+	// Wrapper is the compiler wrapper: ccache (the default), distcc, ccache+distcc (ccache first,
+	// distcc on a miss, through CCACHE_PREFIX) or none.
+	Wrapper string `yaml:"wrapper"`
+	// DistccHosts is DISTCC_HOSTS, one host spec each (e.g. "10.0.0.5/8,lzo"), for the distcc
+	// wrappers.
+	DistccHosts []string `yaml:"distcc_hosts"`
+	Jobs        int      `yaml:"jobs"` // make -j; 0 means one per core (with distcc, plus 4 per remote host)
+	// Headers also runs make headers_install, into <out>/<arch>/headers: the UAPI headers.
+	Headers bool `yaml:"headers"`
 }
+
+// UsesDistcc reports whether the wrapper sends compilations to distcc.
+func (b Build) UsesDistcc() bool { return strings.Contains(b.Wrapper, "distcc") }
 
 // Initrd is the initramfs: a gen_init_cpio spec, plus Go programs built for the target arch and
 // named in the spec as ${VARIABLE}.
@@ -129,6 +139,9 @@ type Boot struct {
 	Timeout time.Duration `yaml:"timeout"` // default 180s
 	Memory  string        `yaml:"memory"`  // default 256M
 	Cmdline string        `yaml:"cmdline"` // appended to the kernel command line
+	// Module is the module the init loads from modules.vhdx; by default the first in modules.dep
+	// that needs no other. Only for profiles with CONFIG_MODULES=y.
+	Module string `yaml:"module"`
 }
 
 // Package lists the Windows payloads to make.
@@ -137,12 +150,19 @@ type Package struct {
 	Product string   `yaml:"product"`
 }
 
+func wrapperOr(w string) string {
+	if w == "" {
+		return "ccache"
+	}
+	return w
+}
+
 // Arches the pipeline knows how to build.
 var Arches = []string{"x86_64", "arm64"}
 
 var (
 	packageFormats = []string{"cab", "msi", "nuget"}
-	wrappers       = []string{"ccache", "none"}
+	wrappers       = []string{"ccache", "distcc", "ccache+distcc", "none"}
 	compressions   = []string{"gzip", "zstd", "xz", "none"}
 	profileName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	envName        = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
@@ -459,6 +479,12 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 		v.at(key+".patch_fuzz", "%d is not a fuzz factor: 0 (exact context, the default) to 3", pr.PatchFuzz)
 	}
 	v.oneOf(key+".build.wrapper", pr.Build.Wrapper, wrappers)
+	switch {
+	case pr.Build.UsesDistcc() && len(pr.Build.DistccHosts) == 0:
+		v.at(key+".build.wrapper", "%s needs build.distcc_hosts: the hosts that compile (e.g. [\"10.0.0.5/8\", localhost])", pr.Build.Wrapper)
+	case !pr.Build.UsesDistcc() && len(pr.Build.DistccHosts) > 0:
+		v.at(key+".build.distcc_hosts", "set, but build.wrapper is %q: use distcc or ccache+distcc", wrapperOr(pr.Build.Wrapper))
+	}
 	if pr.Build.Jobs < 0 {
 		v.at(key+".build.jobs", "must not be negative")
 	}

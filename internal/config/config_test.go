@@ -97,7 +97,7 @@ func TestLoadErrors(t *testing.T) {
 		old, new string // replace old with new in valid
 		want     string // a substring of the error, with file:line:column
 	}{
-		{"unknown key", "  timeout: 60s", "  timeout: 60s\n      colour: red", `pipeline.yaml:28:7: profiles.smoke.boot: unknown key "colour" (expected one of: timeout, memory, cmdline)`},
+		{"unknown key", "  timeout: 60s", "  timeout: 60s\n      colour: red", `pipeline.yaml:28:7: profiles.smoke.boot: unknown key "colour" (expected one of: timeout, memory, cmdline, module)`},
 		{"typo suggests", "    arches:", "    arche:", `pipeline.yaml:17:5: profiles.smoke: unknown key "arche", did you mean "arches"?`},
 		{"wrong type string", `series: "6.12"`, `series: 6.12`, `pipeline.yaml:2:9: series: expected a string, got a number (quote it: "6.12")`},
 		{"wrong type list", "arches: [x86_64]", "arches: x86_64", `pipeline.yaml:17:13: profiles.smoke.arches: expected a list, got the string "x86_64"`},
@@ -131,6 +131,9 @@ func TestLoadErrors(t *testing.T) {
 		{"policy malformed", "[configs/smoke.config]", "[configs/smoke.config]\n      policy: configs/other.config", `profiles.smoke.config.policy: %DIR%/configs/other.config: empty policy`},
 		{"strict not a bool", "[configs/smoke.config]", "[configs/smoke.config]\n      strict: maybe", `profiles.smoke.config.strict: expected true or false`},
 		{"bad fuzz", "patches: patches/series", "patches: patches/series\n    patch_fuzz: 5", `pipeline.yaml:22:17: profiles.smoke.patch_fuzz: 5 is not a fuzz factor: 0 (exact context, the default) to 3`},
+		{"distcc without hosts", "patches: patches/series", "patches: patches/series\n    build:\n      wrapper: distcc", `profiles.smoke.build.wrapper: distcc needs build.distcc_hosts`},
+		{"hosts without distcc", "patches: patches/series", "patches: patches/series\n    build:\n      distcc_hosts: [localhost]", `profiles.smoke.build.distcc_hosts: set, but build.wrapper is "ccache": use distcc or ccache+distcc`},
+		{"bad wrapper", "patches: patches/series", "patches: patches/series\n    build:\n      wrapper: icecc", `profiles.smoke.build.wrapper: "icecc" is not one of: ccache, distcc, ccache+distcc, none`},
 		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

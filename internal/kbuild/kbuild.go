@@ -66,10 +66,12 @@ type Tree struct {
 	Src, Out     string
 	Arch         Arch
 	Jobs         int
-	Wrapper      string    // "ccache" or "none"
+	Wrapper      string    // "ccache" (also for ""), "distcc", "ccache+distcc" or "none"
+	DistccHosts  []string  // DISTCC_HOSTS, for the distcc wrappers
 	ExtraVersion string    // e.g. ".1", so the release reads <x.y.z>.<rev>
 	Timestamp    time.Time // KBUILD_BUILD_TIMESTAMP: the upstream commit time
 	CcacheLog    string    // CCACHE_STATSLOG: where ccache logs each compilation, for the hit rate
+	CcacheDir    string    // CCACHE_DIR; empty: ccache's own default
 	Runner       Runner
 }
 
@@ -79,22 +81,37 @@ func (t *Tree) Args(targets ...string) []string {
 	if !t.Arch.Native() {
 		args = append(args, "CROSS_COMPILE="+t.Arch.CrossCompile)
 	}
-	jobs := t.Jobs
-	if jobs <= 0 {
-		jobs = runtime.NumCPU()
+	args = append(args, "-j"+strconv.Itoa(t.jobs()))
+	cc := "gcc"
+	if !t.Arch.Native() {
+		cc = t.Arch.CrossCompile + "gcc"
 	}
-	args = append(args, "-j"+strconv.Itoa(jobs))
-	if t.Wrapper == "ccache" || t.Wrapper == "" {
-		cc := "gcc"
-		if !t.Arch.Native() {
-			cc = t.Arch.CrossCompile + "gcc"
-		}
+	switch t.Wrapper {
+	case "ccache", "", "ccache+distcc": // ccache hands its misses to distcc (CCACHE_PREFIX, in Env)
 		args = append(args, "CC=ccache "+cc, "HOSTCC=ccache gcc")
+	case "distcc": // host programs are few and run here: only the kernel's compilations travel
+		args = append(args, "CC=distcc "+cc)
 	}
 	// EXTRAVERSION on the command line overrides the Makefile's; LOCALVERSION set (empty) stops
 	// setlocalversion from appending "+" for a tree it thinks is a dirty git checkout.
 	args = append(args, "EXTRAVERSION="+t.ExtraVersion, "LOCALVERSION=")
 	return append(args, targets...)
+}
+
+// jobs is make's -j: as set, else one per core, plus 4 per remote distcc host.
+func (t *Tree) jobs() int {
+	if t.Jobs > 0 {
+		return t.Jobs
+	}
+	jobs := runtime.NumCPU()
+	if strings.Contains(t.Wrapper, "distcc") {
+		for _, h := range t.DistccHosts {
+			if name, _, _ := strings.Cut(h, "/"); name != "localhost" && name != "127.0.0.1" {
+				jobs += 4
+			}
+		}
+	}
+	return jobs
 }
 
 // Env is the environment that makes the build reproducible: fixed timestamp, user and host,
@@ -113,6 +130,15 @@ func (t *Tree) Env() []string {
 	}
 	if t.CcacheLog != "" {
 		env = append(env, "CCACHE_STATSLOG="+t.CcacheLog)
+	}
+	if t.CcacheDir != "" {
+		env = append(env, "CCACHE_DIR="+t.CcacheDir)
+	}
+	if strings.Contains(t.Wrapper, "distcc") {
+		env = append(env, "DISTCC_HOSTS="+strings.Join(t.DistccHosts, " "))
+	}
+	if t.Wrapper == "ccache+distcc" {
+		env = append(env, "CCACHE_PREFIX=distcc")
 	}
 	return env
 }

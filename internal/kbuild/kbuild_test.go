@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +82,45 @@ func TestArgsAndEnvMakeTheBuildReproducible(t *testing.T) {
 	arm := &Tree{Src: "/s", Out: "/o", Arch: arches["arm64"], Jobs: 1, Wrapper: "none"}
 	if got := strings.Join(arm.Args("Image"), " "); !strings.Contains(got, "ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- -j1 EXTRAVERSION=") || strings.Contains(got, "ccache") {
 		t.Errorf("arm64 args = %q", got)
+	}
+}
+
+func TestCompilerWrappers(t *testing.T) {
+	hosts := []string{"10.0.0.5/8,lzo", "build2", "localhost/2"}
+	for _, c := range []struct {
+		wrapper  string
+		arch     string
+		args     []string // in Args
+		env      []string // in Env
+		notEnv   string
+		wantJobs bool // -j is cores plus 4 per remote host
+	}{
+		{"distcc", "x86_64", []string{"CC=distcc gcc"}, []string{"DISTCC_HOSTS=10.0.0.5/8,lzo build2 localhost/2"}, "CCACHE_PREFIX", true},
+		{"distcc", "arm64", []string{"CC=distcc aarch64-linux-gnu-gcc"}, []string{"DISTCC_HOSTS="}, "CCACHE_PREFIX", true},
+		{"ccache+distcc", "x86_64", []string{"CC=ccache gcc", "HOSTCC=ccache gcc"}, []string{"CCACHE_PREFIX=distcc", "DISTCC_HOSTS=10.0.0.5/8,lzo"}, "", true},
+		{"ccache", "x86_64", []string{"CC=ccache gcc"}, nil, "DISTCC_HOSTS", false},
+	} {
+		tr := &Tree{Src: "/s", Out: "/o", Arch: arches[c.arch], Wrapper: c.wrapper, DistccHosts: hosts}
+		args, env := tr.Args("all"), strings.Join(tr.Env(), "\n")
+		for _, want := range c.args {
+			if !slices.Contains(args, want) {
+				t.Errorf("%s %s: args %q lack %q", c.wrapper, c.arch, args, want)
+			}
+		}
+		for _, want := range c.env {
+			if !strings.Contains(env, want) {
+				t.Errorf("%s %s: env lacks %q", c.wrapper, c.arch, want)
+			}
+		}
+		if c.notEnv != "" && strings.Contains(env, c.notEnv) {
+			t.Errorf("%s %s: env has %s", c.wrapper, c.arch, c.notEnv)
+		}
+		jobs := runtime.NumCPU()
+		if c.wantJobs {
+			jobs += 8 // two remote hosts
+		}
+		if !slices.Contains(args, "-j"+strconv.Itoa(jobs)) {
+			t.Errorf("%s: args %q, want -j%d", c.wrapper, args, jobs)
+		}
 	}
 }
