@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
@@ -93,12 +95,17 @@ type Build struct {
 	VmlinuxText  uint64 `json:"vmlinux_text,omitempty"`
 	VmlinuxData  uint64 `json:"vmlinux_data,omitempty"`
 	VmlinuxBSS   uint64 `json:"vmlinux_bss,omitempty"`
+	// ModulesDigest is a SHA-256 over the installed modules tree (paths, contents, links), which
+	// is reproducible where modules.vhdx is not.
+	ModulesDigest string `json:"modules_digest,omitempty"`
+	BootModule    string `json:"boot_module,omitempty"` // the module the boot test loads from modules.vhdx
 }
 
 // Boot is one boot test.
 type Boot struct {
 	Arch        string  `json:"arch"`
 	Release     string  `json:"release"`
+	Module      string  `json:"module_loaded,omitempty"` // loaded by the init from modules.vhdx
 	InitSeconds float64 `json:"time_to_init_seconds"`
 	WallSeconds float64 `json:"wall_seconds"`
 	ConsoleLog  string  `json:"console_log"`
@@ -142,4 +149,37 @@ func Read(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: manifest schema %d, this tool reads %d", path, m.Schema, Schema)
 	}
 	return &m, nil
+}
+
+// TreeDigest is a SHA-256 over a folder: every path in order with its type and contents (a
+// link's target), and the total size of its files. It stands for a tree in the manifest: the
+// installed modules (modules.vhdx itself is not byte-reproducible: e2fsprogs varies a few bytes
+// per run) and the UAPI headers.
+func TreeDigest(dir string) (digest string, size int64, err error) {
+	h := sha256.New()
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "link %s %s\n", rel, target)
+		case d.IsDir():
+			fmt.Fprintf(h, "dir %s\n", rel)
+		default:
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			size += int64(len(data))
+			fmt.Fprintf(h, "file %s %d %x\n", rel, len(data), sha256.Sum256(data))
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), size, err
 }

@@ -91,3 +91,25 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// Standalone lists, from modDir's modules.dep, the modules that need no other module, by the
+// name /proc/modules gives them (crc-itu-t.ko is crc_itu_t): the ones a boot test can load alone.
+func Standalone(modDir string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(modDir, "modules.dep"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, line := range strings.Split(string(data), "\n") {
+		file, deps, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(deps) != "" {
+			continue
+		}
+		base := filepath.Base(file)
+		if i := strings.Index(base, ".ko"); i > 0 {
+			base = base[:i]
+		}
+		names = append(names, strings.ReplaceAll(base, "-", "_"))
+	}
+	return names, nil
+}

@@ -57,3 +57,16 @@ func TestMakeWritesAReadableVHDX(t *testing.T) {
 		t.Error("scratch left behind")
 	}
 }
+
+func TestStandaloneListsModulesWithoutDependencies(t *testing.T) {
+	dir := t.TempDir()
+	dep := "kernel/lib/crc-itu-t.ko:\nkernel/fs/ext4/ext4.ko.xz: kernel/fs/jbd2/jbd2.ko.xz\nkernel/fs/jbd2/jbd2.ko.xz:\n"
+	os.WriteFile(filepath.Join(dir, "modules.dep"), []byte(dep), 0o644)
+	got, err := Standalone(dir)
+	if err != nil || strings.Join(got, " ") != "crc_itu_t jbd2" {
+		t.Errorf("Standalone = %q, %v; want crc_itu_t jbd2", got, err)
+	}
+	if _, err := Standalone(t.TempDir()); err == nil || !strings.Contains(err.Error(), "modules.dep") {
+		t.Errorf("Standalone(no modules.dep) = %v", err)
+	}
+}
