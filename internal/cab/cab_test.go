@@ -1,0 +1,216 @@
+package cab
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/rand"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var released = time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
+
+// payload is shaped like a WSL kernel payload: a compressible config, an incompressible image
+// over several blocks, an empty file and a file in a folder.
+func payload(t testing.TB) []File {
+	random := make([]byte, 3*blockSize+123)
+	rand.Read(random)
+	config := bytes.Repeat([]byte("CONFIG_HYPERV=y\n# CONFIG_SOUND is not set\n"), 4000)
+	mixed := append(bytes.Repeat([]byte{0}, 50000), random[:40000]...)
+	mixed = append(mixed, config[:70000]...)
+	return []File{
+		{Name: "kernel", Data: random},
+		{Name: "config", Data: config},
+		{Name: "empty", Data: nil},
+		{Name: "modules.vhd", Data: mixed},
+		{Name: `tools/update.json`, Data: []byte(`{"schema":1}` + "\n")},
+	}
+}
+
+func write(t testing.TB, files []File) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(&buf, files, released); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestRoundTripAndDeterminism(t *testing.T) {
+	files := payload(t)
+	data := write(t, files)
+	if again := write(t, files); !bytes.Equal(data, again) {
+		t.Errorf("two writes of the same files differ")
+	}
+	got, err := Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(files) {
+		t.Fatalf("read %d files, wrote %d", len(got), len(files))
+	}
+	for i, f := range files {
+		if got[i].Name != strings.ReplaceAll(f.Name, "/", `\`) || !bytes.Equal(got[i].Data, f.Data) || !got[i].Modified.Equal(released) {
+			t.Errorf("file %d: %s, %d bytes, %s; wrote %s, %d bytes", i, got[i].Name, len(got[i].Data), got[i].Modified, f.Name, len(f.Data))
+		}
+	}
+	// A flipped byte in a data block is caught by its checksum.
+	bad := bytes.Clone(data)
+	bad[len(bad)-5] ^= 0xFF
+	if _, err := Read(bad); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("Read(corrupted) = %v", err)
+	}
+}
+
+// The checksum of [MS-CAB] 2.5: whole words XORed little-endian, the tail most significant first.
+func TestChecksum(t *testing.T) {
+	for _, c := range []struct {
+		data []byte
+		want uint32
+	}{
+		{[]byte{1, 2, 3, 4}, 0x04030201},
+		{[]byte{1, 2, 3, 4, 5}, 0x04030201 ^ 0x05},
+		{[]byte{1, 2, 3, 4, 5, 6, 7}, 0x04030201 ^ 0x050607},
+		{nil, 0},
+	} {
+		if got := checksum(c.data, 0); got != c.want {
+			t.Errorf("checksum(%v) = %#x, want %#x", c.data, got, c.want)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, c := range []struct {
+		files []File
+		when  time.Time
+		want  string
+	}{
+		{nil, released, "no files"},
+		{[]File{{Name: "../kernel"}}, released, `"../kernel" must be a relative path`},
+		{[]File{{Name: `a\\b`}}, released, "must be a relative path"},
+		{[]File{{Name: "Kernel"}, {Name: "kernel"}}, released, "kernel is in the cabinet twice"},
+		{[]File{{Name: "kernel"}}, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), "cannot be stored as an MS-DOS date"},
+	} {
+		if err := Write(&bytes.Buffer{}, c.files, c.when); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Write(%v) = %v, want %q", c.files, err, c.want)
+		}
+	}
+}
+
+// cabextract and gcab, the tools a packager checks a cabinet with, accept ours and extract the
+// same bytes.
+func TestCabextractAndGcabReadIt(t *testing.T) {
+	files := payload(t)
+	dir := t.TempDir()
+	cab := filepath.Join(dir, "kernel.cab")
+	os.WriteFile(cab, write(t, files), 0o644)
+	if _, err := exec.LookPath("cabextract"); err != nil {
+		t.Skip("cabextract not installed (scripts/setup installs it)")
+	}
+	if out, err := exec.Command("cabextract", "-t", cab).CombinedOutput(); err != nil || !strings.Contains(string(out), "All done, no errors") {
+		t.Fatalf("cabextract -t: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "x")
+	if msg, err := exec.Command("cabextract", "-q", "-d", out, cab).CombinedOutput(); err != nil {
+		t.Fatalf("cabextract: %v\n%s", err, msg)
+	}
+	for _, f := range files {
+		got, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(f.Name)))
+		if err != nil || !bytes.Equal(got, f.Data) {
+			t.Errorf("cabextract's %s: %d bytes, %v; want %d bytes", f.Name, len(got), err, len(f.Data))
+		}
+	}
+	if _, err := exec.LookPath("gcab"); err != nil {
+		t.Skip("gcab not installed")
+	}
+	list, err := exec.Command("gcab", "-l", "-v", cab).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gcab -l: %v\n%s", err, list)
+	}
+	for _, want := range []string{"kernel", "config", `tools\update.json`, "2026-11-21 12:56:02"} {
+		if !strings.Contains(string(list), want) {
+			t.Errorf("gcab -l lacks %q:\n%s", want, list)
+		}
+	}
+}
+
+// FuzzRoundTrip writes random file sets and reads them back, with our reader and (when the
+// fuzzer finds a new shape, on the seed corpus at least) cabextract.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add([]byte("kernel"), []byte("hello"), uint16(3), uint8(2))
+	f.Add(bytes.Repeat([]byte{0}, 70000), []byte{}, uint16(1), uint8(7))
+	f.Fuzz(func(t *testing.T, a, b []byte, repeat uint16, n uint8) {
+		var files []File
+		for i := 0; i < int(n%8)+1; i++ {
+			data := append(bytes.Repeat(a, int(repeat%40)), b...)
+			if i%2 == 1 {
+				data = b
+			}
+			files = append(files, File{Name: "f" + string(rune('a'+i)) + "/x", Data: data})
+		}
+		var buf bytes.Buffer
+		if err := Write(&buf, files, released); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Read(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range files {
+			if !bytes.Equal(got[i].Data, files[i].Data) {
+				t.Fatalf("file %d: read %d bytes, wrote %d", i, len(got[i].Data), len(files[i].Data))
+			}
+		}
+	})
+}
+
+// Blocks of every shape: all zeros (one distance in use: compress/flate's single-code distance
+// tree, which cabextract rejects, was the trap), random (stored), text, and mixtures across
+// block boundaries. cabextract must extract each byte for byte.
+func TestCabextractAcceptsEveryShape(t *testing.T) {
+	if _, err := exec.LookPath("cabextract"); err != nil {
+		t.Skip("cabextract not installed (scripts/setup installs it)")
+	}
+	random := make([]byte, 100000)
+	rand.Read(random)
+	zeros := make([]byte, 100000)
+	text := bytes.Repeat([]byte("CONFIG_HYPERV=y\n# CONFIG_SOUND is not set\n"), 4000)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	var files []File
+	for i, data := range [][]byte{zeros[:32768], zeros[:32769], zeros[:65546], random[:40000], text[:100000],
+		cat(zeros[:50000], random[:40000]), cat(text[:40000], zeros[:40000]), cat(random[:40000], zeros[:40000]),
+		bytes.Repeat([]byte{0xAB, 0xCD}, 40000), {7}} {
+		files = append(files, File{Name: string(rune('a' + i)), Data: data})
+	}
+	dir := t.TempDir()
+	cab := filepath.Join(dir, "shapes.cab")
+	os.WriteFile(cab, write(t, files), 0o644)
+	if msg, err := exec.Command("cabextract", "-q", "-d", filepath.Join(dir, "x"), cab).CombinedOutput(); err != nil {
+		t.Fatalf("cabextract: %v\n%s", err, msg)
+	}
+	for _, f := range files {
+		if got, err := os.ReadFile(filepath.Join(dir, "x", f.Name)); err != nil || !bytes.Equal(got, f.Data) {
+			t.Errorf("%s: cabextract gave %d bytes, %v; want %d", f.Name, len(got), err, len(f.Data))
+		}
+	}
+}
+
+// deflateFixed's output is standard deflate: the standard library inflates it to the input.
+func FuzzDeflateFixed(f *testing.F) {
+	f.Add([]byte("hello hello hello hello"))
+	f.Add(make([]byte, 40000))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > blockSize {
+			data = data[:blockSize]
+		}
+		got, err := io.ReadAll(flate.NewReader(bytes.NewReader(deflateFixed(nil, data))))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("inflate: %d bytes, %v; want %d", len(got), err, len(data))
+		}
+	})
+}
