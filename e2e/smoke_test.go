@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -105,20 +106,63 @@ func kbuild(ctx context.Context, args ...string) (string, error) {
 	return command(ctx, "kbuild", args...)
 }
 
+// Both arches boot under qemu (x86_64 on the pc machine, arm64 cross-built on virt) with
+// modules.vhdx attached: the init reports the release the scheme gives, mounts the disk as WSL
+// does and loads the profile's module from it.
 func TestSmokeRunBootsTheVersionTheSchemeGives(t *testing.T) {
 	if runErr != nil {
 		t.Fatalf("kbuild run --profile smoke: %v\n%s", runErr, runOut)
 	}
-	want := "init reports " + wantRelease
-	if !strings.Contains(runOut, want) {
-		t.Errorf("kbuild run output lacks %q:\n%s", want, runOut)
+	for arch, machine := range map[string]string{"x86_64": "x86_64", "arm64": "aarch64"} {
+		want := fmt.Sprintf("boot [%s]", arch)
+		i := strings.Index(runOut, want)
+		if i < 0 || !strings.HasPrefix(strings.TrimSpace(runOut[i+len(want):]), "init reports "+wantRelease+", loaded crc_itu_t from modules.vhdx") {
+			t.Errorf("kbuild run output lacks %q with the module loaded:\n%s", want, runOut)
+		}
+		console, err := os.ReadFile(filepath.Join(workDir, "out/smoke/6.12.118.1", arch, "console.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, marker := range []string{"WSLKERNEL-SMOKE-INIT release=" + wantRelease + " machine=" + machine,
+			"WSLKERNEL-SMOKE-INIT module=crc_itu_t loaded from /dev/vda"} {
+			if !bytes.Contains(console, []byte(marker)) {
+				t.Errorf("%s: the console log lacks the init's line %q", arch, marker)
+			}
+		}
 	}
-	console, err := os.ReadFile(filepath.Join(workDir, "out/smoke/6.12.118.1/x86_64/console.log"))
+}
+
+// kbuild verify rebuilds the smoke kernel from clean in another directory, with a compiler
+// cache of its own, and finds kernel, config, initrd, modules and headers byte-identical.
+// (x86_64 only, to keep the suite's first run on a machine short; arm64 takes the same path.)
+func TestVerifyFindsTheSmokeBuildReproducible(t *testing.T) {
+	if runErr != nil {
+		t.Skip("no shared run")
+	}
+	out, err := kbuild(context.Background(), "verify", "--profile", "smoke", "--arch", "x86_64", "--work-dir", workDir)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("kbuild verify: %v\n%s", err, out)
 	}
-	if marker := "WSLKERNEL-SMOKE-INIT release=" + wantRelease; !bytes.Contains(console, []byte(marker)) {
-		t.Errorf("the console log lacks the init's line %q", marker)
+	for _, name := range []string{"kernel", "config", "initrd", "modules", "headers"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` \[x86_64\] +identical +[0-9a-f]{64}$`).MatchString(out) {
+			t.Errorf("kbuild verify does not report %s identical:\n%s", name, out)
+		}
+	}
+	if strings.Contains(out, "arm64") || !strings.Contains(out, filepath.Join(workDir, "verify", "src")) {
+		t.Errorf("kbuild verify built elsewhere than %s/verify, or an arch not asked for:\n%s", workDir, out)
+	}
+}
+
+// headers_install, asked for by the smoke profile, gives the UAPI headers of this release.
+func TestHeadersAreInstalled(t *testing.T) {
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	for _, arch := range []string{"x86_64", "arm64"} {
+		version, err := os.ReadFile(filepath.Join(filepath.Dir(manifestAt), arch, "headers/include/linux/version.h"))
+		if err != nil || !bytes.Contains(version, []byte("#define LINUX_VERSION_CODE 396406\n")) {
+			t.Errorf("%s headers: version.h %q, %v; want LINUX_VERSION_CODE 396406 (6.12.118)", arch, version, err)
+		}
 	}
 }
 
@@ -149,7 +193,10 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 	}
 	// Build metadata: the toolchain /proc/version will name, the image size, and vmlinux's
 	// sections as GNU size sums them.
-	if len(m.Builds) != 1 || !strings.Contains(m.Builds[0].Toolchain, "gcc") || m.Builds[0].ImageBytes < 100000 || m.Builds[0].Release != wantRelease {
+	if len(m.Builds) != 2 || m.Builds[0].Arch != "x86_64" || m.Builds[1].Arch != "arm64" || !strings.Contains(m.Builds[1].Toolchain, "aarch64-linux-gnu-gcc") || len(m.Builds[1].ModulesDigest) != 64 {
+		t.Errorf("manifest builds = %+v", m.Builds)
+	}
+	if !strings.Contains(m.Builds[0].Toolchain, "gcc") || m.Builds[0].ImageBytes < 100000 || m.Builds[0].Release != wantRelease {
 		t.Errorf("manifest builds = %+v", m.Builds)
 	} else if out, err := exec.Command("size", filepath.Join(workDir, "build/smoke/x86_64/vmlinux")).Output(); err != nil {
 		t.Errorf("size vmlinux: %v", err)
@@ -162,7 +209,11 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 	outputs := map[string]bool{}
 	for _, o := range m.Outputs {
 		outputs[o.Name+"/"+o.Arch] = true
-		got, err := manifest.Describe(o.Name, o.Arch, filepath.Join(filepath.Dir(manifestAt), o.Path))
+		describe := manifest.Describe
+		if o.Name == "headers" {
+			describe = describeTree
+		}
+		got, err := describe(o.Name, o.Arch, filepath.Join(filepath.Dir(manifestAt), o.Path))
 		if err != nil {
 			t.Errorf("output %s: %v", o.Path, err)
 			continue
@@ -171,7 +222,8 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 			t.Errorf("output %s: on disk %d bytes sha256 %s; manifest says %d bytes %s", o.Path, got.Size, got.SHA256, o.Size, o.SHA256)
 		}
 	}
-	for _, want := range []string{"kernel/x86_64", "config/x86_64", "initrd/x86_64"} {
+	for _, want := range []string{"kernel/x86_64", "config/x86_64", "initrd/x86_64", "modules/x86_64", "headers/x86_64",
+		"kernel/arm64", "config/arm64", "initrd/arm64", "modules/arm64", "headers/arm64"} {
 		if !outputs[want] {
 			t.Errorf("manifest outputs lack %s: %+v", want, m.Outputs)
 		}
@@ -187,15 +239,21 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 	}
 	stages := map[string]string{}
 	for _, s := range m.Stages {
-		stages[s.Name] = s.Status
+		stages[s.Name+"/"+s.Arch] = s.Status
 	}
-	for _, want := range []string{"fetch", "patch", "configure", "build", "initrd", "boot"} {
+	for _, want := range []string{"fetch/", "patch/", "branch/", "configure/x86_64", "build/x86_64", "modules/x86_64", "headers/x86_64", "initrd/x86_64", "boot/x86_64",
+		"configure/arm64", "build/arm64", "modules/arm64", "headers/arm64", "initrd/arm64", "boot/arm64"} {
 		if stages[want] != "ok" {
 			t.Errorf("stage %s: %q, want ok (stages: %+v)", want, stages[want], m.Stages)
 		}
 	}
-	if len(m.Boots) != 1 || m.Boots[0].Release != wantRelease || m.Boots[0].InitSeconds <= 0 {
+	if len(m.Boots) != 2 {
 		t.Errorf("manifest boots = %+v", m.Boots)
+	}
+	for _, b := range m.Boots {
+		if b.Release != wantRelease || b.InitSeconds <= 0 || b.Module != "crc_itu_t" {
+			t.Errorf("manifest boot = %+v", b)
+		}
 	}
 }
 
@@ -223,7 +281,7 @@ func TestPlanPrintsWithoutBuilding(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kbuild plan: %v\n%s", err, out)
 	}
-	for _, want := range []string{"upstream v6.12.118", "uname -r " + wantRelease, "tag linux-msft-wsl-6.12.118.1", "boot       [x86_64]"} {
+	for _, want := range []string{"upstream v6.12.118", "uname -r " + wantRelease, "tag linux-msft-wsl-6.12.118.1", "boot       [x86_64] qemu-system-x86_64", "boot       [arm64] qemu-system-aarch64"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kbuild plan output lacks %q:\n%s", want, out)
 		}
@@ -403,4 +461,9 @@ func TestConfigDiffMatchesScriptsDiffconfig(t *testing.T) {
 	if string(got) != string(want) || len(want) < 100 {
 		t.Errorf("kbuild config diff differs from scripts/diffconfig (%d vs %d bytes)", len(got), len(want))
 	}
+}
+
+func describeTree(name, arch, dir string) (manifest.File, error) {
+	digest, size, err := manifest.TreeDigest(dir)
+	return manifest.File{Name: name, Arch: arch, Path: dir, Size: size, SHA256: digest}, err
 }

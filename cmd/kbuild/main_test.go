@@ -23,7 +23,7 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"run", "--no-such-flag"}, code: 2, stderr: "unknown flag: --no-such-flag"},
 		{args: []string{"check", "--help"}, code: 0, stdout: "3 up to date: nothing to do"},
 		{args: []string{"fetch", "--help"}, code: 0, stdout: "source tree's path"},
-		{args: []string{"config", "diff", "../../configs/smoke.config", "../../configs/wsl.config"}, code: 0, stdout: "-TTY y\n+9P_FS y\n"},
+		{args: []string{"config", "diff", "../../configs/smoke.config", "../../configs/wsl.config"}, code: 0, stdout: "-VIRTIO_MENU y\n+9P_FS y\n"},
 		{args: []string{"config", "diff", "../../configs/smoke.config"}, code: 2, stderr: "accepts 2 arg(s), received 1"},
 		{args: []string{"config", "diff", "../../configs/smoke.config", "/nonexistent"}, code: 2, stderr: "open /nonexistent"},
 		{args: []string{"plan", "--config", "../../pipeline.yaml", "--release", "6.6.1"}, code: 2, stderr: "--release 6.6.1 is not in the series 6.12"},

@@ -27,11 +27,16 @@ type Options struct {
 	Timeout    time.Duration
 	ConsoleLog string // where the serial console is saved
 	Release    string // the uname -r the init must report
+	// ModulesDisk is modules.vhdx, attached read-only as the first virtio disk (vda); the init
+	// mounts it at /lib/modules/<release> and must load Module (a name as /proc/modules has it).
+	ModulesDisk string
+	Module      string
 }
 
 // Result is what a successful boot showed.
 type Result struct {
 	Release    string
+	Module     string        // the module the init loaded from the modules disk, if it was asked to
 	TimeToInit time.Duration // kernel timestamp of "Run /init", when printk has timestamps
 	Wall       time.Duration
 }
@@ -45,18 +50,24 @@ func Command(o Options) (string, []string, error) {
 	if mem == "" {
 		mem = "256M"
 	}
-	var prog, console string
+	var prog, console, blk string
 	var extra []string
 	switch o.Arch {
 	case "x86_64":
-		prog, console = "qemu-system-x86_64", "ttyS0"
+		prog, console, blk = "qemu-system-x86_64", "ttyS0", "virtio-blk-pci"
 	case "arm64":
-		prog, console = "qemu-system-aarch64", "ttyAMA0"
+		// The virt machine's virtio-mmio slots, described in its device tree: no PCI needed.
+		prog, console, blk = "qemu-system-aarch64", "ttyAMA0", "virtio-blk-device"
 		extra = []string{"-machine", "virt", "-cpu", "cortex-a57"}
 	default:
 		return "", nil, fmt.Errorf("boot: unknown arch %q", o.Arch)
 	}
 	cmdline := "console=" + console + " panic=-1 oops=panic"
+	if o.ModulesDisk != "" {
+		cmdline += " " + EnvModulesDisk + "=vda " + EnvModule + "=" + o.Module
+		// qemu reads VHDX itself; read-only, as WSL attaches it.
+		extra = append(extra, "-drive", "if=none,id=modules,format=vhdx,readonly=on,file="+o.ModulesDisk, "-device", blk+",drive=modules")
+	}
 	if o.Cmdline != "" {
 		cmdline += " " + o.Cmdline
 	}
@@ -86,7 +97,7 @@ func Run(ctx context.Context, r kbuild.Runner, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	res, checkErr := Check(console.Bytes(), o.Release)
+	res, checkErr := Check(console.Bytes(), o.Release, o.Module)
 	switch {
 	case checkErr == nil:
 		res.Wall = wall
@@ -102,11 +113,13 @@ func Run(ctx context.Context, r kbuild.Runner, o Options) (*Result, error) {
 
 var (
 	markerLine = regexp.MustCompile(regexp.QuoteMeta(Marker) + ` release=(\S+)`)
+	moduleLine = regexp.MustCompile(regexp.QuoteMeta(Marker) + ` module=(\S+) (loaded from \S+|error=.*)`)
 	runInit    = regexp.MustCompile(`\[\s*(\d+)\.(\d{6})\] Run (\S+) as init process`)
 )
 
-// Check reads a console log: the marker must be there with the expected release.
-func Check(console []byte, wantRelease string) (*Result, error) {
+// Check reads a console log: the marker must be there with the expected release and, when
+// wantModule is set, the init must say it loaded that module from the modules disk.
+func Check(console []byte, wantRelease, wantModule string) (*Result, error) {
 	m := markerLine.FindSubmatch(console)
 	if m == nil {
 		if bytes.Contains(console, []byte("Kernel panic")) {
@@ -117,6 +130,18 @@ func Check(console []byte, wantRelease string) (*Result, error) {
 	res := &Result{Release: string(m[1])}
 	if res.Release != wantRelease {
 		return nil, fmt.Errorf("the init reports release %s, want %s", res.Release, wantRelease)
+	}
+	if wantModule != "" {
+		m := moduleLine.FindSubmatch(console)
+		switch {
+		case m == nil:
+			return nil, fmt.Errorf("the init never said whether it loaded %s from the modules disk", wantModule)
+		case string(m[1]) != wantModule:
+			return nil, fmt.Errorf("the init loaded %s, want %s", m[1], wantModule)
+		case !bytes.HasPrefix(m[2], []byte("loaded")):
+			return nil, fmt.Errorf("the init could not load %s from the modules disk: %s", wantModule, bytes.TrimPrefix(m[2], []byte("error=")))
+		}
+		res.Module = wantModule
 	}
 	if t := runInit.FindSubmatch(console); t != nil {
 		sec, _ := strconv.Atoi(string(t[1]))

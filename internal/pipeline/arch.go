@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -33,6 +36,9 @@ type archRun struct {
 	logPath string
 	log     *os.File
 	final   *kconfig.Config // the .config configure made
+	build   int             // the index of its manifest.Build, once the build stage recorded it
+	vhdx    string          // modules.vhdx, when the config has modules
+	module  string          // the module the boot test loads from it
 }
 
 // newArch prepares an arch's output folder, log and build tree.
@@ -56,6 +62,8 @@ func (r *run) newArch(a kbuild.Arch) (*archRun, error) {
 		ExtraVersion: r.plan.Version.ExtraVersion(),
 		Timestamp:    r.commitTS,
 		CcacheLog:    filepath.Join(ar.out, "ccache.log"),
+		CcacheDir:    r.ccacheDir,
+		DistccHosts:  l.Profile.Build.DistccHosts,
 		Runner:       r.opts.Runner,
 	}
 	if ar.tree.Jobs == 0 {
@@ -142,28 +150,78 @@ func (r *run) defconfigs(ctx context.Context, arches []*archRun) (string, error)
 	return fmt.Sprintf("%s at %s: %s committed", r.plan.Branch, r.m.BranchHead[:12], strings.Join(paths, ", ")), nil
 }
 
-// buildArch runs build, initrd and boot for one configured arch.
-func (r *run) buildArch(ctx context.Context, ar *archRun) error {
-	a := ar.a
-	kernel := filepath.Join(ar.out, "kernel")
-	if err := r.stage("build", a.Name, func() (string, error) { return r.build(ctx, ar, kernel) }); err != nil {
-		return err
+// record changes the manifest; arches building in parallel take turns.
+func (r *run) record(change func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	change()
+}
+
+// minParallelCores is how many cores a machine needs for the arches to build at the same time.
+var minParallelCores = 4
+
+// buildAll builds every configured arch: at the same time when the machine has at least
+// four cores, each arch getting its share of them for make -j; else one after the other, each
+// with all of them. Parallel arches also overlap each other's serial steps (linking, compressing).
+// The first failure is returned; the other arches finish what they started.
+func (r *run) buildAll(ctx context.Context, arches []*archRun) error {
+	cores := runtime.NumCPU()
+	if len(arches) < 2 || cores < minParallelCores || r.opts.Jobs > 0 || r.plan.Line.Profile.Build.Jobs > 0 {
+		for _, ar := range arches {
+			if err := r.buildArch(ctx, ar); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if ar.final.Value("MODULES") == "y" {
-		vhdx := filepath.Join(ar.out, "modules.vhdx")
-		if err := r.stage("modules", a.Name, func() (string, error) { return r.modules(ctx, ar, vhdx) }); err != nil {
+	r.parallel = true
+	defer func() { r.parallel = false }()
+	errs := make([]error, len(arches))
+	var wg sync.WaitGroup
+	for i, ar := range arches {
+		ar.tree.Jobs = max(1, cores/len(arches))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.buildArch(ctx, ar)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}
-	initrdPath := filepath.Join(ar.out, "initrd.img")
-	if err := r.stage("initrd", a.Name, func() (string, error) { return r.initrd(ctx, a, initrdPath) }); err != nil {
+	return nil
+}
+
+// buildArch runs build, modules, initrd and boot for one configured arch.
+func (r *run) buildArch(ctx context.Context, ar *archRun) error {
+	if err := r.buildOnly(ctx, ar); err != nil {
 		return err
 	}
-	if a.Name != "x86_64" {
-		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: "boot", Arch: a.Name, Status: "skipped", Detail: "only x86_64 is boot-tested"})
-		return nil
+	return r.stage("boot", ar.a.Name, func() (string, error) {
+		return r.boot(ctx, ar, filepath.Join(ar.out, "kernel"), filepath.Join(ar.out, "initrd.img"))
+	})
+}
+
+// buildOnly is buildArch without the boot: build, modules (when the config has them), initrd.
+func (r *run) buildOnly(ctx context.Context, ar *archRun) error {
+	kernel := filepath.Join(ar.out, "kernel")
+	if err := r.stage("build", ar.a.Name, func() (string, error) { return r.build(ctx, ar, kernel) }); err != nil {
+		return err
 	}
-	return r.stage("boot", a.Name, func() (string, error) { return r.boot(ctx, a, kernel, initrdPath, ar.out) })
+	if ar.final.Value("MODULES") == "y" {
+		if err := r.stage("modules", ar.a.Name, func() (string, error) { return r.modules(ctx, ar) }); err != nil {
+			return err
+		}
+	}
+	if r.plan.Line.Profile.Build.Headers {
+		if err := r.stage("headers", ar.a.Name, func() (string, error) { return r.headers(ctx, ar) }); err != nil {
+			return err
+		}
+	}
+	return r.stage("initrd", ar.a.Name, func() (string, error) { return r.initrd(ctx, ar.a, filepath.Join(ar.out, "initrd.img")) })
 }
 
 // configure makes the .config: the base, the fragments in order, the local version from the
@@ -294,7 +352,7 @@ func (r *run) build(ctx context.Context, ar *archRun, kernel string) (string, er
 			on++
 		}
 	}
-	progress := &buildProgress{log: ar.log, term: r.opts.Progress, label: "build [" + tree.Arch.Name + "]",
+	progress := &buildProgress{log: ar.log, term: r.live(), label: "build [" + tree.Arch.Name + "]",
 		expected: expectedCommands(tree.Out, on), start: time.Now()}
 	if !fresh {
 		progress.expected = 0 // an incremental build runs only what changed: nothing to expect
@@ -309,11 +367,15 @@ func (r *run) build(ctx context.Context, ar *archRun, kernel string) (string, er
 		b.CcacheHits, b.CcacheMisses, _ = kbuild.CcacheStats(tree.CcacheLog)
 	}
 	b.Toolchain, _ = tree.Toolchain()
-	r.m.Builds = append(r.m.Builds, b)
-	built := &r.m.Builds[len(r.m.Builds)-1]
 	if err != nil {
+		r.record(func() { r.m.Builds = append(r.m.Builds, b) })
 		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}
+	built := &b
+	defer r.record(func() {
+		r.m.Builds = append(r.m.Builds, b)
+		ar.build = len(r.m.Builds) - 1
+	})
 	release, err := tree.ReadRelease()
 	if err != nil {
 		return "", err
@@ -346,8 +408,10 @@ func (r *run) build(ctx context.Context, ar *archRun, kernel string) (string, er
 }
 
 // modules builds the modules, installs them stripped into a scratch root and makes
-// modules.vhdx of lib/modules/<release>, as WSL mounts it.
-func (r *run) modules(ctx context.Context, ar *archRun, vhdx string) (string, error) {
+// modules.vhdx of lib/modules/<release>, as WSL mounts it; it also picks the module the boot
+// test loads.
+func (r *run) modules(ctx context.Context, ar *archRun) (string, error) {
+	vhdx := filepath.Join(ar.out, "modules.vhdx")
 	if err := ar.tree.Make(ctx, ar.log, "modules"); err != nil {
 		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}
@@ -359,10 +423,30 @@ func (r *run) modules(ctx context.Context, ar *archRun, vhdx string) (string, er
 	if err := ar.tree.Make(ctx, ar.log, "INSTALL_MOD_PATH="+root, "INSTALL_MOD_STRIP=1", "modules_install"); err != nil {
 		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}
-	n, err := moddisk.Make(ctx, r.opts.Runner, filepath.Join(root, "lib/modules", r.plan.KernelRelease), vhdx, r.commitTS)
+	modDir := filepath.Join(root, "lib/modules", r.plan.KernelRelease)
+	standalone, err := moddisk.Standalone(modDir)
 	if err != nil {
 		return "", err
 	}
+	want := r.plan.Line.Profile.Boot.Module
+	switch {
+	case want != "" && !slices.Contains(standalone, want):
+		return "", fmt.Errorf("boot.module %s is not among the modules that load alone: %s", want, strings.Join(standalone, ", "))
+	case want != "":
+		ar.module = want
+	case len(standalone) > 0:
+		ar.module = standalone[0]
+	}
+	n, err := moddisk.Make(ctx, r.opts.Runner, modDir, vhdx, r.commitTS)
+	if err != nil {
+		return "", err
+	}
+	digest, _, err := manifest.TreeDigest(modDir)
+	if err != nil {
+		return "", err
+	}
+	r.record(func() { r.m.Builds[ar.build].ModulesDigest, r.m.Builds[ar.build].BootModule = digest, ar.module })
+	ar.vhdx = vhdx
 	if err := r.output("modules", ar.a.Name, vhdx); err != nil {
 		return "", err
 	}
@@ -371,6 +455,34 @@ func (r *run) modules(ctx context.Context, ar *archRun, vhdx string) (string, er
 		return "", err
 	}
 	return fmt.Sprintf("%d modules in %s, %d bytes", n, filepath.Base(vhdx), info.Size()), nil
+}
+
+// headers installs the UAPI headers (make headers_install) into <out>/<arch>/headers, written
+// beside and renamed into place; the manifest records the tree's digest.
+func (r *run) headers(ctx context.Context, ar *archRun) (string, error) {
+	dest := filepath.Join(ar.out, "headers")
+	tmp := dest + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return "", err
+	}
+	if err := ar.tree.Make(ctx, ar.log, "INSTALL_HDR_PATH="+tmp, "headers_install"); err != nil {
+		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
+	}
+	if err := os.RemoveAll(dest); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		return "", err
+	}
+	digest, size, err := manifest.TreeDigest(dest)
+	if err != nil {
+		return "", err
+	}
+	rel, _ := filepath.Rel(r.plan.OutDir, dest)
+	r.record(func() {
+		r.m.Outputs = append(r.m.Outputs, manifest.File{Name: "headers", Arch: ar.a.Name, Path: rel, Size: size, SHA256: digest})
+	})
+	return fmt.Sprintf("%s, %d KiB", dest, size>>10), nil
 }
 
 // initrd builds the profile's Go programs for the arch and writes the archive its spec describes.
@@ -408,19 +520,31 @@ func (r *run) initrd(ctx context.Context, a kbuild.Arch, dest string) (string, e
 	return fmt.Sprintf("%d entries from %s", len(entries), r.plan.Line.Pipeline.Rel(spec.Spec)), nil
 }
 
-func (r *run) boot(ctx context.Context, a kbuild.Arch, kernel, initrdPath, out string) (string, error) {
+// boot boots the kernel and initrd under qemu, with modules.vhdx attached when there is one;
+// the init must report the release and load the chosen module from the disk.
+func (r *run) boot(ctx context.Context, ar *archRun, kernel, initrdPath string) (string, error) {
 	b := r.plan.Line.Profile.Boot
-	console := filepath.Join(out, "console.log")
-	res, err := boot.Run(ctx, r.opts.Runner, boot.Options{
-		Arch: a.Name, Kernel: kernel, Initrd: initrdPath, Memory: b.Memory, Cmdline: b.Cmdline,
+	console := filepath.Join(ar.out, "console.log")
+	opts := boot.Options{
+		Arch: ar.a.Name, Kernel: kernel, Initrd: initrdPath, Memory: b.Memory, Cmdline: b.Cmdline,
 		Timeout: b.Timeout, ConsoleLog: console, Release: r.plan.KernelRelease,
-	})
+	}
+	if ar.module != "" {
+		opts.ModulesDisk, opts.Module = ar.vhdx, ar.module
+	}
+	res, err := boot.Run(ctx, r.opts.Runner, opts)
 	if err != nil {
 		return "", err
 	}
-	r.m.Boots = append(r.m.Boots, manifest.Boot{Arch: a.Name, Release: res.Release, InitSeconds: res.TimeToInit.Seconds(),
-		WallSeconds: res.Wall.Seconds(), ConsoleLog: console})
-	return fmt.Sprintf("init reports %s, %.2fs to init (kernel clock), %.1fs wall", res.Release, res.TimeToInit.Seconds(), res.Wall.Seconds()), nil
+	r.record(func() {
+		r.m.Boots = append(r.m.Boots, manifest.Boot{Arch: ar.a.Name, Release: res.Release, Module: res.Module,
+			InitSeconds: res.TimeToInit.Seconds(), WallSeconds: res.Wall.Seconds(), ConsoleLog: console})
+	})
+	detail := fmt.Sprintf("init reports %s", res.Release)
+	if res.Module != "" {
+		detail += fmt.Sprintf(", loaded %s from %s", res.Module, filepath.Base(ar.vhdx))
+	}
+	return detail + fmt.Sprintf(", %.2fs to init (kernel clock), %.2fs wall", res.TimeToInit.Seconds(), res.Wall.Seconds()), nil
 }
 
 // output records a file the run produced.
@@ -432,7 +556,7 @@ func (r *run) output(name, arch, path string) error {
 	if rel, err := filepath.Rel(r.plan.OutDir, path); err == nil {
 		f.Path = rel
 	}
-	r.m.Outputs = append(r.m.Outputs, f)
+	r.record(func() { r.m.Outputs = append(r.m.Outputs, f) })
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +33,11 @@ import (
 // make: tinyconfig writes a small .config; olddefconfig drops NEEDS_DEP unless DEP is set, as
 // Kconfig does for an unmet "depends on"; bzImage writes an image holding the kernel release.
 // qemu prints what the smoke init would, with the release read from that image.
-type fakeKbuild struct{ makes []string }
+type fakeKbuild struct {
+	mu      sync.Mutex // arches may build in parallel
+	makes   []string
+	leakDir bool // bzImage also holds its build directory, as a build without -ffile-prefix-map would
+}
 
 var outArg = regexp.MustCompile(`^O=(.*)$`)
 
@@ -52,7 +57,9 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 			}
 		}
 		target := args[len(args)-1]
+		f.mu.Lock()
 		f.makes = append(f.makes, target)
+		f.mu.Unlock()
 		dotconfig := filepath.Join(o, ".config")
 		switch target {
 		case "tinyconfig":
@@ -73,22 +80,36 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 				}
 			}
 			return os.WriteFile(filepath.Join(o, "defconfig"), []byte(strings.Join(min, "")), 0o644)
-		case "bzImage":
+		case "bzImage", "Image":
 			data, _ := os.ReadFile(dotconfig)
 			local := regexp.MustCompile(`CONFIG_LOCALVERSION="(.*)"`).FindStringSubmatch(string(data))[1]
 			mk, _ := os.ReadFile(filepath.Join(src, "Makefile"))
 			sublevel := regexp.MustCompile(`SUBLEVEL = (\d+)`).FindStringSubmatch(string(mk))[1]
 			release := "6.12." + sublevel + extra + local
 			os.MkdirAll(filepath.Join(o, "include/config"), 0o755)
-			os.MkdirAll(filepath.Join(o, "arch/x86/boot"), 0o755)
 			os.WriteFile(filepath.Join(o, "include/config/kernel.release"), []byte(release+"\n"), 0o644)
-			return os.WriteFile(filepath.Join(o, "arch/x86/boot/bzImage"), []byte("bzImage "+release), 0o644)
+			image := target + " " + release
+			if f.leakDir {
+				image += "\x00built in " + o
+			}
+			path := filepath.Join(o, "arch/x86/boot/bzImage")
+			if target == "Image" {
+				path = filepath.Join(o, "arch/arm64/boot/Image")
+			}
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			return os.WriteFile(path, []byte(image), 0o644)
+		case "headers_install":
+			dest := strings.TrimPrefix(args[len(args)-2], "INSTALL_HDR_PATH=")
+			os.MkdirAll(filepath.Join(dest, "include/linux"), 0o755)
+			return os.WriteFile(filepath.Join(dest, "include/linux/version.h"), []byte("#define LINUX_VERSION_CODE 396406\n"), 0o644)
 		}
 		return fmt.Errorf("fake make: unexpected target %s", target)
-	case "qemu-system-x86_64":
+	case "qemu-system-x86_64", "qemu-system-aarch64":
 		kernel := args[slices.Index(args, "-kernel")+1]
 		data, _ := os.ReadFile(kernel)
-		fmt.Fprintf(out, "[    0.400000] Run /init as init process\n%s release=%s machine=x86_64\n", boot.Marker, strings.TrimPrefix(string(data), "bzImage "))
+		_, release, _ := strings.Cut(string(data), " ")
+		release, _, _ = strings.Cut(release, "\x00")
+		fmt.Fprintf(out, "[    0.400000] Run /init as init process\n%s release=%s machine=x86_64\n", boot.Marker, release)
 		return errors.New("exit status 0 after panic")
 	}
 	return kbuild.Exec{}.Run(ctx, name, args, env, out)
@@ -506,5 +527,44 @@ func TestMirrorWithoutObjectsIsRepaired(t *testing.T) {
 	_, m, _, err := runLine(t, l, work)
 	if err != nil || m.Status != "ok" {
 		t.Fatalf("Run on a mirror without objects = %v", err)
+	}
+}
+
+func TestArchesBuildInParallelWhenCoresAllow(t *testing.T) {
+	defer func(n int) { minParallelCores = n }(minParallelCores)
+	minParallelCores = 1
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	l.Profile.Arches = []string{"x86_64", "arm64"}
+	l.Profile.Build.Headers = true
+	_, m, _, err := runLine(t, l, t.TempDir())
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	stages := map[string]int{}
+	for _, st := range m.Stages {
+		if st.Status != "ok" {
+			t.Errorf("stage %s [%s]: %s %s", st.Name, st.Arch, st.Status, st.Detail)
+		}
+		stages[st.Name+"/"+st.Arch]++
+	}
+	for _, arch := range l.Profile.Arches {
+		for _, name := range []string{"configure", "build", "headers", "initrd", "boot"} {
+			if stages[name+"/"+arch] != 1 {
+				t.Errorf("stage %s [%s] ran %d times", name, arch, stages[name+"/"+arch])
+			}
+		}
+	}
+	outputs := map[string]bool{}
+	for _, o := range m.Outputs {
+		outputs[o.Name+"/"+o.Arch] = o.SHA256 != ""
+	}
+	for _, want := range []string{"kernel/x86_64", "kernel/arm64", "initrd/arm64", "headers/arm64", "headers/x86_64", "config/arm64"} {
+		if !outputs[want] {
+			t.Errorf("no output %s in %v", want, outputs)
+		}
+	}
+	if len(m.Builds) != 2 || len(m.Boots) != 2 {
+		t.Errorf("builds %+v, boots %+v", m.Builds, m.Boots)
 	}
 }

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/boot"
 
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
@@ -106,10 +109,16 @@ func (p *Plan) Print(w io.Writer) {
 	for _, a := range p.Arches {
 		fmt.Fprintf(w, "  build      [%s] make %s (%s)\n", a.Name, a.Image, wrapperName(prof.Build.Wrapper))
 		fmt.Fprintf(w, "  modules    [%s] when CONFIG_MODULES=y: make modules, modules_install (stripped), modules.vhdx\n", a.Name)
-		fmt.Fprintf(w, "  initrd     [%s] %s, %s\n", a.Name, l.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))
-		if a.Name == "x86_64" {
-			fmt.Fprintf(w, "  boot       [%s] qemu-system-x86_64, expect the init to report %s\n", a.Name, p.KernelRelease)
+		if prof.Build.Headers {
+			fmt.Fprintf(w, "  headers    [%s] make headers_install\n", a.Name)
 		}
+		fmt.Fprintf(w, "  initrd     [%s] %s, %s\n", a.Name, l.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))
+		qemu, _, _ := boot.Command(boot.Options{Arch: a.Name})
+		module := "the first module in modules.dep that needs no other"
+		if prof.Boot.Module != "" {
+			module = prof.Boot.Module
+		}
+		fmt.Fprintf(w, "  boot       [%s] %s, expect the init to report %s (with modules.vhdx: and to load %s from it)\n", a.Name, qemu, p.KernelRelease, module)
 	}
 	fmt.Fprintf(w, "  manifest   %s\n", filepath.Join(p.OutDir, "manifest.json"))
 }
@@ -126,4 +135,21 @@ func compressionName(c string) string {
 		return "gzip"
 	}
 	return c
+}
+
+// OnlyArches narrows the plan to the named arches, which must be the profile's; none keeps all.
+func (p *Plan) OnlyArches(names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	var keep []kbuild.Arch
+	for _, n := range names {
+		i := slices.IndexFunc(p.Arches, func(a kbuild.Arch) bool { return a.Name == n })
+		if i < 0 {
+			return fmt.Errorf("--arch %s: profile %s builds %s", n, p.Line.Name, strings.Join(p.Line.Profile.Arches, ", "))
+		}
+		keep = append(keep, p.Arches[i])
+	}
+	p.Arches = keep
+	return nil
 }

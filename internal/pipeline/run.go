@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -30,6 +31,25 @@ type run struct {
 	src      string
 	pristine string // source: tarball: the verified, unpacked release in the cache
 	commitTS time.Time
+	// ccacheDir is CCACHE_DIR for the builds; empty for ccache's default. kbuild verify uses a
+	// cache of its own, so its build never reuses an object compiled in the run's directories.
+	ccacheDir string
+	// keepRefs leaves the mirror's branch ref where the last run put it (kbuild verify rebuilds
+	// the same patches, but must not move the branch that is published).
+	keepRefs bool
+	// mu guards m and the output while arches build in parallel.
+	mu sync.Mutex
+	// parallel is set while arches build at the same time.
+	parallel bool
+}
+
+// live is where live progress goes: opts.Progress, or nowhere while arches build in parallel
+// (two bars on one line would be noise; each stage still gets its line).
+func (r *run) live() io.Writer {
+	if r.parallel {
+		return nil
+	}
+	return r.opts.Progress
 }
 
 // Run carries out the plan. The manifest is written whether the run succeeds or fails, so a
@@ -84,10 +104,8 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if err := r.stage("branch", "", func() (string, error) { return r.defconfigs(ctx, arches) }); err != nil {
 		return manifestPath, err
 	}
-	for _, ar := range arches {
-		if err := r.buildArch(ctx, ar); err != nil {
-			return manifestPath, err
-		}
+	if err := r.buildAll(ctx, arches); err != nil {
+		return manifestPath, err
 	}
 	fmt.Fprintf(opts.Out, "%-18s %s\n", "manifest", manifestPath)
 	return manifestPath, nil
@@ -155,6 +173,8 @@ func (r *run) stage(name, arch string, fn func() (string, error)) error {
 	if arch != "" {
 		label += " [" + arch + "]"
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if err != nil {
 		st.Status, st.Detail = "failed", err.Error()
 		fmt.Fprintf(r.opts.Out, "%-18s failed after %.1fs\n", label, st.Seconds)
@@ -448,6 +468,9 @@ func (r *run) applyGit(ctx context.Context, commits []*patch.Commit, commit bool
 		}
 		r.m.BranchRef = r.branchRef()
 		r.m.BranchHead = head.String()
+		if r.keepRefs {
+			return nil
+		}
 		return repo.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(r.m.BranchRef), head))
 	})
 	return res, err

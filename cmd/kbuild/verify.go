@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wslkernel/wslkernel/internal/pipeline"
+)
+
+func newVerifyCmd(g *globals) *cobra.Command {
+	var arches []string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Rebuild the last run's kernel, modules and initrd elsewhere and compare the bytes",
+		Long: `verify checks that the profile's build is reproducible. It reads the last run's manifest.json
+and builds the same inputs again from clean, in another directory (<work-dir>/verify: its own source
+tree, build trees and compiler cache, so nothing compiled for the run is reused), then compares the
+kernel image, config, initrd and the installed modules tree byte for byte. modules.vhdx itself is
+compared through its modules: e2fsprogs does not write the same image twice.
+
+Exit status: 0 when every output is identical, 1 when any differs (both files are kept; diffoscope
+shows where) or the rebuild failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			plan, opts, err := g.plan(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := plan.OnlyArches(arches); err != nil {
+				return err
+			}
+			v, err := pipeline.Verify(cmd.Context(), plan, opts)
+			if v != nil {
+				out := cmd.OutOrStdout()
+				for _, c := range v.Files {
+					if c.Same() {
+						fmt.Fprintf(out, "%-18s identical   %s\n", c.Name+" ["+c.Arch+"]", c.Run)
+					} else {
+						fmt.Fprintf(out, "%-18s DIFFERENT   run %s\n%-18s             again %s\n%-18s             compare: diffoscope %s %s\n",
+							c.Name+" ["+c.Arch+"]", c.Run, "", c.Again, "", c.RunPath, c.AgainPath)
+					}
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringSliceVar(&arches, "arch", nil, "verify only these arches of the profile (default: all)")
+	return cmd
+}

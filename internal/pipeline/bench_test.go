@@ -1,0 +1,87 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+)
+
+// BenchmarkOrchestratedBuild compares the build stage's make (through kbuild.Tree.Make, with the
+// progress counter and the first-error capture reading every line) with the same make command run
+// straight from a shell, on the same configured tree, each from a clean O= folder, alternated.
+// WSLKERNEL_BENCH_BUILD names a configured O= folder (its source link gives the tree); scripts/bench
+// build points it at the smoke profile's. With ccache warm, both do the same compilations.
+func BenchmarkOrchestratedBuild(b *testing.B) {
+	configured := os.Getenv("WSLKERNEL_BENCH_BUILD")
+	if configured == "" {
+		b.Skip("WSLKERNEL_BENCH_BUILD is not set (scripts/bench build sets it)")
+	}
+	src, err := filepath.EvalSymlinks(filepath.Join(configured, "source"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	config, err := os.ReadFile(filepath.Join(configured, ".config"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	release, err := os.ReadFile(filepath.Join(configured, "include/config/kernel.release"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// 6.12.118.1-microsoft-standard-WSL2: EXTRAVERSION is what follows x.y.z up to the local version.
+	extra := regexp.MustCompile(`^\d+\.\d+\.\d+([^-]*)`).FindSubmatch(release)[1]
+	scratch := b.TempDir()
+	fresh := func(name string) *kbuild.Tree {
+		out := filepath.Join(scratch, name)
+		if err := os.RemoveAll(out); err != nil {
+			b.Fatal(err)
+		}
+		os.MkdirAll(out, 0o755)
+		if err := os.WriteFile(filepath.Join(out, ".config"), config, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		a, _ := kbuild.LookupArch("x86_64")
+		return &kbuild.Tree{Src: src, Out: out, Arch: a, ExtraVersion: string(extra), Timestamp: time.Unix(1764000000, 0), Runner: kbuild.Exec{}}
+	}
+	var ours, raw []float64
+	for i := 0; i < b.N; i++ {
+		t := fresh("ours")
+		log, _ := os.Create(filepath.Join(scratch, "ours.log"))
+		p := &buildProgress{log: log, label: "build", start: time.Now()}
+		start := time.Now()
+		if err := t.Make(context.Background(), p, "bzImage"); err != nil {
+			b.Fatal(err)
+		}
+		ours = append(ours, time.Since(start).Seconds())
+		log.Close()
+
+		t = fresh("raw")
+		cmd := exec.Command("make", t.Args("bzImage")...)
+		cmd.Env = append(os.Environ(), t.Env()...)
+		log, _ = os.Create(filepath.Join(scratch, "raw.log"))
+		cmd.Stdout, cmd.Stderr = log, log
+		start = time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		raw = append(raw, time.Since(start).Seconds())
+		log.Close()
+	}
+	o, r := median(ours), median(raw)
+	b.ReportMetric(o, "ours-s")
+	b.ReportMetric(r, "raw-s")
+	b.ReportMetric(o/r, "ours/raw")
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}

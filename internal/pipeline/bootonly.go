@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// lastRun reads the manifest of the plan's last successful run, for the commands that work on
+// what it built (boot, verify).
+func lastRun(p *Plan) (*manifest.Manifest, error) {
+	path := filepath.Join(p.OutDir, "manifest.json")
+	m, err := manifest.Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no build of %s: %s does not exist; kbuild run --profile %s builds it first", p.Version, path, p.Line.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != "ok" {
+		return nil, fmt.Errorf("the last run (%s) failed: %s", path, m.Error)
+	}
+	return m, nil
+}
+
+// Boot boots what the last run built, for each of the plan's arches: the kernel and initrd (after
+// checking they are still the files the manifest lists) with modules.vhdx attached when there is
+// one, as the run's boot stage does. It returns the boots; the run's manifest is not changed.
+func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
+	if opts.Runner == nil {
+		opts.Runner = kbuild.Exec{}
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	last, err := lastRun(p)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{plan: p, opts: opts, m: &manifest.Manifest{}}
+	for _, a := range p.Arches {
+		ar := &archRun{a: a, out: filepath.Join(p.OutDir, a.Name)}
+		for _, name := range []string{"kernel", "initrd", "modules"} {
+			path, err := checkOutput(p.OutDir, last, name, a.Name)
+			if err != nil {
+				return nil, err
+			}
+			if name == "modules" {
+				ar.vhdx = path
+			}
+		}
+		for _, b := range last.Builds {
+			if b.Arch == a.Name && ar.vhdx != "" {
+				ar.module = b.BootModule
+			}
+		}
+		err := r.stage("boot", a.Name, func() (string, error) {
+			return r.boot(ctx, ar, filepath.Join(ar.out, "kernel"), filepath.Join(ar.out, "initrd.img"))
+		})
+		if err != nil {
+			return r.m.Boots, err
+		}
+	}
+	return r.m.Boots, nil
+}
+
+// checkOutput finds the run's output name for arch and checks the file still has the hash the
+// manifest recorded; "" with no error when the run made none (modules, for a config without).
+func checkOutput(outDir string, m *manifest.Manifest, name, arch string) (string, error) {
+	for _, o := range m.Outputs {
+		if o.Name != name || o.Arch != arch {
+			continue
+		}
+		path := filepath.Join(outDir, o.Path)
+		got, err := manifest.Describe(name, arch, path)
+		if err != nil {
+			return "", err
+		}
+		if got.SHA256 != o.SHA256 {
+			return "", fmt.Errorf("%s changed since the run built it (sha256 %s, the manifest says %s): run again", path, got.SHA256, o.SHA256)
+		}
+		return path, nil
+	}
+	if name == "modules" {
+		return "", nil
+	}
+	return "", fmt.Errorf("the last run built no %s for %s", name, arch)
+}

@@ -1,0 +1,138 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// ErrNotReproducible is wrapped by a verification that found different bytes.
+var ErrNotReproducible = errors.New("the build is not reproducible")
+
+// Verification compares the last run's outputs with a second, clean build of the same inputs.
+type Verification struct {
+	WorkDir string // where the second build was made: another source and build path
+	Files   []Compared
+}
+
+// Compared is one output of both builds.
+type Compared struct {
+	Name, Arch string
+	Run, Again string // SHA-256 of the run's and of the second build's
+	RunPath    string // the run's file (absolute), to compare by hand when they differ
+	AgainPath  string
+}
+
+// Same reports whether both builds gave the same bytes.
+func (c Compared) Same() bool { return c.Run == c.Again }
+
+// Differ lists the outputs that are not byte-identical.
+func (v *Verification) Differ() []Compared {
+	var bad []Compared
+	for _, c := range v.Files {
+		if !c.Same() {
+			bad = append(bad, c)
+		}
+	}
+	return bad
+}
+
+// verified are the outputs compared; modules.vhdx is not, since e2fsprogs does not write the same
+// bytes twice: the modules are compared through the build's modules digest instead.
+var verified = []string{"kernel", "config", "initrd", "headers"}
+
+// Verify rebuilds what the last run of the plan made (its manifest.json), clean, in another
+// directory (work-dir/verify: its own source tree, build trees and compiler cache), and compares
+// kernel, config, initrd and the modules tree byte for byte, for the plan's arches (all of the
+// run's, or fewer). Nothing is booted or published.
+func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
+	if opts.Runner == nil {
+		opts.Runner = kbuild.Exec{}
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	orig, err := lastRun(p)
+	if err != nil {
+		return nil, fmt.Errorf("nothing to verify: %w", err)
+	}
+	vopts := opts
+	vopts.WorkDir = filepath.Join(opts.WorkDir, "verify")
+	vp := *p
+	vp.OutDir = filepath.Join(vopts.WorkDir, "out", p.Line.Name, p.Version.String())
+	// Clean: no build tree, no outputs left from an earlier verification.
+	for _, dir := range []string{filepath.Join(vopts.WorkDir, "build", p.Line.Name), vp.OutDir} {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(vp.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &run{plan: &vp, opts: vopts, m: &manifest.Manifest{}, keepRefs: true,
+		ccacheDir: filepath.Join(opts.CacheDir, "ccache-verify")}
+	if err := r.stage("fetch", "", r.fetch); err != nil {
+		return nil, err
+	}
+	if r.m.Upstream.Commit != orig.Upstream.Commit {
+		return nil, fmt.Errorf("%s now names commit %s; the run built %s: run again before verifying", p.Release.Tag(), r.m.Upstream.Commit, orig.Upstream.Commit)
+	}
+	if err := r.stage("patch", "", r.source); err != nil {
+		return nil, err
+	}
+	arches, err := r.configureAll(ctx)
+	defer closeLogs(arches)
+	if err != nil {
+		return nil, err
+	}
+	for _, ar := range arches {
+		if err := r.buildOnly(ctx, ar); err != nil {
+			return nil, err
+		}
+	}
+	built := map[string]bool{}
+	for _, a := range p.Arches {
+		built[a.Name] = true
+	}
+	v := &Verification{WorkDir: vopts.WorkDir}
+	for _, want := range orig.Outputs {
+		if !slices.Contains(verified, want.Name) || !built[want.Arch] {
+			continue
+		}
+		c := Compared{Name: want.Name, Arch: want.Arch, Run: want.SHA256, RunPath: filepath.Join(p.OutDir, want.Path)}
+		for _, got := range r.m.Outputs {
+			if got.Name == want.Name && got.Arch == want.Arch {
+				c.Again, c.AgainPath = got.SHA256, filepath.Join(vp.OutDir, got.Path)
+			}
+		}
+		v.Files = append(v.Files, c)
+	}
+	for _, want := range orig.Builds {
+		if want.ModulesDigest == "" || !built[want.Arch] {
+			continue
+		}
+		c := Compared{Name: "modules", Arch: want.Arch, Run: want.ModulesDigest, RunPath: filepath.Join(p.OutDir, want.Arch, "modules.vhdx")}
+		for _, got := range r.m.Builds {
+			if got.Arch == want.Arch {
+				c.Again, c.AgainPath = got.ModulesDigest, filepath.Join(vp.OutDir, got.Arch, "modules.vhdx")
+			}
+		}
+		v.Files = append(v.Files, c)
+	}
+	r.m.Status, r.m.Started = "ok", time.Now().UTC()
+	if err := r.m.Write(filepath.Join(vp.OutDir, "manifest.json")); err != nil {
+		return nil, err
+	}
+	if bad := v.Differ(); len(bad) > 0 {
+		return v, fmt.Errorf("%w: %d of %d outputs differ between %s and %s", ErrNotReproducible, len(bad), len(v.Files), p.OutDir, vp.OutDir)
+	}
+	return v, nil
+}

@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+func TestVerifyRebuildsElsewhereAndComparesBytes(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
+	for _, leak := range []bool{false, true} {
+		work := t.TempDir()
+		fake := &fakeKbuild{leakDir: leak}
+		opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: fake, Out: io.Discard}
+		plan, err := NewPlan(context.Background(), l, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Verify(context.Background(), plan, opts); err == nil || !strings.Contains(err.Error(), "kbuild run --profile smoke builds it first") {
+			t.Errorf("Verify before any run = %v", err)
+		}
+		if _, err := Run(context.Background(), plan, opts); err != nil {
+			t.Fatal(err)
+		}
+		// The published branch stays where the run put it (the defconfig commit on top).
+		branchHead := func() string {
+			mirrors, _ := filepath.Glob(filepath.Join(work, "cache", "mirrors", "*.git"))
+			repo, err := git.PlainOpen(mirrors[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := repo.Reference(plumbing.ReferenceName("refs/wslkernel/smoke/heads/wsl-6.12.y"), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ref.Hash().String()
+		}
+		before := branchHead()
+		v, err := Verify(context.Background(), plan, opts)
+		if v == nil {
+			t.Fatalf("Verify = %v", err)
+		}
+		if !strings.HasPrefix(v.WorkDir, filepath.Join(work, "verify")) {
+			t.Errorf("the second build was made in %s, not beside the run", v.WorkDir)
+		}
+		var names []string
+		for _, c := range v.Files {
+			names = append(names, c.Name+"/"+c.Arch)
+			if c.Run == "" || c.Again == "" {
+				t.Errorf("%s: hashes %q, %q", c.Name, c.Run, c.Again)
+			}
+		}
+		if got := strings.Join(names, " "); got != "kernel/x86_64 config/x86_64 initrd/x86_64" {
+			t.Errorf("compared %s", got)
+		}
+		bad := v.Differ()
+		if !leak {
+			if err != nil || len(bad) != 0 {
+				t.Errorf("a reproducible build: Verify = %v, differ %+v", err, bad)
+			}
+		} else if !errors.Is(err, ErrNotReproducible) || len(bad) != 1 || bad[0].Name != "kernel" || bad[0].RunPath == bad[0].AgainPath {
+			t.Errorf("a build that records its directory: Verify = %v, differ %+v", err, bad)
+		}
+		if after := branchHead(); after != before {
+			t.Errorf("verify moved the branch from %s to %s", before, after)
+		}
+	}
+}
+
+func TestBootBootsTheLastRunsOutputs(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	work := t.TempDir()
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Boot(context.Background(), plan, opts); err == nil || !strings.Contains(err.Error(), "kbuild run --profile smoke builds it first") {
+		t.Errorf("Boot before any run = %v", err)
+	}
+	if _, err := Run(context.Background(), plan, opts); err != nil {
+		t.Fatal(err)
+	}
+	boots, err := Boot(context.Background(), plan, opts)
+	if err != nil || len(boots) != 1 || boots[0].Release != "6.12.118.1-microsoft-standard-WSL2" || boots[0].InitSeconds != 0.4 {
+		t.Fatalf("Boot = %+v, %v", boots, err)
+	}
+	// A kernel replaced after the run is not what the manifest vouches for: refused, not booted.
+	kernel := filepath.Join(plan.OutDir, "x86_64", "kernel")
+	if err := os.WriteFile(kernel, []byte("bzImage something else"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Boot(context.Background(), plan, opts); err == nil || !strings.Contains(err.Error(), kernel+" changed since the run built it") {
+		t.Errorf("Boot of a changed kernel = %v", err)
+	}
+	if err := plan.OnlyArches([]string{"arm64"}); err == nil || !strings.Contains(err.Error(), "--arch arm64: profile smoke builds x86_64") {
+		t.Errorf("OnlyArches(arm64) = %v", err)
+	}
+}
