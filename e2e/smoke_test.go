@@ -242,7 +242,7 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 		stages[s.Name+"/"+s.Arch] = s.Status
 	}
 	for _, want := range []string{"fetch/", "patch/", "branch/", "configure/x86_64", "build/x86_64", "modules/x86_64", "headers/x86_64", "initrd/x86_64", "boot/x86_64",
-		"configure/arm64", "build/arm64", "modules/arm64", "headers/arm64", "initrd/arm64", "boot/arm64"} {
+		"configure/arm64", "build/arm64", "modules/arm64", "headers/arm64", "initrd/arm64", "boot/arm64", "package/"} {
 		if stages[want] != "ok" {
 			t.Errorf("stage %s: %q, want ok (stages: %+v)", want, stages[want], m.Stages)
 		}

@@ -146,8 +146,26 @@ type Boot struct {
 
 // Package lists the Windows payloads to make.
 type Package struct {
-	Formats []string `yaml:"formats"` // cab, msi, nuget
-	Product string   `yaml:"product"`
+	Formats         []string `yaml:"formats"` // cab, msi, nuget
+	Product         string   `yaml:"product"`
+	NugetID         string   `yaml:"nuget_id"`          // default Microsoft.WSL.Kernel
+	MinWindowsBuild int      `yaml:"min_windows_build"` // default 19041
+	Signing         *Signing `yaml:"signing"`           // absent: unsigned payloads, marked so
+	// OpenPGPKey is an armored, unprotected private key that signs SHA256SUMS (SHA256SUMS.asc).
+	OpenPGPKey string `yaml:"openpgp_key"`
+}
+
+// Signing is the Authenticode signer for CAB and MSI: a PKCS#12 bundle, or a PEM certificate
+// and key, or an external command. The environment overrides the files (WSLKERNEL_SIGN_PKCS12,
+// WSLKERNEL_SIGN_CERT, WSLKERNEL_SIGN_KEY), so a CI secret needs no edit here.
+type Signing struct {
+	PKCS12 string `yaml:"pkcs12"`
+	// PasswordEnv names the variable holding the PKCS#12 password (default WSLKERNEL_SIGN_PASSWORD);
+	// a password is never written in pipeline.yaml.
+	PasswordEnv string   `yaml:"password_env"`
+	Cert        string   `yaml:"cert"`
+	Key         string   `yaml:"key"`
+	Command     []string `yaml:"command"` // e.g. [sign-with-hsm, "{in}", "{out}"]
 }
 
 func wrapperOr(w string) string {
@@ -501,6 +519,33 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	}
 	if pr.Boot.Timeout < 0 {
 		v.at(key+".boot.timeout", "must not be negative")
+	}
+	if pr.Package.MinWindowsBuild < 0 {
+		v.at(key+".package.min_windows_build", "must not be negative")
+	}
+	v.path(key+".package.openpgp_key", &pr.Package.OpenPGPKey, false)
+	if sg := pr.Package.Signing; sg != nil {
+		k := key + ".package.signing"
+		v.path(k+".pkcs12", &sg.PKCS12, false)
+		v.path(k+".cert", &sg.Cert, false)
+		v.path(k+".key", &sg.Key, false)
+		ways := 0
+		for _, set := range []bool{sg.PKCS12 != "", sg.Cert != "" || sg.Key != "", len(sg.Command) > 0} {
+			if set {
+				ways++
+			}
+		}
+		switch {
+		case ways != 1:
+			v.at(k, "set exactly one of: pkcs12, cert and key, command")
+		case (sg.Cert == "") != (sg.Key == ""):
+			v.at(k, "cert and key go together")
+		case len(sg.Command) > 0 && !strings.Contains(strings.Join(sg.Command, " "), "{in}"):
+			v.at(k+".command", "must name the file to sign as {in} and the signed file as {out}")
+		}
+		if sg.PasswordEnv != "" && !envName.MatchString(sg.PasswordEnv) {
+			v.at(k+".password_env", "%q is not an environment variable name", sg.PasswordEnv)
+		}
 	}
 	for i, f := range pr.Package.Formats {
 		v.oneOf(fmt.Sprintf("%s.package.formats[%d]", key, i), f, packageFormats)

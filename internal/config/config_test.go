@@ -134,6 +134,10 @@ func TestLoadErrors(t *testing.T) {
 		{"distcc without hosts", "patches: patches/series", "patches: patches/series\n    build:\n      wrapper: distcc", `profiles.smoke.build.wrapper: distcc needs build.distcc_hosts`},
 		{"hosts without distcc", "patches: patches/series", "patches: patches/series\n    build:\n      distcc_hosts: [localhost]", `profiles.smoke.build.distcc_hosts: set, but build.wrapper is "ccache": use distcc or ccache+distcc`},
 		{"bad wrapper", "patches: patches/series", "patches: patches/series\n    build:\n      wrapper: icecc", `profiles.smoke.build.wrapper: "icecc" is not one of: ccache, distcc, ccache+distcc, none`},
+		{"signing two ways", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: configs/smoke.config, command: [sign, \"{in}\", \"{out}\"]}", `profiles.smoke.package.signing: set exactly one of: pkcs12, cert and key, command`},
+		{"signing cert without key", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {cert: configs/smoke.config}", `profiles.smoke.package.signing: cert and key go together`},
+		{"signing command without {in}", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {command: [sign]}", `profiles.smoke.package.signing.command: must name the file to sign as {in}`},
+		{"signing key missing", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: keys/gone.p12}", `profiles.smoke.package.signing.pkcs12: %DIR%/keys/gone.p12 does not exist`},
 		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

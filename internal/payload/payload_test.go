@@ -306,3 +306,28 @@ func TestBadInputLeavesNoPayloads(t *testing.T) {
 		t.Errorf("Make into a file = %v", err)
 	}
 }
+
+// An external signing command (an HSM, a signing service) gets {in} and {out}; a command that
+// fails, or writes nothing, fails the package with its output.
+func TestExternalSigningCommand(t *testing.T) {
+	out, m, _ := fakeRun(t)
+	if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"},
+		Signer: &Signer{Command: []string{"cp", "{in}", "{out}"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if update, _ := os.ReadFile(filepath.Join(out, Dir, "update-x64.json")); !strings.Contains(string(update), `"signed": true`) {
+		t.Errorf("update.json after a command signed it:\n%s", update)
+	}
+	for _, c := range []struct {
+		cmd  []string
+		want string
+	}{
+		{[]string{"sh", "-c", "echo HSM offline >&2; exit 3"}, "signing unsigned.cab with sh: exit status 3\nHSM offline"},
+		{[]string{"true", "{in}", "{out}"}, "it wrote no"},
+	} {
+		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"}, Signer: &Signer{Command: c.cmd}})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Make with %v = %v, want %q", c.cmd, err, c.want)
+		}
+	}
+}

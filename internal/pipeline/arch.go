@@ -465,6 +465,7 @@ func (r *run) headers(ctx context.Context, ar *archRun) (string, error) {
 	if err := os.RemoveAll(tmp); err != nil {
 		return "", err
 	}
+	defer os.RemoveAll(tmp) // after a failure; after success it is already renamed
 	if err := ar.tree.Make(ctx, ar.log, "INSTALL_HDR_PATH="+tmp, "headers_install"); err != nil {
 		return "", fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}

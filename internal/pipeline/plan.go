@@ -120,6 +120,13 @@ func (p *Plan) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  boot       [%s] %s, expect the init to report %s (with modules.vhdx: and to load %s from it)\n", a.Name, qemu, p.KernelRelease, module)
 	}
+	if pk := prof.Package; len(pk.Formats) > 0 {
+		sign := "unsigned unless the environment names a signer"
+		if pk.Signing != nil {
+			sign = "Authenticode-signed"
+		}
+		fmt.Fprintf(w, "  package    %s, update.json, SHA256SUMS; %s\n", strings.Join(pk.Formats, ", "), sign)
+	}
 	fmt.Fprintf(w, "  manifest   %s\n", filepath.Join(p.OutDir, "manifest.json"))
 }
 

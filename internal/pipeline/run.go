@@ -107,6 +107,15 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if err := r.buildAll(ctx, arches); err != nil {
 		return manifestPath, err
 	}
+	if len(l.Profile.Package.Formats) > 0 {
+		err := r.stage("package", "", func() (string, error) {
+			_, detail, err := r.makePayloads(ctx, "")
+			return detail, err
+		})
+		if err != nil {
+			return manifestPath, err
+		}
+	}
 	fmt.Fprintf(opts.Out, "%-18s %s\n", "manifest", manifestPath)
 	return manifestPath, nil
 }

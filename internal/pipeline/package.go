@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/payload"
+)
+
+// Package makes the Windows payloads from the last run's outputs (kbuild package), records them
+// in that run's manifest and returns them. supersedes names the version they replace; empty: the
+// newest earlier version built in this work dir, if any.
+func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]manifest.File, error) {
+	if opts.Runner == nil {
+		opts.Runner = kbuild.Exec{}
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	m, err := lastRun(p)
+	if err != nil {
+		return nil, fmt.Errorf("nothing to package: %w", err)
+	}
+	r := &run{plan: p, opts: opts, m: m}
+	var files []manifest.File
+	err = r.stage("package", "", func() (string, error) {
+		var detail string
+		files, detail, err = r.makePayloads(ctx, supersedes)
+		return detail, err
+	})
+	if werr := m.Write(filepath.Join(p.OutDir, "manifest.json")); err == nil {
+		err = werr
+	}
+	return files, err
+}
+
+// makePayloads runs the payload package on the run's outputs and records the payloads.
+func (r *run) makePayloads(ctx context.Context, supersedes string) ([]manifest.File, string, error) {
+	l := r.plan.Line
+	pk := l.Profile.Package
+	if supersedes == "" {
+		supersedes = previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version.String())
+	}
+	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.m, Formats: pk.Formats, Product: pk.Product,
+		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
+		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, Runner: r.opts.Runner}
+	signer, err := signerFor(pk.Signing)
+	if err != nil {
+		return nil, "", err
+	}
+	o.Signer = signer
+	files, err := payload.Make(ctx, o)
+	if err != nil {
+		return nil, "", err
+	}
+	kept := r.m.Outputs[:0]
+	for _, f := range r.m.Outputs {
+		if f.Name != "payload" {
+			kept = append(kept, f)
+		}
+	}
+	r.m.Outputs = append(kept, files...)
+	trust := "UNSIGNED (no package.signing)"
+	if signer != nil {
+		trust = "signed"
+		if signer.Subject != "" {
+			trust += " by " + signer.Subject
+		}
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f.Path))
+	}
+	detail := fmt.Sprintf("%s, %s, in %s", strings.Join(names, ", "), trust, filepath.Join(r.plan.OutDir, payload.Dir))
+	if supersedes != "" {
+		detail += ", superseding " + supersedes
+	}
+	return files, detail, nil
+}
+
+// signerFor is the profile's signer, with the environment's files taking precedence; nil when
+// signing is off.
+func signerFor(sg *config.Signing) (*payload.Signer, error) {
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var s payload.Signer
+	if sg != nil {
+		s = payload.Signer{PKCS12: sg.PKCS12, Cert: sg.Cert, Key: sg.Key, Command: sg.Command}
+	}
+	s.PKCS12 = env("WSLKERNEL_SIGN_PKCS12", s.PKCS12)
+	s.Cert = env("WSLKERNEL_SIGN_CERT", s.Cert)
+	s.Key = env("WSLKERNEL_SIGN_KEY", s.Key)
+	if s.PKCS12 == "" && s.Cert == "" && s.Key == "" && len(s.Command) == 0 {
+		return nil, nil
+	}
+	passEnv := "WSLKERNEL_SIGN_PASSWORD"
+	if sg != nil && sg.PasswordEnv != "" {
+		passEnv = sg.PasswordEnv
+	}
+	s.Password = os.Getenv(passEnv)
+	return &s, nil
+}
+
+// previousVersion is the newest version below current with a successful build under profileOut
+// (out/<profile>), or "".
+func previousVersion(profileOut, current string) string {
+	entries, _ := os.ReadDir(profileOut)
+	best := ""
+	for _, e := range entries {
+		v := e.Name()
+		if !e.IsDir() || !versionLess(v, current) || (best != "" && !versionLess(best, v)) {
+			continue
+		}
+		if m, err := manifest.Read(filepath.Join(profileOut, v, "manifest.json")); err == nil && m.Status == "ok" {
+			best = v
+		}
+	}
+	return best
+}
+
+// versionLess compares dotted numeric versions (6.12.117.1 < 6.12.118.1 < 6.12.118.2).
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		var x, y int
+		var err error
+		if i < len(as) {
+			if x, err = strconv.Atoi(as[i]); err != nil {
+				return false
+			}
+		}
+		if i < len(bs) {
+			if y, err = strconv.Atoi(bs[i]); err != nil {
+				return false
+			}
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}

@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+func TestVersionOrderAndThePreviousBuild(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{{"6.12.117.1", "6.12.118.1", true}, {"6.12.99.1", "6.12.118.1", true}, {"6.12.118.2", "6.12.118.1", false}, {"6.12.118.1", "6.12.118.1", false}, {"x", "6.12.1.1", false}} {
+		if got := versionLess(c.a, c.b); got != c.less {
+			t.Errorf("versionLess(%s, %s) = %v", c.a, c.b, got)
+		}
+	}
+	out := t.TempDir()
+	for v, status := range map[string]string{"6.12.99.1": "ok", "6.12.117.1": "ok", "6.12.117.2": "failed", "6.12.119.1": "ok"} {
+		os.MkdirAll(filepath.Join(out, v), 0o755)
+		(&manifest.Manifest{Schema: manifest.Schema, Status: status}).Write(filepath.Join(out, v, "manifest.json"))
+	}
+	if got := previousVersion(out, "6.12.118.1"); got != "6.12.117.1" {
+		t.Errorf("previousVersion = %q, want 6.12.117.1 (the failed .2 and the newer .119 do not count)", got)
+	}
+}
+
+func TestSignerFromTheEnvironment(t *testing.T) {
+	if s, err := signerFor(nil); s != nil || err != nil {
+		t.Errorf("no signing: %+v, %v", s, err)
+	}
+	t.Setenv("WSLKERNEL_SIGN_PKCS12", "/secrets/signer.p12")
+	t.Setenv("RELEASE_PASS", "hunter2")
+	s, err := signerFor(&config.Signing{Cert: "c.pem", Key: "k.pem", PasswordEnv: "RELEASE_PASS"})
+	if err != nil || s.PKCS12 != "/secrets/signer.p12" || s.Password != "hunter2" {
+		t.Errorf("signerFor = %+v, %v", s, err)
+	}
+}
+
+// run includes the package stage when the profile lists formats; the payloads are recorded as
+// outputs; kbuild package redoes them from the last run.
+func TestRunPackagesAndPackageAgain(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	l.Profile.Package.Formats = []string{"cab", "nuget"}
+	work := t.TempDir()
+	_, m, _, err := runLine(t, l, work)
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	var payloads []string
+	for _, o := range m.Outputs {
+		if o.Name == "payload" {
+			payloads = append(payloads, o.Path)
+		}
+	}
+	if got := strings.Join(payloads, " "); got != "packages/Microsoft.WSL.Kernel.6.12.118.1-1.nupkg packages/update-x64.json packages/wsl-kernel-6.12.118.1-x64.cab" {
+		t.Errorf("payload outputs: %s", got)
+	}
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Package(context.Background(), plan, opts, "6.12.117.1")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("Package = %v, %v", files, err)
+	}
+	again, _ := manifest.Read(filepath.Join(plan.OutDir, "manifest.json"))
+	n := 0
+	for _, o := range again.Outputs {
+		if o.Name == "payload" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("after kbuild package the manifest lists %d payloads, want 3 (replaced, not added)", n)
+	}
+	update, _ := os.ReadFile(filepath.Join(plan.OutDir, "packages", "update-x64.json"))
+	if !strings.Contains(string(update), `"supersedes": "6.12.117.1"`) || !strings.Contains(string(update), `"signed": false`) {
+		t.Errorf("update-x64.json:\n%s", update)
+	}
+}
