@@ -3,8 +3,10 @@
 package publish
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/wslkernel/wslkernel/internal/config"
@@ -32,6 +34,8 @@ type Release struct {
 // (config-wsl, config-wsl-arm64), which users search for.
 func assetName(f manifest.File) string {
 	switch {
+	case f.Name == "payload": // the packages' own names: wsl-kernel-6.12.118.1-x64.cab, …
+		return filepath.Base(f.Path)
 	case f.Name == "config" && f.Arch == "x86_64":
 		return "config-wsl"
 	case f.Name == "config":
@@ -58,6 +62,9 @@ func FromManifest(path string, pub config.Publish) (*Release, error) {
 	}
 	dir := filepath.Dir(path)
 	for _, out := range m.Outputs {
+		if out.Name == "headers" {
+			continue // a folder, described by its digest: not a release asset
+		}
 		file := filepath.Join(dir, out.Path)
 		now, err := manifest.Describe(out.Name, out.Arch, file)
 		if err != nil {
@@ -67,6 +74,15 @@ func FromManifest(path string, pub config.Publish) (*Release, error) {
 			return nil, fmt.Errorf("%s: output %s changed since the build (sha256 %s, manifest says %s)", path, out.Path, now.SHA256, out.SHA256)
 		}
 		r.Assets = append(r.Assets, Asset{Name: assetName(out), Path: file, Size: now.Size, SHA256: now.SHA256})
+	}
+	// The checksums over the payloads, and their signature, when the package stage made them.
+	for _, name := range []string{"SHA256SUMS", "SHA256SUMS.asc"} {
+		file := filepath.Join(dir, "packages", name)
+		if d, err := manifest.Describe(name, "", file); err == nil {
+			r.Assets = append(r.Assets, Asset{Name: name, Path: file, Size: d.Size, SHA256: d.SHA256})
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
 	}
 	self, err := manifest.Describe("manifest", "", path)
 	if err != nil {
