@@ -1,0 +1,363 @@
+package publish
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// GitHub publishes a Release to a repository: it creates the release for the tag or updates the
+// one there (never a second), and brings its assets to exactly ours: an asset already there with
+// our bytes is kept, one with other bytes is replaced only when ReplaceAssets is set, a broken
+// upload (an asset not in the "uploaded" state) is deleted, and every upload is downloaded back
+// and its SHA-256 checked. Each call is retried on 5xx, on connection failures and on rate
+// limits (waiting as Retry-After or X-RateLimit-Reset says), so running it again after a failure
+// at any point ends in the state one clean run gives.
+type GitHub struct {
+	Client        *github.Client
+	Owner, Repo   string
+	ReplaceAssets bool
+	DryRun        bool      // make the read calls, print the writes instead of making them
+	Out           io.Writer // one line per call made or, with DryRun, that would be made
+	MaxAttempts   int       // per call; default 6
+	MaxWait       time.Duration
+	// Sleep waits between attempts; tests record instead of sleeping.
+	Sleep func(context.Context, time.Duration) error
+}
+
+// NewClient is a go-github client for token, against github.com or, with apiURL and uploadURL,
+// a GitHub Enterprise server.
+func NewClient(token, apiURL, uploadURL string) (*github.Client, error) {
+	c := github.NewClient(&http.Client{Timeout: 10 * time.Minute}).WithAuthToken(token)
+	if apiURL == "" {
+		return c, nil
+	}
+	if uploadURL == "" {
+		uploadURL = apiURL
+	}
+	return c.WithEnterpriseURLs(apiURL, uploadURL)
+}
+
+// Publish makes the release match rel, with body as its notes.
+func (g *GitHub) Publish(ctx context.Context, rel *Release, body string) (*github.RepositoryRelease, error) {
+	if g.Out == nil {
+		g.Out = io.Discard
+	}
+	var existing *github.RepositoryRelease
+	err := g.call(ctx, "GET release "+rel.Tag, func() (*github.Response, error) {
+		r, resp, err := g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, rel.Tag)
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return resp, nil
+		}
+		existing = r
+		return resp, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	want := &github.RepositoryRelease{TagName: github.String(rel.Tag), Name: github.String(rel.Title), Body: github.String(body)}
+	var got *github.RepositoryRelease
+	switch {
+	case existing == nil && g.DryRun:
+		fmt.Fprintf(g.Out, "POST     /repos/%s/%s/releases  tag %s, %q\n", g.Owner, g.Repo, rel.Tag, rel.Title)
+		for _, a := range rel.Assets {
+			fmt.Fprintf(g.Out, "UPLOAD   %-40s %10d bytes  sha256 %s\n", a.Name, a.Size, a.SHA256)
+		}
+		return nil, nil
+	case existing == nil:
+		err = g.call(ctx, "create release "+rel.Tag, func() (*github.Response, error) {
+			r, resp, err := g.Client.Repositories.CreateRelease(ctx, g.Owner, g.Repo, want)
+			got = r
+			if isAlreadyExists(err) {
+				// An earlier attempt created it and its answer was lost: take that one.
+				r, resp, err = g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, rel.Tag)
+				got = r
+			}
+			return resp, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(g.Out, "created  release %s (id %d)\n", rel.Tag, got.GetID())
+	case existing.GetName() != rel.Title || existing.GetBody() != body:
+		if g.DryRun {
+			fmt.Fprintf(g.Out, "PATCH    /repos/%s/%s/releases/%d  name and notes\n", g.Owner, g.Repo, existing.GetID())
+			got = existing
+			break
+		}
+		err = g.call(ctx, "update release "+rel.Tag, func() (*github.Response, error) {
+			r, resp, err := g.Client.Repositories.EditRelease(ctx, g.Owner, g.Repo, existing.GetID(), want)
+			got = r
+			return resp, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(g.Out, "updated  release %s (id %d): name and notes\n", rel.Tag, got.GetID())
+	default:
+		got = existing
+		fmt.Fprintf(g.Out, "kept     release %s (id %d): up to date\n", rel.Tag, got.GetID())
+	}
+	if err := g.syncAssets(ctx, got.GetID(), rel.Assets); err != nil {
+		return got, err
+	}
+	return got, nil
+}
+
+// syncAssets brings the release's assets to ours.
+func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error {
+	there := map[string]*github.ReleaseAsset{}
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		var page []*github.ReleaseAsset
+		var next int
+		err := g.call(ctx, "list assets", func() (*github.Response, error) {
+			p, resp, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, opts)
+			page = p
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range page {
+			there[a.GetName()] = a
+		}
+		if next == 0 {
+			break
+		}
+		opts.Page = next
+	}
+	var conflicts []string
+	for _, a := range assets {
+		old := there[a.Name]
+		if old != nil && old.GetState() == "uploaded" {
+			sum, err := g.downloadSum(ctx, old.GetID())
+			if err != nil {
+				return err
+			}
+			if sum == a.SHA256 {
+				fmt.Fprintf(g.Out, "kept     %-40s sha256 matches\n", a.Name)
+				continue
+			}
+			if !g.ReplaceAssets {
+				conflicts = append(conflicts, fmt.Sprintf("%s (there: sha256 %s, ours: %s)", a.Name, sum, a.SHA256))
+				continue
+			}
+		}
+		if old != nil {
+			why := "a broken upload (state " + old.GetState() + ")"
+			if old.GetState() == "uploaded" {
+				why = "other bytes, --replace-assets"
+			}
+			if g.DryRun {
+				fmt.Fprintf(g.Out, "DELETE   /repos/%s/%s/releases/assets/%d  %s: %s\n", g.Owner, g.Repo, old.GetID(), a.Name, why)
+			} else if err := g.call(ctx, "delete "+a.Name, func() (*github.Response, error) {
+				resp, err := g.Client.Repositories.DeleteReleaseAsset(ctx, g.Owner, g.Repo, old.GetID())
+				if resp != nil && resp.StatusCode == http.StatusNotFound {
+					return resp, nil // already gone
+				}
+				return resp, err
+			}); err != nil {
+				return err
+			} else {
+				fmt.Fprintf(g.Out, "deleted  %-40s %s\n", a.Name, why)
+			}
+		}
+		if g.DryRun {
+			fmt.Fprintf(g.Out, "UPLOAD   %-40s %10d bytes  sha256 %s\n", a.Name, a.Size, a.SHA256)
+			continue
+		}
+		if err := g.upload(ctx, id, a); err != nil {
+			return err
+		}
+	}
+	if len(conflicts) > 0 {
+		return fmt.Errorf("the release already has assets with other contents; rerun with --replace-assets to replace them:\n  %s", strings.Join(conflicts, "\n  "))
+	}
+	return nil
+}
+
+// upload uploads one asset, then downloads it back and checks its hash.
+func (g *GitHub) upload(ctx context.Context, id int64, a Asset) error {
+	var up *github.ReleaseAsset
+	err := g.call(ctx, "upload "+a.Name, func() (*github.Response, error) {
+		f, err := os.Open(a.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r, resp, err := g.Client.Repositories.UploadReleaseAsset(ctx, g.Owner, g.Repo, id, &github.UploadOptions{Name: a.Name}, f)
+		if isAlreadyExists(err) {
+			// An attempt whose answer was lost, or one that broke off: find it and judge it.
+			if fixed, ferr := g.resolveConflict(ctx, id, a); ferr != nil || fixed != nil {
+				up = fixed
+				return resp, ferr
+			}
+		}
+		up = r
+		return resp, err
+	})
+	if err != nil {
+		return err
+	}
+	sum, err := g.downloadSum(ctx, up.GetID())
+	if err != nil {
+		return err
+	}
+	if sum != a.SHA256 {
+		return fmt.Errorf("%s: uploaded, but GitHub serves sha256 %s, not %s", a.Name, sum, a.SHA256)
+	}
+	fmt.Fprintf(g.Out, "uploaded %-40s %10d bytes, read back, sha256 matches\n", a.Name, a.Size)
+	return nil
+}
+
+// resolveConflict handles "already exists" on upload: our own bytes there already (a lost
+// answer) is success; a broken upload is deleted so the next attempt can upload.
+func (g *GitHub) resolveConflict(ctx context.Context, id int64, a Asset) (*github.ReleaseAsset, error) {
+	assets, _, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, &github.ListOptions{PerPage: 100})
+	if err != nil {
+		return nil, err
+	}
+	for _, old := range assets {
+		if old.GetName() != a.Name {
+			continue
+		}
+		if old.GetState() == "uploaded" {
+			if sum, err := g.downloadSum(ctx, old.GetID()); err == nil && sum == a.SHA256 {
+				return old, nil
+			}
+		}
+		if _, err := g.Client.Repositories.DeleteReleaseAsset(ctx, g.Owner, g.Repo, old.GetID()); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errRetry
+}
+
+var errRetry = errors.New("retry")
+
+// downloadSum downloads an asset and returns its SHA-256.
+func (g *GitHub) downloadSum(ctx context.Context, id int64) (string, error) {
+	var sum string
+	err := g.call(ctx, fmt.Sprintf("download asset %d", id), func() (*github.Response, error) {
+		rc, _, err := g.Client.Repositories.DownloadReleaseAsset(ctx, g.Owner, g.Repo, id, http.DefaultClient)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, rc); err != nil {
+			return nil, err
+		}
+		sum = fmt.Sprintf("%x", h.Sum(nil))
+		return nil, nil
+	})
+	return sum, err
+}
+
+func isAlreadyExists(err error) bool {
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusUnprocessableEntity {
+		return false
+	}
+	for _, e := range er.Errors {
+		if e.Code == "already_exists" {
+			return true
+		}
+	}
+	return false
+}
+
+// call runs fn until it succeeds, it fails in a way a retry cannot fix, or attempts run out.
+func (g *GitHub) call(ctx context.Context, what string, fn func() (*github.Response, error)) error {
+	attempts := g.MaxAttempts
+	if attempts <= 0 {
+		attempts = 6
+	}
+	maxWait := g.MaxWait
+	if maxWait <= 0 {
+		maxWait = 10 * time.Minute
+	}
+	sleep := g.Sleep
+	if sleep == nil {
+		sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		resp, err := fn()
+		if err == nil {
+			return nil
+		}
+		wait, why, ok := retryable(resp, err, attempt)
+		if !ok || attempt >= attempts || ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		wait = min(wait, maxWait)
+		fmt.Fprintf(g.Out, "retry    %s in %s: %s\n", what, wait.Round(time.Millisecond), why)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// retryable says whether a failed call is worth repeating, and after how long.
+func retryable(resp *github.Response, err error, attempt int) (time.Duration, string, bool) {
+	backoff := time.Duration(math.Pow(2, float64(attempt-1))) * time.Second
+	var abuse *github.AbuseRateLimitError
+	var rate *github.RateLimitError
+	var er *github.ErrorResponse
+	switch {
+	case errors.Is(err, errRetry):
+		return 0, "removed a broken upload", true
+	case errors.As(err, &abuse):
+		if abuse.RetryAfter != nil {
+			return *abuse.RetryAfter, "secondary rate limit (Retry-After)", true
+		}
+		return time.Minute, "secondary rate limit", true
+	case errors.As(err, &rate):
+		return time.Until(rate.Rate.Reset.Time) + time.Second, "rate limit exhausted until X-RateLimit-Reset", true
+	case errors.As(err, &er) && er.Response != nil:
+		code := er.Response.StatusCode
+		if code == http.StatusTooManyRequests {
+			if ra := er.Response.Header.Get("Retry-After"); ra != "" {
+				if s, perr := time.ParseDuration(ra + "s"); perr == nil {
+					return s, "429 (Retry-After)", true
+				}
+			}
+			return backoff, "429", true
+		}
+		if code >= 500 {
+			return backoff, fmt.Sprintf("GitHub answered %d", code), true
+		}
+		return 0, "", false
+	case resp != nil && resp.StatusCode >= 500:
+		return backoff, fmt.Sprintf("GitHub answered %d", resp.StatusCode), true
+	}
+	// No HTTP answer at all: a reset connection, a timeout, a broken body.
+	var he interface{ Timeout() bool }
+	if errors.As(err, &he) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection reset") ||
+		strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "EOF") {
+		return backoff, "connection failed: " + err.Error(), true
+	}
+	return 0, "", false
+}

@@ -1,0 +1,223 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/githubfake"
+)
+
+const token = "ghp_secretTOKEN0123456789abcdefABCDEF"
+
+// fixture is a release with a few assets on disk, and a publisher pointed at a fake GitHub.
+func fixture(t *testing.T) (*githubfake.Server, *GitHub, *Release, *bytes.Buffer, *[]time.Duration) {
+	t.Helper()
+	srv := githubfake.New(token)
+	t.Cleanup(srv.Close)
+	client, err := NewClient(token, srv.URL+"/api/v3/", srv.URL+"/api/uploads/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	var waits []time.Duration
+	g := &GitHub{Client: client, Owner: "wslkernel", Repo: "WSL2-Linux-Kernel", Out: &out,
+		Sleep: func(_ context.Context, d time.Duration) error {
+			// Record the wait; really wait only short ones, as go-github itself refuses to call
+			// again before a secondary rate limit's Retry-After has passed.
+			waits = append(waits, d.Round(time.Second))
+			if d <= time.Second {
+				time.Sleep(d)
+			}
+			return nil
+		}}
+	dir := t.TempDir()
+	rel := &Release{Tag: "linux-msft-wsl-6.12.118.1", Title: "WSL2-Linux-Kernel 6.12.118.1"}
+	for i, name := range []string{"config-wsl", "config-wsl-arm64", "wsl-kernel-6.12.118.1-x64.cab", "SHA256SUMS", "manifest.json"} {
+		data := bytes.Repeat([]byte(fmt.Sprintf("%s %d\n", name, i)), 300*(i+1))
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o644)
+		rel.Assets = append(rel.Assets, Asset{Name: name, Path: p, Size: int64(len(data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(data))})
+	}
+	return srv, g, rel, &out, &waits
+}
+
+// checkFinal: exactly one release for the tag, each asset once, uploaded, with our bytes.
+func checkFinal(t *testing.T, srv *githubfake.Server, rel *Release) {
+	t.Helper()
+	rels := srv.Releases("wslkernel/WSL2-Linux-Kernel")
+	if len(rels) != 1 || rels[0].TagName != rel.Tag {
+		t.Fatalf("releases: %+v", rels)
+	}
+	if len(rels[0].Assets) != len(rel.Assets) {
+		t.Errorf("assets %v, want %d", rels[0].Names(), len(rel.Assets))
+	}
+	for _, want := range rel.Assets {
+		n := 0
+		for _, a := range rels[0].Assets {
+			if a.Name == want.Name {
+				n++
+				if a.State != "uploaded" || fmt.Sprintf("%x", sha256.Sum256(a.Data)) != want.SHA256 {
+					t.Errorf("%s: state %s, sha256 %x", a.Name, a.State, sha256.Sum256(a.Data))
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s is there %d times", want.Name, n)
+		}
+	}
+}
+
+func writes(srv *githubfake.Server) []string {
+	var w []string
+	for _, r := range srv.Requests() {
+		if !strings.HasPrefix(r, "GET ") {
+			w = append(w, r)
+		}
+	}
+	return w
+}
+
+func TestPublishThenAgainChangesNothing(t *testing.T) {
+	srv, g, rel, out, _ := fixture(t)
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatalf("Publish: %v\n%s", err, out)
+	}
+	checkFinal(t, srv, rel)
+	before := len(writes(srv))
+	out.Reset()
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatal(err)
+	}
+	if w := writes(srv); len(w) != before {
+		t.Errorf("the second run wrote: %v", w[before:])
+	}
+	if !strings.Contains(out.String(), "kept     release linux-msft-wsl-6.12.118.1") || strings.Count(out.String(), "sha256 matches") != len(rel.Assets) {
+		t.Errorf("second run:\n%s", out)
+	}
+	// New notes update the release in place.
+	if _, err := g.Publish(context.Background(), rel, "better notes"); err != nil || srv.Releases("wslkernel/WSL2-Linux-Kernel")[0].Body != "better notes" {
+		t.Errorf("notes not updated: %v", err)
+	}
+	checkFinal(t, srv, rel)
+}
+
+func TestChangedAssetNeedsReplaceAssets(t *testing.T) {
+	srv, g, rel, out, _ := fixture(t)
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(rel.Assets[0].Path, []byte("CONFIG_NEW=y\n"), 0o644)
+	rel.Assets[0].Size, rel.Assets[0].SHA256 = 13, fmt.Sprintf("%x", sha256.Sum256([]byte("CONFIG_NEW=y\n")))
+	_, err := g.Publish(context.Background(), rel, "notes")
+	if err == nil || !strings.Contains(err.Error(), "rerun with --replace-assets") || !strings.Contains(err.Error(), "config-wsl (there: sha256") {
+		t.Fatalf("Publish with a changed asset = %v", err)
+	}
+	g.ReplaceAssets = true
+	out.Reset()
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "deleted  config-wsl") || !strings.Contains(out.String(), "uploaded config-wsl ") {
+		t.Errorf("replace:\n%s", out)
+	}
+	checkFinal(t, srv, rel)
+}
+
+// Faults GitHub really produces, each followed by a rerun where needed: the end state is always
+// the one a clean run gives.
+func TestFaultsEndInTheCleanState(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		faults []*githubfake.Fault
+		waits  string // the waits the publisher chose, as a substring
+		rerun  bool   // the first run fails (a crash); a second one finishes
+		limit  int    // MaxAttempts for the first run
+	}{
+		{name: "500 on create", faults: []*githubfake.Fault{{Method: "POST", PathContains: "/releases", Times: 1, Status: 500}}, waits: "[1s]"},
+		{name: "502 on an asset listing", faults: []*githubfake.Fault{{Method: "GET", PathContains: "/assets", Times: 2, Status: 502}}, waits: "[1s 2s]"},
+		{name: "reset mid-upload", faults: []*githubfake.Fault{{Method: "POST", PathContains: "/api/uploads/", Times: 1, Reset: true}}, waits: "[1s"},
+		{name: "secondary rate limit", faults: []*githubfake.Fault{githubfake.SecondaryRateLimit("POST", "/api/uploads/", 1)}, waits: "[1s]"},
+		{name: "429 with Retry-After", faults: []*githubfake.Fault{{Method: "POST", PathContains: "/releases", Times: 1, Status: 429, Header: map[string]string{"Retry-After": "3"}}}, waits: "[3s]"},
+		{name: "crash between creation and upload", faults: []*githubfake.Fault{{Method: "POST", PathContains: "/api/uploads/", Times: 1, Status: 503}}, rerun: true, limit: 1},
+		{name: "crash mid-upload", faults: []*githubfake.Fault{{Method: "POST", PathContains: "/api/uploads/", Times: 1, Reset: true}}, rerun: true, limit: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, g, rel, out, waits := fixture(t)
+			for _, f := range c.faults {
+				srv.Inject(f)
+			}
+			g.MaxAttempts = c.limit
+			_, err := g.Publish(context.Background(), rel, "notes")
+			if c.rerun {
+				if err == nil {
+					t.Fatalf("the first run should have failed:\n%s", out)
+				}
+				g.MaxAttempts = 0
+				_, err = g.Publish(context.Background(), rel, "notes")
+			}
+			if err != nil {
+				t.Fatalf("Publish: %v\n%s", err, out)
+			}
+			if got := fmt.Sprint(*waits); !strings.Contains(got, c.waits) {
+				t.Errorf("waits %s, want %s\n%s", got, c.waits, out)
+			}
+			checkFinal(t, srv, rel)
+		})
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	srv, g, rel, out, _ := fixture(t)
+	g.DryRun = true
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatal(err)
+	}
+	if w := writes(srv); len(w) != 0 {
+		t.Errorf("a dry run wrote: %v", w)
+	}
+	for _, want := range []string{"POST     /repos/wslkernel/WSL2-Linux-Kernel/releases  tag linux-msft-wsl-6.12.118.1", "UPLOAD   config-wsl "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+	// Against an existing release: the updates and uploads it would make.
+	g.DryRun = false
+	g.Publish(context.Background(), rel, "notes")
+	g.DryRun, g.ReplaceAssets = true, true
+	os.WriteFile(rel.Assets[1].Path, []byte("changed\n"), 0o644)
+	rel.Assets[1].SHA256 = fmt.Sprintf("%x", sha256.Sum256([]byte("changed\n")))
+	before := len(writes(srv))
+	out.Reset()
+	if _, err := g.Publish(context.Background(), rel, "new notes"); err != nil {
+		t.Fatal(err)
+	}
+	if len(writes(srv)) != before || !strings.Contains(out.String(), "PATCH    /repos/wslkernel/WSL2-Linux-Kernel/releases/") || !strings.Contains(out.String(), "DELETE   /repos/wslkernel/WSL2-Linux-Kernel/releases/assets/") {
+		t.Errorf("dry run against an existing release:\n%s", out)
+	}
+}
+
+// The token never shows: not in the output, not in errors, not with a bad token either.
+func TestTheTokenNeverShows(t *testing.T) {
+	srv, g, rel, out, _ := fixture(t)
+	srv.Inject(&githubfake.Fault{Method: "POST", PathContains: "/api/uploads/", Times: 1, Status: 500, Body: `{"message":"boom"}`})
+	_, err := g.Publish(context.Background(), rel, "notes")
+	bad, _ := NewClient("ghp_wrongTOKENwrongTOKENwrongTOKEN00", srv.URL+"/api/v3/", srv.URL+"/api/uploads/")
+	g2 := &GitHub{Client: bad, Owner: "wslkernel", Repo: "WSL2-Linux-Kernel", Out: out}
+	_, err2 := g2.Publish(context.Background(), rel, "notes")
+	if err2 == nil || !strings.Contains(err2.Error(), "401 Bad credentials") {
+		t.Errorf("bad token: %v", err2)
+	}
+	all := out.String() + fmt.Sprint(err) + fmt.Sprint(err2)
+	for _, secret := range []string{token, "ghp_wrongTOKEN"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("the token shows:\n%s", all)
+		}
+	}
+}
