@@ -7,29 +7,44 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/spf13/cobra"
 
 	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/publish"
+	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
 func main() { cli.Main(run) }
 
-// errNotYet is returned for a real publish, which this version cannot do yet.
-var errNotYet = errors.New("publishing to GitHub is not implemented yet: use --dry-run to see what would be published")
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var manifestPath, configPath string
-	var dryRun bool
+	var manifestPath, configPath, cacheDir string
+	var dryRun, replace bool
 	root := &cobra.Command{
 		Use:   "kpublish --manifest out/.../manifest.json [--dry-run]",
 		Short: "Publish a kbuild run: branch, tag and GitHub release",
 		Long: `kpublish reads the manifest.json that kbuild run wrote, checks every output against the
-SHA-256 recorded there, and publishes: the branch and release tag, and a GitHub release with the
-configs, payloads, checksums and manifest. --dry-run prints what it would do and does nothing.
+SHA-256 recorded there, and publishes:
+  - the release branch (publish.remote, from the upstream mirror where kbuild built it; each
+    release rebuilds it on its upstream tag, so it is force-updated) and the annotated release
+    tag on its head, sending only what the remote lacks; a tag already there naming anything
+    else is never moved;
+  - the GitHub release for the tag (publish.repo; GitHub Enterprise through publish.api_url and
+    publish.upload_url), created or updated, never twice, with notes, the configs, payloads,
+    SHA256SUMS and the manifest. An asset already there with the same SHA-256 is kept; one with
+    other bytes is replaced only with --replace-assets; every upload is read back and checked.
+Every GitHub call retries on 5xx, broken connections and rate limits; after any failure, running
+kpublish again ends where one clean run would. The token comes from GITHUB_TOKEN and is never
+printed. --dry-run makes only read calls and prints every write it would make.
 
 Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manifest.`,
 		Args:          cobra.NoArgs,
@@ -44,11 +59,43 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 			if err != nil {
 				return cli.UsageError{Err: err}
 			}
-			if dryRun {
-				rel.PrintDryRun(cmd.OutOrStdout())
+			m, err := manifest.Read(manifestPath)
+			if err != nil {
+				return cli.UsageError{Err: err}
+			}
+			out := cmd.OutOrStdout()
+			token := os.Getenv("GITHUB_TOKEN")
+			if token == "" {
+				if !dryRun {
+					return cli.UsageError{Err: errors.New("GITHUB_TOKEN is not set: kpublish needs a token that may push to publish.remote and write releases of publish.repo")}
+				}
+				// Offline: what would be published, without asking GitHub what is there.
+				rel.PrintDryRun(out)
 				return nil
 			}
-			return errNotYet
+			owner, repo, ok := strings.Cut(p.Publish.Repo, "/")
+			if !ok {
+				return cli.UsageError{Err: fmt.Errorf("%s: publish.repo must be owner/name", p.File)}
+			}
+			if dryRun {
+				fmt.Fprintf(out, "dry run: only reads are made; every write is printed instead\n")
+			}
+			if err := push(ctx, m, p.Publish.Remote, cacheDir, token, dryRun, out); err != nil {
+				return err
+			}
+			client, err := publish.NewClient(token, p.Publish.APIURL, p.Publish.UploadURL)
+			if err != nil {
+				return cli.UsageError{Err: err}
+			}
+			g := &publish.GitHub{Client: client, Owner: owner, Repo: repo, ReplaceAssets: replace, DryRun: dryRun, Out: out}
+			r, err := g.Publish(ctx, rel, publish.Notes(m, rel))
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				fmt.Fprintf(out, "release  %s\n", r.GetHTMLURL())
+			}
+			return nil
 		},
 	}
 	root.SetOut(stdout)
@@ -57,6 +104,38 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 	f.StringVarP(&manifestPath, "manifest", "m", "", "manifest.json written by kbuild run (required)")
 	f.StringVarP(&configPath, "config", "c", "pipeline.yaml", "the pipeline description (for the publish target)")
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "print what would be published, change nothing")
+	f.BoolVar(&replace, "replace-assets", false, "replace release assets whose contents differ from ours")
+	f.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
 	_ = root.MarkFlagRequired("manifest")
 	return cli.Execute(ctx, "kpublish", root, args, stderr)
+}
+
+// push sends the branch and tag from the upstream mirror kbuild built them in.
+func push(ctx context.Context, m *manifest.Manifest, remote, cacheDir, token string, dryRun bool, out io.Writer) error {
+	if remote == "" {
+		return cli.UsageError{Err: errors.New("publish.remote is not set in pipeline.yaml: nowhere to push the branch and tag")}
+	}
+	if m.BranchHead == "" {
+		return cli.UsageError{Err: errors.New("the manifest has no branch head (a tarball source builds no branch): nothing to push")}
+	}
+	mirror, unlock, err := upstream.OpenMirror(cacheDir, m.Upstream.GitURL)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var auth transport.AuthMethod
+	if strings.HasPrefix(remote, "http") {
+		auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
+	}
+	p := &publish.Push{Remote: remote, Branch: m.Branch, BranchRef: m.BranchRef, Head: m.BranchHead, Tag: m.Tag,
+		TagMessage: fmt.Sprintf("WSL kernel %s\n\nUpstream %s (%s), uname -r %s.\n", m.Version, m.Upstream.Tag, m.Upstream.Commit, m.KernelRelease),
+		When:       m.Upstream.CommitTime, Auth: auth, DryRun: dryRun, Out: out}
+	return p.Run(ctx, mirror.Repo())
+}
+
+func defaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "wslkernel")
+	}
+	return ".cache"
 }

@@ -1,0 +1,116 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// Tagger signs nothing and is the same for every tag, so the tag object for a release is the
+// same every time it is made: pushing again is a no-op, not a moved tag.
+var Tagger = object.Signature{Name: "wslkernel kbuild", Email: "kbuild@wslkernel.invalid"}
+
+// Push is what goes to the source remote: the release branch, rebuilt for each release on top
+// of the upstream tag, and the release's annotated tag on its head.
+type Push struct {
+	Remote            string
+	Branch, BranchRef string // the branch's name on the remote, and where the mirror keeps it
+	Head              string // the branch head the run built
+	Tag, TagMessage   string
+	When              time.Time // the tag's date: the upstream commit time, so the tag is reproducible
+	Auth              transport.AuthMethod
+	DryRun            bool
+	Out               io.Writer
+}
+
+// Run pushes from repo (the upstream mirror, which holds the branch). It sends only the objects
+// the remote lacks, force-updates the branch (each release rebuilds it on a new upstream tag) and
+// refuses to move a tag that already names something else.
+func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
+	if p.Out == nil {
+		p.Out = io.Discard
+	}
+	head := plumbing.NewHash(p.Head)
+	ref, err := repo.Reference(plumbing.ReferenceName(p.BranchRef), true)
+	if err != nil {
+		return fmt.Errorf("push: the mirror has no %s: %w (run kbuild run again)", p.BranchRef, err)
+	}
+	if ref.Hash() != head {
+		return fmt.Errorf("push: the mirror's %s is at %s, the manifest says %s: a later run moved it; publish that run's manifest", p.BranchRef, ref.Hash(), head)
+	}
+	tagObj, err := p.tagObject(repo, head)
+	if err != nil {
+		return err
+	}
+	localTag := plumbing.ReferenceName("refs/wslkernel/tags/" + p.Tag)
+	if err := repo.Storer.SetReference(plumbing.NewHashReference(localTag, tagObj)); err != nil {
+		return err
+	}
+
+	remote := git.NewRemote(repo.Storer, &gitconfig.RemoteConfig{Name: "publish", URLs: []string{p.Remote}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: p.Auth})
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return fmt.Errorf("push: listing %s: %w", p.Remote, err)
+	}
+	remoteBranch, remoteTag := plumbing.NewBranchReferenceName(p.Branch), plumbing.NewTagReferenceName(p.Tag)
+	var specs []gitconfig.RefSpec
+	branchThere, tagThere := false, false
+	for _, r := range refs {
+		switch r.Name() {
+		case remoteTag:
+			if r.Hash() != tagObj {
+				return fmt.Errorf("push: %s already has tag %s at %s, not our %s: refusing to move a published tag", p.Remote, p.Tag, r.Hash(), tagObj)
+			}
+			tagThere = true
+		case remoteBranch:
+			branchThere = r.Hash() == head
+		}
+	}
+	if branchThere {
+		fmt.Fprintf(p.Out, "kept     branch %s at %s on %s\n", p.Branch, short(p.Head), p.Remote)
+	} else {
+		specs = append(specs, gitconfig.RefSpec("+"+p.BranchRef+":"+remoteBranch.String()))
+	}
+	if tagThere {
+		fmt.Fprintf(p.Out, "kept     tag %s on %s\n", p.Tag, p.Remote)
+	} else {
+		specs = append(specs, gitconfig.RefSpec(localTag.String()+":"+remoteTag.String()))
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	if p.DryRun {
+		for _, s := range specs {
+			fmt.Fprintf(p.Out, "PUSH     %s to %s\n", s, p.Remote)
+		}
+		return nil
+	}
+	err = remote.PushContext(ctx, &git.PushOptions{RemoteName: "publish", RefSpecs: specs, Auth: p.Auth})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("push to %s: %w", p.Remote, err)
+	}
+	for _, s := range specs {
+		fmt.Fprintf(p.Out, "pushed   %s\n", s.Dst(""))
+	}
+	return nil
+}
+
+// tagObject stores (or finds) the annotated tag for head.
+func (p *Push) tagObject(repo *git.Repository, head plumbing.Hash) (plumbing.Hash, error) {
+	tagger := Tagger
+	tagger.When = p.When.UTC()
+	tag := &object.Tag{Name: p.Tag, Tagger: tagger, Message: p.TagMessage, TargetType: plumbing.CommitObject, Target: head}
+	obj := repo.Storer.NewEncodedObject()
+	if err := tag.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return repo.Storer.SetEncodedObject(obj)
+}

@@ -1,0 +1,84 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+)
+
+func gitCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(cmd.Environ(), "GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.invalid", "GIT_COMMITTER_NAME=A",
+		"GIT_COMMITTER_EMAIL=a@example.invalid", "GIT_AUTHOR_DATE=2026-11-21T12:00:00Z", "GIT_COMMITTER_DATE=2026-11-21T12:00:00Z")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestPushBranchAndTagOnceAndNeverMoveTheTag(t *testing.T) {
+	mirror, remote := t.TempDir(), t.TempDir()
+	gitCmd(t, mirror, "init", "-q")
+	gitCmd(t, mirror, "commit", "-q", "--allow-empty", "-m", "upstream v6.12.118")
+	gitCmd(t, mirror, "commit", "-q", "--allow-empty", "-m", "Microsoft: add instructions")
+	head := gitCmd(t, mirror, "rev-parse", "HEAD")
+	gitCmd(t, mirror, "update-ref", "refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y", head)
+	gitCmd(t, remote, "init", "-q", "--bare")
+	repo, err := git.PlainOpen(mirror)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	p := &Push{Remote: "file://" + remote, Branch: "linux-msft-wsl-6.12.y", BranchRef: "refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y",
+		Head: head, Tag: "linux-msft-wsl-6.12.118.1", TagMessage: "WSL kernel 6.12.118.1\n", When: time.Date(2026, 11, 21, 12, 56, 1, 0, time.UTC), Out: &out}
+	if err := p.Run(context.Background(), repo); err != nil {
+		t.Fatalf("Push: %v\n%s", err, out.String())
+	}
+	if got := gitCmd(t, remote, "rev-parse", "refs/heads/linux-msft-wsl-6.12.y"); got != head {
+		t.Errorf("remote branch at %s, want %s", got, head)
+	}
+	if typ := gitCmd(t, remote, "cat-file", "-t", "refs/tags/linux-msft-wsl-6.12.118.1"); typ != "tag" {
+		t.Errorf("remote tag is a %s, want an annotated tag", typ)
+	}
+	if got := gitCmd(t, remote, "rev-parse", "linux-msft-wsl-6.12.118.1^{commit}"); got != head {
+		t.Errorf("the tag names %s, want %s", got, head)
+	}
+	tagger := gitCmd(t, remote, "for-each-ref", "--format=%(taggername) %(taggeremail) %(taggerdate:iso-strict)", "refs/tags/linux-msft-wsl-6.12.118.1")
+	if tagger != "wslkernel kbuild <kbuild@wslkernel.invalid> 2026-11-21T12:56:01+00:00" {
+		t.Errorf("tagger %q", tagger)
+	}
+	// Again: the same tag object, nothing to push.
+	out.Reset()
+	if err := p.Run(context.Background(), repo); err != nil || !strings.Contains(out.String(), "kept     branch") || !strings.Contains(out.String(), "kept     tag") {
+		t.Errorf("second push: %v\n%s", err, out.String())
+	}
+	// A rebuilt branch (a new release on a new upstream) is force-pushed; the tag never moves.
+	gitCmd(t, mirror, "commit", "-q", "--allow-empty", "--amend", "-m", "Microsoft: add instructions (v2)")
+	head2 := gitCmd(t, mirror, "rev-parse", "HEAD")
+	gitCmd(t, mirror, "update-ref", "refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y", head2)
+	p.Head = head2
+	err = p.Run(context.Background(), repo)
+	if err == nil || !strings.Contains(err.Error(), "refusing to move a published tag") {
+		t.Errorf("push moving the tag = %v", err)
+	}
+	p.Tag = "linux-msft-wsl-6.12.118.2"
+	if err := p.Run(context.Background(), repo); err != nil {
+		t.Fatal(err)
+	}
+	if got := gitCmd(t, remote, "rev-parse", "refs/heads/linux-msft-wsl-6.12.y"); got != head2 {
+		t.Errorf("branch not force-updated: %s", got)
+	}
+	// A manifest whose head the mirror's branch no longer has is refused.
+	p.Head = head
+	if err := p.Run(context.Background(), repo); err == nil || !strings.Contains(err.Error(), "a later run moved it") {
+		t.Errorf("push of a stale head = %v", err)
+	}
+}
