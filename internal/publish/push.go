@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -95,6 +96,9 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 	}
 	err = remote.PushContext(ctx, &git.PushOptions{RemoteName: "publish", RefSpecs: specs, Auth: p.Auth})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		if strings.Contains(err.Error(), "missing necessary objects") {
+			return fmt.Errorf("push to %s: %w\nthe mirror holds upstream's history only from the release tag down (it is shallow), so the remote must already have upstream's history, as a fork of the stable tree does: fetch the stable tags into it once", p.Remote, err)
+		}
 		return fmt.Errorf("push to %s: %w", p.Remote, err)
 	}
 	for _, s := range specs {

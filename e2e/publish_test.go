@@ -1,0 +1,96 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/githubfake"
+)
+
+// kpublish publishes the shared smoke run: the branch and annotated tag to a bare repository,
+// the release with every asset to the fake GitHub; a second run changes nothing; the token
+// appears nowhere in what it prints.
+func TestKpublishPublishesTheSmokeRunOnce(t *testing.T) {
+	if manifestRun == nil || manifestRun.Status != "ok" {
+		t.Skip("no shared run")
+	}
+	const token = "ghp_e2eTOKENe2eTOKENe2eTOKENe2eTOKEN12"
+	gh := githubfake.New(token)
+	defer gh.Close()
+	remote := t.TempDir()
+	// The remote is a fork of the stable tree, as WSL2-Linux-Kernel is: it has upstream's tags.
+	for _, args := range [][]string{{"init", "-q", "--bare", remote}, {"--git-dir", remote, "fetch", "-q", "file://" + kernelOrg + "/linux.git", "refs/tags/*:refs/tags/*"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	pipeline := localPipeline(t, func(s string) string {
+		return strings.Replace(s, "publish:\n  repo: wslkernel/WSL2-Linux-Kernel\n  remote: https://github.com/wslkernel/WSL2-Linux-Kernel.git\n",
+			fmt.Sprintf("publish:\n  repo: wslkernel/WSL2-Linux-Kernel\n  remote: file://%s\n  api_url: %s/api/v3/\n  upload_url: %s/api/uploads/\n", remote, gh.URL, gh.URL), 1)
+	})
+	kpublish := func() string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(bin, "kpublish"), "--manifest", manifestAt, "--config", pipeline, "--cache-dir", cacheDir)
+		cmd.Env = append(os.Environ(), "GITHUB_TOKEN="+token)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("kpublish: %v\n%s", err, out.String())
+		}
+		if strings.Contains(out.String(), token) {
+			t.Errorf("kpublish printed the token:\n%s", out.String())
+		}
+		return out.String()
+	}
+	first := kpublish()
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"--git-dir", remote}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if head := git("rev-parse", "refs/heads/"+manifestRun.Branch); head != manifestRun.BranchHead {
+		t.Errorf("the remote branch is at %s, the run built %s", head, manifestRun.BranchHead)
+	}
+	if typ := git("cat-file", "-t", "refs/tags/"+manifestRun.Tag); typ != "tag" {
+		t.Errorf("the release tag is a %s object, want an annotated tag", typ)
+	}
+	if parent := git("rev-parse", manifestRun.Tag+"^{commit}~3"); parent != manifestRun.Upstream.Commit {
+		t.Errorf("three commits below the tag (2 patches, the defconfig) is %s, want upstream %s", parent, manifestRun.Upstream.Commit)
+	}
+	rels := gh.Releases("wslkernel/WSL2-Linux-Kernel")
+	if len(rels) != 1 || rels[0].TagName != manifestRun.Tag || !strings.Contains(rels[0].Body, "Update to stable kernel version v6.12.118.") {
+		t.Fatalf("releases: %+v\n%s", rels, first)
+	}
+	names := strings.Join(rels[0].Names(), " ")
+	for _, want := range []string{"config-wsl", "config-wsl-arm64", "kernel-x86_64", "kernel-arm64", "wsl-kernel-6.12.118.1-x64.cab", "wsl-kernel-6.12.118.1-x64.msi", "SHA256SUMS", "manifest.json"} {
+		if !strings.Contains(" "+names+" ", " "+want+" ") {
+			t.Errorf("the release lacks %s: %s", want, names)
+		}
+	}
+	kernel, _ := os.ReadFile(filepath.Join(filepath.Dir(manifestAt), "x86_64/kernel"))
+	for _, a := range rels[0].Assets {
+		if a.Name == "kernel-x86_64" && sha256.Sum256(a.Data) != sha256.Sum256(kernel) {
+			t.Errorf("the uploaded kernel differs from the built one")
+		}
+	}
+	writes := len(gh.Requests())
+	second := kpublish()
+	for _, r := range gh.Requests()[writes:] {
+		if !strings.HasPrefix(r, "GET ") {
+			t.Errorf("the second kpublish wrote: %s\n%s", r, second)
+		}
+	}
+	if !strings.Contains(second, "kept     branch") || !strings.Contains(second, "kept     tag") {
+		t.Errorf("second kpublish:\n%s", second)
+	}
+}
