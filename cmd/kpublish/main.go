@@ -19,6 +19,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/cve"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/publish"
 	"github.com/wslkernel/wslkernel/internal/upstream"
@@ -27,7 +28,7 @@ import (
 func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var manifestPath, configPath, cacheDir string
+	var manifestPath, configPath, cacheDir, cveDir string
 	var dryRun, replace bool
 	root := &cobra.Command{
 		Use:   "kpublish --manifest out/.../manifest.json [--dry-run]",
@@ -87,8 +88,12 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 			if err != nil {
 				return cli.UsageError{Err: err}
 			}
+			notes, err := notesFor(m, manifestPath, rel, cacheDir, cveOr(cveDir, p.Publish.CVERecords))
+			if err != nil {
+				return err
+			}
 			g := &publish.GitHub{Client: client, Owner: owner, Repo: repo, ReplaceAssets: replace, DryRun: dryRun, Out: out}
-			r, err := g.Publish(ctx, rel, publish.Notes(m, rel))
+			r, err := g.Publish(ctx, rel, notes)
 			if err != nil {
 				return err
 			}
@@ -98,15 +103,49 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 			return nil
 		},
 	}
+	notesCmd := &cobra.Command{
+		Use:   "notes",
+		Short: "Print the release notes kpublish would publish, and publish nothing",
+		Long: `notes prints the release notes for the manifest: the upstream update with upstream's shortlog
+since the previous release (read from the upstream mirror), the config changes per arch against
+the previous release (diffconfig form), the patches added, dropped and upstreamed, the CVEs fixed
+(from a local copy of the kernel CNA's published records, --cve-records or publish.cve_records:
+those that affect the previous upstream version and not the new one), and the artifacts with
+sizes and SHA-256. The previous release is the newest earlier successful run beside this one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := config.Load(configPath)
+			if err != nil {
+				return cli.UsageError{Err: err}
+			}
+			rel, err := publish.FromManifest(manifestPath, p.Publish)
+			if err != nil {
+				return cli.UsageError{Err: err}
+			}
+			m, err := manifest.Read(manifestPath)
+			if err != nil {
+				return cli.UsageError{Err: err}
+			}
+			notes, err := notesFor(m, manifestPath, rel, cacheDir, cveOr(cveDir, p.Publish.CVERecords))
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), notes)
+			return nil
+		},
+	}
+	root.AddCommand(notesCmd)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVarP(&manifestPath, "manifest", "m", "", "manifest.json written by kbuild run (required)")
+	pf.StringVarP(&configPath, "config", "c", "pipeline.yaml", "the pipeline description (for the publish target)")
+	pf.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
+	pf.StringVar(&cveDir, "cve-records", "", "a local copy of the kernel CNA's published CVE records (default: publish.cve_records)")
 	f := root.Flags()
-	f.StringVarP(&manifestPath, "manifest", "m", "", "manifest.json written by kbuild run (required)")
-	f.StringVarP(&configPath, "config", "c", "pipeline.yaml", "the pipeline description (for the publish target)")
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "print what would be published, change nothing")
 	f.BoolVar(&replace, "replace-assets", false, "replace release assets whose contents differ from ours")
-	f.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
-	_ = root.MarkFlagRequired("manifest")
+	_ = root.MarkPersistentFlagRequired("manifest")
 	return cli.Execute(ctx, "kpublish", root, args, stderr)
 }
 
@@ -131,6 +170,39 @@ func push(ctx context.Context, m *manifest.Manifest, remote, cacheDir, token str
 		TagMessage: fmt.Sprintf("WSL kernel %s\n\nUpstream %s (%s), uname -r %s.\n", m.Version, m.Upstream.Tag, m.Upstream.Commit, m.KernelRelease),
 		When:       m.Upstream.CommitTime, Auth: auth, DryRun: dryRun, Out: out}
 	return p.Run(ctx, mirror.Repo())
+}
+
+// notesFor gathers what the notes compare: the previous release beside this one, upstream's
+// shortlog between the two tags from the mirror, and the CVE records.
+func notesFor(m *manifest.Manifest, manifestPath string, rel *publish.Release, cacheDir, cveDir string) (string, error) {
+	dir := filepath.Dir(manifestPath)
+	in := publish.NotesInput{Manifest: m, Dir: dir}
+	in.Previous, in.PrevDir = manifest.Previous(filepath.Dir(dir), m.Version)
+	if in.Previous != nil && in.Previous.Upstream.Commit != m.Upstream.Commit && m.Upstream.GitURL != "" {
+		mirror, unlock, err := upstream.OpenMirror(cacheDir, m.Upstream.GitURL)
+		if err != nil {
+			return "", err
+		}
+		in.Shortlog, err = publish.Shortlog(mirror.Repo(), in.Previous.Upstream.Commit, m.Upstream.Commit)
+		unlock()
+		if err != nil {
+			return "", err
+		}
+	}
+	if cveDir != "" {
+		var err error
+		if in.CVEs, err = cve.Load(cveDir); err != nil {
+			return "", err
+		}
+	}
+	return publish.Notes(in, rel), nil
+}
+
+func cveOr(flag, cfg string) string {
+	if flag != "" {
+		return flag
+	}
+	return cfg
 }
 
 func defaultCacheDir() string {

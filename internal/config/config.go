@@ -67,6 +67,9 @@ type Publish struct {
 	APIURL    string `yaml:"api_url"`    // GitHub Enterprise API base URL; empty for github.com
 	UploadURL string `yaml:"upload_url"` // GitHub Enterprise upload URL
 	Remote    string `yaml:"remote"`     // git URL that the branch and tag are pushed to
+	// CVERecords is a local copy of the kernel CNA's published CVE records (its vulns
+	// repository's cve/published), for the CVEs-fixed section of the release notes.
+	CVERecords string `yaml:"cve_records"`
 }
 
 // Profile is one kind of build of the line.
@@ -381,6 +384,7 @@ func (v *validator) validate() {
 		v.at("series", "%v", err)
 	}
 	v.upstream("upstream", &p.Upstream, track)
+	v.path("publish.cve_records", &p.Publish.CVERecords, true)
 
 	if !localVersion.MatchString(p.Version.LocalVersion) {
 		v.at("version.localversion", "%q must start with '-' and hold only letters, digits, '.', '_' and '-'", p.Version.LocalVersion)

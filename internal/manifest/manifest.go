@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
@@ -182,4 +184,47 @@ func TreeDigest(dir string) (digest string, size int64, err error) {
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil)), size, err
+}
+
+// Previous finds the newest successful run below version among the runs of one profile
+// (profileOut is out/<profile>, each run in a folder named by its version), or nil.
+func Previous(profileOut, version string) (*Manifest, string) {
+	entries, _ := os.ReadDir(profileOut)
+	var best *Manifest
+	bestDir := ""
+	for _, e := range entries {
+		v := e.Name()
+		if !e.IsDir() || !VersionLess(v, version) || (best != nil && !VersionLess(best.Version, v)) {
+			continue
+		}
+		dir := filepath.Join(profileOut, v)
+		if m, err := Read(filepath.Join(dir, "manifest.json")); err == nil && m.Status == "ok" && m.Version == v {
+			best, bestDir = m, dir
+		}
+	}
+	return best, bestDir
+}
+
+// VersionLess compares dotted numeric versions (6.12.117.1 < 6.12.118.1 < 6.12.118.2); a part
+// that is not a number makes the versions incomparable (false).
+func VersionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		var x, y int
+		var err error
+		if i < len(as) {
+			if x, err = strconv.Atoi(as[i]); err != nil {
+				return false
+			}
+		}
+		if i < len(bs) {
+			if y, err = strconv.Atoi(bs[i]); err != nil {
+				return false
+			}
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/wslkernel/wslkernel/internal/config"
@@ -116,39 +115,8 @@ func signerFor(sg *config.Signing) (*payload.Signer, error) {
 // previousVersion is the newest version below current with a successful build under profileOut
 // (out/<profile>), or "".
 func previousVersion(profileOut, current string) string {
-	entries, _ := os.ReadDir(profileOut)
-	best := ""
-	for _, e := range entries {
-		v := e.Name()
-		if !e.IsDir() || !versionLess(v, current) || (best != "" && !versionLess(best, v)) {
-			continue
-		}
-		if m, err := manifest.Read(filepath.Join(profileOut, v, "manifest.json")); err == nil && m.Status == "ok" {
-			best = v
-		}
+	if m, _ := manifest.Previous(profileOut, current); m != nil {
+		return m.Version
 	}
-	return best
-}
-
-// versionLess compares dotted numeric versions (6.12.117.1 < 6.12.118.1 < 6.12.118.2).
-func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < max(len(as), len(bs)); i++ {
-		var x, y int
-		var err error
-		if i < len(as) {
-			if x, err = strconv.Atoi(as[i]); err != nil {
-				return false
-			}
-		}
-		if i < len(bs) {
-			if y, err = strconv.Atoi(bs[i]); err != nil {
-				return false
-			}
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
+	return ""
 }
