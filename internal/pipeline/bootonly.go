@@ -39,6 +39,11 @@ func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	unlock, err := lockWorkDir(opts.WorkDir, "boot")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	last, err := lastRun(p)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,11 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	unlock, err := lockWorkDir(opts.WorkDir, "package")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	m, err := lastRun(p)
 	if err != nil {
 		return nil, fmt.Errorf("nothing to package: %w", err)

@@ -61,6 +61,11 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	unlock, err := lockWorkDir(opts.WorkDir, "run")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	l := p.Line
 	r := &run{plan: p, opts: opts, m: &manifest.Manifest{
 		Schema:        manifest.Schema,
@@ -145,6 +150,11 @@ func Configure(ctx context.Context, p *Plan, opts Options) ([]string, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	unlock, err := lockWorkDir(opts.WorkDir, "configure")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	r := &run{plan: p, opts: opts, m: &manifest.Manifest{}}
 	if err := r.stage("fetch", "", r.fetch); err != nil {
 		return nil, err

@@ -60,6 +60,11 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	unlock, err := lockWorkDir(opts.WorkDir, "verify")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	orig, err := lastRun(p)
 	if err != nil {
 		return nil, fmt.Errorf("nothing to verify: %w", err)

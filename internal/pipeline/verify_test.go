@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -104,5 +105,29 @@ func TestBootBootsTheLastRunsOutputs(t *testing.T) {
 	}
 	if err := plan.OnlyArches([]string{"arm64"}); err == nil || !strings.Contains(err.Error(), "--arch arm64: profile smoke builds x86_64") {
 		t.Errorf("OnlyArches(arm64) = %v", err)
+	}
+}
+
+// One run at a time per work dir: a second fails at once, naming the first's pid.
+func TestWorkDirLockNamesTheHolder(t *testing.T) {
+	work := t.TempDir()
+	unlock, err := lockWorkDir(work, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), plan, opts)
+	if want := fmt.Sprintf("is in use by pid %d (kbuild run, since ", os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Run while locked = %v, want %q", err, want)
+	}
+	unlock()
+	if _, err := Run(context.Background(), plan, opts); err != nil {
+		t.Errorf("Run after the lock was released = %v", err)
 	}
 }
