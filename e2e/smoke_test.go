@@ -306,7 +306,7 @@ func TestKpublishDryRunListsTheRelease(t *testing.T) {
 		t.Fatalf("kpublish --dry-run: %v\n%s", err, out)
 	}
 	for _, o := range manifestRun.Outputs {
-		if !strings.Contains(out, o.SHA256) {
+		if o.Name != "headers" && !strings.Contains(out, o.SHA256) { // headers are a folder, not an asset
 			t.Errorf("dry run does not list %s (%s):\n%s", o.Path, o.SHA256, out)
 		}
 	}
