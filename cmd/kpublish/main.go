@@ -52,17 +52,9 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := config.Load(configPath)
+			p, rel, m, err := load(configPath, manifestPath)
 			if err != nil {
-				return cli.UsageError{Err: err}
-			}
-			rel, err := publish.FromManifest(manifestPath, p.Publish)
-			if err != nil {
-				return cli.UsageError{Err: err}
-			}
-			m, err := manifest.Read(manifestPath)
-			if err != nil {
-				return cli.UsageError{Err: err}
+				return err
 			}
 			out := cmd.OutOrStdout()
 			token := os.Getenv("GITHUB_TOKEN")
@@ -114,17 +106,9 @@ those that affect the previous upstream version and not the new one), and the ar
 sizes and SHA-256. The previous release is the newest earlier successful run beside this one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := config.Load(configPath)
+			p, rel, m, err := load(configPath, manifestPath)
 			if err != nil {
-				return cli.UsageError{Err: err}
-			}
-			rel, err := publish.FromManifest(manifestPath, p.Publish)
-			if err != nil {
-				return cli.UsageError{Err: err}
-			}
-			m, err := manifest.Read(manifestPath)
-			if err != nil {
-				return cli.UsageError{Err: err}
+				return err
 			}
 			notes, err := notesFor(m, manifestPath, rel, cacheDir, cveOr(cveDir, p.Publish.CVERecords))
 			if err != nil {
@@ -147,6 +131,24 @@ sizes and SHA-256. The previous release is the newest earlier successful run bes
 	f.BoolVar(&replace, "replace-assets", false, "replace release assets whose contents differ from ours")
 	_ = root.MarkPersistentFlagRequired("manifest")
 	return cli.Execute(ctx, "kpublish", root, args, stderr)
+}
+
+// load reads pipeline.yaml and the manifest, and plans the release (every output checked
+// against its recorded hash); a problem with any of them is a usage error.
+func load(configPath, manifestPath string) (*config.Pipeline, *publish.Release, *manifest.Manifest, error) {
+	p, err := config.Load(configPath)
+	if err != nil {
+		return nil, nil, nil, cli.UsageError{Err: err}
+	}
+	rel, err := publish.FromManifest(manifestPath, p.Publish)
+	if err != nil {
+		return nil, nil, nil, cli.UsageError{Err: err}
+	}
+	m, err := manifest.Read(manifestPath)
+	if err != nil {
+		return nil, nil, nil, cli.UsageError{Err: err}
+	}
+	return p, rel, m, nil
 }
 
 // push sends the branch and tag from the upstream mirror kbuild built them in.

@@ -12,8 +12,26 @@ import (
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
-// lastRun reads the manifest of the plan's last successful run, for the commands that work on
-// what it built (boot, verify).
+// onLastRun prepares a command that works on what the last run built (boot, verify, package):
+// the option defaults, the work dir's lock (unlock when done, also after an error), and the
+// last successful run's manifest.
+func onLastRun(p *Plan, opts *Options, what string) (m *manifest.Manifest, unlock func(), err error) {
+	if opts.Runner == nil {
+		opts.Runner = kbuild.Exec{}
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if unlock, err = lockWorkDir(opts.WorkDir, what); err != nil {
+		return nil, func() {}, err
+	}
+	if m, err = lastRun(p); err != nil {
+		err = fmt.Errorf("nothing to %s: %w", what, err)
+	}
+	return m, unlock, err
+}
+
+// lastRun reads the manifest of the plan's last successful run.
 func lastRun(p *Plan) (*manifest.Manifest, error) {
 	path := filepath.Join(p.OutDir, "manifest.json")
 	m, err := manifest.Read(path)
@@ -33,18 +51,8 @@ func lastRun(p *Plan) (*manifest.Manifest, error) {
 // checking they are still the files the manifest lists) with modules.vhdx attached when there is
 // one, as the run's boot stage does. It returns the boots; the run's manifest is not changed.
 func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
-	if opts.Runner == nil {
-		opts.Runner = kbuild.Exec{}
-	}
-	if opts.Out == nil {
-		opts.Out = io.Discard
-	}
-	unlock, err := lockWorkDir(opts.WorkDir, "boot")
-	if err != nil {
-		return nil, err
-	}
+	last, unlock, err := onLastRun(p, &opts, "boot")
 	defer unlock()
-	last, err := lastRun(p)
 	if err != nil {
 		return nil, err
 	}

@@ -3,13 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/wslkernel/wslkernel/internal/config"
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/payload"
 )
@@ -18,20 +16,10 @@ import (
 // in that run's manifest and returns them. supersedes names the version they replace; empty: the
 // newest earlier version built in this work dir, if any.
 func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]manifest.File, error) {
-	if opts.Runner == nil {
-		opts.Runner = kbuild.Exec{}
-	}
-	if opts.Out == nil {
-		opts.Out = io.Discard
-	}
-	unlock, err := lockWorkDir(opts.WorkDir, "package")
+	m, unlock, err := onLastRun(p, &opts, "package")
+	defer unlock()
 	if err != nil {
 		return nil, err
-	}
-	defer unlock()
-	m, err := lastRun(p)
-	if err != nil {
-		return nil, fmt.Errorf("nothing to package: %w", err)
 	}
 	r := &run{plan: p, opts: opts, m: m}
 	var files []manifest.File

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
@@ -54,20 +52,10 @@ var verified = []string{"kernel", "config", "initrd", "headers"}
 // kernel, config, initrd and the modules tree byte for byte, for the plan's arches (all of the
 // run's, or fewer). Nothing is booted or published.
 func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
-	if opts.Runner == nil {
-		opts.Runner = kbuild.Exec{}
-	}
-	if opts.Out == nil {
-		opts.Out = io.Discard
-	}
-	unlock, err := lockWorkDir(opts.WorkDir, "verify")
+	orig, unlock, err := onLastRun(p, &opts, "verify")
+	defer unlock()
 	if err != nil {
 		return nil, err
-	}
-	defer unlock()
-	orig, err := lastRun(p)
-	if err != nil {
-		return nil, fmt.Errorf("nothing to verify: %w", err)
 	}
 	vopts := opts
 	vopts.WorkDir = filepath.Join(opts.WorkDir, "verify")
