@@ -29,6 +29,7 @@ type GitHub struct {
 	DryRun        bool      // make the read calls, print the writes instead of making them
 	Out           io.Writer // one line per call made or, with DryRun, that would be made
 	MaxAttempts   int       // per call; default 6
+	PageSize      int       // assets listed per page; default 100, GitHub's most
 	MaxWait       time.Duration
 	// Sleep waits between attempts; tests record instead of sleeping.
 	Sleep func(context.Context, time.Duration) error
@@ -117,6 +118,9 @@ func (g *GitHub) Publish(ctx context.Context, rel *Release, body string) (*githu
 func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error {
 	there := map[string]*github.ReleaseAsset{}
 	opts := &github.ListOptions{PerPage: 100}
+	if g.PageSize > 0 {
+		opts.PerPage = g.PageSize
+	}
 	for {
 		var page []*github.ReleaseAsset
 		var next int

@@ -32,7 +32,7 @@ func fixture(t *testing.T) (*githubfake.Server, *GitHub, *Release, *bytes.Buffer
 			// Record the wait; really wait only short ones, as go-github itself refuses to call
 			// again before a secondary rate limit's Retry-After has passed.
 			waits = append(waits, d.Round(time.Second))
-			if d <= time.Second {
+			if d <= 2*time.Second {
 				time.Sleep(d)
 			}
 			return nil
@@ -220,4 +220,42 @@ func TestTheTokenNeverShows(t *testing.T) {
 			t.Errorf("the token shows:\n%s", all)
 		}
 	}
+}
+
+// The asset list is paged (Link: rel="next"); every page is read, so a rerun finds them all.
+func TestAssetListingFollowsPages(t *testing.T) {
+	srv, g, rel, out, _ := fixture(t)
+	g.PageSize = 2
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatal(err)
+	}
+	before, first := len(writes(srv)), len(srv.Requests())
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil || len(writes(srv)) != before {
+		t.Errorf("second run with 2 assets a page: %v, wrote %v\n%s", err, writes(srv)[before:], out)
+	}
+	pages := 0
+	for _, r := range srv.Requests()[first:] {
+		if strings.HasSuffix(r, "/assets") && strings.HasPrefix(r, "GET ") {
+			pages++
+		}
+	}
+	if pages != 3 { // 5 assets, 2 a page
+		t.Errorf("the second run listed %d pages of assets, want 3", pages)
+	}
+}
+
+// The primary rate limit: 403 with X-RateLimit-Remaining 0 waits until X-RateLimit-Reset.
+func TestPrimaryRateLimitWaitsForTheReset(t *testing.T) {
+	srv, g, rel, out, waits := fixture(t)
+	reset := time.Now().Add(1 * time.Second).Unix()
+	srv.Inject(&githubfake.Fault{Method: "POST", PathContains: "/releases", Times: 1, Status: 403,
+		Header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(reset)},
+		Body:   `{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}`})
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatalf("Publish: %v\n%s", err, out)
+	}
+	if len(*waits) == 0 || (*waits)[0] < time.Second || (*waits)[0] > 3*time.Second || !strings.Contains(out.String(), "rate limit exhausted until X-RateLimit-Reset") {
+		t.Errorf("waits %v\n%s", *waits, out)
+	}
+	checkFinal(t, srv, rel)
 }
