@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/wslkernel/wslkernel/internal/config"
@@ -21,6 +22,8 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	if err != nil {
 		return nil, err
 	}
+	// This stage replaces the run's: its payloads and its record.
+	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == "package" })
 	r := &run{plan: p, opts: opts, m: m}
 	var files []manifest.File
 	err = r.stage("package", "", func() (string, error) {

@@ -82,6 +82,15 @@ func TestRunPackagesAndPackageAgain(t *testing.T) {
 	if n != 3 {
 		t.Errorf("after kbuild package the manifest lists %d payloads, want 3 (replaced, not added)", n)
 	}
+	stages := 0
+	for _, st := range again.Stages {
+		if st.Name == "package" {
+			stages++
+		}
+	}
+	if stages != 1 {
+		t.Errorf("after kbuild package the manifest records %d package stages, want 1", stages)
+	}
 	update, _ := os.ReadFile(filepath.Join(plan.OutDir, "packages", "update-x64.json"))
 	if !strings.Contains(string(update), `"supersedes": "6.12.117.1"`) || !strings.Contains(string(update), `"signed": false`) {
 		t.Errorf("update-x64.json:\n%s", update)
