@@ -73,15 +73,16 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 			if dryRun {
 				fmt.Fprintf(out, "dry run: only reads are made; every write is printed instead\n")
 			}
-			if err := push(ctx, m, p.Publish.Remote, cacheDir, token, dryRun, out); err != nil {
-				return err
-			}
+			// Everything that can fail without writing comes first: the client and the notes.
 			client, err := publish.NewClient(token, p.Publish.APIURL, p.Publish.UploadURL)
 			if err != nil {
 				return cli.UsageError{Err: err}
 			}
 			notes, err := notesFor(m, manifestPath, rel, cacheDir, cveOr(cveDir, p.Publish.CVERecords))
 			if err != nil {
+				return err
+			}
+			if err := push(ctx, m, p.Publish.Remote, cacheDir, token, dryRun, out); err != nil {
 				return err
 			}
 			g := &publish.GitHub{Client: client, Owner: owner, Repo: repo, ReplaceAssets: replace, DryRun: dryRun, Out: out}

@@ -52,8 +52,10 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 		return err
 	}
 	localTag := plumbing.ReferenceName("refs/wslkernel/tags/" + p.Tag)
-	if err := repo.Storer.SetReference(plumbing.NewHashReference(localTag, tagObj)); err != nil {
-		return err
+	if !p.DryRun { // a dry run leaves the mirror as it was, too
+		if err := repo.Storer.SetReference(plumbing.NewHashReference(localTag, tagObj)); err != nil {
+			return err
+		}
 	}
 
 	remote := git.NewRemote(repo.Storer, &gitconfig.RemoteConfig{Name: "publish", URLs: []string{p.Remote}})
@@ -115,6 +117,9 @@ func (p *Push) tagObject(repo *git.Repository, head plumbing.Hash) (plumbing.Has
 	obj := repo.Storer.NewEncodedObject()
 	if err := tag.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
+	}
+	if p.DryRun {
+		return obj.Hash(), nil
 	}
 	return repo.Storer.SetEncodedObject(obj)
 }

@@ -39,6 +39,18 @@ func TestPushBranchAndTagOnceAndNeverMoveTheTag(t *testing.T) {
 	var out bytes.Buffer
 	p := &Push{Remote: "file://" + remote, Branch: "linux-msft-wsl-6.12.y", BranchRef: "refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y",
 		Head: head, Tag: "linux-msft-wsl-6.12.118.1", TagMessage: "WSL kernel 6.12.118.1\n", When: time.Date(2026, 11, 21, 12, 56, 1, 0, time.UTC), Out: &out}
+	// A dry run names what it would push and changes nothing, here or there.
+	p.DryRun = true
+	if err := p.Run(context.Background(), repo); err != nil || !strings.Contains(out.String(), "PUSH     +refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y:refs/heads/linux-msft-wsl-6.12.y") {
+		t.Fatalf("dry run: %v\n%s", err, out.String())
+	}
+	if refs := gitCmd(t, remote, "for-each-ref"); refs != "" {
+		t.Errorf("a dry run pushed: %s", refs)
+	}
+	if _, err := repo.Reference("refs/wslkernel/tags/linux-msft-wsl-6.12.118.1", false); err == nil {
+		t.Errorf("a dry run stored the tag in the mirror")
+	}
+	p.DryRun = false
 	if err := p.Run(context.Background(), repo); err != nil {
 		t.Fatalf("Push: %v\n%s", err, out.String())
 	}
