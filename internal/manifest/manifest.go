@@ -113,8 +113,15 @@ type Boot struct {
 	ConsoleLog  string  `json:"console_log"`
 }
 
-// Describe hashes a file.
+// Describe hashes a file, or a folder by its TreeDigest (the installed headers).
 func Describe(name, arch, path string) (File, error) {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		digest, size, err := TreeDigest(path)
+		if err != nil {
+			return File{}, err
+		}
+		return File{Name: name, Arch: arch, Path: path, Size: size, SHA256: digest}, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return File{}, err

@@ -40,3 +40,14 @@ func TestTreeDigestSeesContentsNamesAndLinks(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeAFolderByItsTreeDigest(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "include/linux"), 0o755)
+	os.WriteFile(filepath.Join(dir, "include/linux/version.h"), []byte("#define LINUX_VERSION_CODE 396406\n"), 0o644)
+	f, err := Describe("headers", "x86_64", dir)
+	digest, size, _ := TreeDigest(dir)
+	if err != nil || f.SHA256 != digest || f.Size != size || size != 34 {
+		t.Errorf("Describe(folder) = %+v, %v; TreeDigest %s, %d bytes", f, err, digest, size)
+	}
+}

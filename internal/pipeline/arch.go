@@ -390,10 +390,10 @@ func (r *run) build(ctx context.Context, ar *archRun, kernel string) (string, er
 	if err := copyFile(filepath.Join(tree.Out, ".config"), configOut); err != nil {
 		return "", err
 	}
-	if err := r.output("kernel", tree.Arch.Name, kernel); err != nil {
+	if _, err := r.output("kernel", tree.Arch.Name, kernel); err != nil {
 		return "", err
 	}
-	if err := r.output("config", tree.Arch.Name, configOut); err != nil {
+	if _, err := r.output("config", tree.Arch.Name, configOut); err != nil {
 		return "", err
 	}
 	info, err := os.Stat(kernel)
@@ -447,7 +447,7 @@ func (r *run) modules(ctx context.Context, ar *archRun) (string, error) {
 	}
 	r.record(func() { r.m.Builds[ar.build].ModulesDigest, r.m.Builds[ar.build].BootModule = digest, ar.module })
 	ar.vhdx = vhdx
-	if err := r.output("modules", ar.a.Name, vhdx); err != nil {
+	if _, err := r.output("modules", ar.a.Name, vhdx); err != nil {
 		return "", err
 	}
 	info, err := os.Stat(vhdx)
@@ -458,7 +458,7 @@ func (r *run) modules(ctx context.Context, ar *archRun) (string, error) {
 }
 
 // headers installs the UAPI headers (make headers_install) into <out>/<arch>/headers, written
-// beside and renamed into place; the manifest records the tree's digest.
+// beside and renamed into place; the manifest records the folder by its digest.
 func (r *run) headers(ctx context.Context, ar *archRun) (string, error) {
 	dest := filepath.Join(ar.out, "headers")
 	tmp := dest + ".tmp"
@@ -475,15 +475,11 @@ func (r *run) headers(ctx context.Context, ar *archRun) (string, error) {
 	if err := os.Rename(tmp, dest); err != nil {
 		return "", err
 	}
-	digest, size, err := manifest.TreeDigest(dest)
+	f, err := r.output("headers", ar.a.Name, dest)
 	if err != nil {
 		return "", err
 	}
-	rel, _ := filepath.Rel(r.plan.OutDir, dest)
-	r.record(func() {
-		r.m.Outputs = append(r.m.Outputs, manifest.File{Name: "headers", Arch: ar.a.Name, Path: rel, Size: size, SHA256: digest})
-	})
-	return fmt.Sprintf("%s, %d KiB", dest, size>>10), nil
+	return fmt.Sprintf("%s, %d KiB", dest, f.Size>>10), nil
 }
 
 // initrd builds the profile's Go programs for the arch and writes the archive its spec describes.
@@ -515,7 +511,7 @@ func (r *run) initrd(ctx context.Context, a kbuild.Arch, dest string) (string, e
 	if err := initrd.Write(dest, entries, r.commitTS.Unix(), spec.Compression); err != nil {
 		return "", err
 	}
-	if err := r.output("initrd", a.Name, dest); err != nil {
+	if _, err := r.output("initrd", a.Name, dest); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%d entries from %s", len(entries), r.plan.Line.Pipeline.Rel(spec.Spec)), nil
@@ -548,17 +544,17 @@ func (r *run) boot(ctx context.Context, ar *archRun, kernel, initrdPath string) 
 	return detail + fmt.Sprintf(", %.2fs to init (kernel clock), %.2fs wall", res.TimeToInit.Seconds(), res.Wall.Seconds()), nil
 }
 
-// output records a file the run produced.
-func (r *run) output(name, arch, path string) error {
+// output records a file (or folder) the run produced, and returns its description.
+func (r *run) output(name, arch, path string) (manifest.File, error) {
 	f, err := manifest.Describe(name, arch, path)
 	if err != nil {
-		return err
+		return f, err
 	}
 	if rel, err := filepath.Rel(r.plan.OutDir, path); err == nil {
 		f.Path = rel
 	}
 	r.record(func() { r.m.Outputs = append(r.m.Outputs, f) })
-	return nil
+	return f, nil
 }
 
 // copyFile copies src to dst, which appears only when complete.
