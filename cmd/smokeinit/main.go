@@ -11,12 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/wslkernel/wslkernel/internal/boot"
+	"github.com/wslkernel/wslkernel/internal/moddisk"
 )
 
 func main() {
@@ -77,8 +77,8 @@ func loadModule(release, dev, module string) error {
 	return fmt.Errorf("finit_module returned, but /proc/modules does not list %s", module)
 }
 
-// lookup finds module's file in modules.dep ("kernel/lib/crc-itu-t.ko: deps"); module names use
-// '_' where file names may use '-'.
+// lookup finds module's file in modules.dep ("kernel/lib/crc-itu-t.ko: deps"), named as the
+// pipeline named it when it chose the module (moddisk.ModuleName).
 func lookup(dep, module string) (string, error) {
 	f, err := os.Open(dep)
 	if err != nil {
@@ -88,8 +88,7 @@ func lookup(dep, module string) (string, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		file, deps, _ := strings.Cut(sc.Text(), ":")
-		name := strings.ReplaceAll(strings.TrimSuffix(path.Base(file), ".ko"), "-", "_")
-		if name == module {
+		if moddisk.ModuleName(file) == module {
 			if strings.TrimSpace(deps) != "" {
 				return "", fmt.Errorf("%s needs %s first; the smoke init loads one module only", module, strings.TrimSpace(deps))
 			}

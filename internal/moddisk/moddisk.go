@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -105,11 +106,17 @@ func Standalone(modDir string) ([]string, error) {
 		if !ok || strings.TrimSpace(deps) != "" {
 			continue
 		}
-		base := filepath.Base(file)
-		if i := strings.Index(base, ".ko"); i > 0 {
-			base = base[:i]
-		}
-		names = append(names, strings.ReplaceAll(base, "-", "_"))
+		names = append(names, ModuleName(file))
 	}
 	return names, nil
+}
+
+// ModuleName is the name /proc/modules gives the module in file, a modules.dep path:
+// kernel/lib/crc-itu-t.ko and kernel/lib/crc-itu-t.ko.xz are crc_itu_t.
+func ModuleName(file string) string {
+	base := path.Base(file)
+	if i := strings.Index(base, ".ko"); i > 0 {
+		base = base[:i]
+	}
+	return strings.ReplaceAll(base, "-", "_")
 }

@@ -70,3 +70,11 @@ func TestStandaloneListsModulesWithoutDependencies(t *testing.T) {
 		t.Errorf("Standalone(no modules.dep) = %v", err)
 	}
 }
+
+func TestModuleName(t *testing.T) {
+	for file, want := range map[string]string{"kernel/lib/crc-itu-t.ko": "crc_itu_t", "kernel/fs/jbd2/jbd2.ko.xz": "jbd2", "extra/my-mod.ko.zst": "my_mod"} {
+		if got := ModuleName(file); got != want {
+			t.Errorf("ModuleName(%s) = %s, want %s", file, got, want)
+		}
+	}
+}
