@@ -83,26 +83,33 @@ func (s *Signer) Check(now time.Time) error {
 }
 
 func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	b, err := pemBlock(path, "PEM CERTIFICATE", "CERTIFICATE")
 	if err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
+		return nil, err
 	}
-	for rest := data; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			return nil, fmt.Errorf("signing: %s holds no PEM CERTIFICATE", path)
-		}
-		if b.Type == "CERTIFICATE" {
-			cert, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("signing: %s: %w", path, err)
-			}
-			return cert, nil
-		}
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %s: %w", path, err)
 	}
+	return cert, nil
 }
 
 func readKey(path string) (crypto.PrivateKey, error) {
+	b, err := pemBlock(path, "PEM private key (an encrypted key needs PKCS#12 instead)", "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
+	if err != nil {
+		return nil, err
+	}
+	switch b.Type {
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		return x509.ParseECPrivateKey(b.Bytes)
+	}
+	return x509.ParsePKCS8PrivateKey(b.Bytes)
+}
+
+// pemBlock is the first PEM block in path of one of types; what names them in the error.
+func pemBlock(path, what string, types ...string) (*pem.Block, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
@@ -110,15 +117,10 @@ func readKey(path string) (crypto.PrivateKey, error) {
 	for rest := data; ; {
 		var b *pem.Block
 		if b, rest = pem.Decode(rest); b == nil {
-			return nil, fmt.Errorf("signing: %s holds no PEM private key (an encrypted key needs PKCS#12 instead)", path)
+			return nil, fmt.Errorf("signing: %s holds no %s", path, what)
 		}
-		switch b.Type {
-		case "PRIVATE KEY":
-			return x509.ParsePKCS8PrivateKey(b.Bytes)
-		case "RSA PRIVATE KEY":
-			return x509.ParsePKCS1PrivateKey(b.Bytes)
-		case "EC PRIVATE KEY":
-			return x509.ParseECPrivateKey(b.Bytes)
+		if slices.Contains(types, b.Type) {
+			return b, nil
 		}
 	}
 }
