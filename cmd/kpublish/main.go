@@ -23,6 +23,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/publish"
 	"github.com/wslkernel/wslkernel/internal/upstream"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 func main() { cli.Main(run) }
@@ -180,7 +181,11 @@ func push(ctx context.Context, m *manifest.Manifest, remote, cacheDir, token str
 func notesFor(m *manifest.Manifest, manifestPath string, rel *publish.Release, cacheDir, cveDir string) (string, error) {
 	dir := filepath.Dir(manifestPath)
 	in := publish.NotesInput{Manifest: m, Dir: dir}
-	in.Previous, in.PrevDir = manifest.Previous(filepath.Dir(dir), m.Version)
+	current, err := version.ParseVersion(m.Version)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", manifestPath, err)
+	}
+	in.Previous, in.PrevDir = manifest.Previous(filepath.Dir(dir), current)
 	if in.Previous != nil && in.Previous.Upstream.Commit != m.Upstream.Commit && m.Upstream.GitURL != "" {
 		mirror, unlock, err := upstream.OpenMirror(cacheDir, m.Upstream.GitURL)
 		if err != nil {

@@ -11,11 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // Schema is the manifest format version; bump it on incompatible changes.
@@ -193,45 +192,22 @@ func TreeDigest(dir string) (digest string, size int64, err error) {
 	return hex.EncodeToString(h.Sum(nil)), size, err
 }
 
-// Previous finds the newest successful run below version among the runs of one profile
+// Previous finds the newest successful run below current among the runs of one profile
 // (profileOut is out/<profile>, each run in a folder named by its version), or nil.
-func Previous(profileOut, version string) (*Manifest, string) {
+func Previous(profileOut string, current version.Version) (*Manifest, string) {
 	entries, _ := os.ReadDir(profileOut)
 	var best *Manifest
+	var bestVersion version.Version
 	bestDir := ""
 	for _, e := range entries {
-		v := e.Name()
-		if !e.IsDir() || !VersionLess(v, version) || (best != nil && !VersionLess(best.Version, v)) {
+		v, err := version.ParseVersion(e.Name())
+		if err != nil || !e.IsDir() || v.Compare(current) >= 0 || (best != nil && v.Compare(bestVersion) <= 0) {
 			continue
 		}
-		dir := filepath.Join(profileOut, v)
-		if m, err := Read(filepath.Join(dir, "manifest.json")); err == nil && m.Status == "ok" && m.Version == v {
-			best, bestDir = m, dir
+		dir := filepath.Join(profileOut, e.Name())
+		if m, err := Read(filepath.Join(dir, "manifest.json")); err == nil && m.Status == "ok" && m.Version == e.Name() {
+			best, bestVersion, bestDir = m, v, dir
 		}
 	}
 	return best, bestDir
-}
-
-// VersionLess compares dotted numeric versions (6.12.117.1 < 6.12.118.1 < 6.12.118.2); a part
-// that is not a number makes the versions incomparable (false).
-func VersionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < max(len(as), len(bs)); i++ {
-		var x, y int
-		var err error
-		if i < len(as) {
-			if x, err = strconv.Atoi(as[i]); err != nil {
-				return false
-			}
-		}
-		if i < len(bs) {
-			if y, err = strconv.Atoi(bs[i]); err != nil {
-				return false
-			}
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
 }

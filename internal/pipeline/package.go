@@ -11,6 +11,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/payload"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // Package makes the Windows payloads from the last run's outputs (kbuild package), records them
@@ -42,7 +43,7 @@ func (r *run) makePayloads(ctx context.Context, supersedes string) ([]manifest.F
 	l := r.plan.Line
 	pk := l.Profile.Package
 	if supersedes == "" {
-		supersedes = previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version.String())
+		supersedes = previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version)
 	}
 	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.m, Formats: pk.Formats, Product: pk.Product,
 		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
@@ -110,7 +111,7 @@ func signerFor(sg *config.Signing) (*payload.Signer, error) {
 
 // previousVersion is the newest version below current with a successful build under profileOut
 // (out/<profile>), or "".
-func previousVersion(profileOut, current string) string {
+func previousVersion(profileOut string, current version.Version) string {
 	if m, _ := manifest.Previous(profileOut, current); m != nil {
 		return m.Version
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/cve"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // Two releases side by side, as kbuild leaves them in out/<profile>/: the notes of the second
@@ -48,7 +49,11 @@ func TestNotesAgainstThePreviousRelease(t *testing.T) {
 	m, dir := run("6.12.118.1", "v6.12.118", commit, "CONFIG_HYPERV=y\nCONFIG_EXT4_FS=y\n", []manifest.Patch{
 		{Subject: "Microsoft: add instructions", Author: "A <a@x>"}, {Subject: "hv: a fix we carried", Author: "B <b@x>", Upstreamed: "v6.12.118"},
 		{Subject: "Microsoft: add the modules.vhdx script", Author: "D <d@x>"}})
-	prev, prevDir := manifest.Previous(out, m.Version)
+	current, err := version.ParseVersion(m.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, prevDir := manifest.Previous(out, current)
 	if prev == nil || prev.Version != "6.12.117.1" {
 		t.Fatalf("Previous = %+v", prev)
 	}

@@ -3,6 +3,7 @@
 package version
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -103,6 +104,23 @@ func (s Series) Contains(r Release) bool { return r.Major == s.Major && r.Minor 
 type Version struct {
 	Upstream Release
 	Rev      int
+}
+
+// ParseVersion parses the "<x.y.z>.<rev>" form String writes, e.g. 6.12.118.1.
+func ParseVersion(s string) (Version, error) {
+	n, err := numbers(s, 4, 4)
+	if err != nil {
+		return Version{}, fmt.Errorf("version %q: %w (want x.y.z.rev, such as 6.12.118.1)", s, err)
+	}
+	return Version{Upstream: Release{Major: n[0], Minor: n[1], Patch: n[2]}, Rev: n[3]}, nil
+}
+
+// Compare orders versions by upstream release, then revision: -1, 0 or +1.
+func (v Version) Compare(o Version) int {
+	if c := v.Upstream.Compare(o.Upstream); c != 0 {
+		return c
+	}
+	return cmp.Compare(v.Rev, o.Rev)
 }
 
 // String is the "<x.y.z>.<rev>" form, e.g. 6.12.118.1.

@@ -98,3 +98,25 @@ func TestParseTrack(t *testing.T) {
 		t.Errorf("ParseTrack(mainline) = %v", err)
 	}
 }
+
+func TestParseAndCompareVersions(t *testing.T) {
+	less := func(a, b string) bool {
+		va, err1 := ParseVersion(a)
+		vb, err2 := ParseVersion(b)
+		return err1 == nil && err2 == nil && va.Compare(vb) < 0
+	}
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{{"6.12.117.1", "6.12.118.1", true}, {"6.12.99.1", "6.12.118.1", true}, {"6.12.118.2", "6.12.118.1", false}, {"6.12.118.1", "6.12.118.1", false}, {"x", "6.12.1.1", false}} {
+		if got := less(c.a, c.b); got != c.less {
+			t.Errorf("%s < %s = %v", c.a, c.b, got)
+		}
+	}
+	if v, err := ParseVersion("6.12.118.1"); err != nil || v.String() != "6.12.118.1" {
+		t.Errorf("ParseVersion round trip = %v, %v", v, err)
+	}
+	if _, err := ParseVersion("6.12.118"); err == nil || !strings.Contains(err.Error(), "want x.y.z.rev") {
+		t.Errorf("ParseVersion(6.12.118) = %v", err)
+	}
+}
