@@ -1,0 +1,279 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
+)
+
+// Worktree is a source tree kept at one path and moved from commit to commit in place. A build
+// tree made from it (make O=…) then sees as new only the files that really changed between two
+// releases or two patch series, so the next build is incremental and ccache's keys (which hold
+// the source path) still match. A stamp beside the folder says which commit it holds; while a
+// move is under way it says so, and a move cut short (a kill, a full disk) is finished by the next.
+type Worktree struct {
+	Dir string
+}
+
+// StampPath is the file that says which commit the tree holds.
+func (w Worktree) StampPath() string { return w.Dir + ".commit" }
+
+const movingPrefix = "moving "
+
+// Holds is the commit the tree holds; zero when it holds none for certain (absent, or a move
+// was cut short).
+func (w Worktree) Holds() plumbing.Hash {
+	data, err := os.ReadFile(w.StampPath())
+	if err != nil {
+		return plumbing.ZeroHash
+	}
+	s := strings.TrimSpace(string(data))
+	if strings.HasPrefix(s, movingPrefix) || !plumbing.IsHash(s) {
+		return plumbing.ZeroHash
+	}
+	if _, err := os.Stat(w.Dir); err != nil {
+		return plumbing.ZeroHash
+	}
+	return plumbing.NewHash(s)
+}
+
+// Checkout makes the tree hold commit to, a commit in the repository at repoDir. How says what it
+// did: "reused", "updated N paths from <commit>", or "exported N files". A tree that holds a commit
+// the repository no longer has, or none, is exported whole (beside, then renamed into place).
+func (w Worktree) Checkout(ctx context.Context, repoDir string, to plumbing.Hash, workers int, progress Progress) (how string, err error) {
+	data, _ := os.ReadFile(w.StampPath())
+	state := strings.Fields(string(data))
+	_, statErr := os.Stat(w.Dir)
+	if statErr == nil && len(state) == 1 && state[0] == to.String() {
+		return "reused", nil
+	}
+	var from []plumbing.Hash // the commits whose differences from to must be undone
+	switch {
+	case statErr != nil:
+	case len(state) == 1 && plumbing.IsHash(state[0]):
+		from = []plumbing.Hash{plumbing.NewHash(state[0])}
+	case len(state) == 3 && state[0]+" " == movingPrefix && plumbing.IsHash(state[1]) && plumbing.IsHash(state[2]):
+		// A move from state[1] to state[2] was cut short: each path is at one or the other.
+		from = []plumbing.Hash{plumbing.NewHash(state[1]), plumbing.NewHash(state[2])}
+	}
+	if len(from) > 0 {
+		n, err := w.move(ctx, repoDir, from, to)
+		if err == nil {
+			return fmt.Sprintf("updated %d paths from %s", n, from[0].String()[:12]), nil
+		}
+		if !errors.Is(err, errUnknownBase) {
+			return "", err
+		}
+		// The mirror was emptied and fetched again since: export the whole tree.
+	}
+	if err := os.Remove(w.StampPath()); err != nil && !os.IsNotExist(err) {
+		return "", err
+	}
+	files, err := ExportWithProgress(ctx, repoDir, to, w.Dir, workers, progress)
+	if err != nil {
+		return "", err
+	}
+	if err := atomicfile.WriteFile(w.StampPath(), []byte(to.String()+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("exported %d files", files), nil
+}
+
+var errUnknownBase = errors.New("the tree's commit is not in the mirror")
+
+// move rewrites the paths where any of from differs from to, then stamps the tree as holding to.
+func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash, to plumbing.Hash) (int, error) {
+	repo, err := git.PlainOpen(repoDir)
+	if err != nil {
+		return 0, err
+	}
+	toTree, err := commitTree(repo, to)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	paths := map[string]bool{}
+	for _, f := range from {
+		fromTree, err := commitTree(repo, f)
+		if err != nil {
+			return 0, errUnknownBase
+		}
+		changes, err := object.DiffTreeWithOptions(ctx, fromTree, toTree, &object.DiffTreeOptions{})
+		if err != nil {
+			return 0, fmt.Errorf("comparing %s with %s: %w", f, to, err)
+		}
+		for _, c := range changes {
+			for _, name := range []string{c.From.Name, c.To.Name} {
+				if name != "" {
+					paths[name] = true
+				}
+			}
+		}
+	}
+	stamp := fmt.Sprintf("%s%s %s\n", movingPrefix, from[0], to)
+	if len(from) > 1 {
+		stamp = fmt.Sprintf("%s%s %s\n", movingPrefix, from[0], from[1]) // still owed: both
+	}
+	if err := atomicfile.WriteFile(w.StampPath(), []byte(stamp), 0o644); err != nil {
+		return 0, err
+	}
+	// Removals first (deepest first), so a folder that becomes a file is gone before the file is
+	// written; then every path to holds, each written beside and renamed over.
+	sorted := make([]string, 0, len(paths))
+	for p := range paths {
+		sorted = append(sorted, p)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(sorted)))
+	type write struct {
+		path string
+		mode filemode.FileMode
+		hash plumbing.Hash
+	}
+	var writes []write
+	for _, p := range sorted {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		e, err := lookup(toTree, p)
+		switch {
+		case err == nil && e == nil:
+			if err := removeWithEmptyParents(w.Dir, p); err != nil {
+				return 0, err
+			}
+		case err != nil:
+			return 0, fmt.Errorf("%w: %s in %s: %v", ErrDamaged, p, to, err)
+		case e.Mode == filemode.Dir:
+			// A file that became a folder: its files are among the paths too.
+			if info, err := os.Lstat(filepath.Join(w.Dir, filepath.FromSlash(p))); err == nil && !info.IsDir() {
+				if err := os.Remove(filepath.Join(w.Dir, filepath.FromSlash(p))); err != nil {
+					return 0, err
+				}
+			}
+		case e.Mode == filemode.Submodule:
+			// Not in a kernel release; git leaves an empty folder, and so do we.
+		default:
+			writes = append(writes, write{p, e.Mode, e.Hash})
+		}
+	}
+	for _, wr := range writes {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		content, err := readBlob(repo, wr.hash)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %s (%s): %v", ErrDamaged, wr.path, wr.hash, err)
+		}
+		if err := w.writeFile(wr.path, wr.mode, content); err != nil {
+			return 0, err
+		}
+	}
+	if err := atomicfile.WriteFile(w.StampPath(), []byte(to.String()+"\n"), 0o644); err != nil {
+		return 0, err
+	}
+	return len(paths), nil
+}
+
+// lookup finds path in tree: nil (and no error) when the tree has nothing there, also when a
+// parent is a file; an error only when an object the tree names cannot be read.
+func lookup(tree *object.Tree, path string) (*object.TreeEntry, error) {
+	parts := strings.Split(path, "/")
+	for i, part := range parts {
+		var found *object.TreeEntry
+		for j := range tree.Entries {
+			if tree.Entries[j].Name == part {
+				found = &tree.Entries[j]
+				break
+			}
+		}
+		if found == nil {
+			return nil, nil
+		}
+		if i == len(parts)-1 {
+			return found, nil
+		}
+		if found.Mode != filemode.Dir {
+			return nil, nil
+		}
+		sub, err := tree.Tree(part)
+		if err != nil {
+			return nil, err
+		}
+		tree = sub
+	}
+	return nil, nil
+}
+
+func commitTree(repo *git.Repository, h plumbing.Hash) (*object.Tree, error) {
+	c, err := repo.CommitObject(h)
+	if err != nil {
+		return nil, err
+	}
+	return c.Tree()
+}
+
+// writeFile puts one blob at its path: a temporary name in the same folder, renamed over.
+func (w Worktree) writeFile(name string, mode filemode.FileMode, content []byte) error {
+	path := filepath.Join(w.Dir, filepath.FromSlash(name))
+	dir := filepath.Dir(path)
+	if info, err := os.Lstat(dir); err == nil && !info.IsDir() {
+		if err := os.Remove(dir); err != nil { // a file that became a folder
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".wslkernel-tmp-"+filepath.Base(path))
+	os.Remove(tmp)
+	if mode == filemode.Symlink {
+		if err := os.Symlink(string(content), tmp); err != nil {
+			return err
+		}
+	} else {
+		perm := os.FileMode(0o644)
+		if mode == filemode.Executable {
+			perm = 0o755
+		}
+		if err := os.WriteFile(tmp, content, perm); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
+		if err := os.Chmod(tmp, perm); err != nil { // the umask may have narrowed it
+			return err
+		}
+	}
+	if info, err := os.Lstat(path); err == nil && info.IsDir() {
+		if err := os.RemoveAll(path); err != nil { // a folder that became a file
+			return err
+		}
+	}
+	return os.Rename(tmp, path)
+}
+
+// removeWithEmptyParents removes rel under root and then each parent folder it leaves empty, as a
+// checkout does (git keeps no empty folders).
+func removeWithEmptyParents(root, rel string) error {
+	path := filepath.Join(root, filepath.FromSlash(rel))
+	if _, err := os.Lstat(path); err != nil {
+		return nil // already absent (or under what is now a file)
+	}
+	if err := os.RemoveAll(path); err != nil {
+		return err
+	}
+	for dir := filepath.Dir(path); dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+		if err := os.Remove(dir); err != nil {
+			break // not empty (or gone): stop
+		}
+	}
+	return nil
+}
