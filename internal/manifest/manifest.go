@@ -30,20 +30,24 @@ type Manifest struct {
 	Branch        string `json:"branch"`
 	// BranchHead is the branch's last commit (patches, then the in-tree defconfigs), kept in the
 	// upstream mirror under BranchRef; empty for a tarball source, which has no git history.
-	BranchHead string    `json:"branch_head,omitempty"`
-	BranchRef  string    `json:"branch_ref,omitempty"`
-	Tag        string    `json:"tag"`
-	Status     string    `json:"status"` // ok or failed
-	Error      string    `json:"error,omitempty"`
-	Started    time.Time `json:"started"`
-	Upstream   Upstream  `json:"upstream"`
-	Patches    []Patch   `json:"patches"`
-	Inputs     []File    `json:"inputs"`
-	Outputs    []File    `json:"outputs"`
-	Stages     []Stage   `json:"stages"`
-	Builds     []Build   `json:"builds,omitempty"`
-	Boots      []Boot    `json:"boots,omitempty"`
-	Reproducer string    `json:"reproducer"`
+	BranchHead string `json:"branch_head,omitempty"`
+	BranchRef  string `json:"branch_ref,omitempty"`
+	// PatchesHead is the branch after the patch series, before the defconfig commit: the commit
+	// the source tree (SourceTree) was checked out from.
+	PatchesHead string    `json:"patches_head,omitempty"`
+	SourceTree  string    `json:"source_tree,omitempty"`
+	Tag         string    `json:"tag"`
+	Status      string    `json:"status"` // ok or failed; running while a run is under way (or was killed)
+	Error       string    `json:"error,omitempty"`
+	Started     time.Time `json:"started"`
+	Upstream    Upstream  `json:"upstream"`
+	Patches     []Patch   `json:"patches"`
+	Inputs      []File    `json:"inputs"`
+	Outputs     []File    `json:"outputs"`
+	Stages      []Stage   `json:"stages"`
+	Builds      []Build   `json:"builds,omitempty"`
+	Boots       []Boot    `json:"boots,omitempty"`
+	Reproducer  string    `json:"reproducer"`
 }
 
 // Upstream is the release built on.
@@ -78,10 +82,17 @@ type File struct {
 type Stage struct {
 	Name    string    `json:"name"`
 	Arch    string    `json:"arch,omitempty"`
-	Status  string    `json:"status"` // ok, failed, skipped
+	Status  string    `json:"status"` // ok, failed, or skipped: up to date, its record carried from the last run
 	Seconds float64   `json:"seconds"`
 	Detail  string    `json:"detail,omitempty"`
 	Started time.Time `json:"started"`
+	// Key is a hash of everything the stage read (files, settings, upstream commit, tool versions,
+	// the outputs of the stages before it): a later run with the same key and this stage's
+	// outputs intact skips it.
+	Key string `json:"key,omitempty"`
+	// Product is what the stage left outside the output folder, for that later run to check it is
+	// still there: the .config's SHA-256 for configure, the branch head for branch.
+	Product string `json:"product,omitempty"`
 }
 
 // Build is what one arch's kernel build was made with and how big it came out.

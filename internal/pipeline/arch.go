@@ -39,6 +39,8 @@ type archRun struct {
 	build   int             // the index of its manifest.Build, once the build stage recorded it
 	vhdx    string          // modules.vhdx, when the config has modules
 	module  string          // the module the boot test loads from it
+	// configureKey and buildKey are the stages' cache keys, which the stages after them build on.
+	configureKey, buildKey string
 }
 
 // newArch prepares an arch's output folder, log and build tree.
@@ -49,10 +51,12 @@ func (r *run) newArch(a kbuild.Arch) (*archRun, error) {
 		return nil, err
 	}
 	ar.logPath = filepath.Join(ar.out, "build.log")
+	// Appended to: a run that skips the build keeps the log of the one that made it.
 	var err error
-	if ar.log, err = os.Create(ar.logPath); err != nil {
+	if ar.log, err = os.OpenFile(ar.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(ar.log, "#### kbuild run, %s\n", time.Now().UTC().Format(time.RFC3339))
 	ar.tree = &kbuild.Tree{
 		Src:          r.src,
 		Out:          buildDir(r.opts, l, a.Name),
@@ -82,11 +86,230 @@ func (r *run) configureAll(ctx context.Context) ([]*archRun, error) {
 		}
 		arches = append(arches, ar)
 		r.m.Reproducer += fmt.Sprintf("\n# %s build by hand: %s make %s", a.Name, strings.Join(ar.tree.Env(), " "), strings.Join(ar.tree.Args(a.Image), " "))
-		if err := r.stage("configure", a.Name, func() (string, error) { return r.configure(ctx, ar) }); err != nil {
+		err = r.cachedStage("configure", a.Name, r.configureCache(ctx, ar), func() (string, string, error) {
+			detail, err := r.configure(ctx, ar)
+			return detail, fileKey(filepath.Join(ar.tree.Out, ".config")), err
+		})
+		if err != nil {
 			return arches, err
 		}
 	}
 	return arches, nil
+}
+
+// sourceID names the source tree's contents: the branch's patch commit, or the tarball tree.
+func (r *run) sourceID() string {
+	if r.m.PatchesHead != "" {
+		return r.m.PatchesHead
+	}
+	return r.src
+}
+
+// configureCache: the source, the base, every fragment's contents, the local version, the policy
+// and the compiler (Kconfig records its version in the .config). Reusable while the build
+// tree's .config is the one it made.
+func (r *run) configureCache(ctx context.Context, ar *archRun) cached {
+	l := r.plan.Line
+	cfg := l.Profile.Config
+	base := "target " + cfg.Base
+	if !cfg.BaseIsTarget() {
+		base = fileKey(cfg.Base)
+	}
+	parts := []string{"configure", ar.a.Name, r.sourceID(), base, l.Pipeline.Version.LocalVersion,
+		fmt.Sprint(cfg.IsStrict()), r.toolchainID(ctx, ar.a)}
+	if cfg.Policy != "" {
+		parts = append(parts, fileKey(cfg.Policy))
+	}
+	for _, f := range cfg.FragmentsFor(ar.a.Name) {
+		parts = append(parts, l.Pipeline.Rel(f), fileKey(f))
+	}
+	ar.configureKey = key(parts...)
+	dotconfig := filepath.Join(ar.tree.Out, ".config")
+	return cached{
+		key:    ar.configureKey,
+		intact: func(st manifest.Stage) bool { return fileKey(dotconfig) == st.Product },
+		restore: func(*manifest.Manifest, manifest.Stage) error {
+			final, err := kconfig.ParseFile(dotconfig)
+			ar.final = final
+			return err
+		},
+	}
+}
+
+// toolchainID is the compiler's first --version line, for the keys of the stages that compile.
+func (r *run) toolchainID(ctx context.Context, a kbuild.Arch) string {
+	var out bytes.Buffer
+	if err := r.opts.Runner.Run(ctx, a.CrossCompile+"gcc", []string{"--version"}, nil, &out); err != nil {
+		return "unknown compiler " + a.CrossCompile + "gcc"
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	return first
+}
+
+// branchCache: the patch commit and each arch's .config (savedefconfig is a function of it).
+// Reusable while the mirror's branch ref and the tree's defconfig files are still in place.
+func (r *run) branchCache(ctx context.Context, arches []*archRun) cached {
+	parts := []string{"branch", r.sourceID(), r.m.BranchRef}
+	var files []string
+	for _, ar := range arches {
+		parts = append(parts, ar.a.Name, fileKey(filepath.Join(ar.tree.Out, ".config")))
+		files = append(files, filepath.Join(r.src, "arch", ar.a.SrcArch, "configs", DefconfigName))
+	}
+	return cached{
+		key: key(parts...),
+		intact: func(st manifest.Stage) bool {
+			for _, f := range files {
+				if _, err := os.Stat(f); err != nil {
+					return false
+				}
+			}
+			return r.m.BranchRef == "" || r.refIs(ctx, r.m.BranchRef, st.Product)
+		},
+		restore: func(prev *manifest.Manifest, st manifest.Stage) error {
+			if r.m.BranchRef != "" {
+				r.m.BranchHead = st.Product
+			}
+			return nil
+		},
+	}
+}
+
+// refIs reports whether the mirror's ref names the commit.
+func (r *run) refIs(ctx context.Context, ref, commit string) bool {
+	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
+		got, err := m.Repo().Storer.Reference(plumbing.ReferenceName(ref))
+		if err != nil {
+			return err
+		}
+		if got.Hash().String() != commit {
+			return errors.New("moved")
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// buildCache: the configured tree, the .config, the version and timestamp baked in, the compiler
+// and its wrapper. Its outputs are the kernel image and the config beside it.
+func (r *run) buildCache(ctx context.Context, ar *archRun) cached {
+	t := ar.tree
+	ar.buildKey = key("build", ar.a.Name, ar.configureKey, fileKey(filepath.Join(t.Out, ".config")), t.ExtraVersion,
+		t.Timestamp.UTC().String(), t.Wrapper, strings.Join(t.DistccHosts, " "), r.toolchainID(ctx, ar.a), ar.a.Image)
+	return cached{
+		key:     ar.buildKey,
+		outputs: []string{"kernel", "config"},
+		restore: func(prev *manifest.Manifest, _ manifest.Stage) error {
+			for _, b := range prev.Builds {
+				if b.Arch == ar.a.Name {
+					r.record(func() {
+						r.m.Builds = append(r.m.Builds, b)
+						ar.build = len(r.m.Builds) - 1
+					})
+					return nil
+				}
+			}
+			return fmt.Errorf("the last run's manifest has no build record for %s: run with --force", ar.a.Name)
+		},
+	}
+}
+
+// modulesCache: the build, and the module the boot test is asked to load.
+func (r *run) modulesCache(ar *archRun) cached {
+	return cached{
+		key:     key("modules", ar.buildKey, r.plan.Line.Profile.Boot.Module),
+		outputs: []string{"modules"},
+		restore: func(prev *manifest.Manifest, _ manifest.Stage) error {
+			for _, f := range prev.Outputs {
+				if f.Name == "modules" && f.Arch == ar.a.Name {
+					ar.vhdx = filepath.Join(r.plan.OutDir, f.Path)
+				}
+			}
+			for _, b := range prev.Builds {
+				if b.Arch == ar.a.Name {
+					ar.module = b.BootModule
+					r.record(func() {
+						r.m.Builds[ar.build].ModulesDigest, r.m.Builds[ar.build].BootModule = b.ModulesDigest, b.BootModule
+					})
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// initrdCache: the spec, the compression, the time stamped on every entry, and the Go programs'
+// sources (every Go file of the module they belong to, and the Go version that builds them).
+func (r *run) initrdCache(ctx context.Context, a kbuild.Arch) cached {
+	spec := r.plan.Line.Profile.Initrd
+	parts := []string{"initrd", a.Name, fileKey(spec.Spec), spec.Compression, fmt.Sprint(r.commitTS.Unix())}
+	names := make([]string, 0, len(spec.Programs))
+	for name := range spec.Programs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		parts = append(parts, name, goSourcesKey(spec.Programs[name]), r.goVersion(ctx))
+	}
+	return cached{key: key(parts...), outputs: []string{"initrd"}}
+}
+
+// goVersion is the version of the go command that builds the initrd's programs.
+func (r *run) goVersion(ctx context.Context) string {
+	var out bytes.Buffer
+	if err := r.opts.Runner.Run(ctx, "go", []string{"env", "GOVERSION"}, nil, &out); err != nil {
+		return "unknown go"
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// goSourcesKey hashes every Go file, go.mod and go.sum of the module holding the package in pkg:
+// more than the program needs, never less, and a few milliseconds for a module this size.
+func goSourcesKey(pkg string) string {
+	root := pkg
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return dirKey(pkg)
+		}
+		root = parent
+	}
+	var parts []string
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		name := d.Name()
+		if d.Type().IsRegular() && (name == "go.mod" || name == "go.sum" || (strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go"))) {
+			rel, _ := filepath.Rel(root, path)
+			parts = append(parts, rel, fileKey(path))
+		}
+		return nil
+	})
+	return key(parts...)
+}
+
+// bootCache: the kernel, initrd and modules disk booted, the module loaded, the machine's
+// settings and the release the init must report.
+func (r *run) bootCache(ar *archRun) cached {
+	b := r.plan.Line.Profile.Boot
+	return cached{
+		key: key("boot", ar.a.Name, r.outputKey("kernel", ar.a.Name), r.outputKey("initrd", ar.a.Name), r.outputKey("modules", ar.a.Name),
+			ar.module, b.Memory, b.Cmdline, r.plan.KernelRelease),
+		restore: func(prev *manifest.Manifest, _ manifest.Stage) error {
+			for _, bt := range prev.Boots {
+				if bt.Arch == ar.a.Name {
+					r.record(func() { r.m.Boots = append(r.m.Boots, bt) })
+				}
+			}
+			return nil
+		},
+	}
 }
 
 // DefconfigName is the in-tree defconfig the branch carries: make wsl_defconfig.
@@ -200,28 +423,39 @@ func (r *run) buildArch(ctx context.Context, ar *archRun) error {
 	if err := r.buildOnly(ctx, ar); err != nil {
 		return err
 	}
-	return r.stage("boot", ar.a.Name, func() (string, error) {
+	return r.cachedStage("boot", ar.a.Name, r.bootCache(ar), noProduct(func() (string, error) {
 		return r.boot(ctx, ar, filepath.Join(ar.out, "kernel"), filepath.Join(ar.out, "initrd.img"))
-	})
+	}))
+}
+
+// noProduct adapts a stage that leaves nothing outside the output folder to cachedStage.
+func noProduct(fn func() (string, error)) func() (string, string, error) {
+	return func() (string, string, error) {
+		detail, err := fn()
+		return detail, "", err
+	}
 }
 
 // buildOnly is buildArch without the boot: build, modules (when the config has them), initrd.
 func (r *run) buildOnly(ctx context.Context, ar *archRun) error {
 	kernel := filepath.Join(ar.out, "kernel")
-	if err := r.stage("build", ar.a.Name, func() (string, error) { return r.build(ctx, ar, kernel) }); err != nil {
+	if err := r.cachedStage("build", ar.a.Name, r.buildCache(ctx, ar), noProduct(func() (string, error) { return r.build(ctx, ar, kernel) })); err != nil {
 		return err
 	}
 	if ar.final.Value("MODULES") == "y" {
-		if err := r.stage("modules", ar.a.Name, func() (string, error) { return r.modules(ctx, ar) }); err != nil {
+		if err := r.cachedStage("modules", ar.a.Name, r.modulesCache(ar), noProduct(func() (string, error) { return r.modules(ctx, ar) })); err != nil {
 			return err
 		}
 	}
 	if r.plan.Line.Profile.Build.Headers {
-		if err := r.stage("headers", ar.a.Name, func() (string, error) { return r.headers(ctx, ar) }); err != nil {
+		headers := cached{key: key("headers", ar.buildKey), outputs: []string{"headers"}}
+		if err := r.cachedStage("headers", ar.a.Name, headers, noProduct(func() (string, error) { return r.headers(ctx, ar) })); err != nil {
 			return err
 		}
 	}
-	return r.stage("initrd", ar.a.Name, func() (string, error) { return r.initrd(ctx, ar.a, filepath.Join(ar.out, "initrd.img")) })
+	return r.cachedStage("initrd", ar.a.Name, r.initrdCache(ctx, ar.a), noProduct(func() (string, error) {
+		return r.initrd(ctx, ar.a, filepath.Join(ar.out, "initrd.img"))
+	}))
 }
 
 // configure makes the .config: the base, the fragments in order, the local version from the

@@ -82,6 +82,32 @@ func (r *run) makePayloads(ctx context.Context, supersedes string) ([]manifest.F
 	return files, detail, nil
 }
 
+// packageCache: every artifact packaged (by SHA-256), the package settings, the version the
+// payloads supersede, and the signer's files or command (a new certificate re-signs).
+func (r *run) packageCache() cached {
+	l := r.plan.Line
+	pk := l.Profile.Package
+	signer, err := signerFor(pk.Signing)
+	if err != nil {
+		return cached{} // no key: the stage runs and reports it
+	}
+	parts := append([]string{"package", join(pk.Formats), pk.Product, pk.NugetID, fmt.Sprint(pk.MinWindowsBuild),
+		previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version), l.Pipeline.Publish.Remote, l.Pipeline.Name},
+		r.outputKeys()...)
+	if pk.OpenPGPKey != "" {
+		parts = append(parts, fileKey(pk.OpenPGPKey))
+	}
+	if signer != nil {
+		parts = append(parts, "signer", join(signer.Command))
+		for _, f := range []string{signer.PKCS12, signer.Cert, signer.Key} {
+			if f != "" {
+				parts = append(parts, fileKey(f))
+			}
+		}
+	}
+	return cached{key: key(parts...), outputs: []string{"payload"}}
+}
+
 // signerFor is the profile's signer, with the environment's files taking precedence; nil when
 // signing is off.
 func signerFor(sg *config.Signing) (*payload.Signer, error) {

@@ -26,6 +26,8 @@ type Options struct {
 	Out      io.Writer // one line per phase
 	Progress io.Writer // live progress (a terminal); nil for none
 	Runner   kbuild.Runner
+	// Force runs every stage, even those whose inputs did not change since the last run.
+	Force bool
 }
 
 // Plan is what a run will do, resolved before anything is fetched or built.

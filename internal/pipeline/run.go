@@ -41,6 +41,11 @@ type run struct {
 	mu sync.Mutex
 	// parallel is set while arches build at the same time.
 	parallel bool
+	// prev is the last run of this version (its manifest in the output folder, if any): the
+	// stages it finished with the same keys are skipped (see cache.go).
+	prev *manifest.Manifest
+	// manifestPath is where the manifest is written after every stage; empty: not before the end.
+	manifestPath string
 }
 
 // live is where live progress goes: opts.Progress, or nowhere while arches build in parallel
@@ -83,6 +88,10 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
 		return "", err
 	}
+	if prev, err := manifest.Read(manifestPath); err == nil {
+		r.prev = prev
+	}
+	r.manifestPath = manifestPath
 	defer func() {
 		r.m.Status = "ok"
 		if err != nil {
@@ -98,7 +107,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if err := r.stage("fetch", "", r.fetch); err != nil {
 		return manifestPath, err
 	}
-	if err := r.stage("patch", "", r.source); err != nil {
+	if err := r.cachedStage("patch", "", r.patchCache(ctx), r.source); err != nil {
 		return manifestPath, err
 	}
 	arches, err := r.configureAll(ctx)
@@ -106,17 +115,21 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if err != nil {
 		return manifestPath, err
 	}
-	if err := r.stage("branch", "", func() (string, error) { return r.defconfigs(ctx, arches) }); err != nil {
+	err = r.cachedStage("branch", "", r.branchCache(ctx, arches), func() (string, string, error) {
+		detail, err := r.defconfigs(ctx, arches)
+		return detail, r.m.BranchHead, err
+	})
+	if err != nil {
 		return manifestPath, err
 	}
 	if err := r.buildAll(ctx, arches); err != nil {
 		return manifestPath, err
 	}
 	if len(l.Profile.Package.Formats) > 0 {
-		err := r.stage("package", "", func() (string, error) {
+		err := r.cachedStage("package", "", r.packageCache(), noProduct(func() (string, error) {
 			_, detail, err := r.makePayloads(ctx, "")
 			return detail, err
-		})
+		}))
 		if err != nil {
 			return manifestPath, err
 		}
@@ -131,11 +144,17 @@ func Fetch(ctx context.Context, p *Plan, opts Options) (string, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	// The source tree is moved in place: not while a run builds from it.
+	unlock, err := lockWorkDir(opts.WorkDir, "fetch")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	r := &run{plan: p, opts: opts, m: &manifest.Manifest{}}
 	if err := r.stage("fetch", "", r.fetch); err != nil {
 		return "", err
 	}
-	if err := r.stage("patch", "", r.source); err != nil {
+	if err := r.keyedStage("patch", "", "", r.source); err != nil {
 		return "", err
 	}
 	return r.src, nil
@@ -159,7 +178,7 @@ func Configure(ctx context.Context, p *Plan, opts Options) ([]string, error) {
 	if err := r.stage("fetch", "", r.fetch); err != nil {
 		return nil, err
 	}
-	if err := r.stage("patch", "", r.source); err != nil {
+	if err := r.keyedStage("patch", "", "", r.source); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
@@ -185,22 +204,33 @@ func closeLogs(arches []*archRun) {
 
 // stage times fn and records it in the manifest.
 func (r *run) stage(name, arch string, fn func() (string, error)) error {
+	return r.keyedStage(name, arch, "", func() (string, string, error) {
+		detail, err := fn()
+		return detail, "", err
+	})
+}
+
+// keyedStage is stage for a stage with a cache key (cache.go): a success records the key and
+// the stage's product. Either way the manifest is written, so a killed run leaves its record.
+func (r *run) keyedStage(name, arch, key string, fn func() (detail, product string, err error)) error {
 	start := time.Now()
-	detail, err := fn()
+	detail, product, err := fn()
 	st := manifest.Stage{Name: name, Arch: arch, Status: "ok", Started: start.UTC(), Seconds: time.Since(start).Seconds(), Detail: detail}
 	label := name
 	if arch != "" {
 		label += " [" + arch + "]"
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err != nil {
-		st.Status, st.Detail = "failed", err.Error()
-		fmt.Fprintf(r.opts.Out, "%-18s failed after %.1fs\n", label, st.Seconds)
-	} else {
-		fmt.Fprintf(r.opts.Out, "%-18s %s (%.1fs)\n", label, detail, st.Seconds)
-	}
-	r.m.Stages = append(r.m.Stages, st)
+	r.record(func() {
+		if err != nil {
+			st.Status, st.Detail = "failed", err.Error()
+			fmt.Fprintf(r.opts.Out, "%-18s failed after %.1fs\n", label, st.Seconds)
+		} else {
+			st.Key, st.Product = key, product
+			fmt.Fprintf(r.opts.Out, "%-18s %s (%.1fs)\n", label, detail, st.Seconds)
+		}
+		r.m.Stages = append(r.m.Stages, st)
+	})
+	r.checkpoint()
 	return err
 }
 
@@ -348,39 +378,70 @@ func (r *run) exportProgress() upstream.Progress {
 	}
 }
 
-// source makes the patched source tree, keyed by the upstream commit and the patches' contents
-// so that a tree is reused only for exactly the same inputs. A tree is complete once its stamp
-// exists; one without (a killed run, a patch that failed) is exported again.
-func (r *run) source() (string, error) {
+// patchCache is the patch stage's key: the upstream commit (or the verified tarball), the series
+// and every patch's contents, the fuzz allowed and the branch it is committed to. The stage is
+// reusable while the source tree still holds its commit and the mirror still has it.
+func (r *run) patchCache(ctx context.Context) cached {
+	prof := r.plan.Line.Profile
+	parts := []string{"patch", r.m.Upstream.Commit, r.pristine, r.m.Upstream.Signer, fmt.Sprint(prof.PatchFuzz), r.branchRef()}
+	if prof.Patches != "" {
+		series, err := patch.ReadSeries(prof.Patches)
+		if err != nil {
+			return cached{} // no key: the stage runs and reports the series' error
+		}
+		parts = append(parts, fileKey(prof.Patches))
+		for _, e := range series {
+			parts = append(parts, e.Name, fileKey(e.Path))
+		}
+	}
+	return cached{
+		key: key(parts...),
+		intact: func(st manifest.Stage) bool {
+			if r.pristine != "" {
+				_, err := os.Stat(st.Product + ".done")
+				return err == nil
+			}
+			return r.worktree().Holds().String() == st.Product && r.mirrorHas(ctx, st.Product)
+		},
+		restore: func(prev *manifest.Manifest, st manifest.Stage) error {
+			r.m.BranchRef, r.m.PatchesHead, r.m.BranchHead = prev.BranchRef, prev.PatchesHead, prev.PatchesHead
+			r.m.Patches, r.m.SourceTree, r.src = prev.Patches, prev.SourceTree, prev.SourceTree
+			return nil
+		},
+	}
+}
+
+// worktree is the profile's source tree for a git upstream: one folder, moved from release to
+// release in place, so the build trees made from it stay incremental.
+func (r *run) worktree() upstream.Worktree {
+	return upstream.Worktree{Dir: filepath.Join(r.opts.WorkDir, "src", r.plan.Line.Name)}
+}
+
+// mirrorHas reports whether the upstream mirror holds a commit (a mirror emptied and fetched
+// again since the last run has lost the branch's commits).
+func (r *run) mirrorHas(ctx context.Context, commit string) bool {
+	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
+		_, err := m.Repo().CommitObject(plumbing.NewHash(commit))
+		return err
+	})
+	return err == nil
+}
+
+// source makes the patched source tree. For git, the series becomes commits on the tag in the
+// mirror and the profile's worktree is moved to the last of them in place (only the files that
+// differ are written). A tarball source gets a tree keyed by the tarball and the patches'
+// contents, complete once its stamp exists. The product is the commit (git) or tree (tarball).
+func (r *run) source() (string, string, error) {
 	ctx := context.Background()
 	prof := r.plan.Line.Profile
 	series, commits, err := r.readSeries()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	// For git, the series becomes commits on top of the tag, in the mirror; the tree is that commit's.
 	res, err := r.applySeries(ctx, commits, true)
 	if err != nil {
-		return "", err
-	}
-	var key string
-	if r.pristine != "" {
-		h := sha256.New()
-		fmt.Fprintf(h, "tarball %s signed by %s\n", r.pristine, r.m.Upstream.Signer)
-		if prof.PatchFuzz > 0 {
-			fmt.Fprintf(h, "fuzz %d\n", prof.PatchFuzz) // fuzz can change where a hunk lands
-		}
-		for _, e := range series {
-			data, err := os.ReadFile(e.Path)
-			if err != nil {
-				return "", err
-			}
-			fmt.Fprintf(h, "patch %s %d\n", e.Name, len(data))
-			h.Write(data)
-		}
-		key = hex.EncodeToString(h.Sum(nil))[:16]
-	} else {
-		key = r.m.BranchHead[:16]
+		return "", "", err
 	}
 	upstreamed := map[*patch.Commit]bool{}
 	for _, c := range res.Upstreamed {
@@ -410,37 +471,58 @@ func (r *run) source() (string, error) {
 		applied += fmt.Sprintf(", branch %s at %s", r.plan.Branch, r.m.BranchHead[:12])
 	}
 
-	r.src = filepath.Join(r.opts.WorkDir, "src", key)
-	stamp := r.src + ".done"
-	if _, err := os.Stat(stamp); err == nil {
-		return fmt.Sprintf("%s, tree %s (reused)", applied, r.src), nil
-	}
-	if err := os.RemoveAll(r.src); err != nil {
-		return "", err
-	}
-	var files int64
-	if r.pristine != "" {
-		// Hard links: patches replace files by rename, so the cached tree is never changed.
-		if files, err = upstream.LinkTree(r.pristine, r.src); err == nil {
-			err = res.Write(r.src)
-		}
-	} else {
+	if r.pristine == "" {
+		wt := r.worktree()
+		var how string
 		err = r.withMirror(ctx, func(m *upstream.Mirror) error {
 			var err error
-			files, err = upstream.ExportWithProgress(ctx, m.Dir, plumbing.NewHash(r.m.BranchHead), r.src, runtime.NumCPU(), r.exportProgress())
+			how, err = wt.Checkout(ctx, m.Dir, plumbing.NewHash(r.m.BranchHead), runtime.NumCPU(), r.exportProgress())
 			return err
 		})
+		if r.opts.Progress != nil {
+			fmt.Fprint(r.opts.Progress, "\r\033[K")
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("making the source tree %s: %w", wt.Dir, err)
+		}
+		r.src, r.m.SourceTree = wt.Dir, wt.Dir
+		return fmt.Sprintf("%s, tree %s (%s)", applied, r.src, how), r.m.PatchesHead, nil
 	}
-	if r.opts.Progress != nil {
-		fmt.Fprint(r.opts.Progress, "\r\033[K")
+
+	h := sha256.New()
+	fmt.Fprintf(h, "tarball %s signed by %s\n", r.pristine, r.m.Upstream.Signer)
+	if prof.PatchFuzz > 0 {
+		fmt.Fprintf(h, "fuzz %d\n", prof.PatchFuzz) // fuzz can change where a hunk lands
+	}
+	for _, e := range series {
+		data, err := os.ReadFile(e.Path)
+		if err != nil {
+			return "", "", err
+		}
+		fmt.Fprintf(h, "patch %s %d\n", e.Name, len(data))
+		h.Write(data)
+	}
+	r.src = filepath.Join(r.opts.WorkDir, "src", hex.EncodeToString(h.Sum(nil))[:16])
+	r.m.SourceTree = r.src
+	stamp := r.src + ".done"
+	if _, err := os.Stat(stamp); err == nil {
+		return fmt.Sprintf("%s, tree %s (reused)", applied, r.src), r.src, nil
+	}
+	if err := os.RemoveAll(r.src); err != nil {
+		return "", "", err
+	}
+	// Hard links: patches replace files by rename, so the cached tree is never changed.
+	files, err := upstream.LinkTree(r.pristine, r.src)
+	if err == nil {
+		err = res.Write(r.src)
 	}
 	if err != nil {
-		return "", fmt.Errorf("making the source tree %s: %w", r.src, err)
+		return "", "", fmt.Errorf("making the source tree %s: %w", r.src, err)
 	}
 	if err := atomicfile.WriteFile(stamp, []byte(r.m.Upstream.Commit+"\n"), 0o644); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return fmt.Sprintf("%s, %d files changed, tree %s (%d files)", applied, len(res.Changes), r.src, files), nil
+	return fmt.Sprintf("%s, %d files changed, tree %s (%d files)", applied, len(res.Changes), r.src, files), r.src, nil
 }
 
 // readSeries reads and parses the profile's patch series; no series is an empty one.
@@ -486,7 +568,7 @@ func (r *run) applyGit(ctx context.Context, commits []*patch.Commit, commit bool
 			return err
 		}
 		r.m.BranchRef = r.branchRef()
-		r.m.BranchHead = head.String()
+		r.m.BranchHead, r.m.PatchesHead = head.String(), head.String()
 		if r.keepRefs {
 			return nil
 		}
