@@ -7,11 +7,16 @@ import (
 )
 
 func newRunCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the pipeline: fetch, patch, configure, build, initrd, boot",
 		Long: `run carries out every stage for the profile and writes manifest.json (inputs, outputs,
-SHA-256 and sizes, upstream tag, commit and signer, stage timings), even when a stage fails.`,
+SHA-256 and sizes, upstream tag, commit and signer, stage timings), even when a stage fails.
+
+A stage whose inputs are unchanged since the last run of the same version, and whose outputs
+are still there unchanged, is skipped ("up to date"); a run that was stopped or failed is
+resumed from the stage it did not finish. --force runs every stage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			plan, opts, err := g.plan(cmd.Context())
@@ -19,8 +24,11 @@ SHA-256 and sizes, upstream tag, commit and signer, stage timings), even when a 
 				return err
 			}
 			plan.Print(cmd.OutOrStdout())
+			opts.Force = force
 			_, err = pipeline.Run(cmd.Context(), plan, opts)
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "run every stage, even those that are up to date")
+	return cmd
 }

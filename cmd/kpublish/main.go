@@ -22,6 +22,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/cve"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/publish"
+	"github.com/wslkernel/wslkernel/internal/published"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -171,9 +172,19 @@ func push(ctx context.Context, m *manifest.Manifest, remote, cacheDir, token str
 		auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
 	}
 	p := &publish.Push{Remote: remote, Branch: m.Branch, BranchRef: m.BranchRef, Head: m.BranchHead, Tag: m.Tag,
-		TagMessage: fmt.Sprintf("WSL kernel %s\n\nUpstream %s (%s), uname -r %s.\n", m.Version, m.Upstream.Tag, m.Upstream.Commit, m.KernelRelease),
+		TagMessage: tagMessage(m),
 		When:       m.Upstream.CommitTime, Auth: auth, DryRun: dryRun, Out: out}
 	return p.Run(ctx, mirror.Repo())
+}
+
+// tagMessage is the release tag's message; its last line records the inputs digest, which the
+// next kbuild run reads to choose its revision.
+func tagMessage(m *manifest.Manifest) string {
+	msg := fmt.Sprintf("WSL kernel %s\n\nUpstream %s (%s), uname -r %s.\n", m.Version, m.Upstream.Tag, m.Upstream.Commit, m.KernelRelease)
+	if m.InputsDigest != "" {
+		msg += "\n" + published.Trailer(m.InputsDigest) + "\n"
+	}
+	return msg
 }
 
 // notesFor gathers what the notes compare: the previous release beside this one, upstream's

@@ -34,31 +34,37 @@ type Manifest struct {
 	BranchRef  string `json:"branch_ref,omitempty"`
 	// PatchesHead is the branch after the patch series, before the defconfig commit: the commit
 	// the source tree (SourceTree) was checked out from.
-	PatchesHead string    `json:"patches_head,omitempty"`
-	SourceTree  string    `json:"source_tree,omitempty"`
-	Tag         string    `json:"tag"`
-	Status      string    `json:"status"` // ok or failed; running while a run is under way (or was killed)
-	Error       string    `json:"error,omitempty"`
-	Started     time.Time `json:"started"`
-	Upstream    Upstream  `json:"upstream"`
-	Patches     []Patch   `json:"patches"`
-	Inputs      []File    `json:"inputs"`
-	Outputs     []File    `json:"outputs"`
-	Stages      []Stage   `json:"stages"`
-	Builds      []Build   `json:"builds,omitempty"`
-	Boots       []Boot    `json:"boots,omitempty"`
-	Reproducer  string    `json:"reproducer"`
+	PatchesHead string `json:"patches_head,omitempty"`
+	SourceTree  string `json:"source_tree,omitempty"`
+	Tag         string `json:"tag"`
+	// InputsDigest identifies what the release is made of (upstream, patches, configs); kpublish
+	// records it in the release tag, where the next run reads it to choose the revision.
+	InputsDigest string    `json:"inputs_digest,omitempty"`
+	Status       string    `json:"status"` // ok or failed; running while a run is under way (or was killed)
+	Error        string    `json:"error,omitempty"`
+	Started      time.Time `json:"started"`
+	Upstream     Upstream  `json:"upstream"`
+	Patches      []Patch   `json:"patches"`
+	Inputs       []File    `json:"inputs"`
+	Outputs      []File    `json:"outputs"`
+	Stages       []Stage   `json:"stages"`
+	Builds       []Build   `json:"builds,omitempty"`
+	Boots        []Boot    `json:"boots,omitempty"`
+	Reproducer   string    `json:"reproducer"`
 }
 
 // Upstream is the release built on.
 type Upstream struct {
-	Release    string    `json:"release"`
-	Tag        string    `json:"tag"`
-	Commit     string    `json:"commit"`
-	CommitTime time.Time `json:"commit_time"`
-	GitURL     string    `json:"git_url"`
-	Signer     string    `json:"signer,omitempty"` // fingerprint of the tag's signer
-	Unsigned   bool      `json:"unsigned,omitempty"`
+	Release string `json:"release"`
+	Tag     string `json:"tag"`
+	// InputsDigest identifies what the release is made of (upstream, patches, configs); kpublish
+	// records it in the release tag, where the next run reads it to choose the revision.
+	InputsDigest string    `json:"inputs_digest,omitempty"`
+	Commit       string    `json:"commit"`
+	CommitTime   time.Time `json:"commit_time"`
+	GitURL       string    `json:"git_url"`
+	Signer       string    `json:"signer,omitempty"` // fingerprint of the tag's signer
+	Unsigned     bool      `json:"unsigned,omitempty"`
 }
 
 // Patch is one patch of the series.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -12,21 +13,34 @@ import (
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
-// CheckResult compares what upstream offers with what was last built.
+// CheckResult compares what upstream offers, and what the release line is made of now, with
+// what was last released (or, with no published state to read, last built here).
 type CheckResult struct {
-	Upstream  version.Release
-	LastBuilt *version.Release // nil when the work dir holds no successful run of the profile
-	Newer     bool             // upstream has something not built yet
+	Upstream version.Release
+	Version  version.Version // what a run would build now
+	// LastBuilt is the newest successful run of the profile in the work dir; nil when none.
+	LastBuilt *version.Release
+	// Released names the published release with exactly these inputs, when there is one.
+	Released string
+	// Newer: there is something to build and release (a newer upstream, or changed patches or
+	// configs).
+	Newer bool
+	// Why says what decided it; Unknown why the published state could not be read, if it could not.
+	Why     string
+	Unknown error
 }
 
-// Check resolves the upstream release and compares it with the newest successful run of the
-// profile in the work dir.
+// Check resolves the upstream release and decides whether a run has anything new to make. The
+// publish remote's release tags decide (see decideRevision): upstream's release built from these
+// inputs is released already, or it is not. Without a readable remote, the newest successful
+// run of the profile in the work dir stands in for the last release.
 func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, error) {
 	rel, err := upstream.Resolve(ctx, l.Source(), l.Track(), l.Upstream.Pin)
 	if err != nil {
 		return nil, err
 	}
-	res := &CheckResult{Upstream: rel, Newer: true}
+	rev := decideRevision(ctx, l, rel, InputsDigest(l, rel), opts.CacheDir)
+	res := &CheckResult{Upstream: rel, Version: version.Version{Upstream: rel, Rev: rev.Rev}, Released: rev.Released, Why: rev.Why, Unknown: rev.Unknown}
 	manifests, _ := filepath.Glob(filepath.Join(opts.WorkDir, "out", l.Name, "*", "manifest.json"))
 	for _, path := range manifests {
 		m, err := manifest.Read(path)
@@ -41,20 +55,32 @@ func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, err
 			res.LastBuilt = &built
 		}
 	}
-	if res.LastBuilt != nil {
+	switch {
+	case rev.Unknown == nil:
+		res.Newer = rev.Released == ""
+	case res.LastBuilt != nil:
 		res.Newer = rel.Compare(*res.LastBuilt) > 0
+	default:
+		res.Newer = true
 	}
 	return res, nil
 }
 
-// Print says what Check found, in one line a person or a log can read.
+// Print says what Check found, in a line or two a person or a log can read.
 func (c *CheckResult) Print(w io.Writer) {
 	switch {
+	case c.Unknown == nil && c.Newer:
+		fmt.Fprintf(w, "upstream %s: %s to release; %s\n", c.Upstream, c.Version, c.Why)
+	case c.Unknown == nil:
+		fmt.Fprintf(w, "upstream %s: up to date, released as %s\n", c.Upstream, c.Released)
 	case c.LastBuilt == nil:
 		fmt.Fprintf(w, "upstream %s; nothing built yet: run to build it\n", c.Upstream)
 	case c.Newer:
 		fmt.Fprintf(w, "upstream %s is newer than the last build (%s): run to build it\n", c.Upstream, c.LastBuilt)
 	default:
 		fmt.Fprintf(w, "upstream %s; last build %s: up to date\n", c.Upstream, c.LastBuilt)
+	}
+	if c.Unknown != nil && !errors.Is(c.Unknown, errNoRemote) {
+		fmt.Fprintf(w, "(the released versions could not be read, so this compares with the builds in the work dir: %v)\n", c.Unknown)
 	}
 }

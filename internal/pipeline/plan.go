@@ -39,6 +39,10 @@ type Plan struct {
 	Branch, Tag   string
 	Arches        []kbuild.Arch
 	OutDir        string
+	// InputsDigest identifies the release's upstream, patches and configs (InputsDigest); Revision
+	// says how the published state set the revision.
+	InputsDigest string
+	Revision     Revision
 }
 
 // NewPlan resolves the upstream release and the version to build.
@@ -47,10 +51,11 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	// Rev 1: the first build of a new upstream release. Reading the published state to bump it
-	// for WSL-only rebuilds belongs to servicing.
-	v := version.Version{Upstream: rel, Rev: 1}
-	p := &Plan{Line: line, Release: rel, Version: v, KernelRelease: v.KernelRelease(line.Pipeline.Version.LocalVersion)}
+	digest := InputsDigest(line, rel)
+	revision := decideRevision(ctx, line, rel, digest, opts.CacheDir)
+	v := version.Version{Upstream: rel, Rev: revision.Rev}
+	p := &Plan{Line: line, Release: rel, Version: v, KernelRelease: v.KernelRelease(line.Pipeline.Version.LocalVersion),
+		InputsDigest: digest, Revision: revision}
 	if p.Branch, err = version.Expand(line.Pipeline.Version.Branch, v); err != nil {
 		return nil, err
 	}
@@ -82,6 +87,7 @@ func (p *Plan) Print(w io.Writer) {
 		fmt.Fprintf(w, "         pinned by pipeline.yaml\n")
 	}
 	fmt.Fprintf(w, "version  %s, uname -r %s\n", p.Version, p.KernelRelease)
+	fmt.Fprintf(w, "         %s\n", p.Revision.Why)
 	fmt.Fprintf(w, "publish  branch %s, tag %s\n", p.Branch, p.Tag)
 	fmt.Fprintf(w, "stages:\n")
 	trust := "verify the tag's signature against " + l.Upstream.Keyring

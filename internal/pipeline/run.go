@@ -80,6 +80,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 		KernelRelease: p.KernelRelease,
 		Branch:        p.Branch,
 		Tag:           p.Tag,
+		InputsDigest:  p.InputsDigest,
 		Started:       time.Now().UTC(),
 		Upstream:      manifest.Upstream{Release: p.Release.String(), Tag: p.Release.Tag(), GitURL: l.Upstream.Git},
 		Reproducer:    fmt.Sprintf("kbuild run --config %s --profile %s", l.Pipeline.File, l.Name),
