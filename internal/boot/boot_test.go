@@ -62,7 +62,7 @@ func TestCommand(t *testing.T) {
 		t.Fatalf("Command = %s, %v", prog, err)
 	}
 	got := strings.Join(args, " ")
-	if want := "-nographic -no-reboot -m 256M -kernel /k -initrd /i -append console=ttyS0 panic=-1 oops=panic quiet"; got != want {
+	if want := "-nodefaults -no-user-config -display none -serial stdio -no-reboot -m 256M -kernel /k -initrd /i -append console=ttyS0 panic=-1 oops=panic quiet"; got != want {
 		t.Errorf("args = %q\nwant   %q", got, want)
 	}
 	if _, _, err := Command(Options{Arch: "riscv64"}); err == nil {
