@@ -96,6 +96,8 @@ type Stage struct {
 	// the outputs of the stages before it): a later run with the same key and this stage's
 	// outputs intact skips it.
 	Key string `json:"key,omitempty"`
+	// Inputs are those things by name, each with its SHA-256 or value: what status compares.
+	Inputs map[string]string `json:"inputs,omitempty"`
 	// Product is what the stage left outside the output folder, for that later run to check it is
 	// still there: the .config's SHA-256 for configure, the branch head for branch.
 	Product string `json:"product,omitempty"`

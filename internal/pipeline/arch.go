@@ -45,18 +45,24 @@ type archRun struct {
 
 // newArch prepares an arch's output folder, log and build tree.
 func (r *run) newArch(a kbuild.Arch) (*archRun, error) {
-	l := r.plan.Line
-	ar := &archRun{a: a, out: filepath.Join(r.plan.OutDir, a.Name)}
+	ar := r.archTree(a)
 	if err := os.MkdirAll(ar.out, 0o755); err != nil {
 		return nil, err
 	}
-	ar.logPath = filepath.Join(ar.out, "build.log")
 	// Appended to: a run that skips the build keeps the log of the one that made it.
 	var err error
 	if ar.log, err = os.OpenFile(ar.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(ar.log, "#### kbuild run, %s\n", time.Now().UTC().Format(time.RFC3339))
+	return ar, nil
+}
+
+// archTree is an arch's build tree and output paths, touching nothing on disk.
+func (r *run) archTree(a kbuild.Arch) *archRun {
+	l := r.plan.Line
+	ar := &archRun{a: a, out: filepath.Join(r.plan.OutDir, a.Name)}
+	ar.logPath = filepath.Join(ar.out, "build.log")
 	ar.tree = &kbuild.Tree{
 		Src:          r.src,
 		Out:          buildDir(r.opts, l, a.Name),
@@ -73,7 +79,7 @@ func (r *run) newArch(a kbuild.Arch) (*archRun, error) {
 	if ar.tree.Jobs == 0 {
 		ar.tree.Jobs = l.Profile.Build.Jobs
 	}
-	return ar, nil
+	return ar
 }
 
 // configureAll configures every arch; the caller closes the logs.
@@ -111,22 +117,23 @@ func (r *run) sourceID() string {
 func (r *run) configureCache(ctx context.Context, ar *archRun) cached {
 	l := r.plan.Line
 	cfg := l.Profile.Config
-	base := "target " + cfg.Base
-	if !cfg.BaseIsTarget() {
-		base = fileKey(cfg.Base)
+	in := inputs{"source": r.sourceID(), "localversion": l.Pipeline.Version.LocalVersion,
+		"strict": fmt.Sprint(cfg.IsStrict()), "compiler": r.toolchainID(ctx, ar.a)}
+	if cfg.BaseIsTarget() {
+		in["base"] = "make " + cfg.Base
+	} else {
+		in["base "+l.Pipeline.Rel(cfg.Base)] = fileKey(cfg.Base)
 	}
-	parts := []string{"configure", ar.a.Name, r.sourceID(), base, l.Pipeline.Version.LocalVersion,
-		fmt.Sprint(cfg.IsStrict()), r.toolchainID(ctx, ar.a)}
 	if cfg.Policy != "" {
-		parts = append(parts, fileKey(cfg.Policy))
+		in["policy "+l.Pipeline.Rel(cfg.Policy)] = fileKey(cfg.Policy)
 	}
-	for _, f := range cfg.FragmentsFor(ar.a.Name) {
-		parts = append(parts, l.Pipeline.Rel(f), fileKey(f))
+	for i, f := range cfg.FragmentsFor(ar.a.Name) {
+		in[fmt.Sprintf("fragment %d %s", i+1, l.Pipeline.Rel(f))] = fileKey(f) // order matters too
 	}
-	ar.configureKey = key(parts...)
+	ar.configureKey = in.key()
 	dotconfig := filepath.Join(ar.tree.Out, ".config")
 	return cached{
-		key:    ar.configureKey,
+		inputs: in,
 		intact: func(st manifest.Stage) bool { return fileKey(dotconfig) == st.Product },
 		restore: func(*manifest.Manifest, manifest.Stage) error {
 			final, err := kconfig.ParseFile(dotconfig)
@@ -149,14 +156,14 @@ func (r *run) toolchainID(ctx context.Context, a kbuild.Arch) string {
 // branchCache: the patch commit and each arch's .config (savedefconfig is a function of it).
 // Reusable while the mirror's branch ref and the tree's defconfig files are still in place.
 func (r *run) branchCache(ctx context.Context, arches []*archRun) cached {
-	parts := []string{"branch", r.sourceID(), r.m.BranchRef}
+	in := inputs{"source": r.sourceID(), "branch": r.m.BranchRef}
 	var files []string
 	for _, ar := range arches {
-		parts = append(parts, ar.a.Name, fileKey(filepath.Join(ar.tree.Out, ".config")))
+		in["config "+ar.a.Name] = fileKey(filepath.Join(ar.tree.Out, ".config"))
 		files = append(files, filepath.Join(r.src, "arch", ar.a.SrcArch, "configs", DefconfigName))
 	}
 	return cached{
-		key: key(parts...),
+		inputs: in,
 		intact: func(st manifest.Stage) bool {
 			for _, f := range files {
 				if _, err := os.Stat(f); err != nil {
@@ -193,10 +200,12 @@ func (r *run) refIs(ctx context.Context, ref, commit string) bool {
 // and its wrapper. Its outputs are the kernel image and the config beside it.
 func (r *run) buildCache(ctx context.Context, ar *archRun) cached {
 	t := ar.tree
-	ar.buildKey = key("build", ar.a.Name, ar.configureKey, fileKey(filepath.Join(t.Out, ".config")), t.ExtraVersion,
-		t.Timestamp.UTC().String(), t.Wrapper, strings.Join(t.DistccHosts, " "), r.toolchainID(ctx, ar.a), ar.a.Image)
+	in := inputs{"configure": ar.configureKey, "config": fileKey(filepath.Join(t.Out, ".config")), "extraversion": t.ExtraVersion,
+		"timestamp": t.Timestamp.UTC().String(), "wrapper": t.Wrapper, "distcc_hosts": strings.Join(t.DistccHosts, " "),
+		"compiler": r.toolchainID(ctx, ar.a), "image": ar.a.Image}
+	ar.buildKey = in.key()
 	return cached{
-		key:     ar.buildKey,
+		inputs:  in,
 		outputs: []string{"kernel", "config"},
 		restore: func(prev *manifest.Manifest, _ manifest.Stage) error {
 			for _, b := range prev.Builds {
@@ -216,7 +225,7 @@ func (r *run) buildCache(ctx context.Context, ar *archRun) cached {
 // modulesCache: the build, and the module the boot test is asked to load.
 func (r *run) modulesCache(ar *archRun) cached {
 	return cached{
-		key:     key("modules", ar.buildKey, r.plan.Line.Profile.Boot.Module),
+		inputs:  inputs{"build": ar.buildKey, "boot_module": r.plan.Line.Profile.Boot.Module},
 		outputs: []string{"modules"},
 		restore: func(prev *manifest.Manifest, _ manifest.Stage) error {
 			for _, f := range prev.Outputs {
@@ -228,7 +237,9 @@ func (r *run) modulesCache(ar *archRun) cached {
 				if b.Arch == ar.a.Name {
 					ar.module = b.BootModule
 					r.record(func() {
-						r.m.Builds[ar.build].ModulesDigest, r.m.Builds[ar.build].BootModule = b.ModulesDigest, b.BootModule
+						if ar.build < len(r.m.Builds) {
+							r.m.Builds[ar.build].ModulesDigest, r.m.Builds[ar.build].BootModule = b.ModulesDigest, b.BootModule
+						}
 					})
 				}
 			}
@@ -241,16 +252,15 @@ func (r *run) modulesCache(ar *archRun) cached {
 // sources (every Go file of the module they belong to, and the Go version that builds them).
 func (r *run) initrdCache(ctx context.Context, a kbuild.Arch) cached {
 	spec := r.plan.Line.Profile.Initrd
-	parts := []string{"initrd", a.Name, fileKey(spec.Spec), spec.Compression, fmt.Sprint(r.commitTS.Unix())}
-	names := make([]string, 0, len(spec.Programs))
-	for name := range spec.Programs {
-		names = append(names, name)
+	in := inputs{"spec " + r.plan.Line.Pipeline.Rel(spec.Spec): fileKey(spec.Spec), "compression": spec.Compression,
+		"mtime": fmt.Sprint(r.commitTS.Unix())}
+	if len(spec.Programs) > 0 {
+		in["go"] = r.goVersion(ctx)
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		parts = append(parts, name, goSourcesKey(spec.Programs[name]), r.goVersion(ctx))
+	for name, pkg := range spec.Programs {
+		in["program "+name] = goSourcesKey(pkg)
 	}
-	return cached{key: key(parts...), outputs: []string{"initrd"}}
+	return cached{inputs: in, outputs: []string{"initrd"}}
 }
 
 // goVersion is the version of the go command that builds the initrd's programs.
@@ -299,8 +309,9 @@ func goSourcesKey(pkg string) string {
 func (r *run) bootCache(ar *archRun) cached {
 	b := r.plan.Line.Profile.Boot
 	return cached{
-		key: key("boot", ar.a.Name, r.outputKey("kernel", ar.a.Name), r.outputKey("initrd", ar.a.Name), r.outputKey("modules", ar.a.Name),
-			ar.module, b.Memory, b.Cmdline, r.plan.KernelRelease),
+		inputs: inputs{"kernel": r.outputKey("kernel", ar.a.Name), "initrd": r.outputKey("initrd", ar.a.Name),
+			"modules": r.outputKey("modules", ar.a.Name), "module": ar.module, "memory": b.Memory, "cmdline": b.Cmdline,
+			"release": r.plan.KernelRelease},
 		restore: func(prev *manifest.Manifest, _ manifest.Stage) error {
 			for _, bt := range prev.Boots {
 				if bt.Arch == ar.a.Name {
@@ -448,7 +459,7 @@ func (r *run) buildOnly(ctx context.Context, ar *archRun) error {
 		}
 	}
 	if r.plan.Line.Profile.Build.Headers {
-		headers := cached{key: key("headers", ar.buildKey), outputs: []string{"headers"}}
+		headers := cached{inputs: inputs{"build": ar.buildKey}, outputs: []string{"headers"}}
 		if err := r.cachedStage("headers", ar.a.Name, headers, noProduct(func() (string, error) { return r.headers(ctx, ar) })); err != nil {
 			return err
 		}

@@ -32,6 +32,24 @@ func key(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// inputs are what a stage reads, by name ("fragment configs/wsl.config", "compiler", "kernel"),
+// each with its SHA-256 or value; the manifest records them, so status can name what changed.
+type inputs map[string]string
+
+// key is the stage's cache key: the hash of every input, in name order.
+func (in inputs) key() string {
+	names := make([]string, 0, len(in))
+	for n := range in {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		parts = append(parts, n, in[n])
+	}
+	return key(parts...)
+}
+
 // fileKey is the SHA-256 of a file's contents, or a part that names what is wrong, so a missing
 // file never matches a key made when it was there.
 func fileKey(path string) string {
@@ -66,7 +84,7 @@ func dirKey(dir string) string {
 // its arch), a check of what it left outside the output folder, and what to restore into this
 // run from the last run's record when it is skipped.
 type cached struct {
-	key     string
+	inputs  inputs // none: the stage always runs (it could not work out what it reads)
 	outputs []string
 	// intact reports whether what the stage left elsewhere (a .config, a branch ref, a source
 	// tree) is still as the last run's record says; nil when there is nothing to check.
@@ -82,12 +100,12 @@ func (r *run) cachedStage(name, arch string, c cached, fn func() (detail, produc
 	if st, ok := r.reusable(name, arch, c); ok {
 		return r.skip(st, c)
 	}
-	return r.keyedStage(name, arch, c.key, fn)
+	return r.keyedStage(name, arch, c.inputs, fn)
 }
 
 // reusable finds the last run's record of the stage when the stage can be skipped.
 func (r *run) reusable(name, arch string, c cached) (manifest.Stage, bool) {
-	if r.prev == nil || r.opts.Force || c.key == "" {
+	if r.prev == nil || r.opts.Force || len(c.inputs) == 0 {
 		return manifest.Stage{}, false
 	}
 	i := slices.IndexFunc(r.prev.Stages, func(st manifest.Stage) bool { return st.Name == name && st.Arch == arch })
@@ -95,7 +113,7 @@ func (r *run) reusable(name, arch string, c cached) (manifest.Stage, bool) {
 		return manifest.Stage{}, false
 	}
 	st := r.prev.Stages[i]
-	if st.Key != c.key || (st.Status != "ok" && st.Status != "skipped") {
+	if st.Key != c.inputs.key() || (st.Status != "ok" && st.Status != "skipped") {
 		return st, false
 	}
 	for _, f := range r.prevOutputs(arch, c.outputs) {
@@ -136,7 +154,7 @@ func (r *run) skip(st manifest.Stage, c cached) error {
 	r.record(func() {
 		r.m.Outputs = append(r.m.Outputs, r.prevOutputs(st.Arch, c.outputs)...)
 		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: st.Name, Arch: st.Arch, Status: "skipped",
-			Started: start.UTC(), Seconds: time.Since(start).Seconds(), Detail: st.Detail, Key: st.Key, Product: st.Product})
+			Started: start.UTC(), Seconds: time.Since(start).Seconds(), Detail: st.Detail, Key: st.Key, Inputs: st.Inputs, Product: st.Product})
 		fmt.Fprintf(r.opts.Out, "%-18s up to date: %s\n", label, st.Detail)
 	})
 	r.checkpoint()
@@ -169,19 +187,16 @@ func (r *run) outputKey(name, arch string) string {
 	return "none"
 }
 
-// outputKeys are the SHA-256 of every output this run recorded but the payloads, in order.
-func (r *run) outputKeys() []string {
+// outputKeys are the SHA-256 of every output this run recorded but the payloads, by
+// "<name> <arch>".
+func (r *run) outputKeys() inputs {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var parts []string
+	in := inputs{}
 	for _, f := range r.m.Outputs {
 		if f.Name != "payload" {
-			parts = append(parts, f.Name+" "+f.Arch+" "+f.SHA256)
+			in[strings.TrimSpace(f.Name+" "+f.Arch)] = f.SHA256
 		}
 	}
-	sort.Strings(parts)
-	return parts
+	return in
 }
-
-// join makes one key part of a list.
-func join(parts []string) string { return strings.Join(parts, "\x00") }

@@ -89,23 +89,26 @@ func (r *run) packageCache() cached {
 	pk := l.Profile.Package
 	signer, err := signerFor(pk.Signing)
 	if err != nil {
-		return cached{} // no key: the stage runs and reports it
+		return cached{} // no inputs: the stage runs and reports it
 	}
-	parts := append([]string{"package", join(pk.Formats), pk.Product, pk.NugetID, fmt.Sprint(pk.MinWindowsBuild),
-		previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version), l.Pipeline.Publish.Remote, l.Pipeline.Name},
-		r.outputKeys()...)
+	in := inputs{"formats": strings.Join(pk.Formats, ","), "product": pk.Product, "nuget_id": pk.NugetID,
+		"min_windows_build": fmt.Sprint(pk.MinWindowsBuild), "repo": l.Pipeline.Publish.Remote, "line": l.Pipeline.Name,
+		"supersedes": previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version)}
+	for name, sha := range r.outputKeys() {
+		in[name] = sha
+	}
 	if pk.OpenPGPKey != "" {
-		parts = append(parts, fileKey(pk.OpenPGPKey))
+		in["openpgp_key"] = fileKey(pk.OpenPGPKey)
 	}
 	if signer != nil {
-		parts = append(parts, "signer", join(signer.Command))
-		for _, f := range []string{signer.PKCS12, signer.Cert, signer.Key} {
+		in["signer command"] = strings.Join(signer.Command, " ")
+		for name, f := range map[string]string{"pkcs12": signer.PKCS12, "cert": signer.Cert, "key": signer.Key} {
 			if f != "" {
-				parts = append(parts, fileKey(f))
+				in["signer "+name] = fileKey(f)
 			}
 		}
 	}
-	return cached{key: key(parts...), outputs: []string{"payload"}}
+	return cached{inputs: in, outputs: []string{"payload"}}
 }
 
 // signerFor is the profile's signer, with the environment's files taking precedence; nil when

@@ -155,7 +155,7 @@ func Fetch(ctx context.Context, p *Plan, opts Options) (string, error) {
 	if err := r.stage("fetch", "", r.fetch); err != nil {
 		return "", err
 	}
-	if err := r.keyedStage("patch", "", "", r.source); err != nil {
+	if err := r.keyedStage("patch", "", nil, r.source); err != nil {
 		return "", err
 	}
 	return r.src, nil
@@ -179,7 +179,7 @@ func Configure(ctx context.Context, p *Plan, opts Options) ([]string, error) {
 	if err := r.stage("fetch", "", r.fetch); err != nil {
 		return nil, err
 	}
-	if err := r.keyedStage("patch", "", "", r.source); err != nil {
+	if err := r.keyedStage("patch", "", nil, r.source); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
@@ -205,7 +205,7 @@ func closeLogs(arches []*archRun) {
 
 // stage times fn and records it in the manifest.
 func (r *run) stage(name, arch string, fn func() (string, error)) error {
-	return r.keyedStage(name, arch, "", func() (string, string, error) {
+	return r.keyedStage(name, arch, nil, func() (string, string, error) {
 		detail, err := fn()
 		return detail, "", err
 	})
@@ -213,7 +213,7 @@ func (r *run) stage(name, arch string, fn func() (string, error)) error {
 
 // keyedStage is stage for a stage with a cache key (cache.go): a success records the key and
 // the stage's product. Either way the manifest is written, so a killed run leaves its record.
-func (r *run) keyedStage(name, arch, key string, fn func() (detail, product string, err error)) error {
+func (r *run) keyedStage(name, arch string, in inputs, fn func() (detail, product string, err error)) error {
 	start := time.Now()
 	detail, product, err := fn()
 	st := manifest.Stage{Name: name, Arch: arch, Status: "ok", Started: start.UTC(), Seconds: time.Since(start).Seconds(), Detail: detail}
@@ -226,7 +226,10 @@ func (r *run) keyedStage(name, arch, key string, fn func() (detail, product stri
 			st.Status, st.Detail = "failed", err.Error()
 			fmt.Fprintf(r.opts.Out, "%-18s failed after %.1fs\n", label, st.Seconds)
 		} else {
-			st.Key, st.Product = key, product
+			if len(in) > 0 {
+				st.Key, st.Inputs = in.key(), in
+			}
+			st.Product = product
 			fmt.Fprintf(r.opts.Out, "%-18s %s (%.1fs)\n", label, detail, st.Seconds)
 		}
 		r.m.Stages = append(r.m.Stages, st)
@@ -384,19 +387,22 @@ func (r *run) exportProgress() upstream.Progress {
 // reusable while the source tree still holds its commit and the mirror still has it.
 func (r *run) patchCache(ctx context.Context) cached {
 	prof := r.plan.Line.Profile
-	parts := []string{"patch", r.m.Upstream.Commit, r.pristine, r.m.Upstream.Signer, fmt.Sprint(prof.PatchFuzz), r.branchRef()}
+	in := inputs{"upstream": r.m.Upstream.Commit, "signer": r.m.Upstream.Signer, "patch_fuzz": fmt.Sprint(prof.PatchFuzz), "branch": r.branchRef()}
+	if r.pristine != "" {
+		in["tarball"] = r.pristine
+	}
 	if prof.Patches != "" {
 		series, err := patch.ReadSeries(prof.Patches)
 		if err != nil {
-			return cached{} // no key: the stage runs and reports the series' error
+			return cached{} // no inputs: the stage runs and reports the series' error
 		}
-		parts = append(parts, fileKey(prof.Patches))
+		in["series "+r.plan.Line.Pipeline.Rel(prof.Patches)] = fileKey(prof.Patches)
 		for _, e := range series {
-			parts = append(parts, e.Name, fileKey(e.Path))
+			in["patch "+e.Name] = fileKey(e.Path)
 		}
 	}
 	return cached{
-		key: key(parts...),
+		inputs: in,
 		intact: func(st manifest.Stage) bool {
 			if r.pristine != "" {
 				_, err := os.Stat(st.Product + ".done")

@@ -78,7 +78,7 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	if r.m.Upstream.Commit != orig.Upstream.Commit {
 		return nil, fmt.Errorf("%s now names commit %s; the run built %s: run again before verifying", p.Release.Tag(), r.m.Upstream.Commit, orig.Upstream.Commit)
 	}
-	if err := r.keyedStage("patch", "", "", r.source); err != nil {
+	if err := r.keyedStage("patch", "", nil, r.source); err != nil {
 		return nil, err
 	}
 	arches, err := r.configureAll(ctx)
