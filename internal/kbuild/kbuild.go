@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -25,12 +26,24 @@ type Runner interface {
 type Exec struct{}
 
 // Run executes name with args; env is added to the process environment; stdout and stderr go to out.
+//
+// The program runs in a process group of its own, so that stopping it stops what it started
+// (make's compilers, qemu): a cancelled ctx (Ctrl-C, SIGTERM) sends the whole group SIGTERM, on
+// which make deletes the targets it was writing, and SIGKILL if it is still there 10 s later. A
+// kbuild killed outright takes the program down with it (the parent-death signal), so no make
+// goes on writing into a build tree the next run is using.
 func (Exec) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
-	return cmd.Run()
+	err := cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // anything of the group left behind
+	}
+	return err
 }
 
 // Arch maps our arch names to the kernel's.
