@@ -93,4 +93,13 @@ func TestKpublishPublishesTheSmokeRunOnce(t *testing.T) {
 	if !strings.Contains(second, "kept     branch") || !strings.Contains(second, "kept     tag") {
 		t.Errorf("second kpublish:\n%s", second)
 	}
+	// Published: the tag records the inputs, so check (reading the remote's tags, as cron does
+	// on a runner that never built anything) finds nothing to release.
+	if msg := git("tag", "-l", "--format=%(contents)", manifestRun.Tag); !strings.Contains(msg, "Inputs: "+manifestRun.InputsDigest) {
+		t.Errorf("the release tag's message does not record the inputs digest %s:\n%s", manifestRun.InputsDigest, msg)
+	}
+	out, err := kbuildWith(t, pipeline, "check", "--profile", "smoke", "--work-dir", t.TempDir())
+	if code := exitCode(err); code != 3 || !strings.Contains(out, "upstream 6.12.118: up to date, released as "+manifestRun.Tag) {
+		t.Errorf("check after publishing, on an empty work dir: exit %d\n%s", code, out)
+	}
 }

@@ -72,9 +72,12 @@ func setup(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		return 1
 	}
+	// The smoke profile reads KERNEL_ORG: from here on a view of the local kernel.org whose
+	// releases.json first offers only 6.12.117 (servicing_test.go).
+	os.Setenv("KERNEL_ORG", filepath.Join(cacheDir, "e2e-kernel.org"))
 	start := time.Now()
-	runOut, runErr = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
-	fmt.Fprintf(os.Stderr, "shared smoke run took %s:\n%s\n", time.Since(start).Round(time.Second), runOut)
+	serviceInLockStep()
+	fmt.Fprintf(os.Stderr, "shared servicing runs took %s\n", time.Since(start).Round(time.Second))
 	if matches, _ := filepath.Glob(filepath.Join(workDir, "out/smoke/6.12.118.1/manifest.json")); len(matches) == 1 {
 		manifestAt = matches[0]
 		manifestRun, _ = manifest.Read(manifestAt)
@@ -239,8 +242,8 @@ func TestManifestRecordsInputsOutputsAndTrust(t *testing.T) {
 	}
 	for _, want := range []string{"fetch/", "patch/", "branch/", "configure/x86_64", "build/x86_64", "modules/x86_64", "headers/x86_64", "initrd/x86_64", "boot/x86_64",
 		"configure/arm64", "build/arm64", "modules/arm64", "headers/arm64", "initrd/arm64", "boot/arm64", "package/"} {
-		if stages[want] != "ok" {
-			t.Errorf("stage %s: %q, want ok (stages: %+v)", want, stages[want], m.Stages)
+		if stages[want] != "ok" && stages[want] != "skipped" { // skipped: done by the killed run before it
+			t.Errorf("stage %s: %q, want ok or skipped (stages: %+v)", want, stages[want], m.Stages)
 		}
 	}
 	if len(m.Boots) != 2 {

@@ -1,0 +1,239 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// servicing is what the suite's shared run went through, as cron drives the pipeline: kernel.org
+// first offers v6.12.117 only, then gains v6.12.118.
+var servicing struct {
+	check117, checkAfter117, check118 string // kbuild check's output at each step
+	code117, codeAfter117, code118    int    // and its exit code
+	run117                            string
+	err117                            error
+	killed                            string // the run of 6.12.118 that was killed during its build
+	killedState                       string // how it ended
+	noop                              string // a run after the shared one: nothing to do
+	noopErr                           error
+	noopTook                          time.Duration
+	status                            string // kbuild status --json after it
+}
+
+// stageKernelOrg makes a kernel.org view at dir: the local kernel.org's repo, keys and tarballs
+// (symlinked), and a releases.json of its own, which offers v6.12.118 only once withNewest is
+// true. The path stays the same from run to run, so the suite's mirror of it is reused.
+func stageKernelOrg(real, dir string, withNewest bool) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(real)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == "releases.json" {
+			continue
+		}
+		link := filepath.Join(dir, e.Name())
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(real, e.Name()), link); err != nil {
+			return err
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(real, "releases.json"))
+	if err != nil {
+		return err
+	}
+	if !withNewest {
+		var rel map[string]any
+		if err := json.Unmarshal(data, &rel); err != nil {
+			return err
+		}
+		var kept []any
+		for _, r := range rel["releases"].([]any) {
+			if r.(map[string]any)["version"] != "6.12.118" {
+				kept = append(kept, r)
+			}
+		}
+		rel["releases"] = kept
+		rel["latest_stable"] = map[string]any{"version": "6.12.117"}
+		if data, err = json.MarshalIndent(rel, "", "  "); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "releases.json"), data, 0o644)
+}
+
+// checkCode runs kbuild check in the shared work dir and returns its output and exit code.
+func checkCode() (string, int) {
+	out, err := kbuild(context.Background(), "check", "--profile", "smoke", "--work-dir", workDir)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out, 0
+	case errors.As(err, &exit):
+		return out, exit.ExitCode()
+	default:
+		return out + err.Error(), -1
+	}
+}
+
+// runKilledDuringBuild starts kbuild run and kills it (SIGKILL: no chance to clean up) a few
+// seconds into the build stage, which starts once the branch stage has printed its line. It
+// returns the output and how the process ended.
+func runKilledDuringBuild() (string, string) {
+	cmd := exec.Command(filepath.Join(bin, "kbuild"), "run", "--profile", "smoke", "--work-dir", workDir,
+		"--cache-dir", cacheDir, "--config", filepath.Join(repoRoot, "pipeline.yaml"))
+	cmd.Dir = repoRoot
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err.Error()
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return "", err.Error()
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	killed := false
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if !killed && strings.HasPrefix(sc.Text(), "branch ") {
+			killed = true
+			go func() {
+				time.Sleep(3 * time.Second)
+				cmd.Process.Signal(syscall.SIGKILL)
+			}()
+		}
+	}
+	err = cmd.Wait()
+	state := "exited 0"
+	if err != nil {
+		state = err.Error()
+	}
+	return out.String(), state
+}
+
+// serviceInLockStep is the suite's shared run. Outputs of earlier runs of the suite are removed
+// first, so every stage really runs (the source and build trees and ccache are kept, as a
+// servicing machine keeps them).
+func serviceInLockStep() {
+	os.RemoveAll(filepath.Join(workDir, "out"))
+	staged := os.Getenv("KERNEL_ORG")
+	real := kernelOrg
+	if err := stageKernelOrg(real, staged, false); err != nil {
+		runErr = err
+		return
+	}
+	servicing.check117, servicing.code117 = checkCode()
+	start := time.Now()
+	servicing.run117, servicing.err117 = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
+	fmt.Fprintf(os.Stderr, "run of 6.12.117 took %s:\n%s\n", time.Since(start).Round(time.Second), servicing.run117)
+	servicing.checkAfter117, servicing.codeAfter117 = checkCode()
+
+	if err := stageKernelOrg(real, staged, true); err != nil {
+		runErr = err
+		return
+	}
+	servicing.check118, servicing.code118 = checkCode()
+	start = time.Now()
+	servicing.killed, servicing.killedState = runKilledDuringBuild()
+	fmt.Fprintf(os.Stderr, "run of 6.12.118, killed after %s (%s):\n%s\n", time.Since(start).Round(time.Second), servicing.killedState, servicing.killed)
+	start = time.Now()
+	runOut, runErr = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
+	fmt.Fprintf(os.Stderr, "resumed run of 6.12.118 took %s:\n%s\n", time.Since(start).Round(time.Second), runOut)
+	start = time.Now()
+	servicing.noop, servicing.noopErr = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
+	servicing.noopTook = time.Since(start)
+	fmt.Fprintf(os.Stderr, "run with nothing changed took %s\n", servicing.noopTook.Round(time.Millisecond))
+	servicing.status, _ = kbuild(context.Background(), "status", "--json", "--profile", "smoke", "--work-dir", workDir)
+}
+
+// The servicing loop: check sees nothing built, run builds 6.12.117 and boots it, check is
+// then satisfied; kernel.org gains 6.12.118, check sees it, a run is killed during its build and
+// the next run finishes it, fetching only what is new, moving the source tree in place and
+// building incrementally; a run after that does nothing, and status says all is up to date.
+func TestServicingInLockStep(t *testing.T) {
+	s := servicing
+	if s.code117 != 0 || !strings.Contains(s.check117, "upstream 6.12.117; nothing built yet") {
+		t.Errorf("check before any build: exit %d\n%s", s.code117, s.check117)
+	}
+	if s.err117 != nil || !strings.Contains(s.run117, "init reports 6.12.117.1-microsoft-standard-WSL2") {
+		t.Fatalf("run of 6.12.117: %v\n%s", s.err117, s.run117)
+	}
+	if s.codeAfter117 != 3 || !strings.Contains(s.checkAfter117, "upstream 6.12.117; last build 6.12.117: up to date") {
+		t.Errorf("check after building 6.12.117: exit %d\n%s", s.codeAfter117, s.checkAfter117)
+	}
+	if s.code118 != 0 || !strings.Contains(s.check118, "upstream 6.12.118 is newer than the last build (6.12.117)") {
+		t.Errorf("check once kernel.org has 6.12.118: exit %d\n%s", s.code118, s.check118)
+	}
+
+	// The killed run: it fetched only what 6.12.118 adds, moved the tree, and died in the build.
+	if !strings.Contains(s.killedState, "signal: killed") {
+		t.Errorf("the run to kill ended %q, not killed:\n%s", s.killedState, s.killed)
+	}
+	for _, want := range []string{"only what is new since the mirror's last release", "(updated "} {
+		if !strings.Contains(s.killed, want) {
+			t.Errorf("the killed run's output lacks %q:\n%s", want, s.killed)
+		}
+	}
+	// The resumed run skipped what the killed one finished and built the rest.
+	if runErr != nil {
+		t.Fatalf("the resumed run: %v\n%s", runErr, runOut)
+	}
+	for _, want := range []string{"patch              up to date", "configure [x86_64] up to date", "configure [arm64]  up to date", "branch             up to date"} {
+		if !strings.Contains(runOut, want) {
+			t.Errorf("the resumed run did not reuse the killed run's stages (%q):\n%s", want, runOut)
+		}
+	}
+	// Incremental: each build ran far fewer commands than a build from an empty tree.
+	for _, b := range manifestRun.Builds {
+		data, _ := os.ReadFile(filepath.Join(workDir, "build/smoke", b.Arch, ".wslkernel-commands"))
+		fresh, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		if fresh == 0 || b.Commands > fresh/4 {
+			t.Errorf("%s: the 6.12.118 build ran %d commands; a build from an empty tree runs %d", b.Arch, b.Commands, fresh)
+		}
+	}
+
+	// Nothing changed: every stage but the upstream check is skipped.
+	if s.noopErr != nil {
+		t.Fatalf("run with nothing changed: %v\n%s", s.noopErr, s.noop)
+	}
+	t.Logf("a run with nothing changed took %s", s.noopTook.Round(time.Millisecond))
+	m, err := manifest.Read(filepath.Join(workDir, "out/smoke/6.12.118.1/manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range m.Stages {
+		if want := "skipped"; st.Name == "fetch" {
+			want = "ok"
+		} else if st.Status != want {
+			t.Errorf("run with nothing changed: stage %s %s is %s, want %s", st.Name, st.Arch, st.Status, want)
+		}
+	}
+	var status struct {
+		UpToDate bool `json:"up_to_date"`
+		Stages   []struct{ Name, Arch, State string }
+	}
+	if err := json.Unmarshal([]byte(s.status), &status); err != nil || !status.UpToDate || len(status.Stages) < 10 {
+		t.Errorf("kbuild status --json: %v\n%s", err, s.status)
+	}
+}
