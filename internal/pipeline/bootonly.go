@@ -60,7 +60,7 @@ func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
 	for _, a := range p.Arches {
 		ar := &archRun{a: a, out: filepath.Join(p.OutDir, a.Name)}
 		for _, name := range []string{"kernel", "initrd", "modules"} {
-			path, err := checkOutput(p.OutDir, last, name, a.Name)
+			path, err := CheckedOutput(p.OutDir, last, name, a.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -83,9 +83,9 @@ func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
 	return r.m.Boots, nil
 }
 
-// checkOutput finds the run's output name for arch and checks the file still has the hash the
+// CheckedOutput finds the run's output name for arch and checks the file still has the hash the
 // manifest recorded; "" with no error when the run made none (modules, for a config without).
-func checkOutput(outDir string, m *manifest.Manifest, name, arch string) (string, error) {
+func CheckedOutput(outDir string, m *manifest.Manifest, name, arch string) (string, error) {
 	for _, o := range m.Outputs {
 		if o.Name != name || o.Arch != arch {
 			continue

@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/version"
+)
+
+// CustomProfile is the profile name a personal kernel is built under (kbuild custom): its own
+// source tree, build trees and outputs in the work dir, beside the line's.
+const CustomProfile = "custom"
+
+// Custom is what an enthusiast changes on top of a release line's profile.
+type Custom struct {
+	Enable    []string // NAME or NAME=y|m
+	Disable   []string // NAME
+	Fragments []string // files in .config fragment form
+	Arches    []string // empty: the base profile's arch that matches this machine, else all of them
+}
+
+var symbolName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// CustomLine derives the personal kernel's line from base: the same upstream, patches, config
+// base and fragments, then the changes asked for, merged last and verified like any fragment (a
+// value olddefconfig drops fails the build naming the flag that asked for it). The local version
+// gains "+custom", so uname -r tells the kernel apart; nothing is packaged or published.
+func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*config.Line, error) {
+	var lines []string
+	add := func(flag, spec string, disable bool) error {
+		name, value, hasValue := strings.Cut(spec, "=")
+		name = strings.TrimPrefix(name, "CONFIG_")
+		switch {
+		case !symbolName.MatchString(name):
+			return fmt.Errorf("%s %q: not a Kconfig symbol name (such as NFS_FS or CONFIG_NFS_FS)", flag, spec)
+		case disable && hasValue:
+			return fmt.Errorf("--disable %q: takes a symbol alone (--enable NAME=y|m sets a value)", spec)
+		case disable:
+			lines = append(lines, fmt.Sprintf("# from --disable %s\n# CONFIG_%s is not set", spec, name))
+		case !hasValue:
+			lines = append(lines, fmt.Sprintf("# from --enable %s\nCONFIG_%s=y", spec, name))
+		case value == "y" || value == "m":
+			lines = append(lines, fmt.Sprintf("# from --enable %s\nCONFIG_%s=%s", spec, name, value))
+		default:
+			return fmt.Errorf("--enable %q: the value must be y (built in) or m (a module)", spec)
+		}
+		return nil
+	}
+	for _, e := range c.Enable {
+		if err := add("--enable", e, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range c.Disable {
+		if err := add("--disable", d, true); err != nil {
+			return nil, err
+		}
+	}
+	if len(lines) == 0 && len(c.Fragments) == 0 {
+		return nil, fmt.Errorf("nothing to change: give --enable, --disable or --fragment")
+	}
+	var extra []string // merged after all of the base's fragments
+	if len(lines) > 0 {
+		path := filepath.Join(workDir, CustomProfile+".config")
+		text := "# Written by kbuild custom from its flags; merged after the " + base.Name + " profile's fragments.\n" + strings.Join(lines, "\n") + "\n"
+		if err := os.MkdirAll(workDir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := atomicfile.WriteFile(path, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		extra = append(extra, path)
+	}
+	for _, f := range c.Fragments {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("--fragment %s: %w", f, err)
+		}
+		extra = append(extra, abs)
+	}
+
+	arches := c.Arches
+	if len(arches) == 0 {
+		if slices.Contains(base.Profile.Arches, hostArch) {
+			arches = []string{hostArch}
+		} else {
+			arches = base.Profile.Arches
+		}
+	}
+	for _, a := range arches {
+		if !slices.Contains(base.Profile.Arches, a) {
+			return nil, fmt.Errorf("--arch %s: profile %s builds %s", a, base.Name, strings.Join(base.Profile.Arches, ", "))
+		}
+	}
+
+	prof := *base.Profile
+	prof.Arches = arches
+	prof.Package = config.Package{}
+	// The changes come after every fragment of the base, its arch fragments included.
+	prof.Config.ArchFragments = map[string][]string{}
+	for _, a := range arches {
+		prof.Config.ArchFragments[a] = append(slices.Clone(base.Profile.Config.ArchFragments[a]), extra...)
+	}
+	pipe := *base.Pipeline
+	pipe.Publish = config.Publish{}
+	pipe.Version.LocalVersion += "+custom"
+	return &config.Line{Pipeline: &pipe, Name: CustomProfile, Upstream: base.Upstream, Profile: &prof}, nil
+}
+
+// LatestRun is the newest successful run of a profile in the work dir: its manifest and folder.
+func LatestRun(workDir, profile string) (*manifest.Manifest, string, error) {
+	top := version.Version{Upstream: version.Release{Major: 1 << 30}}
+	m, dir := manifest.Previous(filepath.Join(workDir, "out", profile), top)
+	if m == nil {
+		return nil, "", fmt.Errorf("no successful build of profile %s in %s: build one first (kbuild run, or kbuild custom)", profile, workDir)
+	}
+	return m, dir, nil
+}
