@@ -237,3 +237,40 @@ func TestServicingInLockStep(t *testing.T) {
 		t.Errorf("kbuild status --json: %v\n%s", err, s.status)
 	}
 }
+
+// kbuild install puts the shared run's kernel and modules.vhdx into a folder standing for the
+// Windows home and points .wslconfig at them, keeping the user's other settings and a backup.
+func TestInstallIntoAWindowsHome(t *testing.T) {
+	if manifestRun == nil || manifestRun.Status != "ok" {
+		t.Skip("no shared run")
+	}
+	home := t.TempDir()
+	mine := "[wsl2]\r\nmemory=8GB\r\nkernel=C:\\\\Users\\\\ada\\\\old-kernel\r\n\r\n[experimental]\r\nsparseVhd=true\r\n"
+	os.WriteFile(filepath.Join(home, ".wslconfig"), []byte(mine), 0o644)
+	out, err := kbuild(context.Background(), "install", "--profile", "smoke", "--work-dir", workDir,
+		"--windows-home", home, "--windows-path", `C:\Users\ada`)
+	if err != nil {
+		t.Fatalf("kbuild install: %v\n%s", err, out)
+	}
+	dir := filepath.Join(home, "wsl-kernel", manifestRun.Version)
+	for _, name := range []string{"kernel", "modules.vhdx"} {
+		want, _ := os.ReadFile(filepath.Join(filepath.Dir(manifestAt), "x86_64", name))
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || len(want) == 0 || string(got) != string(want) {
+			t.Errorf("%s in the Windows home differs from the build (%v)", name, err)
+		}
+	}
+	wslconfig, _ := os.ReadFile(filepath.Join(home, ".wslconfig"))
+	want := "[wsl2]\r\nmemory=8GB\r\nkernel=C:\\\\Users\\\\ada\\\\wsl-kernel\\\\6.12.118.1\\\\kernel\r\n" +
+		"kernelModules=C:\\\\Users\\\\ada\\\\wsl-kernel\\\\6.12.118.1\\\\modules.vhdx\r\n\r\n[experimental]\r\nsparseVhd=true\r\n"
+	if string(wslconfig) != want {
+		t.Errorf(".wslconfig =\n%q\nwant\n%q", wslconfig, want)
+	}
+	backups, _ := filepath.Glob(filepath.Join(home, ".wslconfig.bak-*"))
+	if len(backups) != 1 {
+		t.Fatalf("backups: %v", backups)
+	}
+	if old, _ := os.ReadFile(backups[0]); string(old) != mine {
+		t.Errorf("the backup holds %q, want the user's file", old)
+	}
+}
