@@ -3,11 +3,13 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
 	var force bool
+	var arches []string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the pipeline: fetch, patch, configure, build, initrd, boot",
@@ -16,19 +18,27 @@ SHA-256 and sizes, upstream tag, commit and signer, stage timings), even when a 
 
 A stage whose inputs are unchanged since the last run of the same version, and whose outputs
 are still there unchanged, is skipped ("up to date"); a run that was stopped or failed is
-resumed from the stage it did not finish. --force runs every stage.`,
+resumed from the stage it did not finish. --force runs every stage.
+
+--arch builds and boots only that arch (every arch is still configured, so the release branch
+is the same in each job): one CI job per arch, then kbuild assemble in a last job gathers their
+output folders and packages them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			plan, opts, err := g.plan(cmd.Context())
 			if err != nil {
 				return err
 			}
+			if err := plan.CheckArches(arches); err != nil {
+				return cli.UsageError{Err: err}
+			}
 			plan.Print(cmd.OutOrStdout())
-			opts.Force = force
+			opts.Force, opts.Arches = force, arches
 			_, err = pipeline.Run(cmd.Context(), plan, opts)
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "run every stage, even those that are up to date")
+	cmd.Flags().StringArrayVar(&arches, "arch", nil, "build and boot only this arch (repeatable); package with kbuild assemble")
 	return cmd
 }

@@ -28,6 +28,8 @@ type Options struct {
 	Runner   kbuild.Runner
 	// Force runs every stage, even those whose inputs did not change since the last run.
 	Force bool
+	// Arches, when set, are the only arches run builds and boots (every arch is still configured).
+	Arches []string
 }
 
 // Plan is what a run will do, resolved before anything is fetched or built.
@@ -150,6 +152,16 @@ func compressionName(c string) string {
 		return "gzip"
 	}
 	return c
+}
+
+// CheckArches reports an arch that is not the profile's.
+func (p *Plan) CheckArches(names []string) error {
+	for _, n := range names {
+		if !slices.ContainsFunc(p.Arches, func(a kbuild.Arch) bool { return a.Name == n }) {
+			return fmt.Errorf("--arch %s: profile %s builds %s", n, p.Line.Name, strings.Join(p.Line.Profile.Arches, ", "))
+		}
+	}
+	return nil
 }
 
 // OnlyArches narrows the plan to the named arches, which must be the profile's; none keeps all.

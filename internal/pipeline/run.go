@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,15 +60,41 @@ func (r *run) live() io.Writer {
 }
 
 // Run carries out the plan. The manifest is written whether the run succeeds or fails, so a
-// failed run still says how far it got; its path is returned in both cases.
+// failed run still says how far it got; its path is returned in both cases. With opts.Arches,
+// every arch is configured (the branch's defconfig commit holds them all, so it is the same
+// whichever arch a CI job builds) but only those are built and booted, and nothing is packaged:
+// kbuild assemble gathers the arches' runs and packages them.
 func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err error) {
+	return runWith(ctx, p, opts, "run", func(r *run, arches []*archRun) error {
+		built := arches
+		if len(opts.Arches) > 0 {
+			built = slices.DeleteFunc(slices.Clone(arches), func(ar *archRun) bool { return !slices.Contains(opts.Arches, ar.a.Name) })
+		}
+		if err := r.buildAll(ctx, built); err != nil {
+			return err
+		}
+		if len(p.Line.Profile.Package.Formats) == 0 {
+			return nil
+		}
+		if len(built) < len(arches) {
+			fmt.Fprintf(r.opts.Out, "%-18s not made here: this run built %s of %s; kbuild assemble gathers the arches' runs and packages them\n",
+				"package", strings.Join(opts.Arches, ", "), strings.Join(p.Line.Profile.Arches, ", "))
+			return nil
+		}
+		return r.packageStage(ctx)
+	})
+}
+
+// runWith is a run up to and including the branch stage (fetch, patch, every arch configured,
+// the defconfig commit), then finish; the manifest is written after every stage and at the end.
+func runWith(ctx context.Context, p *Plan, opts Options, what string, finish func(*run, []*archRun) error) (manifestPath string, err error) {
 	if opts.Runner == nil {
 		opts.Runner = kbuild.Exec{}
 	}
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	unlock, err := lockWorkDir(opts.WorkDir, "run")
+	unlock, err := lockWorkDir(opts.WorkDir, what)
 	if err != nil {
 		return "", err
 	}
@@ -83,7 +111,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 		InputsDigest:  p.InputsDigest,
 		Started:       time.Now().UTC(),
 		Upstream:      manifest.Upstream{Release: p.Release.String(), Tag: p.Release.Tag(), GitURL: l.Upstream.Git},
-		Reproducer:    fmt.Sprintf("kbuild run --config %s --profile %s", l.Pipeline.File, l.Name),
+		Reproducer:    fmt.Sprintf("kbuild %s --config %s --profile %s", what, l.Pipeline.File, l.Name),
 	}}
 	manifestPath = filepath.Join(p.OutDir, "manifest.json")
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
@@ -123,20 +151,19 @@ func Run(ctx context.Context, p *Plan, opts Options) (manifestPath string, err e
 	if err != nil {
 		return manifestPath, err
 	}
-	if err := r.buildAll(ctx, arches); err != nil {
+	if err := finish(r, arches); err != nil {
 		return manifestPath, err
-	}
-	if len(l.Profile.Package.Formats) > 0 {
-		err := r.cachedStage("package", "", r.packageCache(), noProduct(func() (string, error) {
-			_, detail, err := r.makePayloads(ctx, "")
-			return detail, err
-		}))
-		if err != nil {
-			return manifestPath, err
-		}
 	}
 	fmt.Fprintf(opts.Out, "%-18s %s\n", "manifest", manifestPath)
 	return manifestPath, nil
+}
+
+// packageStage makes the Windows payloads of every arch.
+func (r *run) packageStage(ctx context.Context) error {
+	return r.cachedStage("package", "", r.packageCache(), noProduct(func() (string, error) {
+		_, detail, err := r.makePayloads(ctx, "")
+		return detail, err
+	}))
 }
 
 // Fetch runs only the fetch and patch stages, for a source tree without a build, and returns the
