@@ -21,6 +21,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/cve"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/pipeline"
 	"github.com/wslkernel/wslkernel/internal/publish"
 	"github.com/wslkernel/wslkernel/internal/published"
 	"github.com/wslkernel/wslkernel/internal/upstream"
@@ -30,12 +31,14 @@ import (
 func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var manifestPath, configPath, cacheDir, cveDir string
+	var manifestPath, configPath, cacheDir, cveDir, profile, workDir string
 	var dryRun, replace bool
 	root := &cobra.Command{
-		Use:   "kpublish --manifest out/.../manifest.json [--dry-run]",
+		Use:   "kpublish [--manifest out/.../manifest.json] [--dry-run]",
 		Short: "Publish a kbuild run: branch, tag and GitHub release",
-		Long: `kpublish reads the manifest.json that kbuild run wrote, checks every output against the
+		Long: `kpublish reads the manifest.json that kbuild run wrote (--manifest; default: the newest
+successful run of --profile in the work dir, so cron can run kbuild check && kbuild run &&
+kpublish), checks every output against the
 SHA-256 recorded there, and publishes:
   - the release branch (publish.remote, from the upstream mirror where kbuild built it; each
     release rebuilds it on its upstream tag, so it is force-updated) and the annotated release
@@ -53,7 +56,12 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if manifestPath == "" {
+				if manifestPath, err = newestRun(configPath, workDir, profile); err != nil {
+					return err
+				}
+			}
 			p, rel, m, err := load(configPath, manifestPath)
 			if err != nil {
 				return err
@@ -108,7 +116,12 @@ the previous release (diffconfig form), the patches added, dropped and upstreame
 those that affect the previous upstream version and not the new one), and the artifacts with
 sizes and SHA-256. The previous release is the newest earlier successful run beside this one.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if manifestPath == "" {
+				if manifestPath, err = newestRun(configPath, workDir, profile); err != nil {
+					return err
+				}
+			}
 			p, rel, m, err := load(configPath, manifestPath)
 			if err != nil {
 				return err
@@ -125,15 +138,32 @@ sizes and SHA-256. The previous release is the newest earlier successful run bes
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
-	pf.StringVarP(&manifestPath, "manifest", "m", "", "manifest.json written by kbuild run (required)")
+	pf.StringVarP(&manifestPath, "manifest", "m", "", "manifest.json written by kbuild run (default: the newest successful run of --profile)")
+	pf.StringVarP(&profile, "profile", "p", "wsl", "the profile whose newest run is published, without --manifest")
+	pf.StringVar(&workDir, "work-dir", "", "kbuild's work dir, without --manifest (default: .work beside pipeline.yaml)")
 	pf.StringVarP(&configPath, "config", "c", "pipeline.yaml", "the pipeline description (for the publish target)")
 	pf.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
 	pf.StringVar(&cveDir, "cve-records", "", "a local copy of the kernel CNA's published CVE records (default: publish.cve_records)")
 	f := root.Flags()
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "print what would be published, change nothing")
 	f.BoolVar(&replace, "replace-assets", false, "replace release assets whose contents differ from ours")
-	_ = root.MarkPersistentFlagRequired("manifest")
 	return cli.Execute(ctx, "kpublish", root, args, stderr)
+}
+
+// newestRun is the manifest of the newest successful run of the profile in the work dir.
+func newestRun(configPath, workDir, profile string) (string, error) {
+	p, err := config.Load(configPath)
+	if err != nil {
+		return "", cli.UsageError{Err: err}
+	}
+	if workDir == "" {
+		workDir = filepath.Join(p.Dir(), ".work")
+	}
+	_, dir, err := pipeline.LatestRun(workDir, profile)
+	if err != nil {
+		return "", cli.UsageError{Err: err}
+	}
+	return filepath.Join(dir, "manifest.json"), nil
 }
 
 // load reads pipeline.yaml and the manifest, and plans the release (every output checked

@@ -15,7 +15,8 @@ func TestExitCodes(t *testing.T) {
 		stderr string
 	}{
 		{args: []string{"--help"}, code: 0, stdout: "--dry-run"},
-		{args: []string{"-n"}, code: 2, stderr: `required flag(s) "manifest" not set`},
+		{args: []string{"-n", "--config", "../../pipeline.yaml", "--work-dir", "/nonexistent"}, code: 2,
+			stderr: "no successful build of profile wsl in /nonexistent: build one first"},
 		{args: []string{"--manifest", "/nonexistent/manifest.json", "--config", "../../pipeline.yaml", "-n"}, code: 2, stderr: "kpublish: open /nonexistent/manifest.json"},
 	} {
 		var stdout, stderr bytes.Buffer
