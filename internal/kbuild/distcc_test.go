@@ -1,0 +1,117 @@
+package kbuild
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePort is a TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// distccd starts a distcc server on loopback for the test and returns its address and a function
+// reading how many compilations it has done (its own statistics page).
+func distccd(t *testing.T) (host string, compiled func() int) {
+	t.Helper()
+	if _, err := exec.LookPath("distccd"); err != nil {
+		t.Skip("distccd is not installed (scripts/setup installs it)")
+	}
+	port, stats := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	log := filepath.Join(t.TempDir(), "distccd.log")
+	cmd := exec.CommandContext(ctx, "distccd", "--daemon", "--no-detach", "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--allow", "127.0.0.1/32", "--stats", "--stats-port", strconv.Itoa(stats), "--jobs", "2", "--log-file", log)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			data, _ := os.ReadFile(log)
+			t.Fatalf("distccd did not start listening: %v\n%s", err, data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ok := regexp.MustCompile(`(?m)^dcc_compile_ok (\d+)`)
+	return fmt.Sprintf("127.0.0.1:%d/2", port), func() int {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", stats))
+		if err != nil {
+			t.Fatalf("distccd statistics: %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		m := ok.FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("distccd statistics without dcc_compile_ok:\n%s", body)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+}
+
+// fakeKernel is a source tree whose Makefile builds like the kernel's as far as the wrapper is
+// concerned: make -C src O=out CC=... bzImage, every object compiled with $(CC) and $(KCFLAGS).
+func fakeKernel(t *testing.T, files int) string {
+	t.Helper()
+	src := t.TempDir()
+	makefile := "objs := $(patsubst %.c,$(O)/%.o,$(wildcard *.c))\n" +
+		"bzImage: $(objs)\n\tcat $(objs) > $(O)/bzImage\n" +
+		"$(O)/%.o: %.c\n\t$(CC) $(KCFLAGS) -O2 -c -o $@ $<\n"
+	os.WriteFile(filepath.Join(src, "Makefile"), []byte(makefile), 0o644)
+	for i := 0; i < files; i++ {
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%d.c", i)), []byte(fmt.Sprintf("int f%d(int x) { return x * %d; }\n", i, i+1)), 0o644)
+	}
+	return src
+}
+
+// The distcc wrapper sends the compilations to the hosts of pipeline.yaml's build.distcc_hosts:
+// a distccd on loopback compiles them (its statistics count them), and so it does behind ccache
+// (ccache+distcc) for ccache's misses.
+func TestDistccCompilesOnTheDistccHosts(t *testing.T) {
+	host, compiled := distccd(t)
+	x86, _ := LookupArch("x86_64")
+	if !x86.Native() {
+		t.Skip("the fake tree is compiled with the native gcc")
+	}
+	for _, wrapper := range []string{"distcc", "ccache+distcc"} {
+		t.Run(wrapper, func(t *testing.T) {
+			before := compiled()
+			src := fakeKernel(t, 6)
+			tree := &Tree{Src: src, Out: t.TempDir(), Arch: x86, Wrapper: wrapper, DistccHosts: []string{host},
+				CcacheDir: t.TempDir(), Runner: Exec{}, Timestamp: time.Unix(1700000000, 0)}
+			var log strings.Builder
+			if err := tree.Make(context.Background(), &log, "bzImage"); err != nil {
+				t.Fatalf("make through %s: %v\n%s", wrapper, err, log.String())
+			}
+			if _, err := os.Stat(filepath.Join(tree.Out, "bzImage")); err != nil {
+				t.Fatal(err)
+			}
+			if got := compiled() - before; got != 6 {
+				t.Errorf("distccd compiled %d of the 6 files through %s\n%s", got, wrapper, log.String())
+			}
+		})
+	}
+}
