@@ -73,8 +73,7 @@ func stageKernelOrg(real, dir string, withNewest bool) error {
 				kept = append(kept, r)
 			}
 		}
-		rel["releases"] = kept
-		rel["latest_stable"] = map[string]any{"version": "6.12.117"}
+		rel["releases"] = kept // latest_stable (6.18.9) stays: another series
 		if data, err = json.MarshalIndent(rel, "", "  "); err != nil {
 			return err
 		}
