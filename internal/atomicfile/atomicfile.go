@@ -4,6 +4,8 @@
 package atomicfile
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -67,4 +69,22 @@ func WriteFile(dest string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return f.Commit()
+}
+
+// Copy copies the file src to dest, which appears only when complete.
+func Copy(src, dest string, perm os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := Create(dest, perm)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	if _, err := io.Copy(out, in); err != nil {
+		return fmt.Errorf("copying %s: %w", src, err)
+	}
+	return out.Commit()
 }

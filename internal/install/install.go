@@ -6,7 +6,6 @@ package install
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,13 +63,13 @@ func Install(o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Kernel = filepath.Join(dir, "kernel")
-	if err := copyFile(o.Kernel, res.Kernel); err != nil {
+	if err := atomicfile.Copy(o.Kernel, res.Kernel, 0o644); err != nil {
 		return nil, err
 	}
 	res.Settings["kernel"] = winDir + `\kernel`
 	if o.Modules != "" {
 		res.Modules = filepath.Join(dir, "modules.vhdx")
-		if err := copyFile(o.Modules, res.Modules); err != nil {
+		if err := atomicfile.Copy(o.Modules, res.Modules, 0o644); err != nil {
 			return nil, err
 		}
 		res.Settings["kernelModules"] = winDir + `\modules.vhdx`
@@ -175,22 +174,4 @@ func Set(text, section, key, value string) string {
 		out = append(out[:at], append([]string{entry}, out[at:]...)...)
 	}
 	return strings.Join(append(out, lines[end:]...), nl) + nl
-}
-
-// copyFile copies src to dst, which appears only when complete.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := atomicfile.Create(dst, 0o644)
-	if err != nil {
-		return err
-	}
-	defer out.Abort()
-	if _, err := io.Copy(out, in); err != nil {
-		return fmt.Errorf("copying %s: %w", src, err)
-	}
-	return out.Commit()
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -500,7 +499,7 @@ func (r *run) configure(ctx context.Context, ar *archRun) (string, error) {
 		return "", err
 	}
 	// The base as it was before the fragments: what `kbuild config explain` starts from.
-	if err := copyFile(dotconfig, dotconfig+".base"); err != nil {
+	if err := atomicfile.Copy(dotconfig, dotconfig+".base", 0o644); err != nil {
 		return "", err
 	}
 	var fragments []*kconfig.Config
@@ -628,11 +627,11 @@ func (r *run) build(ctx context.Context, ar *archRun, kernel string) (string, er
 	if release != r.plan.KernelRelease {
 		return "", fmt.Errorf("the build's kernel release is %s, the version scheme says %s", release, r.plan.KernelRelease)
 	}
-	if err := copyFile(filepath.Join(tree.Out, tree.Arch.ImagePath), kernel); err != nil {
+	if err := atomicfile.Copy(filepath.Join(tree.Out, tree.Arch.ImagePath), kernel, 0o644); err != nil {
 		return "", err
 	}
 	configOut := filepath.Join(filepath.Dir(kernel), "config")
-	if err := copyFile(filepath.Join(tree.Out, ".config"), configOut); err != nil {
+	if err := atomicfile.Copy(filepath.Join(tree.Out, ".config"), configOut, 0o644); err != nil {
 		return "", err
 	}
 	if _, err := r.output("kernel", tree.Arch.Name, kernel); err != nil {
@@ -800,22 +799,4 @@ func (r *run) output(name, arch, path string) (manifest.File, error) {
 	}
 	r.record(func() { r.m.Outputs = append(r.m.Outputs, f) })
 	return f, nil
-}
-
-// copyFile copies src to dst, which appears only when complete.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := atomicfile.Create(dst, 0o644)
-	if err != nil {
-		return err
-	}
-	defer out.Abort()
-	if _, err := io.Copy(out, in); err != nil {
-		return err
-	}
-	return out.Commit()
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
@@ -136,7 +137,7 @@ func copyPath(src, dest string) error {
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 			return err
 		}
-		return copyFile(src, dest)
+		return atomicfile.Copy(src, dest, 0o644)
 	}
 	tmp := dest + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
@@ -158,7 +159,7 @@ func copyPath(src, dest string) error {
 			}
 			return os.Symlink(target, to)
 		default:
-			return copyFile(path, to)
+			return atomicfile.Copy(path, to, 0o644)
 		}
 	})
 	if err != nil {
