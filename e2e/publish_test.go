@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -101,5 +102,16 @@ func TestKpublishPublishesTheSmokeRunOnce(t *testing.T) {
 	out, err := kbuildWith(t, pipeline, "check", "--profile", "smoke", "--work-dir", t.TempDir())
 	if code := exitCode(err); code != 3 || !strings.Contains(out, "upstream 6.12.118: up to date, released as "+manifestRun.Tag) {
 		t.Errorf("check after publishing, on an empty work dir: exit %d\n%s", code, out)
+	}
+	// And a run after the release builds nothing: every stage up to date. (With the repository's
+	// pipeline.yaml: this copy's publish.remote is in update.json, so it would package again.)
+	out, err = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
+	if err != nil || !strings.Contains(out, "version  6.12.118.1") {
+		t.Fatalf("run after publishing: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "(") && strings.HasSuffix(line, "s)") && !strings.HasPrefix(line, "fetch ") {
+			t.Errorf("run after publishing ran a stage: %s", line)
+		}
 	}
 }

@@ -273,3 +273,74 @@ func TestInstallIntoAWindowsHome(t *testing.T) {
 		t.Errorf("the backup holds %q, want the user's file", old)
 	}
 }
+
+// The publish job of the CI workflow, on the real kernel: kbuild assemble in a work dir of its
+// own (as on a fresh runner) derives the same release branch itself, takes the arches' outputs
+// from the run's folder with their hashes checked, and packages them.
+func TestAssembleInAFreshWorkDirMakesTheSameRelease(t *testing.T) {
+	if manifestRun == nil || manifestRun.Status != "ok" {
+		t.Skip("no shared run")
+	}
+	work := t.TempDir()
+	out, err := kbuild(context.Background(), "assemble", "--profile", "smoke", "--work-dir", work, filepath.Dir(manifestAt))
+	if err != nil {
+		t.Fatalf("kbuild assemble: %v\n%s", err, out)
+	}
+	m, err := manifest.Read(filepath.Join(work, "out/smoke/6.12.118.1/manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.BranchHead != manifestRun.BranchHead {
+		t.Errorf("assemble's branch head %s, the run's %s: the branch is not a function of the inputs", m.BranchHead, manifestRun.BranchHead)
+	}
+	sha := map[string]string{}
+	payloads := 0
+	for _, o := range m.Outputs {
+		sha[o.Name+"/"+o.Arch] = o.SHA256
+		if o.Name == "payload" {
+			payloads++
+		}
+	}
+	for _, o := range manifestRun.Outputs {
+		if o.Name != "payload" && sha[o.Name+"/"+o.Arch] != o.SHA256 {
+			t.Errorf("assembled %s/%s: sha256 %s, the run's %s", o.Name, o.Arch, sha[o.Name+"/"+o.Arch], o.SHA256)
+		}
+	}
+	if payloads < 5 || len(m.Boots) != 2 {
+		t.Errorf("assembled release: %d payloads, boots %+v\n%s", payloads, m.Boots, out)
+	}
+}
+
+// The enthusiast's path on the real kernel: kbuild custom adds a module to the smoke line, the
+// kernel boots and says +custom, and an option whose dependencies are missing is refused
+// naming the flag's line and the unmet dependency.
+func TestCustomKernelOnTheSmokeLine(t *testing.T) {
+	if runErr != nil {
+		t.Skip("the shared run failed")
+	}
+	work := filepath.Join(cacheDir, "e2e-custom-work") // kept between runs, as an enthusiast's is
+	out, err := kbuild(context.Background(), "custom", "--profile", "smoke", "--arch", "x86_64", "--enable", "CRC_CCITT=m", "--work-dir", work)
+	if err != nil {
+		t.Fatalf("kbuild custom: %v\n%s", err, out)
+	}
+	for _, want := range []string{"init reports 6.12.118.1-microsoft-standard-WSL2+custom", "2 modules in modules.vhdx", "kbuild install --profile custom"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kbuild custom output lacks %q:\n%s", want, out)
+		}
+	}
+	config, _ := os.ReadFile(filepath.Join(work, "out/custom/6.12.118.1/x86_64/config"))
+	if !strings.Contains(string(config), "CONFIG_CRC_CCITT=m\n") || !strings.Contains(string(config), "CONFIG_CRC_ITU_T=m\n") {
+		t.Errorf("the custom config lacks the profile's module or the added one")
+	}
+
+	bad := t.TempDir()
+	out, err = kbuild(context.Background(), "custom", "--profile", "smoke", "--arch", "x86_64", "--enable", "NFS_FS", "--work-dir", bad)
+	if err == nil {
+		t.Fatalf("kbuild custom --enable NFS_FS on a kernel without networking succeeded:\n%s", out)
+	}
+	for _, want := range []string{filepath.Join(bad, "custom.config") + ":3: CONFIG_NFS_FS=y was requested", "depends on", "unmet"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal lacks %q:\n%s", want, out)
+		}
+	}
+}
