@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
@@ -51,6 +52,9 @@ var stageOrder = []string{"patch", "configure", "branch", "build", "modules", "h
 func ReadStatus(ctx context.Context, p *Plan, opts Options) (*Status, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
+	}
+	if opts.Runner == nil {
+		opts.Runner = kbuild.Exec{} // the compiler's and Go's versions are inputs
 	}
 	st := &Status{Profile: p.Line.Name, Upstream: p.Release.String(), Version: p.Version.String(),
 		Revision: p.Revision.Why, Released: p.Revision.Released, OutDir: p.OutDir}

@@ -11,7 +11,7 @@ import (
 
 func readStatus(t *testing.T, l *config.Line, work string) *Status {
 	t.Helper()
-	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}}
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache")} // the default runner, as kbuild status has
 	p, err := NewPlan(context.Background(), l, opts)
 	if err != nil {
 		t.Fatal(err)
