@@ -26,12 +26,18 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	// This stage replaces the run's: its payloads and its record.
 	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == "package" })
 	r := &run{plan: p, opts: opts, m: m}
+	// Recorded with its inputs, as a run's package stage is, so a later run skips it when nothing
+	// changed since.
+	c := r.packageCache()
+	if supersedes != "" && c.inputs != nil {
+		c.inputs["supersedes"] = supersedes
+	}
 	var files []manifest.File
-	err = r.stage("package", "", func() (string, error) {
+	err = r.keyedStage("package", "", c.inputs, noProduct(func() (string, error) {
 		var detail string
 		files, detail, err = r.makePayloads(ctx, supersedes)
 		return detail, err
-	})
+	}))
 	if werr := m.Write(filepath.Join(p.OutDir, "manifest.json")); err == nil {
 		err = werr
 	}

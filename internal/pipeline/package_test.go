@@ -88,4 +88,17 @@ func TestRunPackagesAndPackageAgain(t *testing.T) {
 	if !strings.Contains(string(update), `"supersedes": "6.12.117.1"`) || !strings.Contains(string(update), `"signed": false`) {
 		t.Errorf("update-x64.json:\n%s", update)
 	}
+
+	// kbuild package records its inputs as the run's stage does: a run after a package with other
+	// inputs (here --supersedes) packages again, and after one with the run's own, it does not.
+	_, m, _, err = runLine(t, l, work)
+	if err != nil || stageStatuses(m) != "fetch:ok patch:skipped configure/x86_64:skipped branch:skipped build/x86_64:skipped initrd/x86_64:skipped boot/x86_64:skipped package:ok" {
+		t.Errorf("run after package --supersedes: %v, %s", err, stageStatuses(m))
+	}
+	if _, err := Package(context.Background(), plan, opts, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, _, err = runLine(t, l, work); err != nil || !strings.HasSuffix(stageStatuses(m), "package:skipped") {
+		t.Errorf("run after package: %v, %s", err, stageStatuses(m))
+	}
 }
