@@ -191,10 +191,14 @@ func TestServicingInLockStep(t *testing.T) {
 	if !strings.Contains(s.killedState, "signal: killed") {
 		t.Errorf("the run to kill ended %q, not killed:\n%s", s.killedState, s.killed)
 	}
-	for _, want := range []string{"only what is new since the mirror's last release", "(updated "} {
-		if !strings.Contains(s.killed, want) {
-			t.Errorf("the killed run's output lacks %q:\n%s", want, s.killed)
-		}
+	// The mirror is kept between runs of the suite: the first on a machine fetches only what
+	// 6.12.118 adds, later ones find it there already (upstream's TestNextPointReleaseFetchesOnlyWhatIsNew
+	// checks the incremental fetch on its own).
+	if !strings.Contains(s.killed, "only what is new since the mirror's last release") && !strings.Contains(s.killed, ", already in the mirror") {
+		t.Errorf("the killed run's fetch was neither incremental nor from the mirror:\n%s", s.killed)
+	}
+	if !strings.Contains(s.killed, "(updated ") {
+		t.Errorf("the killed run did not move the source tree in place:\n%s", s.killed)
 	}
 	// The resumed run skipped what the killed one finished and built the rest.
 	if runErr != nil {
