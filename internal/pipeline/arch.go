@@ -144,12 +144,32 @@ func (r *run) configureCache(ctx context.Context, ar *archRun) cached {
 
 // toolchainID is the compiler's first --version line, for the keys of the stages that compile.
 func (r *run) toolchainID(ctx context.Context, a kbuild.Arch) string {
-	var out bytes.Buffer
-	if err := r.opts.Runner.Run(ctx, a.CrossCompile+"gcc", []string{"--version"}, nil, &out); err != nil {
-		return "unknown compiler " + a.CrossCompile + "gcc"
+	return r.toolVersion(ctx, a.CrossCompile+"gcc", "--version")
+}
+
+// toolVersion is the first line a program prints of its version, asked once per run: tool
+// versions are inputs of the stages that use the tools.
+func (r *run) toolVersion(ctx context.Context, prog string, args ...string) string {
+	asked := prog + " " + strings.Join(args, " ")
+	r.mu.Lock()
+	v, ok := r.tools[asked]
+	r.mu.Unlock()
+	if ok {
+		return v
 	}
-	first, _, _ := strings.Cut(out.String(), "\n")
-	return first
+	var out bytes.Buffer
+	v = "unknown " + prog
+	if err := r.opts.Runner.Run(ctx, prog, args, nil, &out); err == nil {
+		first, _, _ := strings.Cut(out.String(), "\n")
+		v = strings.TrimSpace(first)
+	}
+	r.record(func() {
+		if r.tools == nil {
+			r.tools = map[string]string{}
+		}
+		r.tools[asked] = v
+	})
+	return v
 }
 
 // branchCache: the patch commit and each arch's .config (savedefconfig is a function of it).
@@ -264,11 +284,7 @@ func (r *run) initrdCache(ctx context.Context, a kbuild.Arch) cached {
 
 // goVersion is the version of the go command that builds the initrd's programs.
 func (r *run) goVersion(ctx context.Context) string {
-	var out bytes.Buffer
-	if err := r.opts.Runner.Run(ctx, "go", []string{"env", "GOVERSION"}, nil, &out); err != nil {
-		return "unknown go"
-	}
-	return strings.TrimSpace(out.String())
+	return r.toolVersion(ctx, "go", "env", "GOVERSION")
 }
 
 // goSourcesKey hashes every Go file, go.mod and go.sum of the module holding the package in pkg:

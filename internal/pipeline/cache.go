@@ -108,11 +108,11 @@ func (r *run) reusable(name, arch string, c cached) (manifest.Stage, bool) {
 	if r.prev == nil || r.opts.Force || len(c.inputs) == 0 {
 		return manifest.Stage{}, false
 	}
-	i := slices.IndexFunc(r.prev.Stages, func(st manifest.Stage) bool { return st.Name == name && st.Arch == arch })
-	if i < 0 {
+	rec := stageRecord(r.prev, name, arch)
+	if rec == nil {
 		return manifest.Stage{}, false
 	}
-	st := r.prev.Stages[i]
+	st := *rec
 	if st.Key != c.inputs.key() || (st.Status != "ok" && st.Status != "skipped") {
 		return st, false
 	}

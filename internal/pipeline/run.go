@@ -48,6 +48,8 @@ type run struct {
 	prev *manifest.Manifest
 	// manifestPath is where the manifest is written after every stage; empty: not before the end.
 	manifestPath string
+	// tools holds the versions of the programs asked so far (toolVersion), by command line.
+	tools map[string]string
 }
 
 // live is where live progress goes: opts.Progress, or nowhere while arches build in parallel
