@@ -116,7 +116,11 @@ func (r *run) reusable(name, arch string, c cached) (manifest.Stage, bool) {
 	if st.Key != c.inputs.key() || (st.Status != "ok" && st.Status != "skipped") {
 		return st, false
 	}
-	for _, f := range r.prevOutputs(arch, c.outputs) {
+	files := r.prevOutputs(arch, c.outputs)
+	if len(c.outputs) > 0 && len(files) == 0 {
+		return st, false // every stage that names outputs makes one: none recorded is nothing to carry
+	}
+	for _, f := range files {
 		now, err := manifest.Describe(f.Name, f.Arch, filepath.Join(r.plan.OutDir, f.Path))
 		if err != nil || now.SHA256 != f.SHA256 {
 			return st, false
