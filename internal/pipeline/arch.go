@@ -267,6 +267,11 @@ func (r *run) modulesCache(ar *archRun) cached {
 	}
 }
 
+// headersCache: the build (headers_install reads the configured tree).
+func (r *run) headersCache(ar *archRun) cached {
+	return cached{inputs: inputs{"build": ar.buildKey}, outputs: []string{"headers"}}
+}
+
 // initrdCache: the spec, the compression, the time stamped on every entry, and the Go programs'
 // sources (every Go file of the module they belong to, and the Go version that builds them).
 func (r *run) initrdCache(ctx context.Context, a kbuild.Arch) cached {
@@ -474,8 +479,7 @@ func (r *run) buildOnly(ctx context.Context, ar *archRun) error {
 		}
 	}
 	if r.plan.Line.Profile.Build.Headers {
-		headers := cached{inputs: inputs{"build": ar.buildKey}, outputs: []string{"headers"}}
-		if err := r.cachedStage("headers", ar.a.Name, headers, noProduct(func() (string, error) { return r.headers(ctx, ar) })); err != nil {
+		if err := r.cachedStage("headers", ar.a.Name, r.headersCache(ar), noProduct(func() (string, error) { return r.headers(ctx, ar) })); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,7 +59,7 @@ func ReadStatus(ctx context.Context, p *Plan, opts Options) (*Status, error) {
 	}
 	st := &Status{Profile: p.Line.Name, Upstream: p.Release.String(), Version: p.Version.String(),
 		Revision: p.Revision.Why, Released: p.Revision.Released, OutDir: p.OutDir}
-	if p.Revision.Unknown != nil && p.Revision.Unknown != errNoRemote {
+	if p.Revision.Unknown != nil && !errors.Is(p.Revision.Unknown, errNoRemote) {
 		st.Unreadable = p.Revision.Unknown.Error()
 	}
 	if m, _ := manifest.Previous(filepath.Dir(p.OutDir), p.Version); m != nil {
@@ -140,7 +141,7 @@ func ReadStatus(ctx context.Context, p *Plan, opts Options) (*Status, error) {
 			check("modules", ar.a.Name, r.modulesCache(ar))
 		}
 		if p.Line.Profile.Build.Headers {
-			check("headers", ar.a.Name, cached{inputs: inputs{"build": ar.buildKey}, outputs: []string{"headers"}})
+			check("headers", ar.a.Name, r.headersCache(ar))
 		}
 		check("initrd", ar.a.Name, r.initrdCache(ctx, ar.a))
 		check("boot", ar.a.Name, r.bootCache(ar))
