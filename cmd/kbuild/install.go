@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,11 +35,7 @@ Outside WSL, say how Windows names the folder: --windows-path 'C:\Users\ada'.`,
 			if err != nil {
 				return cli.UsageError{Err: err}
 			}
-			work := g.workDir
-			if work == "" {
-				work = filepath.Join(p.Dir(), ".work")
-			}
-			m, dir, err := pipeline.LatestRun(work, g.profile)
+			m, dir, err := pipeline.LatestRun(p.WorkDir(g.workDir), g.profile)
 			if err != nil {
 				return err
 			}

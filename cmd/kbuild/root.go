@@ -97,11 +97,7 @@ func (g *globals) plan(ctx context.Context) (*pipeline.Plan, pipeline.Options, e
 }
 
 func (g *globals) options(l *config.Line) pipeline.Options {
-	work := g.workDir
-	if work == "" {
-		work = filepath.Join(l.Pipeline.Dir(), ".work")
-	}
-	work, _ = filepath.Abs(work)
+	work, _ := filepath.Abs(l.Pipeline.WorkDir(g.workDir))
 	cache, _ := filepath.Abs(g.cacheDir)
 	opts := pipeline.Options{WorkDir: work, CacheDir: cache, Jobs: g.jobs, Out: g.stdout}
 	if isTerminal(g.stderr) {

@@ -156,10 +156,7 @@ func newestRun(configPath, workDir, profile string) (string, error) {
 	if err != nil {
 		return "", cli.UsageError{Err: err}
 	}
-	if workDir == "" {
-		workDir = filepath.Join(p.Dir(), ".work")
-	}
-	_, dir, err := pipeline.LatestRun(workDir, profile)
+	_, dir, err := pipeline.LatestRun(p.WorkDir(workDir), profile)
 	if err != nil {
 		return "", cli.UsageError{Err: err}
 	}

@@ -247,6 +247,15 @@ func (p *Pipeline) posNear(path string) Pos {
 // Dir is the folder pipeline.yaml is in.
 func (p *Pipeline) Dir() string { return filepath.Dir(p.File) }
 
+// WorkDir is where kbuild keeps source trees, build trees and outputs: flag when given, else
+// .work beside pipeline.yaml.
+func (p *Pipeline) WorkDir(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return filepath.Join(p.Dir(), ".work")
+}
+
 // Rel gives a path relative to the pipeline's folder, for manifests and messages.
 func (p *Pipeline) Rel(path string) string {
 	if r, err := filepath.Rel(p.Dir(), path); err == nil && !strings.HasPrefix(r, "..") {
