@@ -169,13 +169,12 @@ func (p *Plan) OnlyArches(names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
+	if err := p.CheckArches(names); err != nil {
+		return err
+	}
 	var keep []kbuild.Arch
 	for _, n := range names {
-		i := slices.IndexFunc(p.Arches, func(a kbuild.Arch) bool { return a.Name == n })
-		if i < 0 {
-			return fmt.Errorf("--arch %s: profile %s builds %s", n, p.Line.Name, strings.Join(p.Line.Profile.Arches, ", "))
-		}
-		keep = append(keep, p.Arches[i])
+		keep = append(keep, p.Arches[slices.IndexFunc(p.Arches, func(a kbuild.Arch) bool { return a.Name == n })])
 	}
 	p.Arches = keep
 	return nil
