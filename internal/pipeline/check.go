@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/wslkernel/wslkernel/internal/config"
-	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -41,17 +39,8 @@ func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, err
 	}
 	rev := decideRevision(ctx, l, rel, InputsDigest(l, rel), opts.CacheDir)
 	res := &CheckResult{Upstream: rel, Version: version.Version{Upstream: rel, Rev: rev.Rev}, Released: rev.Released, Why: rev.Why, Unknown: rev.Unknown}
-	manifests, _ := filepath.Glob(filepath.Join(opts.WorkDir, "out", l.Name, "*", "manifest.json"))
-	for _, path := range manifests {
-		m, err := manifest.Read(path)
-		if err != nil || m.Status != "ok" {
-			continue
-		}
-		built, err := version.ParseRelease(m.Upstream.Release)
-		if err != nil {
-			continue
-		}
-		if res.LastBuilt == nil || built.Compare(*res.LastBuilt) > 0 {
+	if m, _, err := LatestRun(opts.WorkDir, l.Name); err == nil {
+		if built, err := version.ParseRelease(m.Upstream.Release); err == nil {
 			res.LastBuilt = &built
 		}
 	}
