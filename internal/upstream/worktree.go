@@ -34,38 +34,39 @@ const movingPrefix = "moving "
 // Holds is the commit the tree holds; zero when it holds none for certain (absent, or a move
 // was cut short).
 func (w Worktree) Holds() plumbing.Hash {
+	held, _ := w.state()
+	return held
+}
+
+// state reads the stamp: the commit the tree holds, and the commits whose differences from any
+// other must be undone to move it there (the one it holds; both ends of a move cut short). Both
+// are empty for a tree that is absent or unstamped.
+func (w Worktree) state() (held plumbing.Hash, from []plumbing.Hash) {
 	data, err := os.ReadFile(w.StampPath())
 	if err != nil {
-		return plumbing.ZeroHash
-	}
-	s := strings.TrimSpace(string(data))
-	if strings.HasPrefix(s, movingPrefix) || !plumbing.IsHash(s) {
-		return plumbing.ZeroHash
+		return plumbing.ZeroHash, nil
 	}
 	if _, err := os.Stat(w.Dir); err != nil {
-		return plumbing.ZeroHash
+		return plumbing.ZeroHash, nil
 	}
-	return plumbing.NewHash(s)
+	switch f := strings.Fields(string(data)); {
+	case len(f) == 1 && plumbing.IsHash(f[0]):
+		h := plumbing.NewHash(f[0])
+		return h, []plumbing.Hash{h}
+	case len(f) == 3 && f[0]+" " == movingPrefix && plumbing.IsHash(f[1]) && plumbing.IsHash(f[2]):
+		// A move from f[1] to f[2] was cut short: each path is at one or the other.
+		return plumbing.ZeroHash, []plumbing.Hash{plumbing.NewHash(f[1]), plumbing.NewHash(f[2])}
+	}
+	return plumbing.ZeroHash, nil
 }
 
 // Checkout makes the tree hold commit to, a commit in the repository at repoDir. How says what it
 // did: "reused", "updated N paths from <commit>", or "exported N files". A tree that holds a commit
 // the repository no longer has, or none, is exported whole (beside, then renamed into place).
 func (w Worktree) Checkout(ctx context.Context, repoDir string, to plumbing.Hash, workers int, progress Progress) (how string, err error) {
-	data, _ := os.ReadFile(w.StampPath())
-	state := strings.Fields(string(data))
-	_, statErr := os.Stat(w.Dir)
-	if statErr == nil && len(state) == 1 && state[0] == to.String() {
+	held, from := w.state()
+	if held == to {
 		return "reused", nil
-	}
-	var from []plumbing.Hash // the commits whose differences from to must be undone
-	switch {
-	case statErr != nil:
-	case len(state) == 1 && plumbing.IsHash(state[0]):
-		from = []plumbing.Hash{plumbing.NewHash(state[0])}
-	case len(state) == 3 && state[0]+" " == movingPrefix && plumbing.IsHash(state[1]) && plumbing.IsHash(state[2]):
-		// A move from state[1] to state[2] was cut short: each path is at one or the other.
-		from = []plumbing.Hash{plumbing.NewHash(state[1]), plumbing.NewHash(state[2])}
 	}
 	if len(from) > 0 {
 		n, err := w.move(ctx, repoDir, from, to)
