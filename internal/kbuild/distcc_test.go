@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,8 +27,9 @@ func freePort(t *testing.T) int {
 }
 
 // distccd starts a distcc server on loopback for the test and returns its address and a function
-// reading how many compilations it has done (its own statistics page).
-func distccd(t *testing.T) (host string, compiled func() int) {
+// reading how many compilations it has done, from its statistics port (which writes the page as
+// soon as a connection opens and then closes it: no HTTP request is read).
+func distccd(t *testing.T) (host string, compiled func(testing.TB) int) {
 	t.Helper()
 	if _, err := exec.LookPath("distccd"); err != nil {
 		t.Skip("distccd is not installed (scripts/setup installs it)")
@@ -56,16 +56,21 @@ func distccd(t *testing.T) (host string, compiled func() int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ok := regexp.MustCompile(`(?m)^dcc_compile_ok (\d+)`)
-	return fmt.Sprintf("127.0.0.1:%d/2", port), func() int {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", stats))
+	return fmt.Sprintf("127.0.0.1:%d/2", port), func(tb testing.TB) int {
+		tb.Helper()
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", stats))
 		if err != nil {
-			t.Fatalf("distccd statistics: %v", err)
+			tb.Fatalf("distccd statistics: %v", err)
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		m := ok.FindSubmatch(body)
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		page, err := io.ReadAll(c)
+		if err != nil {
+			tb.Fatalf("distccd statistics: %v", err)
+		}
+		m := ok.FindSubmatch(page)
 		if m == nil {
-			t.Fatalf("distccd statistics without dcc_compile_ok:\n%s", body)
+			tb.Fatalf("distccd statistics without dcc_compile_ok:\n%s", page)
 		}
 		n, _ := strconv.Atoi(string(m[1]))
 		return n
@@ -98,7 +103,7 @@ func TestDistccCompilesOnTheDistccHosts(t *testing.T) {
 	}
 	for _, wrapper := range []string{"distcc", "ccache+distcc"} {
 		t.Run(wrapper, func(t *testing.T) {
-			before := compiled()
+			before := compiled(t)
 			src := fakeKernel(t, 6)
 			tree := &Tree{Src: src, Out: t.TempDir(), Arch: x86, Wrapper: wrapper, DistccHosts: []string{host},
 				CcacheDir: t.TempDir(), Runner: Exec{}, Timestamp: time.Unix(1700000000, 0)}
@@ -110,8 +115,8 @@ func TestDistccCompilesOnTheDistccHosts(t *testing.T) {
 				t.Fatal(err)
 			}
 			// distccd counts a compilation a moment after it answers it: wait for the count to settle.
-			got := compiled() - before
-			for deadline := time.Now().Add(5 * time.Second); got < 6 && time.Now().Before(deadline); got = compiled() - before {
+			got := compiled(t) - before
+			for deadline := time.Now().Add(5 * time.Second); got < 6 && time.Now().Before(deadline); got = compiled(t) - before {
 				time.Sleep(100 * time.Millisecond)
 			}
 			if got != 6 {
