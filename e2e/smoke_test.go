@@ -363,6 +363,11 @@ func TestUntrustedSignerIsRefused(t *testing.T) {
 	if !strings.Contains(string(data), `"name":"fetch","status":"failed"`) {
 		t.Errorf("stages %s: want fetch failed", data)
 	}
+	// The first fetch wrote the tree as the pack arrived, before the signature could be
+	// checked: nothing of it may be left for a build to use.
+	if left, _ := os.ReadDir(filepath.Join(work, "src")); len(left) != 0 {
+		t.Errorf("the refused tag's tree is still in %s: %v", filepath.Join(work, "src"), left)
+	}
 }
 
 // kbuild check && kbuild run: check exits 3 once the newest release is built, 0 when it is not.
@@ -381,18 +386,29 @@ func TestCheckExitCodesForCron(t *testing.T) {
 	}
 }
 
-// The source tree is exactly the tag's tree plus the patches: exported afresh from the shared
-// mirror (the shared run may reuse an older tree), git itself, reading the tag into a scratch
-// index, sees no difference but the folder our patch adds (contents, modes, symlinks).
+// The source tree is exactly the tag's tree plus the patches, made both ways: written as the
+// pack arrives (a first fetch, empty mirror) and exported from the shared mirror (the shared run
+// may reuse an older tree). git itself, reading the tag into a scratch index, sees no difference
+// but the folder our patch adds (contents, modes, symlinks).
 func TestSourceTreeIsExactlyTheTagPlusPatches(t *testing.T) {
-	out, err := kbuild(context.Background(), "fetch", "--profile", "smoke", "--work-dir", t.TempDir())
-	if err != nil {
-		t.Fatalf("kbuild fetch --profile smoke: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	src := lines[len(lines)-1]
-	if got := statusAgainst(t, src, "v6.12.118"); got != "?? Microsoft/\n" {
-		t.Errorf("git status of the source tree against v6.12.118:\n%s\nwant only the patch's new folder (?? Microsoft/)", got)
+	for _, tc := range []struct{ name, cache, how string }{
+		{"first fetch", t.TempDir(), "files written to"},
+		{"from the mirror", cacheDir, "exported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := kbuild(context.Background(), "fetch", "--profile", "smoke", "--work-dir", t.TempDir(), "--cache-dir", tc.cache)
+			if err != nil {
+				t.Fatalf("kbuild fetch --profile smoke: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, tc.how) {
+				t.Errorf("the tree was not made as this case means to (%q):\n%s", tc.how, out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			src := lines[len(lines)-1]
+			if got := statusAgainst(t, src, "v6.12.118"); got != "?? Microsoft/\n" {
+				t.Errorf("git status of the source tree against v6.12.118:\n%s\nwant only the patch's new folder (?? Microsoft/)", got)
+			}
+		})
 	}
 }
 

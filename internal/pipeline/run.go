@@ -357,14 +357,30 @@ func (r *run) fetch() (string, error) {
 	tag := r.plan.Release.Tag()
 	var tagged *upstream.Tagged
 	var fetched *upstream.Fetched
+	wt := r.worktree()
 	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
 		var err error
-		if fetched, err = m.FetchTag(ctx, r.plan.Release, r.opts.Progress); err != nil {
+		if wt.Vacant() {
+			// A first fetch writes the source tree as the pack arrives; it is used only once
+			// the tag's signature is checked below.
+			fetched, err = m.FetchTagTree(ctx, r.plan.Release, r.opts.Progress, upstream.TreeRequest{
+				Dest: wt.Unverified(), Workers: runtime.NumCPU(), Files: r.exportProgress(),
+			})
+			if r.opts.Progress != nil {
+				fmt.Fprint(r.opts.Progress, "\r\033[K")
+			}
+		} else {
+			fetched, err = m.FetchTag(ctx, r.plan.Release, r.opts.Progress)
+		}
+		if err != nil {
 			return err
 		}
 		tagged, err = m.Resolve(fetched.Ref)
 		return err
 	})
+	if err == nil && fetched.Tree != "" {
+		defer os.RemoveAll(fetched.Tree) // gone once adopted; not used if the check fails
+	}
 	if err != nil {
 		return "", err
 	}
@@ -385,18 +401,24 @@ func (r *run) fetch() (string, error) {
 	r.m.Upstream.CommitTime = tagged.Commit.Committer.When.UTC()
 	r.commitTS = tagged.Commit.Committer.When
 	how := ""
+	if fetched.Tree != "" {
+		if err := wt.Adopt(tagged.Commit.Hash); err != nil {
+			return "", fmt.Errorf("making the source tree %s: %w", wt.Dir, err)
+		}
+		how = fmt.Sprintf(", %d files written to %s as they arrived", fetched.Files, wt.Dir)
+	}
 	switch {
 	case fetched.Retagged != "":
 		fmt.Fprintf(r.opts.Out, "%-18s upstream's %s is a new tag object (was %s, now %s): fetched again, signature checked again\n",
 			"WARNING", tag, fetched.Retagged[:12], fetched.Ref.Hash().String()[:12])
-		how = ", RE-TAGGED upstream"
+		how += ", RE-TAGGED upstream"
 	case fetched.Offline != "":
 		fmt.Fprintf(r.opts.Out, "%-18s upstream unreachable (%s): using the mirror's copy of %s\n", "warning", fetched.Offline, tag)
-		how = ", from the mirror (upstream unreachable)"
+		how += ", from the mirror (upstream unreachable)"
 	case fetched.Cached:
-		how = ", already in the mirror"
+		how += ", already in the mirror"
 	case fetched.Incremental:
-		how = ", only what is new since the mirror's last release"
+		how += ", only what is new since the mirror's last release"
 	}
 	return fmt.Sprintf("%s %s%s, %s", tag, tagged.Commit.Hash.String()[:12], how, trust), nil
 }

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
@@ -86,50 +84,19 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	}
 	walker.Close()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan exportJob, 64)
-	var written, bytes atomic.Int64
-	if progress != nil {
-		stop := make(chan struct{})
-		defer func() { close(stop); progress(written.Load(), bytes.Load()) }()
-		go func() {
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-					progress(written.Load(), bytes.Load())
-				}
-			}
-		}()
-	}
-	var firstErr error
-	var once sync.Once
-	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
 	var dirs sync.Map
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for job := range jobs {
-				if ctx.Err() != nil {
-					continue
-				}
-				for _, it := range job.items {
-					if err := writeData(tmp, it, job.data, &dirs); err != nil {
-						fail(err)
-						break
-					}
-					written.Add(1)
-					bytes.Add(int64(len(job.data)))
-				}
+	var done counted
+	stop := done.report(progress)
+	jobs, ctx, wait := startPool(ctx, workers, func(job exportJob) error {
+		for _, it := range job.items {
+			if err := writeData(tmp, it, job.data, &dirs); err != nil {
+				return err
 			}
-		}()
-	}
+			done.files.Add(1)
+			done.bytes.Add(int64(len(job.data)))
+		}
+		return nil
+	})
 	emit := func(data []byte, items []exportItem) error {
 		select {
 		case jobs <- exportJob{data: data, items: items}:
@@ -152,11 +119,10 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 			}
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		return 0, firstErr
+	if werr := wait(); werr != nil {
+		err = werr // the reading stopped because a writer failed
 	}
+	stop()
 	if err != nil {
 		return 0, err
 	}
@@ -167,7 +133,7 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 		return 0, err
 	}
 	ok = true
-	return written.Load(), nil
+	return done.files.Load(), nil
 }
 
 // openForExport opens the mirror for export: pack file descriptors kept open (go-git otherwise

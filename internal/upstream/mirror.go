@@ -97,6 +97,8 @@ type Fetched struct {
 	Cached      bool   // the mirror already held the tag, as upstream still has it
 	Offline     string // upstream could not be asked, so the mirror's copy was used: why
 	Retagged    string // upstream's tag object changed since the mirror fetched it: the old hash
+	Tree        string // FetchTagTree wrote the tagged commit's files there (Files of them)
+	Files       int64
 }
 
 // FetchTag makes the tag present in the mirror, as upstream has it now. The first fetch of a
@@ -107,6 +109,25 @@ type Fetched struct {
 // ls-remote): kernel.org never moves a release tag, so a changed one is fetched again and
 // reported, and its signature is then checked like any other.
 func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.Writer) (*Fetched, error) {
+	return m.fetchTag(ctx, rel, progress, nil)
+}
+
+// TreeRequest asks FetchTagTree for the tagged commit's files.
+type TreeRequest struct {
+	Dest    string   // the folder to write; replaced whole, written beside and renamed
+	Workers int      // hashing and writing files
+	Files   Progress // may be nil
+}
+
+// FetchTagTree is FetchTag that, when the mirror holds nothing yet, also writes the tagged
+// commit's tree to tr.Dest while the pack streams in (see cloneTag), and says so in
+// Fetched.Tree. The tree is written before the caller has checked the tag's signature: it must
+// check it before using tr.Dest, and remove the folder if the check fails.
+func (m *Mirror) FetchTagTree(ctx context.Context, rel version.Release, progress io.Writer, tr TreeRequest) (*Fetched, error) {
+	return m.fetchTag(ctx, rel, progress, &tr)
+}
+
+func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.Writer, tr *TreeRequest) (*Fetched, error) {
 	tag := rel.Tag()
 	refName := plumbing.NewTagReferenceName(tag)
 	res := &Fetched{}
@@ -130,6 +151,18 @@ func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.
 	if base != "" {
 		depth = 0
 	}
+	if tr != nil && m.empty() {
+		ref, files, err := m.cloneTag(ctx, refName, tr.Dest, tr.Workers, progress, tr.Files)
+		if err != nil {
+			return nil, err
+		}
+		res.Tree, res.Files = tr.Dest, files
+		res, err = m.fetched(res, ref, false)
+		if err != nil {
+			os.RemoveAll(tr.Dest)
+		}
+		return res, err
+	}
 	spec := gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))
 	err := m.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
@@ -150,16 +183,28 @@ func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
 	}
+	return m.fetched(res, ref, base != "")
+}
+
+// fetched records the commit of a tag just fetched (see commitRefs).
+func (m *Mirror) fetched(res *Fetched, ref *plumbing.Reference, incremental bool) (*Fetched, error) {
 	tagged, err := m.Resolve(ref)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
-	commitRef := plumbing.NewHashReference(plumbing.ReferenceName(commitRefs+tag), tagged.Commit.Hash)
+	commitRef := plumbing.NewHashReference(plumbing.ReferenceName(commitRefs+ref.Name().Short()), tagged.Commit.Hash)
 	if err := m.repo.Storer.SetReference(commitRef); err != nil {
 		return nil, err
 	}
-	res.Ref, res.Incremental = ref, base != ""
+	res.Ref, res.Incremental = ref, incremental
 	return res, nil
+}
+
+// empty says whether the mirror holds no objects at all.
+func (m *Mirror) empty() bool {
+	packs, _ := filepath.Glob(filepath.Join(m.Dir, "objects", "pack", "*.pack"))
+	loose, _ := filepath.Glob(filepath.Join(m.Dir, "objects", "[0-9a-f][0-9a-f]"))
+	return len(packs) == 0 && len(loose) == 0
 }
 
 // remoteTag asks upstream which object its tag names now.

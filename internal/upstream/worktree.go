@@ -38,6 +38,30 @@ func (w Worktree) Holds() plumbing.Hash {
 	return held
 }
 
+// Vacant says whether the tree holds nothing a move could start from (absent, or unstamped).
+func (w Worktree) Vacant() bool {
+	_, from := w.state()
+	return len(from) == 0
+}
+
+// Unverified is where a tree is written before its tag's signature is checked (FetchTagTree).
+func (w Worktree) Unverified() string { return w.Dir + ".unverified" }
+
+// Adopt makes the tree written at Unverified the tree, holding commit: the caller has checked
+// the tag that names it.
+func (w Worktree) Adopt(commit plumbing.Hash) error {
+	if err := os.Remove(w.StampPath()); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.RemoveAll(w.Dir); err != nil {
+		return err
+	}
+	if err := os.Rename(w.Unverified(), w.Dir); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(w.StampPath(), []byte(commit.String()+"\n"), 0o644)
+}
+
 // state reads the stamp: the commit the tree holds, and the commits whose differences from any
 // other must be undone to move it there (the one it holds; both ends of a move cut short). Both
 // are empty for a tree that is absent or unstamped.
@@ -64,6 +88,9 @@ func (w Worktree) state() (held plumbing.Hash, from []plumbing.Hash) {
 // did: "reused", "updated N paths from <commit>", or "exported N files". A tree that holds a commit
 // the repository no longer has, or none, is exported whole (beside, then renamed into place).
 func (w Worktree) Checkout(ctx context.Context, repoDir string, to plumbing.Hash, workers int, progress Progress) (how string, err error) {
+	if err := os.RemoveAll(w.Unverified()); err != nil { // left by a run stopped before its check
+		return "", err
+	}
 	held, from := w.state()
 	if held == to {
 		return "reused", nil
