@@ -37,10 +37,11 @@ import (
 // objects arrive. The pack and its index go into the mirror as git would leave them.
 //
 // dest is written beside and renamed into place at the end, so it is the whole tree or absent.
+// Errors are the caller's to say which tag and URL they concern.
 // Entry names are checked before anything is written (no "..", "/", duplicates), because the
 // tree is written before the tag's signature is checked: the caller must not use dest until it
 // has verified the tag, and removes it otherwise.
-func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, dest string, workers int, progress io.Writer, files Progress) (*plumbing.Reference, int64, error) {
+func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, dest string, workers int, progress io.Writer, files Progress) (_ *plumbing.Reference, _ int64, err error) {
 	ep, err := transport.NewEndpoint(m.URL)
 	if err != nil {
 		return nil, 0, err
@@ -53,7 +54,21 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	if err != nil {
 		return nil, 0, err
 	}
-	defer sess.Close()
+	var running io.Reader // the response, once the server is sending the pack
+	defer func() {
+		switch {
+		case running == nil || err == nil:
+			sess.Close()
+		default:
+			// The server is still sending the rest of the pack, and closing the session waits
+			// for it to end (for a file:// URL, for git-upload-pack to exit), which it cannot
+			// while nobody reads. Read the rest away, then close, without holding up the error.
+			go func() {
+				io.Copy(io.Discard, running) // raw: no more progress lines after the error
+				sess.Close()
+			}()
+		}
+	}()
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -64,7 +79,7 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	}
 	ref, err := refs.Reference(refName)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetch %s from %s: %w", refName.Short(), m.URL, ErrNoTag)
+		return nil, 0, ErrNoTag
 	}
 
 	req := packp.NewUploadPackRequestFromCapabilities(adv.Capabilities)
@@ -83,7 +98,7 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	if err != nil {
 		return nil, 0, err
 	}
-	defer resp.Close()
+	running = resp
 	var stream io.Reader = resp
 	switch {
 	case req.Capabilities.Supports(capability.Sideband64k):
@@ -124,7 +139,7 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	written, err := rc.receive(ctx, stream, packDir, workers)
 	if err != nil {
 		os.RemoveAll(tree)
-		return nil, 0, fmt.Errorf("fetch %s from %s: %w", refName.Short(), m.URL, err)
+		return nil, 0, err
 	}
 	if err := os.RemoveAll(dest); err != nil {
 		return nil, 0, err

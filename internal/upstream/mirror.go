@@ -154,7 +154,7 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 	if tr != nil && m.empty() {
 		ref, files, err := m.cloneTag(ctx, refName, tr.Dest, tr.Workers, progress, tr.Files)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
 		}
 		res.Tree, res.Files = tr.Dest, files
 		res, err = m.fetched(res, ref, false)

@@ -121,22 +121,38 @@ func TestFetchErrors(t *testing.T) {
 	upstream := twoReleases(t)
 	ctx := context.Background()
 	missing, _ := version.ParseRelease("6.12.9")
-	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
-	if err != nil {
-		t.Fatal(err)
+	// Both ways in: go-git's fetch, and the first fetch that writes the tree (cloneTag).
+	fetches := map[string]func(m *Mirror, dest string) error{
+		"FetchTag": func(m *Mirror, _ string) error { _, err := m.FetchTag(ctx, missing, nil); return err },
+		"FetchTagTree": func(m *Mirror, dest string) error {
+			_, err := m.FetchTagTree(ctx, missing, nil, TreeRequest{Dest: dest, Workers: 2})
+			return err
+		},
 	}
-	_, err = m.FetchTag(ctx, missing, nil)
-	unlock()
-	if !errors.Is(err, ErrNoTag) || !strings.Contains(err.Error(), "fetch v6.12.9 from file://"+upstream) {
-		t.Errorf("FetchTag(missing tag) = %v", err)
-	}
-	m, unlock, err = OpenMirror(t.TempDir(), "file:///nonexistent/linux.git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
-	if _, err := m.FetchTag(ctx, missing, nil); err == nil || !strings.Contains(err.Error(), "fetch v6.12.9 from file:///nonexistent/linux.git") {
-		t.Errorf("FetchTag(unreachable) = %v", err)
+	for name, fetch := range fetches {
+		t.Run(name, func(t *testing.T) {
+			parent := t.TempDir()
+			m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = fetch(m, filepath.Join(parent, "src"))
+			unlock()
+			if !errors.Is(err, ErrNoTag) || !strings.Contains(err.Error(), "fetch v6.12.9 from file://"+upstream) {
+				t.Errorf("missing tag: %v", err)
+			}
+			m, unlock, err = OpenMirror(t.TempDir(), "file:///nonexistent/linux.git")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unlock()
+			if err := fetch(m, filepath.Join(parent, "src")); err == nil || !strings.Contains(err.Error(), "fetch v6.12.9 from file:///nonexistent/linux.git") {
+				t.Errorf("unreachable: %v", err)
+			}
+			if left, _ := os.ReadDir(parent); len(left) != 0 {
+				t.Errorf("left beside the tree: %v", left)
+			}
+		})
 	}
 }
 
@@ -197,6 +213,24 @@ func TestExportOnAFullDiskLeavesNothing(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(small); len(left) != 0 {
 		t.Errorf("Export left %v on the full disk", left)
+	}
+
+	// The same for the first fetch that writes the tree as the pack arrives: no tree, and no
+	// pack in the mirror either (the next run starts again from nothing).
+	empty, unlockEmpty, err := OpenMirror(t.TempDir(), "file://"+upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlockEmpty()
+	_, err = empty.FetchTagTree(context.Background(), r1, nil, TreeRequest{Dest: filepath.Join(small, "src"), Workers: 2})
+	if err == nil || !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrDamaged) {
+		t.Fatalf("FetchTagTree onto a full disk = %v; want ENOSPC, not ErrDamaged", err)
+	}
+	if left, _ := os.ReadDir(small); len(left) != 0 {
+		t.Errorf("FetchTagTree left %v on the full disk", left)
+	}
+	if packs, _ := filepath.Glob(empty.Dir + "/objects/pack/*"); len(packs) != 0 {
+		t.Errorf("FetchTagTree left %v in the mirror", packs)
 	}
 }
 
