@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -253,8 +254,8 @@ func (rc *receiver) receive(ctx context.Context, stream io.Reader, packDir strin
 	}
 
 	stop := rc.done.report(rc.files)
-	jobs, ctx, wait := startPool(ctx, workers, rc.blob)
-	err = rc.scan(ctx, sc, count, jobs)
+	jobs, scanCtx, wait := startPool(ctx, workers, rc.blob)
+	err = rc.scan(scanCtx, sc, count, jobs)
 	if werr := wait(); werr != nil {
 		err = werr // the scan stopped because a worker failed
 	}
@@ -269,7 +270,7 @@ func (rc *receiver) receive(ctx context.Context, stream io.Reader, packDir strin
 	if err := rc.resolveRefDeltas(); err != nil {
 		return 0, err
 	}
-	if err := rc.finishTree(); err != nil {
+	if err := rc.finishTree(ctx, workers); err != nil {
 		return 0, err
 	}
 	if err := rc.writePack(packDir, sum); err != nil {
@@ -498,11 +499,18 @@ func (rc *receiver) resolveRefDeltas() error {
 }
 
 // finishTree walks the whole tree now that every object is in, and writes the blobs that came
-// before their paths were known (or by REF_DELTA).
-func (rc *receiver) finishTree() error {
+// before their paths were known (or by REF_DELTA). git's own packs can send the root tree after
+// every blob (the kernel's does), so this may be nearly all of them: they are read back from the
+// pack on disk in pack order, bases kept as while streaming, and written by the workers.
+func (rc *receiver) finishTree(ctx context.Context, workers int) error {
 	if err := rc.buildPaths(true); err != nil {
 		return err
 	}
+	type late struct {
+		off int64
+		h   plumbing.Hash
+	}
+	var todo []late
 	for h, items := range *rc.paths.Load() {
 		if !slices.ContainsFunc(items, func(it exportItem) bool { _, done := rc.written.Load(it.path); return !done }) {
 			continue
@@ -511,18 +519,41 @@ func (rc *receiver) finishTree() error {
 		if !ok {
 			return fmt.Errorf("the pack lacks blob %s (%s)", h, items[0].path)
 		}
-		o, err := rc.readBack(v.(int64), 0)
-		if err != nil {
-			return fmt.Errorf("reading the pack: blob %s: %w", h, err)
+		todo = append(todo, late{v.(int64), h})
+	}
+	slices.SortFunc(todo, func(a, b late) int { return cmp.Compare(a.off, b.off) })
+	rc.recent, rc.recentOrder, rc.recentSize = map[int64]*whole{}, nil, 0
+	jobs, ctx, wait := startPool(ctx, workers, func(l lateBlob) error { return rc.writeBlob(l.h, l.data) })
+	var err error
+	for _, l := range todo {
+		var o *whole
+		if o, err = rc.base(l.off); err != nil {
+			err = fmt.Errorf("reading the pack: blob %s: %w", l.h, err)
+			break
 		}
 		if o.typ != plumbing.BlobObject {
-			return fmt.Errorf("the pack's %s is a %s, where the tree has a file", h, o.typ)
+			err = fmt.Errorf("the pack's %s is a %s, where the tree has a file", l.h, o.typ)
+			break
 		}
-		if err := rc.writeBlob(h, o.data); err != nil {
-			return err
+		rc.remember(l.off, o.typ, o.data)
+		select {
+		case jobs <- lateBlob{l.h, o.data}:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
 		}
 	}
-	return nil
+	if werr := wait(); werr != nil {
+		err = werr // the reading stopped because a writer failed
+	}
+	return err
+}
+
+type lateBlob struct {
+	h    plumbing.Hash
+	data []byte
 }
 
 // buildPaths maps each blob of the wanted commit's tree to the paths it goes to. Until the pack is
