@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -176,6 +177,9 @@ type whole struct {
 // pack written so far.
 var keepBases = 64 << 20
 
+// maxRebuilds bounds how often the path map is made again as trees keep arriving among blobs.
+const maxRebuilds = 8
+
 type blobJob struct {
 	off  int64
 	crc  uint32
@@ -204,6 +208,8 @@ type receiver struct {
 	paths     atomic.Pointer[map[plumbing.Hash][]exportItem]
 	pathsFrom int // trees seen when paths was built
 	rebuilds  int
+	anchored  []plumbing.Hash            // trees written under anchors
+	folders   map[plumbing.Hash][]string // every folder of the tree, once the pack is in
 	trees     int
 	dirs      sync.Map
 	refDeltas []refDelta
@@ -326,7 +332,7 @@ func (rc *receiver) object(ctx context.Context, typ plumbing.ObjectType, data []
 	case plumbing.BlobObject:
 		// git sends every tree before the first blob; a server that mixes them gets a few
 		// rebuilds, and then its late blobs are written at the end.
-		if rc.paths.Load() == nil || (rc.trees != rc.pathsFrom && rc.rebuilds < 8) {
+		if rc.paths.Load() == nil || (rc.trees != rc.pathsFrom && rc.rebuilds < maxRebuilds) {
 			rc.rebuilds++
 			if err := rc.buildPaths(false); err != nil {
 				return err
@@ -506,6 +512,9 @@ func (rc *receiver) finishTree(ctx context.Context, workers int) error {
 	if err := rc.buildPaths(true); err != nil {
 		return err
 	}
+	if err := rc.placeAnchors(); err != nil {
+		return err
+	}
 	type late struct {
 		off int64
 		h   plumbing.Hash
@@ -548,7 +557,63 @@ func (rc *receiver) finishTree(ctx context.Context, workers int) error {
 	if werr := wait(); werr != nil {
 		err = werr // the reading stopped because a writer failed
 	}
+	if err == nil {
+		// Every file is in place once; an anchor written again elsewhere counted twice.
+		var files int64
+		for _, items := range *rc.paths.Load() {
+			files += int64(len(items))
+		}
+		rc.done.files.Store(files)
+	}
 	return err
+}
+
+// placeAnchors renames each folder written under anchors to where the tree has it (shallowest
+// first, so a folder inside another lands in it), and counts its files as written there. A
+// folder the tree has twice is written again at its other place; one it does not have goes.
+func (rc *receiver) placeAnchors() error {
+	if len(rc.anchored) == 0 {
+		return nil
+	}
+	slices.SortFunc(rc.anchored, func(a, b plumbing.Hash) int {
+		return cmp.Compare(depth(rc.folders[a]), depth(rc.folders[b]))
+	})
+	for _, h := range rc.anchored {
+		at := rc.folders[h]
+		from := anchors + h.String()
+		if len(at) == 0 || at[0] == "" {
+			continue // not in the tree after all (or the root itself): written again, or dropped
+		}
+		to := filepath.Join(rc.tree, filepath.FromSlash(at[0]))
+		if _, err := os.Lstat(to); err == nil {
+			continue // already there: its files are written again
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(rc.tree, filepath.FromSlash(from)), to); err != nil {
+			if os.IsNotExist(err) {
+				continue // no file of it was written
+			}
+			return err
+		}
+		prefix := from + "/"
+		rc.written.Range(func(k, _ any) bool {
+			if rest, ok := strings.CutPrefix(k.(string), prefix); ok {
+				rc.written.Store(at[0]+"/"+rest, true)
+			}
+			return true
+		})
+	}
+	return os.RemoveAll(filepath.Join(rc.tree, ".git"))
+}
+
+// depth is the folder depth of the first of paths; folders nowhere sort last.
+func depth(paths []string) int {
+	if len(paths) == 0 {
+		return math.MaxInt
+	}
+	return strings.Count(paths[0], "/")
 }
 
 type lateBlob struct {
@@ -558,8 +623,14 @@ type lateBlob struct {
 
 // buildPaths maps each blob of the wanted commit's tree to the paths it goes to. Until the pack is
 // all in (final false), objects not seen yet are skipped: their blobs are written at the end.
+//
+// git's pack for the kernel sends the root tree after every blob, so while the blobs stream in
+// no path from the root is known. The folders whose parent has not arrived (anchors) are then
+// written under .git/anchors/<tree> (no tree entry may be named .git) and renamed into place by
+// finishTree once the root is in; from then on the map is not rebuilt.
 func (rc *receiver) buildPaths(final bool) error {
 	paths := map[plumbing.Hash][]exportItem{}
+	folders := map[plumbing.Hash][]string{}
 	rc.pathsFrom = rc.trees
 	missing := func(what string, h plumbing.Hash) error {
 		if final {
@@ -567,41 +638,102 @@ func (rc *receiver) buildPaths(final bool) error {
 		}
 		return nil
 	}
+	root, err := rc.rootTree()
+	switch {
+	case err != nil:
+		return err
+	case root.IsZero():
+		if final {
+			return missing("object", rc.want)
+		}
+	default:
+		if err := rc.walk(root, "", paths, folders, missing); err != nil {
+			return err
+		}
+	}
+	if final {
+		rc.folders = folders
+	} else if err := rc.anchor(paths, folders); err != nil {
+		return err
+	}
+	rc.paths.Store(&paths)
+	return nil
+}
+
+// rootTree follows the wanted ref to its commit's tree; zero while an object on the way is
+// still to come.
+func (rc *receiver) rootTree() (plumbing.Hash, error) {
 	h := rc.want
 	for range 10 { // a tag of a tag of a commit
 		o, ok := rc.objects[h]
 		if !ok {
-			rc.paths.Store(&paths)
-			return missing("object", h)
+			return plumbing.ZeroHash, nil
 		}
 		switch o.typ {
 		case plumbing.TagObject:
 			var tag object.Tag
 			if err := tag.Decode(memObject(o)); err != nil {
-				return fmt.Errorf("tag %s: %w", h, err)
+				return plumbing.ZeroHash, fmt.Errorf("tag %s: %w", h, err)
 			}
 			h = tag.Target
-			continue
 		case plumbing.CommitObject:
 			var c object.Commit
 			if err := c.Decode(memObject(o)); err != nil {
-				return fmt.Errorf("commit %s: %w", h, err)
+				return plumbing.ZeroHash, fmt.Errorf("commit %s: %w", h, err)
 			}
-			err := rc.walk(c.TreeHash, "", paths, missing)
-			rc.paths.Store(&paths)
-			return err
+			if _, ok := rc.objects[c.TreeHash]; !ok {
+				return plumbing.ZeroHash, nil
+			}
+			return c.TreeHash, nil
 		default:
-			return fmt.Errorf("%s is a %s, not a commit", h, o.typ)
+			return plumbing.ZeroHash, fmt.Errorf("%s is a %s, not a commit", h, o.typ)
 		}
 	}
-	return fmt.Errorf("%s: too many tags of tags", rc.want)
+	return plumbing.ZeroHash, fmt.Errorf("%s: too many tags of tags", rc.want)
 }
 
-func (rc *receiver) walk(h plumbing.Hash, prefix string, paths map[plumbing.Hash][]exportItem, missing func(string, plumbing.Hash) error) error {
+const anchors = ".git/anchors/"
+
+// anchor adds to paths the files of every tree seen that neither the walk from the root reached
+// nor any other tree seen names, under anchors.
+func (rc *receiver) anchor(paths map[plumbing.Hash][]exportItem, reached map[plumbing.Hash][]string) error {
+	named := map[plumbing.Hash]bool{}
+	for _, o := range rc.objects {
+		if o.typ != plumbing.TreeObject {
+			continue
+		}
+		var t object.Tree
+		if err := t.Decode(memObject(o)); err != nil {
+			return err
+		}
+		for _, e := range t.Entries {
+			if e.Mode == filemode.Dir {
+				named[e.Hash] = true
+			}
+		}
+	}
+	for h, o := range rc.objects {
+		if o.typ != plumbing.TreeObject || named[h] || len(reached[h]) > 0 {
+			continue
+		}
+		if err := rc.walk(h, anchors+h.String()+"/", paths, map[plumbing.Hash][]string{}, func(string, plumbing.Hash) error { return nil }); err != nil {
+			return err
+		}
+		rc.anchored = append(rc.anchored, h)
+	}
+	if len(rc.anchored) > 0 {
+		rc.rebuilds = maxRebuilds // anchors must not move under blobs already written
+	}
+	return nil
+}
+
+// walk adds the files of tree h, under prefix, to paths, and the folder itself to folders.
+func (rc *receiver) walk(h plumbing.Hash, prefix string, paths map[plumbing.Hash][]exportItem, folders map[plumbing.Hash][]string, missing func(string, plumbing.Hash) error) error {
 	o, ok := rc.objects[h]
 	if !ok {
 		return missing("tree", h)
 	}
+	folders[h] = append(folders[h], strings.TrimSuffix(prefix, "/"))
 	if o.typ != plumbing.TreeObject {
 		return fmt.Errorf("%s (%s) is a %s, not a tree", h, strings.TrimSuffix(prefix, "/"), o.typ)
 	}
@@ -618,7 +750,7 @@ func (rc *receiver) walk(h plumbing.Hash, prefix string, paths map[plumbing.Hash
 		name := prefix + e.Name
 		switch e.Mode {
 		case filemode.Dir:
-			if err := rc.walk(e.Hash, name+"/", paths, missing); err != nil {
+			if err := rc.walk(e.Hash, name+"/", paths, folders, missing); err != nil {
 				return err
 			}
 		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:

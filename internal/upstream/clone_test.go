@@ -345,10 +345,12 @@ func TestReceiverAnyObjectOrder(t *testing.T) {
 	tag, _ := repo.TagObject(ref.Hash())
 	commit, _ := tag.Commit()
 	// Trees parent first, blobs after them, but for one folder (tools/) sent last, so the blob
-	// in include/uapi and tools/include/uapi arrives when only its first path is known; or every
-	// blob before any tree.
+	// in include/uapi and tools/include/uapi arrives when only its first path is known; every
+	// blob before any tree; the root last, as git sends the kernel (every folder is then written
+	// under an anchor and moved into place); the root and drivers/ last (drivers/d0... are
+	// anchors inside a folder that is not).
 	var trees, blobs []plumbing.Hash
-	var late plumbing.Hash
+	var late, drivers plumbing.Hash
 	seen := map[plumbing.Hash]bool{}
 	var walk func(h plumbing.Hash, name string)
 	walk = func(h plumbing.Hash, name string) {
@@ -360,9 +362,12 @@ func TestReceiverAnyObjectOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if name == "tools" {
+		switch name {
+		case "tools":
 			late = h
-		} else {
+		case "drivers":
+			drivers = h
+		default:
 			trees = append(trees, h)
 		}
 		for _, e := range tree.Entries {
@@ -380,9 +385,12 @@ func TestReceiverAnyObjectOrder(t *testing.T) {
 		t.Fatal("no tools/ in the test tree")
 	}
 	head := []plumbing.Hash{tag.Hash, commit.Hash}
+	root, rest := trees[0], trees[1:]
 	orders := map[string][]plumbing.Hash{
-		"a folder late": slices.Concat(head, trees, blobs, []plumbing.Hash{late}),
-		"blobs first":   slices.Concat(head, blobs, trees, []plumbing.Hash{late}),
+		"a folder late":         slices.Concat(head, trees, []plumbing.Hash{drivers}, blobs, []plumbing.Hash{late}),
+		"blobs first":           slices.Concat(head, blobs, trees, []plumbing.Hash{late, drivers}),
+		"root last":             slices.Concat(head, rest, []plumbing.Hash{late, drivers}, blobs, []plumbing.Hash{root}),
+		"root and drivers last": slices.Concat(head, rest, []plumbing.Hash{late}, blobs, []plumbing.Hash{drivers, root}),
 	}
 	for name, order := range orders {
 		t.Run(name, func(t *testing.T) {
@@ -394,10 +402,17 @@ func TestReceiverAnyObjectOrder(t *testing.T) {
 			os.MkdirAll(tree, 0o755)
 			rc := newReceiver(tag.Hash, tree, nil)
 			defer rc.close()
-			if _, err := rc.receive(context.Background(), &pack, packDir, 2); err != nil {
+			n, err := rc.receive(context.Background(), &pack, packDir, 2)
+			if err != nil {
 				t.Fatal(err)
 			}
 			sameTree(t, checkout, tree)
+			if n != 81 {
+				t.Errorf("%d files written, want 81", n)
+			}
+			if strings.HasPrefix(name, "root") && len(rc.anchored) == 0 {
+				t.Error("no folder was written under an anchor")
+			}
 		})
 	}
 }
