@@ -330,8 +330,9 @@ func (rc *receiver) object(ctx context.Context, typ plumbing.ObjectType, data []
 	rc.remember(off, typ, data)
 	switch typ {
 	case plumbing.BlobObject:
-		// git sends every tree before the first blob; a server that mixes them gets a few
-		// rebuilds, and then its late blobs are written at the end.
+		// Trees can still arrive among the blobs (git sends the kernel's root tree last): the
+		// map is made again a few times (not once anchors are in use), and blobs it never
+		// placed are written at the end.
 		if rc.paths.Load() == nil || (rc.trees != rc.pathsFrom && rc.rebuilds < maxRebuilds) {
 			rc.rebuilds++
 			if err := rc.buildPaths(false); err != nil {
