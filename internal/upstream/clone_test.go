@@ -330,7 +330,7 @@ func TestReceiverPackShapes(t *testing.T) {
 	}
 }
 
-// A server need not send trees before blobs (git does, go-git's encoder need not): blobs whose
+// A server need not send trees before blobs (git sends the kernel's root tree last): blobs whose
 // paths are not known when they arrive, or known only in part (one blob in two folders), are
 // written once the pack is in.
 func TestReceiverAnyObjectOrder(t *testing.T) {
