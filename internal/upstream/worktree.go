@@ -38,6 +38,18 @@ func (w Worktree) Holds() plumbing.Hash {
 	return held
 }
 
+// stamp records that the tree holds commit; unstamp that it holds nothing for certain.
+func (w Worktree) stamp(commit plumbing.Hash) error {
+	return atomicfile.WriteFile(w.StampPath(), []byte(commit.String()+"\n"), 0o644)
+}
+
+func (w Worktree) unstamp() error {
+	if err := os.Remove(w.StampPath()); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
 // Vacant says whether the tree holds nothing a move could start from (absent, or unstamped).
 func (w Worktree) Vacant() bool {
 	_, from := w.state()
@@ -50,7 +62,7 @@ func (w Worktree) Unverified() string { return w.Dir + ".unverified" }
 // Adopt makes the tree written at Unverified the tree, holding commit: the caller has checked
 // the tag that names it.
 func (w Worktree) Adopt(commit plumbing.Hash) error {
-	if err := os.Remove(w.StampPath()); err != nil && !os.IsNotExist(err) {
+	if err := w.unstamp(); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(w.Dir); err != nil {
@@ -59,7 +71,7 @@ func (w Worktree) Adopt(commit plumbing.Hash) error {
 	if err := os.Rename(w.Unverified(), w.Dir); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(w.StampPath(), []byte(commit.String()+"\n"), 0o644)
+	return w.stamp(commit)
 }
 
 // state reads the stamp: the commit the tree holds, and the commits whose differences from any
@@ -105,14 +117,14 @@ func (w Worktree) Checkout(ctx context.Context, repoDir string, to plumbing.Hash
 		}
 		// The mirror was emptied and fetched again since: export the whole tree.
 	}
-	if err := os.Remove(w.StampPath()); err != nil && !os.IsNotExist(err) {
+	if err := w.unstamp(); err != nil {
 		return "", err
 	}
 	files, err := ExportWithProgress(ctx, repoDir, to, w.Dir, workers, progress)
 	if err != nil {
 		return "", err
 	}
-	if err := atomicfile.WriteFile(w.StampPath(), []byte(to.String()+"\n"), 0o644); err != nil {
+	if err := w.stamp(to); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("exported %d files", files), nil
@@ -205,7 +217,7 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 			return 0, err
 		}
 	}
-	if err := atomicfile.WriteFile(w.StampPath(), []byte(to.String()+"\n"), 0o644); err != nil {
+	if err := w.stamp(to); err != nil {
 		return 0, err
 	}
 	return len(paths), nil
