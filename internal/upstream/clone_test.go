@@ -138,11 +138,7 @@ func TestFirstFetchWritesTheTreeAsThePackArrives(t *testing.T) {
 	if out := gitCmd(t, upstream, "verify-pack", "-v", mustGlob(t, upstream+"/.git/objects/pack/*.idx")); !strings.Contains(out, "chain length = 2") {
 		t.Fatalf("the upstream pack has no delta chains to test with:\n%s", out)
 	}
-	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
+	m := openMirror(t, t.TempDir(), "file://"+upstream)
 	ctx := context.Background()
 	r1, _ := version.ParseRelease("6.12.1")
 	dest := filepath.Join(t.TempDir(), "src")
@@ -215,14 +211,10 @@ func TestFirstFetchRefusesUnsafeNames(t *testing.T) {
 			commit := gitCmd(t, dir, "commit-tree", "-m", "Linux 6.12.1", root)
 			gitCmd(t, dir, "tag", "-a", "-m", "Linux 6.12.1", "v6.12.1", commit)
 
-			m, unlock, err := OpenMirror(t.TempDir(), "file://"+dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unlock()
+			m := openMirror(t, t.TempDir(), "file://"+dir)
 			parent := t.TempDir()
 			r1, _ := version.ParseRelease("6.12.1")
-			_, err = m.FetchTagTree(context.Background(), r1, nil, TreeRequest{Dest: filepath.Join(parent, "src"), Workers: 2})
+			_, err := m.FetchTagTree(context.Background(), r1, nil, TreeRequest{Dest: filepath.Join(parent, "src"), Workers: 2})
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("entry named %q", name)) {
 				t.Fatalf("FetchTagTree = %v, want the unsafe name refused", err)
 			}

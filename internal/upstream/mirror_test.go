@@ -58,6 +58,17 @@ func twoReleases(t *testing.T) string {
 	return dir
 }
 
+// openMirror opens a mirror for the test, unlocked when it ends.
+func openMirror(t *testing.T, cacheDir, url string) *Mirror {
+	t.Helper()
+	m, unlock, err := OpenMirror(cacheDir, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+	return m
+}
+
 func packBytes(t *testing.T, mirrorDir string) int64 {
 	t.Helper()
 	var total int64
@@ -75,11 +86,7 @@ func packBytes(t *testing.T, mirrorDir string) int64 {
 func TestNextPointReleaseFetchesOnlyWhatIsNew(t *testing.T) {
 	upstream := twoReleases(t)
 	cache := t.TempDir()
-	m, unlock, err := OpenMirror(cache, "file://"+upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
+	m := openMirror(t, cache, "file://"+upstream)
 	ctx := context.Background()
 	r1, _ := version.ParseRelease("6.12.1")
 	r2, _ := version.ParseRelease("6.12.2")
@@ -191,11 +198,7 @@ func TestLatestTagIsNumeric(t *testing.T) {
 // mirror (which would throw the mirror away for nothing).
 func TestExportOnAFullDiskLeavesNothing(t *testing.T) {
 	upstream := twoReleases(t)
-	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
+	m := openMirror(t, t.TempDir(), "file://"+upstream)
 	r1, _ := version.ParseRelease("6.12.1")
 	f, err := m.FetchTag(context.Background(), r1, nil)
 	if err != nil {
@@ -217,11 +220,7 @@ func TestExportOnAFullDiskLeavesNothing(t *testing.T) {
 
 	// The same for the first fetch that writes the tree as the pack arrives: no tree, and no
 	// pack in the mirror either (the next run starts again from nothing).
-	empty, unlockEmpty, err := OpenMirror(t.TempDir(), "file://"+upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlockEmpty()
+	empty := openMirror(t, t.TempDir(), "file://"+upstream)
 	_, err = empty.FetchTagTree(context.Background(), r1, nil, TreeRequest{Dest: filepath.Join(small, "src"), Workers: 2})
 	if err == nil || !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrDamaged) {
 		t.Fatalf("FetchTagTree onto a full disk = %v; want ENOSPC, not ErrDamaged", err)
@@ -239,11 +238,7 @@ func TestExportOnAFullDiskLeavesNothing(t *testing.T) {
 func TestRetaggedUpstreamIsNoticed(t *testing.T) {
 	upstream := twoReleases(t)
 	ctx := context.Background()
-	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
+	m := openMirror(t, t.TempDir(), "file://"+upstream)
 	r2, _ := version.ParseRelease("6.12.2")
 	first, err := m.FetchTag(ctx, r2, nil)
 	if err != nil {

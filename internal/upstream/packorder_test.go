@@ -87,11 +87,7 @@ func TestExportDeltifiedPackAndLooseObjects(t *testing.T) {
 // damaged mirror by emptying it, which a Ctrl-C must never cause.
 func TestCancelledExportIsNotDamage(t *testing.T) {
 	upstream := twoReleases(t)
-	m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
+	m := openMirror(t, t.TempDir(), "file://"+upstream)
 	f, err := m.FetchTag(context.Background(), release("6.12.2"), nil)
 	if err != nil {
 		t.Fatal(err)
