@@ -260,8 +260,8 @@ func (rc *receiver) receive(ctx context.Context, stream io.Reader, packDir strin
 	}
 
 	stop := rc.done.report(rc.files)
-	jobs, scanCtx, wait := startPool(ctx, workers, rc.blob)
-	err = rc.scan(scanCtx, sc, count, jobs)
+	send, wait := startPool(ctx, workers, rc.blob)
+	err = rc.scan(ctx, sc, count, send)
 	if werr := wait(); werr != nil {
 		err = werr // the scan stopped because a worker failed
 	}
@@ -286,7 +286,7 @@ func (rc *receiver) receive(ctx context.Context, stream io.Reader, packDir strin
 }
 
 // scan reads every object once, in pack order.
-func (rc *receiver) scan(ctx context.Context, sc *packfile.Scanner, count uint32, jobs chan<- blobJob) error {
+func (rc *receiver) scan(ctx context.Context, sc *packfile.Scanner, count uint32, send func(blobJob) error) error {
 	for i := uint32(0); i < count; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -317,7 +317,7 @@ func (rc *receiver) scan(ctx context.Context, sc *packfile.Scanner, count uint32
 			rc.refDeltas = append(rc.refDeltas, refDelta{off: h.Offset, crc: crc, base: h.Reference, delta: data})
 			continue
 		}
-		if err := rc.object(ctx, typ, data, h.Offset, crc, jobs); err != nil {
+		if err := rc.object(typ, data, h.Offset, crc, send); err != nil {
 			return err
 		}
 	}
@@ -326,7 +326,7 @@ func (rc *receiver) scan(ctx context.Context, sc *packfile.Scanner, count uint32
 
 // object files one whole object: a blob goes to the workers; anything else is hashed here and
 // kept, since the tree walk and later deltas need it.
-func (rc *receiver) object(ctx context.Context, typ plumbing.ObjectType, data []byte, off int64, crc uint32, jobs chan<- blobJob) error {
+func (rc *receiver) object(typ plumbing.ObjectType, data []byte, off int64, crc uint32, send func(blobJob) error) error {
 	rc.remember(off, typ, data)
 	switch typ {
 	case plumbing.BlobObject:
@@ -339,12 +339,7 @@ func (rc *receiver) object(ctx context.Context, typ plumbing.ObjectType, data []
 				return err
 			}
 		}
-		select {
-		case jobs <- blobJob{off: off, crc: crc, data: data}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return send(blobJob{off: off, crc: crc, data: data})
 	case plumbing.CommitObject, plumbing.TagObject, plumbing.TreeObject:
 		h := plumbing.ComputeHash(typ, data)
 		o := &whole{typ: typ, data: data}
@@ -387,11 +382,9 @@ func (rc *receiver) writeBlob(h plumbing.Hash, data []byte) error {
 		if _, already := rc.written.LoadOrStore(it.path, true); already {
 			continue
 		}
-		if err := writeData(rc.tree, it, data, &rc.dirs); err != nil {
+		if err := rc.done.write(rc.tree, it, data, &rc.dirs); err != nil {
 			return err
 		}
-		rc.done.files.Add(1)
-		rc.done.bytes.Add(int64(len(data)))
 	}
 	return nil
 }
@@ -533,7 +526,7 @@ func (rc *receiver) finishTree(ctx context.Context, workers int) error {
 	}
 	slices.SortFunc(todo, func(a, b late) int { return cmp.Compare(a.off, b.off) })
 	rc.recent, rc.recentOrder, rc.recentSize = map[int64]*whole{}, nil, 0
-	jobs, ctx, wait := startPool(ctx, workers, func(l lateBlob) error { return rc.writeBlob(l.h, l.data) })
+	send, wait := startPool(ctx, workers, func(l lateBlob) error { return rc.writeBlob(l.h, l.data) })
 	var err error
 	for _, l := range todo {
 		var o *whole
@@ -546,12 +539,7 @@ func (rc *receiver) finishTree(ctx context.Context, workers int) error {
 			break
 		}
 		rc.remember(l.off, o.typ, o.data)
-		select {
-		case jobs <- lateBlob{l.h, o.data}:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		if err != nil {
+		if err = send(lateBlob{l.h, o.data}); err != nil {
 			break
 		}
 	}

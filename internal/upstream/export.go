@@ -87,24 +87,15 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	var dirs sync.Map
 	var done counted
 	stop := done.report(progress)
-	jobs, ctx, wait := startPool(ctx, workers, func(job exportJob) error {
+	send, wait := startPool(ctx, workers, func(job exportJob) error {
 		for _, it := range job.items {
-			if err := writeData(tmp, it, job.data, &dirs); err != nil {
+			if err := done.write(tmp, it, job.data, &dirs); err != nil {
 				return err
 			}
-			done.files.Add(1)
-			done.bytes.Add(int64(len(job.data)))
 		}
 		return nil
 	})
-	emit := func(data []byte, items []exportItem) error {
-		select {
-		case jobs <- exportJob{data: data, items: items}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	emit := func(data []byte, items []exportItem) error { return send(exportJob{data: data, items: items}) }
 	err = packOrder(repoDir, want, emit)
 	if err == nil {
 		// Loose objects, and deltas on another pack's objects: one by one through go-git.

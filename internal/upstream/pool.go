@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// startPool starts n goroutines calling do on each job sent on the returned channel. The first
-// error cancels the returned context, so the sender stops (its send should select on it), and
-// the remaining jobs are drained unread. wait closes the channel and returns that error once
-// every goroutine is done.
-func startPool[T any](ctx context.Context, n int, do func(T) error) (chan<- T, context.Context, func() error) {
+// startPool starts n goroutines calling do on each job given to send. The first error stops
+// the pool: send then returns an error instead of queueing, and the jobs already queued are
+// drained unread. send also stops when ctx is done. wait returns that first error once every
+// goroutine is done; nothing may be sent after it.
+func startPool[T any](ctx context.Context, n int, do func(T) error) (send func(T) error, wait func() error) {
 	ctx, cancel := context.WithCancel(ctx)
 	jobs := make(chan T, 64)
 	var firstErr error
@@ -31,7 +31,15 @@ func startPool[T any](ctx context.Context, n int, do func(T) error) (chan<- T, c
 			}
 		}()
 	}
-	return jobs, ctx, func() error {
+	send = func(j T) error {
+		select {
+		case jobs <- j:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return send, func() error {
 		close(jobs)
 		wg.Wait()
 		cancel()
@@ -42,6 +50,16 @@ func startPool[T any](ctx context.Context, n int, do func(T) error) (chan<- T, c
 // counted is what a tree writer has done so far.
 type counted struct {
 	files, bytes atomic.Int64
+}
+
+// write writes one file under root (writeData) and counts it.
+func (c *counted) write(root string, it exportItem, data []byte, dirs *sync.Map) error {
+	if err := writeData(root, it, data, dirs); err != nil {
+		return err
+	}
+	c.files.Add(1)
+	c.bytes.Add(int64(len(data)))
+	return nil
 }
 
 // report calls progress with the counts a few times a second until the returned stop, and once
