@@ -640,10 +640,13 @@ func (rc *receiver) buildPaths(final bool) error {
 			return err
 		}
 	}
-	if final {
+	switch {
+	case final:
 		rc.folders = folders
-	} else if err := rc.anchor(paths, folders); err != nil {
-		return err
+	case len(folders) < rc.trees: // some tree seen is not reached from the root
+		if err := rc.anchor(paths, folders); err != nil {
+			return err
+		}
 	}
 	rc.paths.Store(&paths)
 	return nil
