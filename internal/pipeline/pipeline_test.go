@@ -405,46 +405,61 @@ func TestCheckComparesWithTheLastSuccessfulBuild(t *testing.T) {
 	}
 }
 
-// A mirror whose pack was truncated (a killed run, a bad disk) is detected when the tree is
-// exported, fetched again with a message saying so, and the run completes as a clean one would.
+// A mirror whose pack was truncated (a killed run, a bad disk), or whose objects are gone while
+// its refs remain, is detected, fetched again with a message saying so, and the run completes as
+// a clean one would.
 func TestDamagedMirrorIsRepaired(t *testing.T) {
-	korg := upstreamFixture(t)
-	l := line(t, korg, map[string]string{"frag.config": "", "series": ""})
-	work := t.TempDir()
-	_, clean, _, err := runLine(t, l, work)
-	if err != nil {
-		t.Fatal(err)
+	damages := map[string]func(pack string) error{
+		"truncated pack": func(pack string) error {
+			info, err := os.Stat(pack)
+			if err != nil {
+				return err
+			}
+			return os.Truncate(pack, info.Size()/2)
+		},
+		"missing objects": func(pack string) error {
+			if err := os.Remove(strings.TrimSuffix(pack, ".pack") + ".idx"); err != nil {
+				return err
+			}
+			return os.Remove(pack)
+		},
 	}
-	packs, _ := filepath.Glob(filepath.Join(work, "cache/mirrors/*.git/objects/pack/*.pack"))
-	if len(packs) != 1 {
-		t.Fatalf("packs: %v", packs)
-	}
-	info, _ := os.Stat(packs[0])
-	if err := os.Truncate(packs[0], info.Size()/2); err != nil {
-		t.Fatal(err)
-	}
-	trees, _ := filepath.Glob(filepath.Join(work, "src/*.done"))
-	for _, stamp := range trees {
-		os.Remove(stamp) // make the next run export again
-	}
-	var out bytes.Buffer
-	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: &out}
-	plan, err := NewPlan(context.Background(), l, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, err := Run(context.Background(), plan, opts)
-	if err != nil {
-		t.Fatalf("Run on a damaged mirror = %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "REPAIR             mirror damaged") || !strings.Contains(out.String(), "fetching v6.12.118 again") {
-		t.Errorf("no repair message:\n%s", out.String())
-	}
-	repaired, _ := manifest.Read(path)
-	for i := range clean.Outputs {
-		if clean.Outputs[i].SHA256 != repaired.Outputs[i].SHA256 {
-			t.Errorf("output %s differs from the clean run's: %+v vs %+v", clean.Outputs[i].Path, clean.Outputs[i], repaired.Outputs[i])
-		}
+	for name, damage := range damages {
+		t.Run(name, func(t *testing.T) {
+			korg := upstreamFixture(t)
+			l := line(t, korg, map[string]string{"frag.config": "", "series": ""})
+			work := t.TempDir()
+			_, clean, _, err := runLine(t, l, work)
+			if err != nil {
+				t.Fatal(err)
+			}
+			packs, _ := filepath.Glob(filepath.Join(work, "cache/mirrors/*.git/objects/pack/*.pack"))
+			if len(packs) != 1 {
+				t.Fatalf("packs: %v", packs)
+			}
+			if err := damage(packs[0]); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: &out}
+			plan, err := NewPlan(context.Background(), l, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path, err := Run(context.Background(), plan, opts)
+			if err != nil {
+				t.Fatalf("Run on a damaged mirror = %v\n%s", err, out.String())
+			}
+			if !strings.Contains(out.String(), "REPAIR             mirror damaged") || !strings.Contains(out.String(), "fetching v6.12.118 again") {
+				t.Errorf("no repair message:\n%s", out.String())
+			}
+			repaired, _ := manifest.Read(path)
+			for i := range clean.Outputs {
+				if clean.Outputs[i].SHA256 != repaired.Outputs[i].SHA256 {
+					t.Errorf("output %s differs from the clean run's: %+v vs %+v", clean.Outputs[i].Path, clean.Outputs[i], repaired.Outputs[i])
+				}
+			}
+		})
 	}
 }
 
