@@ -56,11 +56,12 @@ func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{plan: p, opts: opts, m: &manifest.Manifest{}}
-	for _, a := range p.Arches {
-		ar := &archRun{a: a, out: filepath.Join(p.OutDir, a.Name)}
+	r := newRun(p, opts, inBoot)
+	r.resume(last)
+	for _, ar := range r.arches {
+		ar.boot = nil
 		for _, name := range []string{"kernel", "initrd", "modules"} {
-			path, err := CheckedOutput(p.OutDir, last, name, a.Name)
+			path, err := CheckedOutput(p.OutDir, last, name, ar.a.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -68,19 +69,19 @@ func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
 				ar.vhdx = path
 			}
 		}
-		for _, b := range last.Builds {
-			if b.Arch == a.Name && ar.vhdx != "" {
-				ar.module = b.BootModule
-			}
-		}
-		err := r.stage("boot", a.Name, func() (string, error) {
-			return r.boot(ctx, ar, filepath.Join(ar.out, "kernel"), filepath.Join(ar.out, "initrd.img"))
-		})
-		if err != nil {
-			return r.m.Boots, err
+		if ar.vhdx == "" {
+			ar.module = ""
 		}
 	}
-	return r.m.Boots, nil
+	defer r.close()
+	err = r.walk(ctx, r.exec)
+	var boots []manifest.Boot
+	for _, ar := range r.arches {
+		if ar.boot != nil {
+			boots = append(boots, *ar.boot)
+		}
+	}
+	return boots, err
 }
 
 // CheckedOutput finds the run's output name for arch and checks the file still has the hash the

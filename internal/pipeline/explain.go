@@ -29,59 +29,22 @@ func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
 	if !slices.Contains(l.Profile.Arches, arch) {
 		return nil, fmt.Errorf("profile %s does not build %s (%s)", l.Name, arch, strings.Join(l.Profile.Arches, ", "))
 	}
-	dir := buildDir(opts, l, arch)
-	dotconfig := filepath.Join(dir, ".config")
-	final, err := kconfig.ParseFile(dotconfig)
-	if os.IsNotExist(err) {
-		return nil, fmt.Errorf("%s is not configured yet: run kbuild run --profile %s first", dir, l.Name)
-	}
+	tree, err := readConfigured(buildDir(opts, l, arch), l.Name, a)
 	if err != nil {
 		return nil, err
 	}
-	base, err := kconfig.ParseFile(dotconfig + ".base")
-	if os.IsNotExist(err) {
-		return nil, fmt.Errorf("%s was configured by an older kbuild that kept no .config.base: run kbuild run --profile %s again", dir, l.Name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	src, err := filepath.EvalSymlinks(filepath.Join(dir, "source"))
-	if err != nil {
-		return nil, fmt.Errorf("%s: the build tree has no source link: %w", dir, err)
-	}
-	rules, err := kconfig.LoadRules(src, a.SrcArch)
-	if err != nil {
-		return nil, err
-	}
-
+	final := tree.final
 	var out []string
 	if s, ok := final.Get(sym); ok {
-		out = append(out, fmt.Sprintf("CONFIG_%s=%s in %s", sym, s.Value, dotconfig))
+		out = append(out, fmt.Sprintf("CONFIG_%s=%s in %s", sym, s.Value, tree.dotconfig))
 	} else {
-		out = append(out, fmt.Sprintf("CONFIG_%s is absent from %s (reads as n)", sym, dotconfig))
+		out = append(out, fmt.Sprintf("CONFIG_%s is absent from %s (reads as n)", sym, tree.dotconfig))
 	}
-	baseName := l.Profile.Config.Base
-	if !l.Profile.Config.BaseIsTarget() {
-		baseName = l.Pipeline.Rel(baseName)
+	lines, want, err := whoSet(l, arch, sym, tree.base)
+	if err != nil {
+		return nil, err
 	}
-	if s, ok := base.Get(sym); ok {
-		out = append(out, fmt.Sprintf("  base %s: %s", baseName, s.Value))
-	} else {
-		out = append(out, fmt.Sprintf("  base %s: not mentioned", baseName))
-	}
-	want := ""
-	for _, f := range append(l.Profile.Config.FragmentsFor(arch), "") {
-		var frag *kconfig.Config
-		if f == "" {
-			frag = schemeFragment(l)
-		} else if frag, err = kconfig.ParseFile(f); err != nil {
-			return nil, err
-		}
-		if s, ok := frag.Get(sym); ok {
-			out = append(out, fmt.Sprintf("  set by %s:%d: %s", l.Pipeline.Rel(s.File), s.Line, s.Value))
-			want = s.Value
-		}
-	}
+	out = append(out, lines...)
 	switch have := final.Value(sym); {
 	case want == "":
 		out = append(out, "  no fragment asks for it: its value is the base's, or olddefconfig's from its default, selects and dependencies")
@@ -90,8 +53,68 @@ func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
 	default:
 		out = append(out, fmt.Sprintf("  REQUESTED %s, but olddefconfig made it %s", want, have))
 	}
-	for _, line := range rules.Why(sym, want, final) {
+	for _, line := range tree.rules.Why(sym, want, final) {
 		out = append(out, "  "+line)
 	}
 	return out, nil
+}
+
+// configured is a configured build tree as explain reads it: the final .config, the base before
+// the fragments, and the source tree's Kconfig rules.
+type configured struct {
+	dotconfig   string
+	final, base *kconfig.Config
+	rules       *kconfig.Rules
+}
+
+func readConfigured(dir, profile string, a kbuild.Arch) (*configured, error) {
+	t := &configured{dotconfig: filepath.Join(dir, ".config")}
+	var err error
+	t.final, err = kconfig.ParseFile(t.dotconfig)
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("%s is not configured yet: run kbuild run --profile %s first", dir, profile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.base, err = kconfig.ParseFile(t.dotconfig + ".base")
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("%s was configured by an older kbuild that kept no .config.base: run kbuild run --profile %s again", dir, profile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	src, err := filepath.EvalSymlinks(filepath.Join(dir, "source"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: the build tree has no source link: %w", dir, err)
+	}
+	t.rules, err = kconfig.LoadRules(src, a.SrcArch)
+	return t, err
+}
+
+// whoSet lists the base's value of sym and every fragment line that set it, and the value last
+// requested ("" when no fragment asks for it).
+func whoSet(l *config.Line, arch, sym string, base *kconfig.Config) (lines []string, want string, err error) {
+	baseName := l.Profile.Config.Base
+	if !l.Profile.Config.BaseIsTarget() {
+		baseName = l.Pipeline.Rel(baseName)
+	}
+	if s, ok := base.Get(sym); ok {
+		lines = append(lines, fmt.Sprintf("  base %s: %s", baseName, s.Value))
+	} else {
+		lines = append(lines, fmt.Sprintf("  base %s: not mentioned", baseName))
+	}
+	for _, f := range append(l.Profile.Config.FragmentsFor(arch), "") {
+		var frag *kconfig.Config
+		if f == "" {
+			frag = schemeFragment(l)
+		} else if frag, err = kconfig.ParseFile(f); err != nil {
+			return nil, "", err
+		}
+		if s, ok := frag.Get(sym); ok {
+			lines = append(lines, fmt.Sprintf("  set by %s:%d: %s", l.Pipeline.Rel(s.File), s.Line, s.Value))
+			want = s.Value
+		}
+	}
+	return lines, want, nil
 }

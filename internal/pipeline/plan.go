@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/wslkernel/wslkernel/internal/boot"
-
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/upstream"
@@ -78,7 +76,6 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 // Print says what Run would do, without doing it.
 func (p *Plan) Print(w io.Writer) {
 	l := p.Line
-	prof := l.Profile
 	fmt.Fprintf(w, "line     %s, profile %s, following %s\n", l.Pipeline.Name, l.Name, l.Track())
 	from := l.Upstream.Releases
 	if l.Upstream.Resolve == "tags" {
@@ -92,66 +89,31 @@ func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "         %s\n", p.Revision.Why)
 	fmt.Fprintf(w, "publish  branch %s, tag %s\n", p.Branch, p.Tag)
 	fmt.Fprintf(w, "stages:\n")
-	trust := "verify the tag's signature against " + l.Upstream.Keyring
-	if l.Upstream.AllowUnsigned {
-		trust = "DO NOT verify the tag's signature (allow_unsigned)"
-	}
-	fmt.Fprintf(w, "  fetch      %s from %s; %s\n", p.Release.Tag(), l.Upstream.Git, trust)
-	if prof.Patches != "" {
-		fmt.Fprintf(w, "  patch      apply the series %s as commits on %s\n", l.Pipeline.Rel(prof.Patches), p.Branch)
-	}
-	verify := "verify"
-	if !prof.Config.IsStrict() {
-		verify = "verify (warnings only: strict is false)"
-	}
-	if prof.Config.Policy != "" {
-		verify += ", check the policy " + l.Pipeline.Rel(prof.Config.Policy)
-	}
-	for _, a := range p.Arches {
-		var frags []string
-		for _, f := range prof.Config.FragmentsFor(a.Name) {
-			frags = append(frags, l.Pipeline.Rel(f))
-		}
-		fmt.Fprintf(w, "  configure  [%s] base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, %s\n",
-			a.Name, l.Pipeline.Rel(prof.Config.Base), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
-	}
-	fmt.Fprintf(w, "  branch     commit each arch's savedefconfig as arch/*/configs/%s on %s\n", DefconfigName, p.Branch)
-	for _, a := range p.Arches {
-		fmt.Fprintf(w, "  build      [%s] make %s (%s)\n", a.Name, a.Image, wrapperName(prof.Build.Wrapper))
-		fmt.Fprintf(w, "  modules    [%s] when CONFIG_MODULES=y: make modules, modules_install (stripped), modules.vhdx\n", a.Name)
-		if prof.Build.Headers {
-			fmt.Fprintf(w, "  headers    [%s] make headers_install\n", a.Name)
-		}
-		fmt.Fprintf(w, "  initrd     [%s] %s, %s\n", a.Name, l.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))
-		qemu, _, _ := boot.Command(boot.Options{Arch: a.Name})
-		module := "the first module in modules.dep that needs no other"
-		if prof.Boot.Module != "" {
-			module = prof.Boot.Module
-		}
-		fmt.Fprintf(w, "  boot       [%s] %s, expect the init to report %s (with modules.vhdx: and to load %s from it)\n", a.Name, qemu, p.KernelRelease, module)
-	}
-	if pk := prof.Package; len(pk.Formats) > 0 {
-		sign := "unsigned unless the environment names a signer"
-		if pk.Signing != nil {
-			sign = "Authenticode-signed"
-		}
-		fmt.Fprintf(w, "  package    %s, update.json, SHA256SUMS; %s\n", strings.Join(pk.Formats, ", "), sign)
-	}
+	p.printStages(w)
 	fmt.Fprintf(w, "  manifest   %s\n", filepath.Join(p.OutDir, "manifest.json"))
 }
 
-func wrapperName(w string) string {
-	if w == "" {
-		return "ccache"
-	}
-	return w
+// printStages walks the stage table in plan mode: every stage the profile has, described.
+func (p *Plan) printStages(w io.Writer) {
+	r := newRun(p, Options{}, inPlan)
+	r.walk(context.Background(), func(_ context.Context, s *stage, ar *archRun) error {
+		what := s.describe(p, archOf(ar))
+		if what == "" {
+			return nil
+		}
+		if ar != nil {
+			what = "[" + ar.a.Name + "] " + what
+		}
+		fmt.Fprintf(w, "  %-10s %s\n", s.name, what)
+		return nil
+	})
 }
 
-func compressionName(c string) string {
-	if c == "" {
-		return "gzip"
+func archOf(ar *archRun) kbuild.Arch {
+	if ar == nil {
+		return kbuild.Arch{}
 	}
-	return c
+	return ar.a
 }
 
 // CheckArches reports an arch that is not the profile's.

@@ -7,40 +7,43 @@ import (
 	"slices"
 
 	"github.com/wslkernel/wslkernel/internal/config"
-	"github.com/wslkernel/wslkernel/internal/patch"
 	"github.com/wslkernel/wslkernel/internal/published"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
-// InputsDigest hashes what makes a release what it is: the upstream release, the patch series
-// and every patch's contents, and the config (base, every arch's fragments, the local version).
-// kpublish writes it into the release tag's message; the same upstream with the same digest is
-// the same release, and a changed digest is the next revision.
+// InputsDigest hashes what makes a release what it is: the upstream release and what every
+// stage whose outputs ship declares it reads from pipeline.yaml and the repository (the patch
+// series and every patch, the config base and every arch's fragments, the local version, the
+// initrd, the package settings), taken from the stage table itself, so it cannot drift from the
+// stages' keys. kpublish writes it into the release tag's message; the same upstream with the
+// same digest is the same release, and a changed digest is the next revision.
 func InputsDigest(l *config.Line, rel version.Release) string {
-	cfg := l.Profile.Config
-	parts := []string{"release", rel.String(), "localversion", l.Pipeline.Version.LocalVersion}
-	if cfg.BaseIsTarget() {
-		parts = append(parts, "base", cfg.Base)
-	} else {
-		parts = append(parts, "base", fileKey(cfg.Base))
-	}
+	parts := []string{"release", rel.String()}
 	arches := slices.Clone(l.Profile.Arches)
 	slices.Sort(arches)
-	for _, a := range arches {
-		parts = append(parts, "arch", a)
-		for _, f := range cfg.FragmentsFor(a) {
-			parts = append(parts, l.Pipeline.Rel(f), fileKey(f))
+	for _, s := range stages {
+		if !s.ships || s.declares == nil {
+			continue
 		}
-	}
-	if l.Profile.Patches != "" {
-		parts = append(parts, "series", fileKey(l.Profile.Patches))
-		series, _ := patch.ReadSeries(l.Profile.Patches) // an unreadable series fails the run, not this
-		for _, e := range series {
-			parts = append(parts, e.Name, fileKey(e.Path))
+		for _, a := range stageArches(s, arches) {
+			in, err := s.declares(l, a)
+			if err != nil {
+				in = inputs{"unreadable": err.Error()} // the run fails on it; the digest still differs
+			}
+			parts = append(parts, s.name, a, in.key())
 		}
 	}
 	return key(parts...)
+}
+
+// stageArches are the arches a stage runs for: each of the profile's, or none ("") for a stage
+// that is not an arch's.
+func stageArches(s *stage, arches []string) []string {
+	if s.perArch {
+		return arches
+	}
+	return []string{""}
 }
 
 // Revision is what the published state says of the release about to be built.

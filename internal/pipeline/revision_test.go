@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wslkernel/wslkernel/internal/published"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // publishRemote is a bare repo standing for publish.remote, and tag adds a release tag to it
@@ -132,5 +133,47 @@ func TestCheckComparesWithThePublishedRelease(t *testing.T) {
 	os.WriteFile(filepath.Join(l.Pipeline.Dir(), "frag.config"), []byte("CONFIG_PRINTK=y\nCONFIG_FUTEX=y\n"), 0o644)
 	if res := check(); !res.Newer || res.Version.String() != "6.12.118.2" {
 		t.Errorf("fragment changed: %+v", res)
+	}
+}
+
+// Every input a shipping stage declares moves the digest, patch_fuzz among them (it changes where
+// a hunk lands); what only the boot test reads does not.
+func TestInputsDigestFollowsTheStagesInputs(t *testing.T) {
+	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
+	rel, err := version.ParseRelease("6.12.118")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := l.Pipeline.Dir()
+	write := func(name, body string) func() {
+		return func() { os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644) }
+	}
+	prof := l.Profile
+	for _, c := range []struct {
+		name   string
+		change func()
+		moves  bool
+	}{
+		{"patch_fuzz", func() { prof.PatchFuzz = 2 }, true},
+		{"a patch", write("0001-notes.patch", strings.Replace(addNotes, "+notes", "+Notes", 1)), true},
+		{"the series", write("series", "0001-notes.patch\n# a comment\n"), true},
+		{"a fragment", write("frag.config", "CONFIG_PRINTK=y\nCONFIG_FUTEX=y\n"), true},
+		{"an arch fragment", func() { prof.Config.ArchFragments = map[string][]string{"x86_64": {filepath.Join(dir, "frag.config")}} }, true},
+		{"the base", func() { prof.Config.Base = "defconfig" }, true},
+		{"the local version", func() { l.Pipeline.Version.LocalVersion = "-other" }, true},
+		{"strict", func() { f := false; prof.Config.Strict = &f }, true},
+		{"the initrd spec", write("initrd.list", "dir /dev 0755 0 0\n"), true},
+		{"the initrd compression", func() { prof.Initrd.Compression = "xz" }, true},
+		{"the build wrapper", func() { prof.Build.Wrapper = "none" }, true},
+		{"the package formats", func() { prof.Package.Formats = []string{"cab"} }, true},
+		{"the boot test's memory", func() { prof.Boot.Memory = "1G" }, false},
+		{"the boot test's command line", func() { prof.Boot.Cmdline = "quiet" }, false},
+		{"an unrelated file", write("README", "unrelated\n"), false},
+	} {
+		before := InputsDigest(l, rel)
+		c.change()
+		if moved := InputsDigest(l, rel) != before; moved != c.moves {
+			t.Errorf("changing %s: digest moved = %v, want %v", c.name, moved, c.moves)
+		}
 	}
 }

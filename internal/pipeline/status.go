@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
@@ -43,20 +41,12 @@ type StageStatus struct {
 	Why []string `json:"why,omitempty"`
 }
 
-// stageOrder is the order a run goes through the stages; fetch is not listed (it asks upstream
-// on every run).
-var stageOrder = []string{"patch", "configure", "branch", "build", "modules", "headers", "initrd", "boot", "package"}
-
 // ReadStatus works out the status without building, fetching or changing anything: it reads the
-// last run's manifest of the planned version and recomputes each stage's inputs from the files
-// as they are now (the work dir's source and build trees, pipeline.yaml, configs/, patches/).
+// last run's manifest of the planned version and walks the stage table comparing each stage's
+// inputs, recomputed from the files as they are now (the work dir's source and build trees,
+// pipeline.yaml, configs/, patches/), with the recorded ones.
 func ReadStatus(ctx context.Context, p *Plan, opts Options) (*Status, error) {
-	if opts.Out == nil {
-		opts.Out = io.Discard
-	}
-	if opts.Runner == nil {
-		opts.Runner = kbuild.Exec{} // the compiler's and Go's versions are inputs
-	}
+	r := newRun(p, opts, inStatus) // the compiler's and Go's versions are inputs: the real runner
 	st := &Status{Profile: p.Line.Name, Upstream: p.Release.String(), Version: p.Version.String(),
 		Revision: p.Revision.Why, Released: p.Revision.Released, OutDir: p.OutDir}
 	if p.Revision.Unknown != nil && !errors.Is(p.Revision.Unknown, errNoRemote) {
@@ -77,92 +67,81 @@ func ReadStatus(ctx context.Context, p *Plan, opts Options) (*Status, error) {
 		st.LastBuilt = prev.Version // newer than any Previous finds
 	}
 	st.RunStatus, st.RunError = prev.Status, prev.Error
-
-	// A run that restores every stage from the last run's record sees what a real run would.
-	r := &run{plan: p, opts: opts, prev: prev, m: &manifest.Manifest{Upstream: prev.Upstream, BranchRef: prev.BranchRef,
-		PatchesHead: prev.PatchesHead, BranchHead: prev.PatchesHead, SourceTree: prev.SourceTree}}
-	r.src, r.commitTS = prev.SourceTree, prev.Upstream.CommitTime
+	// A walk that restores every stage from the last run's record sees what a real run would.
+	r.prev = prev
+	r.st.upstream, r.st.src = prev.Upstream, prev.SourceTree
+	r.st.branchRef, r.st.patchesHead, r.st.branchHead = prev.BranchRef, prev.PatchesHead, prev.PatchesHead
 	if ps := stageRecord(prev, "patch", ""); ps != nil {
-		r.pristine = ps.Inputs["tarball"]
+		r.st.pristine = ps.Inputs["tarball"]
 	}
-	var arches []*archRun
-	for _, a := range p.Arches {
-		arches = append(arches, r.archTree(a))
+	c := &statusCheck{r: r, st: st}
+	if err := r.walk(ctx, c.visit); err != nil {
+		return nil, err
 	}
-	// check compares one stage, restores its record for the stages after it, and says whether
-	// it would run again.
-	var stale []string // the labels of the stale stages so far
-	check := func(name, arch string, c cached) {
-		ss := StageStatus{Name: name, Arch: arch}
-		label := name
-		if arch != "" {
-			label += " [" + arch + "]"
-		}
-		rec := stageRecord(prev, name, arch)
-		switch {
-		case rec == nil:
-			ss.State, ss.Why = "not run", []string{"the last run stopped before it"}
-		case rec.Status == "failed":
-			ss.State, ss.Why = "failed", []string{firstLine(rec.Detail)}
-		default:
-			if why := changedInputs(rec.Inputs, c.inputs); len(why) > 0 {
-				ss.State, ss.Why = "stale", why
-			} else if _, ok := r.reusable(name, arch, c); !ok {
-				ss.State, ss.Why = "stale", []string{"its outputs are gone or changed since " + rec.Started.Format("2006-01-02 15:04")}
-			} else {
-				ss.State = "up to date"
-			}
-			if c.restore != nil {
-				c.restore(prev, *rec)
-			}
-			r.m.Outputs = append(r.m.Outputs, r.prevOutputs(arch, c.outputs)...)
-		}
-		if ss.State == "up to date" {
-			for _, earlier := range stale {
-				if dependsOn(label, earlier) {
-					ss.State, ss.Why = "stale", []string{"after " + earlier + ", if that changes what it reads"}
-					break
-				}
-			}
-		}
-		if ss.State != "up to date" {
-			stale = append(stale, label)
-		}
-		st.Stages = append(st.Stages, ss)
-	}
-	check("patch", "", r.patchCache(ctx))
-	for _, ar := range arches {
-		check("configure", ar.a.Name, r.configureCache(ctx, ar))
-	}
-	check("branch", "", r.branchCache(ctx, arches))
-	for _, ar := range arches {
-		check("build", ar.a.Name, r.buildCache(ctx, ar))
-		if stageRecord(prev, "modules", ar.a.Name) != nil {
-			check("modules", ar.a.Name, r.modulesCache(ar))
-		}
-		if p.Line.Profile.Build.Headers {
-			check("headers", ar.a.Name, r.headersCache(ar))
-		}
-		check("initrd", ar.a.Name, r.initrdCache(ctx, ar.a))
-		check("boot", ar.a.Name, r.bootCache(ar))
-	}
-	if len(p.Line.Profile.Package.Formats) > 0 {
-		check("package", "", r.packageCache())
-	}
-	st.UpToDate = len(stale) == 0
+	st.UpToDate = len(c.stale) == 0
 	return st, nil
 }
 
-// dependsOn reports whether a stage (its label, "build [x86_64]") comes after an earlier stale
-// one and may read what it makes: a later stage of the same arch, or any later stage when either
-// is not an arch's. An arch's initrd reads neither the source nor the build.
-func dependsOn(label, stale string) bool {
-	name, arch, _ := strings.Cut(label, " ")
-	staleName, staleArch, _ := strings.Cut(stale, " ")
-	if name == "initrd" || slices.Index(stageOrder, name) <= slices.Index(stageOrder, staleName) {
-		return false
+// statusCheck compares one stage after another with the last run's record.
+type statusCheck struct {
+	r     *run
+	st    *Status
+	stale []staleStage // the stale stages so far, in order
+}
+
+type staleStage struct {
+	s    *stage
+	arch string
+}
+
+// visit compares one stage, restores its record for the stages after it, and says whether it
+// would run again: because what it reads changed, its outputs did, or a stage it reads from is stale.
+func (c *statusCheck) visit(ctx context.Context, s *stage, ar *archRun) error {
+	r := c.r
+	ss := StageStatus{Name: s.name, Arch: archName(ar)}
+	in := r.keyInputs(ctx, s, ar)
+	if ar != nil && in != nil {
+		ar.keys[s.name] = in.key()
 	}
-	return arch == "" || staleArch == "" || arch == staleArch
+	rec := stageRecord(r.prev, s.name, ss.Arch)
+	switch {
+	case rec == nil:
+		ss.State, ss.Why = "not run", []string{"the last run stopped before it"}
+	case rec.Status == "failed":
+		ss.State, ss.Why = "failed", []string{firstLine(rec.Detail)}
+	default:
+		if why := changedInputs(rec.Inputs, in); len(why) > 0 {
+			ss.State, ss.Why = "stale", why
+		} else if _, ok := r.reusable(ctx, s, ar, in); !ok {
+			ss.State, ss.Why = "stale", []string{"its outputs are gone or changed since " + rec.Started.Format("2006-01-02 15:04")}
+		} else {
+			ss.State = "up to date"
+		}
+		if s.restore != nil {
+			s.restore(r, ar, r.prev, *rec)
+		}
+		r.st.outputs = append(r.st.outputs, prevOutputs(r.prev, ss.Arch, s.outputs)...)
+	}
+	if ss.State == "up to date" {
+		if e := c.staleBefore(s, ss.Arch); e != "" {
+			ss.State, ss.Why = "stale", []string{"after " + e + ", if that changes what it reads"}
+		}
+	}
+	if ss.State != "up to date" {
+		c.stale = append(c.stale, staleStage{s, ss.Arch})
+	}
+	c.st.Stages = append(c.st.Stages, ss)
+	return nil
+}
+
+// staleBefore names the first stale stage that s reads from (of its arch, or not an arch's).
+func (c *statusCheck) staleBefore(s *stage, arch string) string {
+	for _, e := range c.stale {
+		if s.comesAfter(e.s.name) && (arch == "" || e.arch == "" || e.arch == arch) {
+			return e.s.label(c.r.archNamed(e.arch))
+		}
+	}
+	return ""
 }
 
 // changedInputs names what differs between a stage's recorded inputs and today's.
@@ -184,15 +163,6 @@ func changedInputs(was, now inputs) []string {
 	}
 	sort.Strings(why)
 	return why
-}
-
-func stageRecord(m *manifest.Manifest, name, arch string) *manifest.Stage {
-	for i := range m.Stages {
-		if m.Stages[i].Name == name && m.Stages[i].Arch == arch {
-			return &m.Stages[i]
-		}
-	}
-	return nil
 }
 
 func firstLine(s string) string {

@@ -70,38 +70,41 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	if err := os.MkdirAll(vp.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &run{plan: &vp, opts: vopts, m: &manifest.Manifest{}, keepRefs: true,
-		ccacheDir: filepath.Join(opts.CacheDir, "ccache-verify")}
-	if err := r.stage("fetch", "", r.fetch); err != nil {
-		return nil, err
+	r := newRun(&vp, vopts, inVerify)
+	r.keepRefs, r.ccacheDir = true, filepath.Join(opts.CacheDir, "ccache-verify")
+	for _, ar := range r.arches {
+		ar.tree.CcacheDir = r.ccacheDir
 	}
-	if r.m.Upstream.Commit != orig.Upstream.Commit {
-		return nil, fmt.Errorf("%s now names commit %s; the run built %s: run again before verifying", p.Release.Tag(), r.m.Upstream.Commit, orig.Upstream.Commit)
-	}
-	if err := r.keyedStage("patch", "", nil, r.source); err != nil {
-		return nil, err
-	}
-	arches, err := r.configureAll(ctx)
-	defer closeLogs(arches)
+	defer r.close()
+	err = r.walk(ctx, func(ctx context.Context, s *stage, ar *archRun) error {
+		if err := r.exec(ctx, s, ar); err != nil || s.name != "fetch" {
+			return err
+		}
+		if got := r.st.upstream.Commit; got != orig.Upstream.Commit {
+			return fmt.Errorf("%s now names commit %s; the run built %s: run again before verifying", p.Release.Tag(), got, orig.Upstream.Commit)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, ar := range arches {
-		if err := r.buildOnly(ctx, ar); err != nil {
-			return nil, err
-		}
-	}
+	return r.compare(p, orig, vopts.WorkDir)
+}
+
+// compare compares the run's outputs with the second build's.
+func (r *run) compare(p *Plan, orig *manifest.Manifest, workDir string) (*Verification, error) {
+	vp := r.plan
 	built := map[string]bool{}
 	for _, a := range p.Arches {
 		built[a.Name] = true
 	}
-	v := &Verification{WorkDir: vopts.WorkDir}
+	v := &Verification{WorkDir: workDir}
 	for _, want := range orig.Outputs {
 		if !slices.Contains(verified, want.Name) || !built[want.Arch] {
 			continue
 		}
 		c := Compared{Name: want.Name, Arch: want.Arch, Run: want.SHA256, RunPath: filepath.Join(p.OutDir, want.Path)}
-		for _, got := range r.m.Outputs {
+		for _, got := range r.st.outputs {
 			if got.Name == want.Name && got.Arch == want.Arch {
 				c.Again, c.AgainPath = got.SHA256, filepath.Join(vp.OutDir, got.Path)
 			}
@@ -113,14 +116,13 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 			continue
 		}
 		c := Compared{Name: "modules", Arch: want.Arch, Run: want.ModulesDigest, RunPath: filepath.Join(p.OutDir, want.Arch, "modules.vhdx")}
-		for _, got := range r.m.Builds {
-			if got.Arch == want.Arch {
-				c.Again, c.AgainPath = got.ModulesDigest, filepath.Join(vp.OutDir, got.Arch, "modules.vhdx")
-			}
+		if ar := r.archNamed(want.Arch); ar != nil && ar.build != nil {
+			c.Again, c.AgainPath = ar.build.ModulesDigest, filepath.Join(vp.OutDir, want.Arch, "modules.vhdx")
 		}
 		v.Files = append(v.Files, c)
 	}
 	r.m.Status, r.m.Started = "ok", time.Now().UTC()
+	r.report()
 	if err := r.m.Write(filepath.Join(vp.OutDir, "manifest.json")); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/wslkernel/wslkernel/internal/upstream"
+)
+
+// The upstream mirror and the profile's source tree, as the stages use them.
+
+// withMirror runs fn on the locked mirror of the line's upstream. A mirror found damaged (a
+// truncated pack, a missing object: a killed run or a bad disk) is said so, emptied, fetched
+// again, and fn runs once more.
+func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) error {
+	mirror, unlock, err := upstream.OpenMirror(r.opts.CacheDir, r.plan.Line.Upstream.Git)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if mirror.Repaired != "" {
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "REPAIR", mirror.Repaired)
+	}
+	err = fn(mirror)
+	if !errors.Is(err, upstream.ErrDamaged) {
+		return err
+	}
+	fmt.Fprintf(r.opts.Out, "%-18s %v\n%-18s fetching %s again into %s\n", "REPAIR", err, "", r.plan.Release.Tag(), mirror.Dir)
+	if err := mirror.Reset(); err != nil {
+		return err
+	}
+	if err := r.refetchSame(ctx, mirror); err != nil {
+		return err
+	}
+	return fn(mirror)
+}
+
+// refetchSame fetches the release again into an emptied mirror; when this run verified the tag
+// before the damage showed, it must name the same commit.
+func (r *run) refetchSame(ctx context.Context, mirror *upstream.Mirror) error {
+	if r.st.upstream.Commit == "" {
+		return nil
+	}
+	f, err := mirror.FetchTag(ctx, r.plan.Release, nil)
+	if err != nil {
+		return err
+	}
+	tagged, err := mirror.Resolve(f.Ref)
+	if err != nil {
+		return err
+	}
+	if got := tagged.Commit.Hash.String(); got != r.st.upstream.Commit {
+		return fmt.Errorf("%s now names commit %s, not %s as when this run verified it", r.plan.Release.Tag(), got, r.st.upstream.Commit)
+	}
+	return nil
+}
+
+// mirrorHas reports whether the upstream mirror holds a commit (a mirror emptied and fetched
+// again since the last run has lost the branch's commits).
+func (r *run) mirrorHas(ctx context.Context, commit string) bool {
+	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
+		_, err := m.Repo().CommitObject(plumbing.NewHash(commit))
+		return err
+	})
+	return err == nil
+}
+
+// refIs reports whether the mirror's ref names the commit.
+func (r *run) refIs(ctx context.Context, ref, commit string) bool {
+	err := r.withMirror(ctx, func(m *upstream.Mirror) error {
+		got, err := m.Repo().Storer.Reference(plumbing.ReferenceName(ref))
+		if err != nil {
+			return err
+		}
+		if got.Hash().String() != commit {
+			return errors.New("moved")
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// worktree is the profile's source tree for a git upstream: one folder, moved from release to
+// release in place, so the build trees made from it stay incremental.
+func (r *run) worktree() upstream.Worktree {
+	return upstream.Worktree{Dir: filepath.Join(r.opts.WorkDir, "src", r.plan.Line.Name)}
+}
+
+// branchRef is where the mirror keeps the profile's release branch: out of the way of the tags
+// it fetches, one per profile.
+func (r *run) branchRef() string {
+	return fmt.Sprintf("refs/wslkernel/%s/heads/%s", r.plan.Line.Name, r.plan.Branch)
+}
+
+// exportProgress draws one live line on a terminal; nil (no live progress) otherwise.
+func (r *run) exportProgress() upstream.Progress {
+	if r.opts.Progress == nil {
+		return nil
+	}
+	return func(files, bytes int64) {
+		fmt.Fprintf(r.opts.Progress, "\r\033[Kexport: %d files, %d MiB", files, bytes>>20)
+	}
+}
+
+// clearProgress removes the live progress line.
+func (r *run) clearProgress() {
+	if r.opts.Progress != nil {
+		fmt.Fprint(r.opts.Progress, "\r\033[K")
+	}
+}

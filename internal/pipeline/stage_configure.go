@@ -1,0 +1,209 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// The configure stage makes an arch's .config: the base, the fragments in order, the local
+// version from the version scheme last, then olddefconfig; every requested value must survive,
+// and the policy must hold. Its product is the .config's SHA-256.
+
+// configureDeclares: the base, every fragment's contents (in order), the local version, whether
+// a dropped value fails, and the policy.
+func configureDeclares(l *config.Line, arch string) (inputs, error) {
+	cfg := l.Profile.Config
+	in := inputs{"localversion": l.Pipeline.Version.LocalVersion, "strict": fmt.Sprint(cfg.IsStrict())}
+	if cfg.BaseIsTarget() {
+		in["base"] = "make " + cfg.Base
+	} else {
+		in["base "+l.Pipeline.Rel(cfg.Base)] = fileKey(cfg.Base)
+	}
+	if cfg.Policy != "" {
+		in["policy "+l.Pipeline.Rel(cfg.Policy)] = fileKey(cfg.Policy)
+	}
+	for i, f := range cfg.FragmentsFor(arch) {
+		in[fmt.Sprintf("fragment %d %s", i+1, l.Pipeline.Rel(f))] = fileKey(f) // order matters too
+	}
+	return in, nil
+}
+
+// configureDerives: the source tree and the compiler (Kconfig records its version in the .config).
+func configureDerives(ctx context.Context, r *run, ar *archRun) inputs {
+	return inputs{"source": r.st.sourceID(), "compiler": r.toolchainID(ctx, ar.a)}
+}
+
+// configureIntact: the build tree's .config is the one it made.
+func configureIntact(_ context.Context, _ *run, ar *archRun, rec manifest.Stage) bool {
+	return fileKey(dotconfig(ar)) == rec.Product
+}
+
+func configureRestore(_ *run, ar *archRun, _ *manifest.Manifest, _ manifest.Stage) error {
+	final, err := kconfig.ParseFile(dotconfig(ar))
+	ar.final = final
+	return err
+}
+
+func dotconfig(ar *archRun) string { return filepath.Join(ar.tree.Out, ".config") }
+
+func configureBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
+	tree := ar.tree
+	if err := os.MkdirAll(tree.Out, 0o755); err != nil {
+		return outcome{}, err
+	}
+	previous, _ := os.ReadFile(dotconfig(ar))
+	prevInfo, _ := os.Stat(dotconfig(ar))
+	requested, err := r.mergeFragments(ctx, ar)
+	if err != nil {
+		return outcome{}, err
+	}
+	if err := tree.Make(ctx, ar.log, "olddefconfig"); err != nil {
+		return outcome{}, err
+	}
+	final, err := kconfig.ParseFile(dotconfig(ar))
+	if err != nil {
+		return outcome{}, err
+	}
+	ar.final = final
+	detail, err := r.verifyConfig(ar, requested)
+	if err != nil {
+		return outcome{}, err
+	}
+	// An unchanged config keeps its old mtime, so make sees nothing new and rebuilds nothing.
+	now, _ := os.ReadFile(dotconfig(ar))
+	if prevInfo != nil && bytes.Equal(previous, now) {
+		mt := prevInfo.ModTime()
+		os.Chtimes(dotconfig(ar), mt, mt)
+	}
+	return outcome{detail: detail, product: fileKey(dotconfig(ar))}, nil
+}
+
+// mergeFragments writes the base merged with every fragment and the version scheme's local
+// version as the .config, and returns what they requested. The base as it was goes to
+// .config.base, where kbuild config explain starts from.
+func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config, error) {
+	l := r.plan.Line
+	cfg := l.Profile.Config
+	path := dotconfig(ar)
+	if cfg.BaseIsTarget() {
+		if err := ar.tree.Make(ctx, ar.log, cfg.Base); err != nil {
+			return nil, err
+		}
+	} else if err := atomicfile.Copy(cfg.Base, path, 0o644); err != nil {
+		return nil, err
+	}
+	base, err := kconfig.ParseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Copy(path, path+".base", 0o644); err != nil {
+		return nil, err
+	}
+	var fragments []*kconfig.Config
+	for _, f := range cfg.FragmentsFor(ar.a.Name) {
+		frag, err := kconfig.ParseFile(f)
+		if err != nil {
+			return nil, err
+		}
+		fragments = append(fragments, frag)
+	}
+	merged, requested, overrides := kconfig.Merge(base, append(fragments, schemeFragment(l))...)
+	for _, o := range overrides {
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "warning", o)
+	}
+	var buf bytes.Buffer
+	if _, err := merged.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return requested, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// verifyConfig checks every requested value survived olddefconfig (a dropped one fails the stage,
+// or warns with strict: false) and that the policy holds, each explained through Kconfig.
+func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, error) {
+	l := r.plan.Line
+	prof := l.Profile
+	final := ar.final
+	why := explainer(ar)
+	detail := fmt.Sprintf("%d settings, %d requested, all present", len(final.Settings()), len(requested.Settings()))
+	if bad := kconfig.Verify(requested, final); len(bad) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "olddefconfig dropped %d requested settings:", len(bad))
+		for _, m := range bad {
+			b.WriteString("\n  " + m.String() + why(m.Requested.Symbol, m.Requested.Value))
+		}
+		if prof.Config.IsStrict() {
+			return "", errors.New(b.String())
+		}
+		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
+		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
+	}
+	if prof.Config.Policy == "" {
+		return detail, nil
+	}
+	pol, err := kconfig.LoadPolicy(prof.Config.Policy)
+	if err != nil {
+		return "", err
+	}
+	if bad := pol.Check(ar.a.Name, final); len(bad) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "the final .config breaks %d rules of the WSL policy, so WSL could not use this kernel:", len(bad))
+		for _, v := range bad {
+			b.WriteString("\n  " + v.String() + why(v.Rule.Symbol, v.Rule.Allow[v.Arch][0]))
+		}
+		return "", errors.New(b.String())
+	}
+	return detail + fmt.Sprintf(", policy %s holds", l.Pipeline.Rel(prof.Config.Policy)), nil
+}
+
+// explainer says, from the tree's Kconfig files (read once, when first needed), why a symbol
+// does not have the value asked for.
+func explainer(ar *archRun) func(sym, want string) string {
+	var rules *kconfig.Rules
+	return func(sym, want string) string {
+		if rules == nil {
+			var err error
+			if rules, err = kconfig.LoadRules(ar.tree.Src, ar.a.SrcArch); err != nil {
+				return "\n      (the Kconfig files could not be read to say why: " + err.Error() + ")"
+			}
+		}
+		return "\n      " + strings.Join(rules.Why(sym, want, ar.final), "\n      ")
+	}
+}
+
+// schemeFragment is what the version scheme asks of every config: the local version, last.
+func schemeFragment(l *config.Line) *kconfig.Config {
+	scheme := &kconfig.Config{}
+	scheme.Set(kconfig.Setting{Symbol: "LOCALVERSION", Value: fmt.Sprintf("%q", l.Pipeline.Version.LocalVersion),
+		File: l.Pipeline.File, Line: l.Pipeline.Pos("version.localversion").Line})
+	return scheme
+}
+
+func describeConfigure(p *Plan, a kbuild.Arch) string {
+	l := p.Line
+	prof := l.Profile
+	verify := "verify"
+	if !prof.Config.IsStrict() {
+		verify = "verify (warnings only: strict is false)"
+	}
+	if prof.Config.Policy != "" {
+		verify += ", check the policy " + l.Pipeline.Rel(prof.Config.Policy)
+	}
+	var frags []string
+	for _, f := range prof.Config.FragmentsFor(a.Name) {
+		frags = append(frags, l.Pipeline.Rel(f))
+	}
+	return fmt.Sprintf("base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, %s",
+		l.Pipeline.Rel(prof.Config.Base), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
+}

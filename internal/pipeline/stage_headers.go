@@ -1,0 +1,52 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// The headers stage installs the UAPI headers (make headers_install) into <out>/<arch>/headers,
+// written beside and renamed into place; the manifest records the folder by its digest. It
+// applies when the profile's build asks for headers.
+
+func wantsHeaders(r *run, _ *archRun) (bool, string) { return r.plan.Line.Profile.Build.Headers, "" }
+
+// headersDerives: the build (headers_install reads the configured tree).
+func headersDerives(_ context.Context, _ *run, ar *archRun) inputs {
+	return inputs{"build": ar.keys["build"]}
+}
+
+func headersBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
+	dest := filepath.Join(ar.out, "headers")
+	tmp := dest + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return outcome{}, err
+	}
+	defer os.RemoveAll(tmp) // after a failure; after success it is already renamed
+	if err := ar.tree.Make(ctx, ar.log, "INSTALL_HDR_PATH="+tmp, "headers_install"); err != nil {
+		return outcome{}, fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
+	}
+	if err := os.RemoveAll(dest); err != nil {
+		return outcome{}, err
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		return outcome{}, err
+	}
+	f, err := r.output("headers", ar.a.Name, dest)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{detail: fmt.Sprintf("%s, %d KiB", dest, f.Size>>10), outputs: []manifest.File{f}}, nil
+}
+
+func describeHeaders(p *Plan, _ kbuild.Arch) string {
+	if !p.Line.Profile.Build.Headers {
+		return ""
+	}
+	return "make headers_install"
+}

@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/moddisk"
+)
+
+// The modules stage builds the modules, installs them stripped into a scratch root and makes
+// modules.vhdx of lib/modules/<release>, as WSL mounts it; it also picks the module the boot
+// test loads. It applies to a config with CONFIG_MODULES=y.
+
+func hasModules(_ *run, ar *archRun) (bool, string) {
+	return ar.final != nil && ar.final.Value("MODULES") == "y", ""
+}
+
+// modulesDeclares: the module the boot test is asked to load.
+func modulesDeclares(l *config.Line, _ string) (inputs, error) {
+	return inputs{"boot_module": l.Profile.Boot.Module}, nil
+}
+
+// modulesDerives: the build.
+func modulesDerives(_ context.Context, _ *run, ar *archRun) inputs {
+	return inputs{"build": ar.keys["build"]}
+}
+
+func modulesRestore(r *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
+	for _, f := range prevOutputs(prev, ar.a.Name, []string{"modules"}) {
+		ar.vhdx = filepath.Join(r.plan.OutDir, f.Path)
+	}
+	for _, b := range prev.Builds {
+		if b.Arch == ar.a.Name {
+			ar.module = b.BootModule
+			if ar.build != nil {
+				ar.build.ModulesDigest, ar.build.BootModule = b.ModulesDigest, b.BootModule
+			}
+		}
+	}
+	return nil
+}
+
+func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
+	vhdx := filepath.Join(ar.out, "modules.vhdx")
+	if err := ar.tree.Make(ctx, ar.log, "modules"); err != nil {
+		return outcome{}, fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
+	}
+	root := filepath.Join(ar.out, "modules-root")
+	if err := os.RemoveAll(root); err != nil {
+		return outcome{}, err
+	}
+	defer os.RemoveAll(root)
+	if err := ar.tree.Make(ctx, ar.log, "INSTALL_MOD_PATH="+root, "INSTALL_MOD_STRIP=1", "modules_install"); err != nil {
+		return outcome{}, fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
+	}
+	modDir := filepath.Join(root, "lib/modules", r.plan.KernelRelease)
+	module, err := bootModule(modDir, r.plan.Line.Profile.Boot.Module)
+	if err != nil {
+		return outcome{}, err
+	}
+	n, err := moddisk.Make(ctx, r.opts.Runner, modDir, vhdx, r.st.commitTS())
+	if err != nil {
+		return outcome{}, err
+	}
+	digest, _, err := manifest.TreeDigest(modDir)
+	if err != nil {
+		return outcome{}, err
+	}
+	f, err := r.output("modules", ar.a.Name, vhdx)
+	if err != nil {
+		return outcome{}, err
+	}
+	r.record(func() { ar.build.ModulesDigest, ar.build.BootModule = digest, module })
+	ar.vhdx, ar.module = vhdx, module
+	return outcome{detail: fmt.Sprintf("%d modules in %s, %d bytes", n, filepath.Base(vhdx), f.Size), outputs: []manifest.File{f}}, nil
+}
+
+// bootModule is the module the boot test loads: the one asked for, which must load alone, else
+// the first that does; "" when none does.
+func bootModule(modDir, want string) (string, error) {
+	standalone, err := moddisk.Standalone(modDir)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case want != "" && !slices.Contains(standalone, want):
+		return "", fmt.Errorf("boot.module %s is not among the modules that load alone: %s", want, strings.Join(standalone, ", "))
+	case want != "":
+		return want, nil
+	case len(standalone) > 0:
+		return standalone[0], nil
+	}
+	return "", nil
+}
+
+func describeModules(_ *Plan, _ kbuild.Arch) string {
+	return "when CONFIG_MODULES=y: make modules, modules_install (stripped), modules.vhdx"
+}

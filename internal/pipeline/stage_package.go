@@ -1,0 +1,166 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/payload"
+	"github.com/wslkernel/wslkernel/internal/version"
+)
+
+// The package stage makes the Windows payloads of every arch from the run's outputs. It applies
+// when the profile names package formats and the run has every arch (a run of fewer, one CI job
+// per arch, leaves it to kbuild assemble).
+
+func packages(r *run, _ *archRun) (bool, string) {
+	l := r.plan.Line
+	if len(l.Profile.Package.Formats) == 0 {
+		return false, ""
+	}
+	if len(r.built) < len(r.arches) && r.mode == inRun {
+		var built []string
+		for _, ar := range r.built {
+			built = append(built, ar.a.Name)
+		}
+		return false, fmt.Sprintf("not made here: this run built %s of %s; kbuild assemble gathers the arches' runs and packages them",
+			strings.Join(built, ", "), strings.Join(l.Profile.Arches, ", "))
+	}
+	return true, ""
+}
+
+// packageDeclares: the package settings.
+func packageDeclares(l *config.Line, _ string) (inputs, error) {
+	pk := l.Profile.Package
+	in := inputs{"formats": strings.Join(pk.Formats, ","), "product": pk.Product, "nuget_id": pk.NugetID,
+		"min_windows_build": fmt.Sprint(pk.MinWindowsBuild), "repo": l.Pipeline.Publish.Remote, "line": l.Pipeline.Name}
+	if pk.OpenPGPKey != "" {
+		in["openpgp_key"] = fileKey(pk.OpenPGPKey)
+	}
+	return in, nil
+}
+
+// packageDerives: every artifact packaged (by SHA-256), the version the payloads supersede, and
+// the signer's files or command (a new certificate re-signs), which the machine's environment
+// may name: not the release's inputs.
+func packageDerives(_ context.Context, r *run, _ *archRun) inputs {
+	in := r.outputKeys()
+	in["supersedes"] = r.supersedes()
+	signer, err := signerFor(r.plan.Line.Profile.Package.Signing)
+	if err != nil {
+		in["signer"] = err.Error()
+	}
+	if signer != nil {
+		in["signer command"] = strings.Join(signer.Command, " ")
+		for name, f := range map[string]string{"pkcs12": signer.PKCS12, "cert": signer.Cert, "key": signer.Key} {
+			if f != "" {
+				in["signer "+name] = fileKey(f)
+			}
+		}
+	}
+	return in
+}
+
+// supersedes is the version the payloads replace: as kbuild package was told, else the newest
+// earlier version built in this work dir, if any.
+func (r *run) supersedes() string {
+	if r.replaces != "" {
+		return r.replaces
+	}
+	return previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version)
+}
+
+func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
+	l := r.plan.Line
+	pk := l.Profile.Package
+	supersedes := r.supersedes()
+	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.snapshot(), Formats: pk.Formats, Product: pk.Product,
+		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
+		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, Runner: r.opts.Runner}
+	signer, err := signerFor(pk.Signing)
+	if err != nil {
+		return outcome{}, err
+	}
+	o.Signer = signer
+	files, err := payload.Make(ctx, o)
+	if err != nil {
+		return outcome{}, err
+	}
+	trust := "UNSIGNED (no package.signing)"
+	if signer != nil {
+		trust = "signed"
+		if signer.Subject != "" {
+			trust += " by " + signer.Subject
+		}
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f.Path))
+	}
+	detail := fmt.Sprintf("%s, %s, in %s", strings.Join(names, ", "), trust, filepath.Join(r.plan.OutDir, payload.Dir))
+	if supersedes != "" {
+		detail += ", superseding " + supersedes
+	}
+	return outcome{detail: detail, outputs: files}, nil
+}
+
+// snapshot is a copy of the manifest as the run reports it so far.
+func (r *run) snapshot() *manifest.Manifest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := *r.m
+	return &m
+}
+
+func describePackage(p *Plan, _ kbuild.Arch) string {
+	pk := p.Line.Profile.Package
+	if len(pk.Formats) == 0 {
+		return ""
+	}
+	sign := "unsigned unless the environment names a signer"
+	if pk.Signing != nil {
+		sign = "Authenticode-signed"
+	}
+	return fmt.Sprintf("%s, update.json, SHA256SUMS; %s", strings.Join(pk.Formats, ", "), sign)
+}
+
+// signerFor is the profile's signer, with the environment's files taking precedence; nil when
+// signing is off.
+func signerFor(sg *config.Signing) (*payload.Signer, error) {
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var s payload.Signer
+	if sg != nil {
+		s = payload.Signer{PKCS12: sg.PKCS12, Cert: sg.Cert, Key: sg.Key, Command: sg.Command}
+	}
+	s.PKCS12 = env("WSLKERNEL_SIGN_PKCS12", s.PKCS12)
+	s.Cert = env("WSLKERNEL_SIGN_CERT", s.Cert)
+	s.Key = env("WSLKERNEL_SIGN_KEY", s.Key)
+	if s.PKCS12 == "" && s.Cert == "" && s.Key == "" && len(s.Command) == 0 {
+		return nil, nil
+	}
+	passEnv := "WSLKERNEL_SIGN_PASSWORD"
+	if sg != nil && sg.PasswordEnv != "" {
+		passEnv = sg.PasswordEnv
+	}
+	s.Password = os.Getenv(passEnv)
+	return &s, nil
+}
+
+// previousVersion is the newest version below current with a successful build under profileOut
+// (out/<profile>), or "".
+func previousVersion(profileOut string, current version.Version) string {
+	if m, _ := manifest.Previous(profileOut, current); m != nil {
+		return m.Version
+	}
+	return ""
+}

@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// The stage table: the pipeline as data. Every command walks these rows in order, in its own
+// mode (modes.go): run executes them through the cache, status compares their keys with the last
+// run's, plan prints what each would do. A row's body lives in the file named after it
+// (stage_<name>.go); adding a stage is one such file and one row here.
+var stages = []*stage{
+	{name: "fetch", in: everyWalk &^ (inStatus | inBoot | inPackage), body: fetchBody, describe: describeFetch},
+	{name: "patch", after: []string{"fetch"}, in: everyWalk &^ (inRefresh | inBoot | inPackage), ships: true,
+		declares: patchDeclares, derives: patchDerives, intact: patchIntact, restore: patchRestore, body: patchBody, describe: describePatch},
+	{name: "configure", perArch: true, everyArch: true, after: []string{"patch"}, in: building | inConfigure | inAssemble, ships: true,
+		declares: configureDeclares, derives: configureDerives, intact: configureIntact, restore: configureRestore, body: configureBody, describe: describeConfigure},
+	{name: "branch", after: []string{"configure"}, in: inRun | inAssemble | inStatus | inPlan, ships: true,
+		derives: branchDerives, intact: branchIntact, restore: branchRestore, body: branchBody, describe: describeBranch},
+	{name: "build", perArch: true, parallel: true, after: []string{"patch", "configure"}, in: building, ships: true,
+		declares: buildDeclares, derives: buildDerives, outputs: []string{"kernel", "config"}, restore: buildRestore, body: buildBody, describe: describeBuild},
+	{name: "modules", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: hasModules,
+		declares: modulesDeclares, derives: modulesDerives, outputs: []string{"modules"}, restore: modulesRestore, body: modulesBody, describe: describeModules},
+	{name: "headers", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: wantsHeaders,
+		derives: headersDerives, outputs: []string{"headers"}, body: headersBody, describe: describeHeaders},
+	{name: "initrd", perArch: true, parallel: true, in: building, ships: true,
+		declares: initrdDeclares, derives: initrdDerives, outputs: []string{"initrd"}, body: initrdBody, describe: describeInitrd},
+	{name: "boot", perArch: true, parallel: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
+		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot},
+	{name: "assemble", perArch: true, after: []string{"branch"}, in: inAssemble, body: assembleBody},
+	{name: "package", after: []string{"boot", "assemble"}, in: inRun | inAssemble | inStatus | inPlan | inPackage, ships: true, applies: packages,
+		declares: packageDeclares, derives: packageDerives, outputs: []string{"payload"}, body: packageBody, describe: describePackage},
+}
+
+// stage is one row of the table.
+type stage struct {
+	name string
+	// perArch: the stage runs once per arch; everyArch: for every arch of the plan, even when
+	// the run builds fewer (--arch); parallel: arches may run it at the same time.
+	perArch, everyArch, parallel bool
+	after                        []string // the stages whose results it reads
+	in                           mode     // the modes that walk it
+	// ships: its inputs shape what is released, so they go into the release's InputsDigest.
+	ships bool
+	// applies says whether the stage has anything to do; when not, why (or "" to say nothing).
+	applies func(r *run, ar *archRun) (bool, string)
+	// declares lists what the stage reads from pipeline.yaml and the repository, known before
+	// anything runs; derives what it reads from the stages before it (the upstream commit, their
+	// outputs, tool versions). Together they are its cache key; an error from declares leaves
+	// the stage without a key, so it runs and reports the error.
+	declares func(l *config.Line, arch string) (inputs, error)
+	derives  func(ctx context.Context, r *run, ar *archRun) inputs
+	// outputs are the manifest names of the files it makes for its arch.
+	outputs []string
+	// intact checks what the stage left outside the output folder (a .config, a branch ref, a
+	// source tree) is still as the last run's record says; nil: nothing to check.
+	intact func(ctx context.Context, r *run, ar *archRun, rec manifest.Stage) bool
+	// restore takes into the state what a skipped stage found out, from the last run's record.
+	restore func(r *run, ar *archRun, prev *manifest.Manifest, rec manifest.Stage) error
+	// body does the work. It changes the state and returns what it made; it never writes the
+	// manifest.
+	body func(ctx context.Context, r *run, ar *archRun) (outcome, error)
+	// describe is what kbuild plan prints for it.
+	describe func(p *Plan, a kbuild.Arch) string
+}
+
+// outcome is what a stage body returns to the executor.
+type outcome struct {
+	detail  string
+	product string          // what it left outside the output folder (manifest.Stage.Product)
+	outputs []manifest.File // files it made, their paths relative to the output folder
+	carried []manifest.Stage
+}
+
+// label is how a stage is named in output: "build [x86_64]".
+func (s *stage) label(ar *archRun) string {
+	if ar == nil {
+		return s.name
+	}
+	return s.name + " [" + ar.a.Name + "]"
+}
+
+// stageNamed is the table's row of that name.
+func stageNamed(name string) *stage {
+	i := slices.IndexFunc(stages, func(s *stage) bool { return s.name == name })
+	return stages[i]
+}
+
+// comesAfter reports whether s reads, directly or through the stages it reads, what earlier makes.
+func (s *stage) comesAfter(earlier string) bool {
+	for _, a := range s.after {
+		if a == earlier || stageNamed(a).comesAfter(earlier) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyInputs are the stage's cache key inputs now; nil when it has none (it always runs).
+func (r *run) keyInputs(ctx context.Context, s *stage, ar *archRun) inputs {
+	in := inputs{}
+	if s.declares != nil {
+		declared, err := s.declares(r.plan.Line, archName(ar))
+		if err != nil {
+			return nil
+		}
+		in.add(declared)
+	}
+	if s.derives != nil {
+		in.add(s.derives(ctx, r, ar))
+	}
+	if len(in) == 0 {
+		return nil
+	}
+	return in
+}
+
+func archName(ar *archRun) string {
+	if ar == nil {
+		return ""
+	}
+	return ar.a.Name
+}
