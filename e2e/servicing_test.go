@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,12 +97,15 @@ func checkCode() (string, int) {
 	}
 }
 
-// runKilledDuringBuild starts kbuild run and kills it (SIGKILL: no chance to clean up) a few
-// seconds into the build stage, which starts once the branch stage has printed its line. It
-// returns the output and how the process ended.
+// buildUnderWay is kbuild --progress plain's line for a build that has run commands.
+var buildUnderWay = regexp.MustCompile(`^build \[x86_64\]: [1-9][0-9]*`)
+
+// runKilledDuringBuild starts kbuild run and kills it (SIGKILL: no chance to clean up) as soon
+// as the build stage reports its first commands done (--progress plain prints each update as a
+// line). It returns the output and how the process ended.
 func runKilledDuringBuild() (string, string) {
 	cmd := exec.Command(filepath.Join(bin, "kbuild"), "run", "--profile", "smoke", "--work-dir", workDir,
-		"--cache-dir", cacheDir, "--config", filepath.Join(repoRoot, "pipeline.yaml"))
+		"--cache-dir", cacheDir, "--config", filepath.Join(repoRoot, "pipeline.yaml"), "--progress", "plain")
 	cmd.Dir = repoRoot
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -116,12 +120,9 @@ func runKilledDuringBuild() (string, string) {
 	killed := false
 	for sc.Scan() {
 		out.WriteString(sc.Text() + "\n")
-		if !killed && strings.HasPrefix(sc.Text(), "branch ") {
+		if !killed && buildUnderWay.MatchString(sc.Text()) {
 			killed = true
-			go func() {
-				time.Sleep(3 * time.Second)
-				cmd.Process.Signal(syscall.SIGKILL)
-			}()
+			cmd.Process.Signal(syscall.SIGKILL)
 		}
 	}
 	err = cmd.Wait()

@@ -23,6 +23,7 @@ type globals struct {
 	cacheDir string
 	jobs     int
 	release  string
+	progress string
 	stdout   io.Writer
 	stderr   io.Writer
 }
@@ -50,6 +51,7 @@ check also exits 3 when there is nothing new upstream.`,
 	f.StringVar(&g.workDir, "work-dir", "", "source trees, build trees and outputs (default: .work beside pipeline.yaml)")
 	f.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "upstream mirrors, shared between work dirs")
 	f.IntVarP(&g.jobs, "jobs", "j", 0, "parallel make jobs (default: pipeline.yaml's, else one per core)")
+	f.StringVar(&g.progress, "progress", "auto", "live progress: auto (on a terminal), plain (one line per update, for logs), none")
 	f.StringVar(&g.release, "release", "", "build this upstream release (X.Y.Z) instead of the newest; overrides upstream.pin")
 	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g), newFetchCmd(g), newConfigureCmd(g), newConfigCmd(g), newPatchesCmd(g), newVerifyCmd(g), newBootCmd(g), newPackageCmd(g), newStatusCmd(g), newCustomCmd(g), newInstallCmd(g), newAssembleCmd(g))
 	return root
@@ -64,6 +66,9 @@ func defaultCacheDir() string {
 
 // line loads pipeline.yaml and selects the profile; problems with either are usage errors.
 func (g *globals) line() (*config.Line, error) {
+	if g.progress != "auto" && g.progress != "plain" && g.progress != "none" {
+		return nil, cli.UsageError{Err: fmt.Errorf("--progress %q: auto, plain or none", g.progress)}
+	}
 	p, err := config.Load(g.config)
 	if err != nil {
 		return nil, cli.UsageError{Err: err}
@@ -100,7 +105,10 @@ func (g *globals) options(l *config.Line) pipeline.Options {
 	work, _ := filepath.Abs(l.Pipeline.WorkDir(g.workDir))
 	cache, _ := filepath.Abs(g.cacheDir)
 	opts := pipeline.Options{WorkDir: work, CacheDir: cache, Jobs: g.jobs, Out: g.stdout}
-	if isTerminal(g.stderr) {
+	switch {
+	case g.progress == "plain":
+		opts.Progress = pipeline.PlainProgress(g.stderr)
+	case g.progress == "auto" && isTerminal(g.stderr):
 		opts.Progress = g.stderr
 	}
 	return opts

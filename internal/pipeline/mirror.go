@@ -102,13 +102,13 @@ func (r *run) exportProgress() upstream.Progress {
 		return nil
 	}
 	return func(files, bytes int64) {
-		fmt.Fprintf(r.opts.Progress, "\r\033[Kexport: %d files, %d MiB", files, bytes>>20)
+		fmt.Fprintf(r.opts.Progress, redraw+"export: %d files, %d MiB", files, bytes>>20)
 	}
 }
 
 // clearProgress removes the live progress line.
 func (r *run) clearProgress() {
 	if r.opts.Progress != nil {
-		fmt.Fprint(r.opts.Progress, "\r\033[K")
+		fmt.Fprint(r.opts.Progress, redraw)
 	}
 }

@@ -44,7 +44,7 @@ func (p *buildProgress) Write(b []byte) (int, error) {
 	p.partial = append(p.partial[:0], data...)
 	if p.term != nil && time.Since(p.drawn) > 250*time.Millisecond {
 		p.drawn = time.Now()
-		fmt.Fprintf(p.term, "\r\033[K%s", p.line())
+		fmt.Fprintf(p.term, "%s%s", redraw, p.line())
 	}
 	return n, err
 }
@@ -68,7 +68,7 @@ func (p *buildProgress) line() string {
 // clear removes the progress line from the terminal.
 func (p *buildProgress) clear() {
 	if p.term != nil {
-		fmt.Fprint(p.term, "\r\033[K")
+		fmt.Fprint(p.term, redraw)
 	}
 }
 
@@ -87,4 +87,27 @@ func expectedCommands(outDir string, settingsOn int) int {
 // recordCommands keeps the count of a build that started from an empty tree, for the next one.
 func recordCommands(outDir string, n int) {
 	os.WriteFile(filepath.Join(outDir, ".wslkernel-commands"), []byte(strconv.Itoa(n)+"\n"), 0o644)
+}
+
+// redraw starts every live progress line: back to the line's start, erase it.
+const redraw = "\r\033[K"
+
+// PlainProgress turns live progress, drawn over itself on a terminal, into one line per update,
+// for a log or a program that follows the run (kbuild --progress plain). Erasing alone writes
+// nothing; anything else passes as it is.
+func PlainProgress(w io.Writer) io.Writer { return plainProgress{w} }
+
+type plainProgress struct{ w io.Writer }
+
+func (p plainProgress) Write(b []byte) (int, error) {
+	line, ok := bytes.CutPrefix(b, []byte(redraw))
+	if !ok {
+		return p.w.Write(b)
+	}
+	if len(line) > 0 {
+		if _, err := p.w.Write(append(line, '\n')); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
 }

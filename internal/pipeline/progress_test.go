@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +47,18 @@ func TestExpectedCommandsComesFromTheLastFreshBuild(t *testing.T) {
 	recordCommands(dir, 2345)
 	if n := expectedCommands(dir, 500); n != 2345 {
 		t.Errorf("recorded = %d", n)
+	}
+}
+
+// Plain progress: each redraw becomes a line of its own, erasing alone writes nothing, and other
+// output passes as it is.
+func TestPlainProgressWritesALinePerUpdate(t *testing.T) {
+	var out bytes.Buffer
+	p := &buildProgress{log: io.Discard, term: PlainProgress(&out), label: "build [x86_64]", expected: 4, start: time.Now()}
+	p.Write([]byte("  CC      kernel/fork.o\n"))
+	p.clear()
+	fmt.Fprint(PlainProgress(&out), "remote: Counting objects\r")
+	if got, want := out.String(), "build [x86_64]: 1/4 commands (25%), ETA 0s\nremote: Counting objects\r"; got != want {
+		t.Errorf("plain progress = %q, want %q", got, want)
 	}
 }
