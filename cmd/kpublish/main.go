@@ -21,7 +21,6 @@ import (
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/cve"
 	"github.com/wslkernel/wslkernel/internal/manifest"
-	"github.com/wslkernel/wslkernel/internal/pipeline"
 	"github.com/wslkernel/wslkernel/internal/publish"
 	"github.com/wslkernel/wslkernel/internal/published"
 	"github.com/wslkernel/wslkernel/internal/upstream"
@@ -142,7 +141,7 @@ sizes and SHA-256. The previous release is the newest earlier successful run bes
 	pf.StringVarP(&profile, "profile", "p", "wsl", "the profile whose newest run is published, without --manifest")
 	pf.StringVar(&workDir, "work-dir", "", "kbuild's work dir, without --manifest (default: .work beside pipeline.yaml)")
 	pf.StringVarP(&configPath, "config", "c", "pipeline.yaml", "the pipeline description (for the publish target)")
-	pf.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
+	pf.StringVar(&cacheDir, "cache-dir", cli.DefaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
 	pf.StringVar(&cveDir, "cve-records", "", "a local copy of the kernel CNA's published CVE records (default: publish.cve_records)")
 	f := root.Flags()
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "print what would be published, change nothing")
@@ -156,7 +155,7 @@ func newestRun(configPath, workDir, profile string) (string, error) {
 	if err != nil {
 		return "", cli.UsageError{Err: err}
 	}
-	_, dir, err := pipeline.LatestRun(p.WorkDir(workDir), profile)
+	_, dir, err := manifest.LatestRun(p.WorkDir(workDir), profile)
 	if err != nil {
 		return "", cli.UsageError{Err: err}
 	}
@@ -249,11 +248,4 @@ func cveOr(flag, cfg string) string {
 		return flag
 	}
 	return cfg
-}
-
-func defaultCacheDir() string {
-	if dir, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(dir, "wslkernel")
-	}
-	return ".cache"
 }
