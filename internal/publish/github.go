@@ -116,32 +116,13 @@ func (g *GitHub) Publish(ctx context.Context, rel *Release, body string) (*githu
 
 // syncAssets brings the release's assets to ours.
 func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error {
-	there := map[string]*github.ReleaseAsset{}
-	opts := &github.ListOptions{PerPage: 100}
-	if g.PageSize > 0 {
-		opts.PerPage = g.PageSize
+	listed, err := g.listAssets(ctx, id)
+	if err != nil {
+		return err
 	}
-	for {
-		var page []*github.ReleaseAsset
-		var next int
-		err := g.call(ctx, "list assets", func() (*github.Response, error) {
-			p, resp, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, opts)
-			page = p
-			if resp != nil {
-				next = resp.NextPage
-			}
-			return resp, err
-		})
-		if err != nil {
-			return err
-		}
-		for _, a := range page {
-			there[a.GetName()] = a
-		}
-		if next == 0 {
-			break
-		}
-		opts.Page = next
+	there := map[string]*github.ReleaseAsset{}
+	for _, a := range listed {
+		there[a.GetName()] = a
 	}
 	var conflicts []string
 	for _, a := range assets {
@@ -193,6 +174,35 @@ func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error
 	return nil
 }
 
+// listAssets lists every asset of the release, page after page (Link: rel="next").
+func (g *GitHub) listAssets(ctx context.Context, id int64) ([]*github.ReleaseAsset, error) {
+	var all []*github.ReleaseAsset
+	opts := &github.ListOptions{PerPage: 100}
+	if g.PageSize > 0 {
+		opts.PerPage = g.PageSize
+	}
+	for {
+		var page []*github.ReleaseAsset
+		var next int
+		err := g.call(ctx, "list assets", func() (*github.Response, error) {
+			p, resp, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, opts)
+			page = p
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == 0 {
+			return all, nil
+		}
+		opts.Page = next
+	}
+}
+
 // upload uploads one asset, then downloads it back and checks its hash.
 func (g *GitHub) upload(ctx context.Context, id int64, a Asset) error {
 	var up *github.ReleaseAsset
@@ -230,7 +240,8 @@ func (g *GitHub) upload(ctx context.Context, id int64, a Asset) error {
 // resolveConflict handles "already exists" on upload: our own bytes there already (a lost
 // answer) is success; a broken upload is deleted so the next attempt can upload.
 func (g *GitHub) resolveConflict(ctx context.Context, id int64, a Asset) (*github.ReleaseAsset, error) {
-	assets, _, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, &github.ListOptions{PerPage: 100})
+	// Every page: the asset refused may be anywhere in a release with more assets than a page.
+	assets, err := g.listAssets(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -40,12 +40,18 @@ func fixture(t *testing.T) (*githubfake.Server, *GitHub, *Release, *bytes.Buffer
 	dir := t.TempDir()
 	rel := &Release{Tag: "linux-msft-wsl-6.12.118.1", Title: "WSL2-Linux-Kernel 6.12.118.1"}
 	for i, name := range []string{"config-wsl", "config-wsl-arm64", "wsl-kernel-6.12.118.1-x64.cab", "SHA256SUMS", "manifest.json"} {
-		data := bytes.Repeat([]byte(fmt.Sprintf("%s %d\n", name, i)), 300*(i+1))
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, data, 0o644)
-		rel.Assets = append(rel.Assets, Asset{Name: name, Path: p, Size: int64(len(data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(data))})
+		addAsset(t, rel, filepath.Join(dir, name), bytes.Repeat([]byte(fmt.Sprintf("%s %d\n", name, i)), 300*(i+1)))
 	}
 	return srv, g, rel, &out, &waits
+}
+
+// addAsset writes data to path and adds it to the release.
+func addAsset(t *testing.T, rel *Release, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rel.Assets = append(rel.Assets, Asset{Name: filepath.Base(path), Path: path, Size: int64(len(data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(data))})
 }
 
 // checkFinal: exactly one release for the tag, each asset once, uploaded, with our bytes.
@@ -256,6 +262,26 @@ func TestPrimaryRateLimitWaitsForTheReset(t *testing.T) {
 	}
 	if len(*waits) == 0 || (*waits)[0] < time.Second || (*waits)[0] > 3*time.Second || !strings.Contains(out.String(), "rate limit exhausted until X-RateLimit-Reset") {
 		t.Errorf("waits %v\n%s", *waits, out)
+	}
+	checkFinal(t, srv, rel)
+}
+
+// An upload refused as a duplicate (a broken earlier attempt left a "starter" asset) is resolved
+// by finding that asset on whatever page it is: here the 101st, past GitHub's largest page.
+func TestDuplicateUploadFindsTheAssetPastTheFirstPage(t *testing.T) {
+	srv, g, rel, out, _ := fixture(t)
+	dir := t.TempDir()
+	for i := len(rel.Assets); i < 100; i++ {
+		addAsset(t, rel, filepath.Join(dir, fmt.Sprintf("extra-%03d", i)), []byte(fmt.Sprintf("extra %d\n", i)))
+	}
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatalf("Publish of 100 assets: %v\n%s", err, out)
+	}
+	addAsset(t, rel, filepath.Join(dir, "late-asset"), []byte("the 101st asset\n"))
+	srv.Inject(&githubfake.Fault{Method: "POST", PathContains: "/api/uploads/", Times: 1, Reset: true})
+	out.Reset()
+	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
+		t.Fatalf("Publish after a broken upload of the 101st asset: %v\n%s", err, out)
 	}
 	checkFinal(t, srv, rel)
 }
