@@ -31,8 +31,34 @@ type GitHub struct {
 	MaxAttempts   int       // per call; default 6
 	PageSize      int       // assets listed per page; default 100, GitHub's most
 	MaxWait       time.Duration
-	// Sleep waits between attempts; tests record instead of sleeping.
-	Sleep func(context.Context, time.Duration) error
+	// Clock is what the retries read and wait on; nil is the real one. Tests give one they
+	// control, which records the waits asked for and returns at once.
+	Clock Clock
+}
+
+// Clock is the time the retries wait on.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d, or until ctx ends.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the machine's clock.
+type RealClock struct{}
+
+// Now is time.Now.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// Sleep waits d, or until ctx ends.
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // NewClient is a go-github client for token, against github.com or, with apiURL and uploadURL,
@@ -305,38 +331,39 @@ func (g *GitHub) call(ctx context.Context, what string, fn func() (*github.Respo
 	if maxWait <= 0 {
 		maxWait = 10 * time.Minute
 	}
-	sleep := g.Sleep
-	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+	clock := g.Clock
+	if clock == nil {
+		clock = RealClock{}
 	}
 	for attempt := 1; ; attempt++ {
 		resp, err := fn()
 		if err == nil {
 			return nil
 		}
-		wait, why, ok := retryable(resp, err, attempt)
+		wait, why, ok := retryable(resp, err, attempt, clock.Now())
 		if !ok || attempt >= attempts || ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		wait = min(wait, maxWait)
 		fmt.Fprintf(g.Out, "retry    %s in %s: %s\n", what, wait.Round(time.Millisecond), why)
-		if err := sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
+		g.Client = forgetRateLimits(g.Client)
 	}
 }
 
+// forgetRateLimits is the client without go-github's memory of rate limits, which refuses calls
+// until a reset on the machine's clock: the retry loop has just waited as GitHub asked, on
+// g.Clock, and is the one place that decides when to call again.
+func forgetRateLimits(c *github.Client) *github.Client {
+	fresh := github.NewClient(c.Client())
+	fresh.BaseURL, fresh.UploadURL, fresh.UserAgent = c.BaseURL, c.UploadURL, c.UserAgent
+	return fresh
+}
+
 // retryable says whether a failed call is worth repeating, and after how long.
-func retryable(resp *github.Response, err error, attempt int) (time.Duration, string, bool) {
+func retryable(resp *github.Response, err error, attempt int, now time.Time) (time.Duration, string, bool) {
 	backoff := time.Duration(math.Pow(2, float64(attempt-1))) * time.Second
 	var abuse *github.AbuseRateLimitError
 	var rate *github.RateLimitError
@@ -350,7 +377,7 @@ func retryable(resp *github.Response, err error, attempt int) (time.Duration, st
 		}
 		return time.Minute, "secondary rate limit", true
 	case errors.As(err, &rate):
-		return time.Until(rate.Rate.Reset.Time) + time.Second, "rate limit exhausted until X-RateLimit-Reset", true
+		return rate.Rate.Reset.Time.Sub(now) + time.Second, "rate limit exhausted until X-RateLimit-Reset", true
 	case errors.As(err, &er) && er.Response != nil:
 		code := er.Response.StatusCode
 		if code == http.StatusTooManyRequests {
