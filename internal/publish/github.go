@@ -26,11 +26,12 @@ type GitHub struct {
 	Client        *github.Client
 	Owner, Repo   string
 	ReplaceAssets bool
-	DryRun        bool      // make the read calls, print the writes instead of making them
-	Out           io.Writer // one line per call made or, with DryRun, that would be made
-	MaxAttempts   int       // per call; default 6
-	PageSize      int       // assets listed per page; default 100, GitHub's most
-	MaxWait       time.Duration
+	Out           io.Writer // one line per write made or, with the dry-run twin, that would be made
+	// Writes makes the writes; nil: GitHub's API. DryRunWrites(g) prints them instead.
+	Writes      ReleaseWrites
+	MaxAttempts int // per call; default 6
+	PageSize    int // assets listed per page; default 100, GitHub's most
+	MaxWait     time.Duration
 	// Clock is what the retries read and wait on; nil is the real one. Tests give one they
 	// control, which records the waits asked for and returns at once.
 	Clock Clock
@@ -74,78 +75,58 @@ func NewClient(token, apiURL, uploadURL string) (*github.Client, error) {
 	return c.WithEnterpriseURLs(apiURL, uploadURL)
 }
 
-// Publish makes the release match rel, with body as its notes.
+// Publish makes the release match rel, with body as its notes. What to write is decided here for
+// a real run and a dry run alike; g.Writes makes (or, as the dry-run twin, prints) the writes.
 func (g *GitHub) Publish(ctx context.Context, rel *Release, body string) (*github.RepositoryRelease, error) {
 	if g.Out == nil {
 		g.Out = io.Discard
 	}
-	var existing *github.RepositoryRelease
-	err := g.call(ctx, "GET release "+rel.Tag, func() (*github.Response, error) {
-		r, resp, err := g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, rel.Tag)
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return resp, nil
-		}
-		existing = r
-		return resp, err
-	})
+	w := g.writes()
+	existing, err := g.releaseByTag(ctx, rel.Tag)
 	if err != nil {
 		return nil, err
 	}
 	want := &github.RepositoryRelease{TagName: github.String(rel.Tag), Name: github.String(rel.Title), Body: github.String(body)}
 	var got *github.RepositoryRelease
 	switch {
-	case existing == nil && g.DryRun:
-		fmt.Fprintf(g.Out, "POST     /repos/%s/%s/releases  tag %s, %q\n", g.Owner, g.Repo, rel.Tag, rel.Title)
-		for _, a := range rel.Assets {
-			fmt.Fprintf(g.Out, "UPLOAD   %-40s %10d bytes  sha256 %s\n", a.Name, a.Size, a.SHA256)
-		}
-		return nil, nil
 	case existing == nil:
-		err = g.call(ctx, "create release "+rel.Tag, func() (*github.Response, error) {
-			r, resp, err := g.Client.Repositories.CreateRelease(ctx, g.Owner, g.Repo, want)
-			got = r
-			if isAlreadyExists(err) {
-				// An earlier attempt created it and its answer was lost: take that one.
-				r, resp, err = g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, rel.Tag)
-				got = r
-			}
-			return resp, err
-		})
-		if err != nil {
+		if got, err = w.CreateRelease(ctx, want); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(g.Out, "created  release %s (id %d)\n", rel.Tag, got.GetID())
+		// A release made just now has no assets yet: there is nothing to list.
+		return got, g.syncAssets(ctx, got, nil, rel.Assets)
 	case existing.GetName() != rel.Title || existing.GetBody() != body:
-		if g.DryRun {
-			fmt.Fprintf(g.Out, "PATCH    /repos/%s/%s/releases/%d  name and notes\n", g.Owner, g.Repo, existing.GetID())
-			got = existing
-			break
-		}
-		err = g.call(ctx, "update release "+rel.Tag, func() (*github.Response, error) {
-			r, resp, err := g.Client.Repositories.EditRelease(ctx, g.Owner, g.Repo, existing.GetID(), want)
-			got = r
-			return resp, err
-		})
-		if err != nil {
+		if got, err = w.EditRelease(ctx, existing, want); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(g.Out, "updated  release %s (id %d): name and notes\n", rel.Tag, got.GetID())
 	default:
 		got = existing
 		fmt.Fprintf(g.Out, "kept     release %s (id %d): up to date\n", rel.Tag, got.GetID())
 	}
-	if err := g.syncAssets(ctx, got.GetID(), rel.Assets); err != nil {
+	there, err := g.listAssets(ctx, existing.GetID())
+	if err != nil {
 		return got, err
 	}
-	return got, nil
+	return got, g.syncAssets(ctx, got, there, rel.Assets)
 }
 
-// syncAssets brings the release's assets to ours.
-func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error {
-	listed, err := g.listAssets(ctx, id)
-	if err != nil {
-		return err
-	}
+// releaseByTag is the release for tag, or nil when there is none.
+func (g *GitHub) releaseByTag(ctx context.Context, tag string) (*github.RepositoryRelease, error) {
+	var existing *github.RepositoryRelease
+	err := g.call(ctx, "GET release "+tag, func() (*github.Response, error) {
+		r, resp, err := g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, tag)
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return resp, nil
+		}
+		existing = r
+		return resp, err
+	})
+	return existing, err
+}
+
+// syncAssets brings the release's assets (listed: those there now) to ours.
+func (g *GitHub) syncAssets(ctx context.Context, release *github.RepositoryRelease, listed []*github.ReleaseAsset, assets []Asset) error {
+	w := g.writes()
 	there := map[string]*github.ReleaseAsset{}
 	for _, a := range listed {
 		there[a.GetName()] = a
@@ -172,25 +153,11 @@ func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error
 			if old.GetState() == "uploaded" {
 				why = "other bytes, --replace-assets"
 			}
-			if g.DryRun {
-				fmt.Fprintf(g.Out, "DELETE   /repos/%s/%s/releases/assets/%d  %s: %s\n", g.Owner, g.Repo, old.GetID(), a.Name, why)
-			} else if err := g.call(ctx, "delete "+a.Name, func() (*github.Response, error) {
-				resp, err := g.Client.Repositories.DeleteReleaseAsset(ctx, g.Owner, g.Repo, old.GetID())
-				if resp != nil && resp.StatusCode == http.StatusNotFound {
-					return resp, nil // already gone
-				}
-				return resp, err
-			}); err != nil {
+			if err := w.DeleteAsset(ctx, old, why); err != nil {
 				return err
-			} else {
-				fmt.Fprintf(g.Out, "deleted  %-40s %s\n", a.Name, why)
 			}
 		}
-		if g.DryRun {
-			fmt.Fprintf(g.Out, "UPLOAD   %-40s %10d bytes  sha256 %s\n", a.Name, a.Size, a.SHA256)
-			continue
-		}
-		if err := g.upload(ctx, id, a); err != nil {
+		if err := w.UploadAsset(ctx, release, a); err != nil {
 			return err
 		}
 	}

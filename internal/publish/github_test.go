@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -185,34 +186,73 @@ func TestFaultsEndInTheCleanState(t *testing.T) {
 	}
 }
 
-func TestDryRunWritesNothing(t *testing.T) {
+// The dry run writes nothing and prints every write; the real run that follows, on the same
+// fake, makes exactly the writes printed: on a new release, and on one with changed notes, a
+// changed asset (--replace-assets) and a broken upload.
+func TestDryRunPrintsTheWritesARealRunMakes(t *testing.T) {
 	srv, g, rel, out, _ := fixture(t)
-	g.DryRun = true
-	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
-		t.Fatal(err)
+	dryRunThenReal(t, srv, g, rel, out, "notes")
+	srv.Inject(&githubfake.Fault{Method: "POST", PathContains: "/api/uploads/", Times: 1, Reset: true})
+	addAsset(t, rel, filepath.Join(t.TempDir(), "broken-then-fixed"), []byte("late\n"))
+	g.MaxAttempts = 1
+	if _, err := g.Publish(context.Background(), rel, "notes"); err == nil {
+		t.Fatalf("the upload should have broken off:\n%s", out)
 	}
-	if w := writes(srv); len(w) != 0 {
-		t.Errorf("a dry run wrote: %v", w)
-	}
-	for _, want := range []string{"POST     /repos/wslkernel/WSL2-Linux-Kernel/releases  tag linux-msft-wsl-6.12.118.1", "UPLOAD   config-wsl "} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("dry run lacks %q:\n%s", want, out)
+	g.MaxAttempts = 0
+	g.ReplaceAssets = true
+	os.WriteFile(rel.Assets[1].Path, []byte("changed\n"), 0o644)
+	rel.Assets[1].Size, rel.Assets[1].SHA256 = 8, fmt.Sprintf("%x", sha256.Sum256([]byte("changed\n")))
+	printed := dryRunThenReal(t, srv, g, rel, out, "new notes")
+	for _, want := range []string{"PATCH /api/v3/repos/wslkernel/WSL2-Linux-Kernel/releases/", "DELETE /api/v3/repos/wslkernel/WSL2-Linux-Kernel/releases/assets/"} {
+		if !strings.Contains(strings.Join(printed, "\n"), want) {
+			t.Errorf("the dry run against an existing release lacks %q: %q", want, printed)
 		}
 	}
-	// Against an existing release: the updates and uploads it would make.
-	g.DryRun = false
-	g.Publish(context.Background(), rel, "notes")
-	g.DryRun, g.ReplaceAssets = true, true
-	os.WriteFile(rel.Assets[1].Path, []byte("changed\n"), 0o644)
-	rel.Assets[1].SHA256 = fmt.Sprintf("%x", sha256.Sum256([]byte("changed\n")))
+	if strings.Count(strings.Join(printed, "\n"), "DELETE") != 2 {
+		t.Errorf("want two deletions (the changed asset, the broken upload): %q", printed)
+	}
+}
+
+// dryRunThenReal publishes as a dry run, checks it wrote nothing, publishes for real and checks
+// the writes made are the ones printed. It returns them.
+func dryRunThenReal(t *testing.T, srv *githubfake.Server, g *GitHub, rel *Release, out *bytes.Buffer, notes string) []string {
+	t.Helper()
 	before := len(writes(srv))
 	out.Reset()
-	if _, err := g.Publish(context.Background(), rel, "new notes"); err != nil {
-		t.Fatal(err)
+	g.Writes = DryRunWrites(g)
+	if _, err := g.Publish(context.Background(), rel, notes); err != nil {
+		t.Fatalf("dry run: %v\n%s", err, out)
 	}
-	if len(writes(srv)) != before || !strings.Contains(out.String(), "PATCH    /repos/wslkernel/WSL2-Linux-Kernel/releases/") || !strings.Contains(out.String(), "DELETE   /repos/wslkernel/WSL2-Linux-Kernel/releases/assets/") {
-		t.Errorf("dry run against an existing release:\n%s", out)
+	if w := writes(srv)[before:]; len(w) != 0 {
+		t.Errorf("a dry run wrote: %v", w)
 	}
+	var printed []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == "would" {
+			printed = append(printed, f[1]+" "+f[2])
+		}
+	}
+	g.Writes = nil
+	if _, err := g.Publish(context.Background(), rel, notes); err != nil {
+		t.Fatalf("real run: %v\n%s", err, out)
+	}
+	checkFinal(t, srv, rel)
+	made := writes(srv)[before:]
+	if len(made) == 0 || fmt.Sprint(normalize(made)) != fmt.Sprint(normalize(printed)) {
+		t.Errorf("the dry run printed the writes\n  %s\nthe real run made\n  %s\n%s", strings.Join(printed, "\n  "), strings.Join(made, "\n  "), out)
+	}
+	return printed
+}
+
+var releaseID = regexp.MustCompile(`/releases/(\d+|\{release_id\})/assets$`)
+
+// normalize stands {release_id} for the id of a release the dry run could not know.
+func normalize(reqs []string) []string {
+	var out []string
+	for _, r := range reqs {
+		out = append(out, releaseID.ReplaceAllString(r, "/releases/{release_id}/assets"))
+	}
+	return out
 }
 
 // The token never shows: not in the output, not in errors, not with a bad token either.

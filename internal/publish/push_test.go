@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -39,9 +40,10 @@ func TestPushBranchAndTagOnceAndNeverMoveTheTag(t *testing.T) {
 	var out bytes.Buffer
 	p := &Push{Remote: "file://" + remote, Branch: "linux-msft-wsl-6.12.y", BranchRef: "refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y",
 		Head: head, Tag: "linux-msft-wsl-6.12.118.1", TagMessage: "WSL kernel 6.12.118.1\n", When: time.Date(2026, 11, 21, 12, 56, 1, 0, time.UTC), Out: &out}
-	// A dry run names what it would push and changes nothing, here or there.
-	p.DryRun = true
-	if err := p.Run(context.Background(), repo); err != nil || !strings.Contains(out.String(), "PUSH     +refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y:refs/heads/linux-msft-wsl-6.12.y") {
+	// A dry run names what it would store and push and changes nothing, here or there; the real
+	// run then makes exactly those writes.
+	p.Writes = DryRunRefWrites(&out)
+	if err := p.Run(context.Background(), repo); err != nil {
 		t.Fatalf("dry run: %v\n%s", err, out.String())
 	}
 	if refs := gitCmd(t, remote, "for-each-ref"); refs != "" {
@@ -50,9 +52,22 @@ func TestPushBranchAndTagOnceAndNeverMoveTheTag(t *testing.T) {
 	if _, err := repo.Reference("refs/wslkernel/tags/linux-msft-wsl-6.12.118.1", false); err == nil {
 		t.Errorf("a dry run stored the tag in the mirror")
 	}
-	p.DryRun = false
+	printed := out.String()
+	p.Writes = nil
+	out.Reset()
 	if err := p.Run(context.Background(), repo); err != nil {
 		t.Fatalf("Push: %v\n%s", err, out.String())
+	}
+	stored := gitCmd(t, mirror, "rev-parse", "refs/wslkernel/tags/linux-msft-wsl-6.12.118.1")
+	pushed := gitCmd(t, remote, "for-each-ref", "--format=%(refname)")
+	want := fmt.Sprintf("would    store tag object %s as refs/wslkernel/tags/linux-msft-wsl-6.12.118.1 in the mirror\n", stored)
+	for _, ref := range strings.Split(pushed, "\n") {
+		src := map[string]string{"refs/heads/linux-msft-wsl-6.12.y": "+refs/wslkernel/smoke/heads/linux-msft-wsl-6.12.y",
+			"refs/tags/linux-msft-wsl-6.12.118.1": "refs/wslkernel/tags/linux-msft-wsl-6.12.118.1"}[ref]
+		want += fmt.Sprintf("would    push %s:%s to file://%s\n", src, ref, remote)
+	}
+	if printed != want {
+		t.Errorf("the dry run printed\n%swant (the writes the real run made)\n%s", printed, want)
 	}
 	if got := gitCmd(t, remote, "rev-parse", "refs/heads/linux-msft-wsl-6.12.y"); got != head {
 		t.Errorf("remote branch at %s, want %s", got, head)
