@@ -62,15 +62,16 @@ func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// NewClient is a go-github client for token, against github.com or, with apiURL and uploadURL,
-// a GitHub Enterprise server.
+// NewClient is a go-github client for token, against github.com or, with apiURL (and uploadURL,
+// by default beside it), a GitHub Enterprise server.
 func NewClient(token, apiURL, uploadURL string) (*github.Client, error) {
 	c := github.NewClient(&http.Client{Timeout: 10 * time.Minute}).WithAuthToken(token)
 	if apiURL == "" {
 		return c, nil
 	}
 	if uploadURL == "" {
-		uploadURL = apiURL
+		// GitHub Enterprise serves uploads beside the API: <host>/api/uploads/ for <host>/api/v3/.
+		uploadURL = strings.TrimSuffix(strings.TrimSuffix(apiURL, "/"), "/api/v3") + "/"
 	}
 	return c.WithEnterpriseURLs(apiURL, uploadURL)
 }

@@ -312,3 +312,19 @@ func TestPrimaryRateLimitWaitsForTheReset(t *testing.T) {
 	}
 	checkFinal(t, srv, rel)
 }
+
+// An Enterprise API URL alone, with or without its api/v3/, finds the uploads beside it.
+func TestNewClientURLs(t *testing.T) {
+	for _, c := range []struct{ api, upload, wantAPI, wantUpload string }{
+		{"", "", "https://api.github.com/", "https://uploads.github.com/"},
+		{"http://ghe.example/", "", "http://ghe.example/api/v3/", "http://ghe.example/api/uploads/"},
+		{"http://ghe.example/api/v3/", "", "http://ghe.example/api/v3/", "http://ghe.example/api/uploads/"},
+		{"http://ghe.example/api/v3", "", "http://ghe.example/api/v3/", "http://ghe.example/api/uploads/"},
+		{"http://ghe.example/api/v3/", "http://up.example/", "http://ghe.example/api/v3/", "http://up.example/api/uploads/"},
+	} {
+		c2, err := NewClient(token, c.api, c.upload)
+		if err != nil || c2.BaseURL.String() != c.wantAPI || c2.UploadURL.String() != c.wantUpload {
+			t.Errorf("NewClient(%q, %q) = %v, %v, %v; want %s, %s", c.api, c.upload, c2.BaseURL, c2.UploadURL, err, c.wantAPI, c.wantUpload)
+		}
+	}
+}
