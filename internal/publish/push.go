@@ -67,29 +67,9 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return fmt.Errorf("push: listing %s: %w", p.Remote, err)
 	}
-	remoteBranch, remoteTag := plumbing.NewBranchReferenceName(p.Branch), plumbing.NewTagReferenceName(p.Tag)
-	var specs []gitconfig.RefSpec
-	branchThere, tagThere := false, false
-	for _, r := range refs {
-		switch r.Name() {
-		case remoteTag:
-			if r.Hash() != tagObj {
-				return fmt.Errorf("push: %s already has tag %s at %s, not our %s: refusing to move a published tag", p.Remote, p.Tag, r.Hash(), tagObj)
-			}
-			tagThere = true
-		case remoteBranch:
-			branchThere = r.Hash() == head
-		}
-	}
-	if branchThere {
-		fmt.Fprintf(p.Out, "kept     branch %s at %s on %s\n", p.Branch, short(p.Head), p.Remote)
-	} else {
-		specs = append(specs, gitconfig.RefSpec("+"+p.BranchRef+":"+remoteBranch.String()))
-	}
-	if tagThere {
-		fmt.Fprintf(p.Out, "kept     tag %s on %s\n", p.Tag, p.Remote)
-	} else {
-		specs = append(specs, gitconfig.RefSpec(localTag.String()+":"+remoteTag.String()))
+	specs, err := p.refSpecs(refs, tagObj, localTag)
+	if err != nil {
+		return err
 	}
 	if len(specs) == 0 {
 		return nil
@@ -102,6 +82,36 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 		return fmt.Errorf("push to %s: %w", p.Remote, err)
 	}
 	return nil
+}
+
+// refSpecs are what the remote lacks of the branch and tag, given its refs; a tag there naming
+// anything but tagObj is refused.
+func (p *Push) refSpecs(refs []*plumbing.Reference, tagObj plumbing.Hash, localTag plumbing.ReferenceName) ([]gitconfig.RefSpec, error) {
+	remoteBranch, remoteTag := plumbing.NewBranchReferenceName(p.Branch), plumbing.NewTagReferenceName(p.Tag)
+	var specs []gitconfig.RefSpec
+	branchThere, tagThere := false, false
+	for _, r := range refs {
+		switch r.Name() {
+		case remoteTag:
+			if r.Hash() != tagObj {
+				return nil, fmt.Errorf("push: %s already has tag %s at %s, not our %s: refusing to move a published tag", p.Remote, p.Tag, r.Hash(), tagObj)
+			}
+			tagThere = true
+		case remoteBranch:
+			branchThere = r.Hash() == plumbing.NewHash(p.Head)
+		}
+	}
+	if branchThere {
+		fmt.Fprintf(p.Out, "kept     branch %s at %s on %s\n", p.Branch, short(p.Head), p.Remote)
+	} else {
+		specs = append(specs, gitconfig.RefSpec("+"+p.BranchRef+":"+remoteBranch.String()))
+	}
+	if tagThere {
+		fmt.Fprintf(p.Out, "kept     tag %s on %s\n", p.Tag, p.Remote)
+	} else {
+		specs = append(specs, gitconfig.RefSpec(localTag.String()+":"+remoteTag.String()))
+	}
+	return specs, nil
 }
 
 // tagObject is the annotated tag for head, encoded; the same every time for the same release.
