@@ -35,8 +35,8 @@ func TestKpublishPublishesTheSmokeRunOnce(t *testing.T) {
 		}
 	}
 	pipeline := localPipeline(t, func(s string) string {
-		return strings.Replace(s, "publish:\n  repo: wslkernel/WSL2-Linux-Kernel\n  remote: https://github.com/wslkernel/WSL2-Linux-Kernel.git\n",
-			fmt.Sprintf("publish:\n  repo: wslkernel/WSL2-Linux-Kernel\n  remote: file://%s\n  api_url: %s/api/v3/\n  upload_url: %s/api/uploads/\n", remote, gh.URL, gh.URL), 1)
+		return strings.Replace(s, "  remote: ${WSLKERNEL_PUBLISH_REMOTE:-https://github.com/wslkernel/WSL2-Linux-Kernel.git}\n  api_url: ${WSLKERNEL_GITHUB_API:-}\n",
+			fmt.Sprintf("  remote: file://%s\n  api_url: %s/api/v3/\n  upload_url: %s/api/uploads/\n", remote, gh.URL, gh.URL), 1)
 	})
 	kpublish := func() string {
 		t.Helper()

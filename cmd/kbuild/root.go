@@ -49,19 +49,12 @@ check also exits 3 when there is nothing new upstream.`,
 	f.StringVarP(&g.config, "config", "c", "pipeline.yaml", "the pipeline description")
 	f.StringVarP(&g.profile, "profile", "p", "wsl", "which profile of pipeline.yaml to build")
 	f.StringVar(&g.workDir, "work-dir", "", "source trees, build trees and outputs (default: .work beside pipeline.yaml)")
-	f.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "upstream mirrors, shared between work dirs")
+	f.StringVar(&g.cacheDir, "cache-dir", cli.DefaultCacheDir(), "upstream mirrors, shared between work dirs")
 	f.IntVarP(&g.jobs, "jobs", "j", 0, "parallel make jobs (default: pipeline.yaml's, else one per core)")
 	f.StringVar(&g.progress, "progress", "auto", "live progress: auto (on a terminal), plain (one line per update, for logs), none")
 	f.StringVar(&g.release, "release", "", "build this upstream release (X.Y.Z) instead of the newest; overrides upstream.pin")
 	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g), newFetchCmd(g), newConfigureCmd(g), newConfigCmd(g), newPatchesCmd(g), newVerifyCmd(g), newBootCmd(g), newPackageCmd(g), newStatusCmd(g), newCustomCmd(g), newInstallCmd(g), newAssembleCmd(g))
 	return root
-}
-
-func defaultCacheDir() string {
-	if dir, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(dir, "wslkernel")
-	}
-	return filepath.Join(os.TempDir(), "wslkernel-cache")
 }
 
 // line loads pipeline.yaml and selects the profile; problems with either are usage errors.

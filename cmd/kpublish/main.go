@@ -11,21 +11,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing/transport"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/spf13/cobra"
 
 	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/config"
-	"github.com/wslkernel/wslkernel/internal/cve"
 	"github.com/wslkernel/wslkernel/internal/manifest"
-	"github.com/wslkernel/wslkernel/internal/pipeline"
 	"github.com/wslkernel/wslkernel/internal/publish"
-	"github.com/wslkernel/wslkernel/internal/published"
-	"github.com/wslkernel/wslkernel/internal/upstream"
-	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 func main() { cli.Main(run) }
@@ -56,13 +48,8 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			if manifestPath == "" {
-				if manifestPath, err = newestRun(configPath, workDir, profile); err != nil {
-					return err
-				}
-			}
-			p, rel, m, err := load(configPath, manifestPath)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			run, err := load(configPath, manifestPath, workDir, profile, cacheDir, cveDir)
 			if err != nil {
 				return err
 			}
@@ -73,34 +60,14 @@ Exit codes: 0 success, 1 publishing failed, 2 bad usage, pipeline.yaml or manife
 					return cli.UsageError{Err: errors.New("GITHUB_TOKEN is not set: kpublish needs a token that may push to publish.remote and write releases of publish.repo")}
 				}
 				// Offline: what would be published, without asking GitHub what is there.
-				rel.PrintDryRun(out)
+				run.Release.PrintDryRun(out)
 				return nil
 			}
-			owner, repo, ok := strings.Cut(p.Publish.Repo, "/")
-			if !ok {
-				return cli.UsageError{Err: fmt.Errorf("%s: publish.repo must be owner/name", p.File)}
-			}
-			if dryRun {
-				fmt.Fprintf(out, "dry run: only reads are made; every write is printed instead\n")
-			}
-			// Everything that can fail without writing comes first: the client and the notes.
-			client, err := publish.NewClient(token, p.Publish.APIURL, p.Publish.UploadURL)
+			r, err := run.Publish(ctx, publish.Options{Token: token, ReplaceAssets: replace, DryRun: dryRun, Out: out})
 			if err != nil {
-				return cli.UsageError{Err: err}
+				return usage(err)
 			}
-			notes, err := notesFor(m, manifestPath, rel, cacheDir, cveOr(cveDir, p.Publish.CVERecords))
-			if err != nil {
-				return err
-			}
-			if err := push(ctx, m, p.Publish.Remote, cacheDir, token, dryRun, out); err != nil {
-				return err
-			}
-			g := &publish.GitHub{Client: client, Owner: owner, Repo: repo, ReplaceAssets: replace, DryRun: dryRun, Out: out}
-			r, err := g.Publish(ctx, rel, notes)
-			if err != nil {
-				return err
-			}
-			if r != nil {
+			if r.GetHTMLURL() != "" {
 				fmt.Fprintf(out, "release  %s\n", r.GetHTMLURL())
 			}
 			return nil
@@ -116,19 +83,14 @@ the previous release (diffconfig form), the patches added, dropped and upstreame
 those that affect the previous upstream version and not the new one), and the artifacts with
 sizes and SHA-256. The previous release is the newest earlier successful run beside this one.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			if manifestPath == "" {
-				if manifestPath, err = newestRun(configPath, workDir, profile); err != nil {
-					return err
-				}
-			}
-			p, rel, m, err := load(configPath, manifestPath)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			run, err := load(configPath, manifestPath, workDir, profile, cacheDir, cveDir)
 			if err != nil {
 				return err
 			}
-			notes, err := notesFor(m, manifestPath, rel, cacheDir, cveOr(cveDir, p.Publish.CVERecords))
+			notes, err := run.Notes()
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			fmt.Fprint(cmd.OutOrStdout(), notes)
 			return nil
@@ -142,7 +104,7 @@ sizes and SHA-256. The previous release is the newest earlier successful run bes
 	pf.StringVarP(&profile, "profile", "p", "wsl", "the profile whose newest run is published, without --manifest")
 	pf.StringVar(&workDir, "work-dir", "", "kbuild's work dir, without --manifest (default: .work beside pipeline.yaml)")
 	pf.StringVarP(&configPath, "config", "c", "pipeline.yaml", "the pipeline description (for the publish target)")
-	pf.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
+	pf.StringVar(&cacheDir, "cache-dir", cli.DefaultCacheDir(), "where kbuild keeps the upstream mirrors (the branch is pushed from there)")
 	pf.StringVar(&cveDir, "cve-records", "", "a local copy of the kernel CNA's published CVE records (default: publish.cve_records)")
 	f := root.Flags()
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "print what would be published, change nothing")
@@ -150,110 +112,35 @@ sizes and SHA-256. The previous release is the newest earlier successful run bes
 	return cli.Execute(ctx, "kpublish", root, args, stderr)
 }
 
-// newestRun is the manifest of the newest successful run of the profile in the work dir.
-func newestRun(configPath, workDir, profile string) (string, error) {
+// load reads pipeline.yaml and the manifest (without --manifest, the newest successful run of the
+// profile), and plans the release; a problem with any of them is a usage error.
+func load(configPath, manifestPath, workDir, profile, cacheDir, cveDir string) (*publish.Run, error) {
 	p, err := config.Load(configPath)
 	if err != nil {
-		return "", cli.UsageError{Err: err}
+		return nil, cli.UsageError{Err: err}
 	}
-	_, dir, err := pipeline.LatestRun(p.WorkDir(workDir), profile)
-	if err != nil {
-		return "", cli.UsageError{Err: err}
-	}
-	return filepath.Join(dir, "manifest.json"), nil
-}
-
-// load reads pipeline.yaml and the manifest, and plans the release (every output checked
-// against its recorded hash); a problem with any of them is a usage error.
-func load(configPath, manifestPath string) (*config.Pipeline, *publish.Release, *manifest.Manifest, error) {
-	p, err := config.Load(configPath)
-	if err != nil {
-		return nil, nil, nil, cli.UsageError{Err: err}
-	}
-	rel, err := publish.FromManifest(manifestPath, p.Publish)
-	if err != nil {
-		return nil, nil, nil, cli.UsageError{Err: err}
-	}
-	m, err := manifest.Read(manifestPath)
-	if err != nil {
-		return nil, nil, nil, cli.UsageError{Err: err}
-	}
-	return p, rel, m, nil
-}
-
-// push sends the branch and tag from the upstream mirror kbuild built them in.
-func push(ctx context.Context, m *manifest.Manifest, remote, cacheDir, token string, dryRun bool, out io.Writer) error {
-	if remote == "" {
-		return cli.UsageError{Err: errors.New("publish.remote is not set in pipeline.yaml: nowhere to push the branch and tag")}
-	}
-	if m.BranchHead == "" {
-		return cli.UsageError{Err: errors.New("the manifest has no branch head (a tarball source builds no branch): nothing to push")}
-	}
-	mirror, unlock, err := upstream.OpenMirror(cacheDir, m.Upstream.GitURL)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	var auth transport.AuthMethod
-	if strings.HasPrefix(remote, "http") {
-		auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
-	}
-	p := &publish.Push{Remote: remote, Branch: m.Branch, BranchRef: m.BranchRef, Head: m.BranchHead, Tag: m.Tag,
-		TagMessage: tagMessage(m),
-		When:       m.Upstream.CommitTime, Auth: auth, DryRun: dryRun, Out: out}
-	return p.Run(ctx, mirror.Repo())
-}
-
-// tagMessage is the release tag's message; its last line records the inputs digest, which the
-// next kbuild run reads to choose its revision.
-func tagMessage(m *manifest.Manifest) string {
-	msg := fmt.Sprintf("WSL kernel %s\n\nUpstream %s (%s), uname -r %s.\n", m.Version, m.Upstream.Tag, m.Upstream.Commit, m.KernelRelease)
-	if m.InputsDigest != "" {
-		msg += "\n" + published.Trailer(m.InputsDigest) + "\n"
-	}
-	return msg
-}
-
-// notesFor gathers what the notes compare: the previous release beside this one, upstream's
-// shortlog between the two tags from the mirror, and the CVE records.
-func notesFor(m *manifest.Manifest, manifestPath string, rel *publish.Release, cacheDir, cveDir string) (string, error) {
-	dir := filepath.Dir(manifestPath)
-	in := publish.NotesInput{Manifest: m, Dir: dir}
-	current, err := version.ParseVersion(m.Version)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", manifestPath, err)
-	}
-	in.Previous, in.PrevDir = manifest.Previous(filepath.Dir(dir), current)
-	if in.Previous != nil && in.Previous.Upstream.Commit != m.Upstream.Commit && m.Upstream.GitURL != "" {
-		mirror, unlock, err := upstream.OpenMirror(cacheDir, m.Upstream.GitURL)
+	if manifestPath == "" {
+		_, dir, err := manifest.LatestRun(p.WorkDir(workDir), profile)
 		if err != nil {
-			return "", err
+			return nil, cli.UsageError{Err: err}
 		}
-		in.Shortlog, err = publish.Shortlog(mirror.Repo(), in.Previous.Upstream.Commit, m.Upstream.Commit)
-		unlock()
-		if err != nil {
-			return "", err
-		}
+		manifestPath = filepath.Join(dir, "manifest.json")
 	}
-	if cveDir != "" {
-		var err error
-		if in.CVEs, err = cve.Load(cveDir); err != nil {
-			return "", err
-		}
+	if cveDir == "" {
+		cveDir = p.Publish.CVERecords
 	}
-	return publish.Notes(in, rel), nil
+	run, err := publish.Load(manifestPath, p.Publish, cacheDir, cveDir)
+	if err != nil {
+		return nil, cli.UsageError{Err: err}
+	}
+	return run, nil
 }
 
-func cveOr(flag, cfg string) string {
-	if flag != "" {
-		return flag
+// usage makes a publish.SetupError a usage error (exit 2); other errors are failures (exit 1).
+func usage(err error) error {
+	var setup publish.SetupError
+	if errors.As(err, &setup) {
+		return cli.UsageError{Err: err}
 	}
-	return cfg
-}
-
-func defaultCacheDir() string {
-	if dir, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(dir, "wslkernel")
-	}
-	return ".cache"
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -59,4 +60,14 @@ func Execute(ctx context.Context, name string, root *cobra.Command, args []strin
 		return 2
 	}
 	return 1
+}
+
+// DefaultCacheDir is where kbuild keeps the upstream mirrors, shared between work dirs, and
+// where kpublish pushes from: both commands must agree on it, so it is defined once, here. The
+// work dir's default is config.Pipeline.WorkDir.
+func DefaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "wslkernel")
+	}
+	return filepath.Join(os.TempDir(), "wslkernel-cache")
 }

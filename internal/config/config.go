@@ -374,6 +374,13 @@ func (v *validator) url(key string, val *string, required bool) {
 		v.unsetVar(key, err)
 		return
 	}
+	if expanded == "" { // ${VAR:-} with VAR unset: the field is unset, not this folder
+		if required {
+			v.at(key, "%s is empty", *val)
+		}
+		*val = ""
+		return
+	}
 	if !strings.Contains(expanded, "://") && !filepath.IsAbs(expanded) {
 		expanded = filepath.Join(v.p.Dir(), expanded)
 	}

@@ -211,3 +211,26 @@ func TestTheRepositoryPipelineLoads(t *testing.T) {
 		}
 	}
 }
+
+// The repository's publish target is GitHub's unless the environment points it elsewhere, as
+// scripts/demo does; an empty ${VAR:-} leaves a field unset.
+func TestThePublishTargetFollowsTheEnvironment(t *testing.T) {
+	t.Setenv("KERNEL_ORG", t.TempDir())
+	for _, c := range []struct {
+		remote, api         string
+		wantRemote, wantAPI string
+	}{
+		{wantRemote: "https://github.com/wslkernel/WSL2-Linux-Kernel.git"},
+		{remote: "file:///tmp/remote.git", api: "http://127.0.0.1:4321/", wantRemote: "file:///tmp/remote.git", wantAPI: "http://127.0.0.1:4321/"},
+	} {
+		t.Setenv("WSLKERNEL_PUBLISH_REMOTE", c.remote)
+		t.Setenv("WSLKERNEL_GITHUB_API", c.api)
+		p, err := Load("../../pipeline.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Publish.Remote != c.wantRemote || p.Publish.APIURL != c.wantAPI {
+			t.Errorf("with remote %q and API %q: publish.remote %q, publish.api_url %q; want %q, %q", c.remote, c.api, p.Publish.Remote, p.Publish.APIURL, c.wantRemote, c.wantAPI)
+		}
+	}
+}

@@ -230,3 +230,14 @@ func Previous(profileOut string, current version.Version) (*Manifest, string) {
 	}
 	return best, bestDir
 }
+
+// LatestRun is the newest successful run of a profile in the work dir: its manifest and folder.
+// kpublish publishes it and kbuild install installs it when no manifest is named.
+func LatestRun(workDir, profile string) (*Manifest, string, error) {
+	top := version.Version{Upstream: version.Release{Major: 1 << 30}}
+	m, dir := Previous(filepath.Join(workDir, "out", profile), top)
+	if m == nil {
+		return nil, "", fmt.Errorf("no successful build of profile %s in %s: build one first (kbuild run, or kbuild custom)", profile, workDir)
+	}
+	return m, dir, nil
+}

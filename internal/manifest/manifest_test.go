@@ -3,6 +3,7 @@ package manifest
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,37 @@ func TestDescribeAFolderByItsTreeDigest(t *testing.T) {
 	digest, size, _ := TreeDigest(dir)
 	if err != nil || f.SHA256 != digest || f.Size != size || size != 34 {
 		t.Errorf("Describe(folder) = %+v, %v; TreeDigest %s, %d bytes", f, err, digest, size)
+	}
+}
+
+// LatestRun takes the newest successful run of the profile, skipping failed ones and other
+// profiles, and names the work dir when there is none.
+func TestLatestRunIsTheNewestSuccessfulRun(t *testing.T) {
+	work := t.TempDir()
+	for _, r := range []struct{ profile, version, status string }{
+		{"smoke", "6.12.117.1", "ok"},
+		{"smoke", "6.12.118.1", "ok"},
+		{"smoke", "6.12.118.2", "failed"},
+		{"wsl", "6.12.119.1", "ok"},
+	} {
+		m := &Manifest{Schema: Schema, Profile: r.profile, Version: r.version, Status: r.status}
+		if err := m.Write(filepath.Join(work, "out", r.profile, r.version, "manifest.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ profile, version, err string }{
+		{profile: "smoke", version: "6.12.118.1"},
+		{profile: "wsl", version: "6.12.119.1"},
+		{profile: "custom", err: "no successful build of profile custom in " + work + ": build one first"},
+	} {
+		m, dir, err := LatestRun(work, c.profile)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("LatestRun(%s) = %v, want an error with %q", c.profile, err, c.err)
+			}
+		case err != nil || m.Version != c.version || dir != filepath.Join(work, "out", c.profile, c.version):
+			t.Errorf("LatestRun(%s) = %v, %s, %v; want %s", c.profile, m, dir, err, c.version)
+		}
 	}
 }

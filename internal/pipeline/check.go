@@ -70,6 +70,6 @@ func (c *CheckResult) Print(w io.Writer) {
 		fmt.Fprintf(w, "upstream %s; last build %s: up to date\n", c.Upstream, c.LastBuilt)
 	}
 	if c.Unknown != nil && !errors.Is(c.Unknown, errNoRemote) {
-		fmt.Fprintf(w, "(the released versions could not be read, so this compares with the builds in the work dir: %v)\n", c.Unknown)
+		fmt.Fprintf(w, "released versions: unknown (%v), so compared with the builds in the work dir\n", c.Unknown)
 	}
 }

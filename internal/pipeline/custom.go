@@ -11,7 +11,6 @@ import (
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/manifest"
-	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // CustomProfile is the profile name a personal kernel is built under (kbuild custom): its own
@@ -117,12 +116,7 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 	return &config.Line{Pipeline: &pipe, Name: CustomProfile, Upstream: base.Upstream, Profile: &prof}, nil
 }
 
-// LatestRun is the newest successful run of a profile in the work dir: its manifest and folder.
+// LatestRun is the newest successful run of a profile in the work dir (see manifest.LatestRun).
 func LatestRun(workDir, profile string) (*manifest.Manifest, string, error) {
-	top := version.Version{Upstream: version.Release{Major: 1 << 30}}
-	m, dir := manifest.Previous(filepath.Join(workDir, "out", profile), top)
-	if m == nil {
-		return nil, "", fmt.Errorf("no successful build of profile %s in %s: build one first (kbuild run, or kbuild custom)", profile, workDir)
-	}
-	return m, dir, nil
+	return manifest.LatestRun(workDir, profile)
 }

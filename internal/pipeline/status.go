@@ -175,7 +175,7 @@ func (s *Status) Print(w io.Writer) {
 	fmt.Fprintf(w, "profile   %s\n", s.Profile)
 	fmt.Fprintf(w, "upstream  %s: %s, %s\n", s.Upstream, s.Version, s.Revision)
 	if s.Unreadable != "" {
-		fmt.Fprintf(w, "          (the published releases could not be read: %s)\n", s.Unreadable)
+		fmt.Fprintf(w, "released  unknown (%s)\n", s.Unreadable)
 	}
 	if s.LastBuilt != "" {
 		fmt.Fprintf(w, "built     %s is the newest successful build in this work dir\n", s.LastBuilt)

@@ -26,122 +26,111 @@ type GitHub struct {
 	Client        *github.Client
 	Owner, Repo   string
 	ReplaceAssets bool
-	DryRun        bool      // make the read calls, print the writes instead of making them
-	Out           io.Writer // one line per call made or, with DryRun, that would be made
-	MaxAttempts   int       // per call; default 6
-	PageSize      int       // assets listed per page; default 100, GitHub's most
-	MaxWait       time.Duration
-	// Sleep waits between attempts; tests record instead of sleeping.
-	Sleep func(context.Context, time.Duration) error
+	Out           io.Writer // one line per write made or, with the dry-run twin, that would be made
+	// Writes makes the writes; nil: GitHub's API. DryRunWrites(g) prints them instead.
+	Writes      ReleaseWrites
+	MaxAttempts int // per call; default 6
+	PageSize    int // assets listed per page; default 100, GitHub's most
+	MaxWait     time.Duration
+	// Clock is what the retries read and wait on; nil is the real one. Tests give one they
+	// control, which records the waits asked for and returns at once.
+	Clock Clock
 }
 
-// NewClient is a go-github client for token, against github.com or, with apiURL and uploadURL,
-// a GitHub Enterprise server.
+// Clock is the time the retries wait on.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d, or until ctx ends.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the machine's clock.
+type RealClock struct{}
+
+// Now is time.Now.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// Sleep waits d, or until ctx ends.
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// NewClient is a go-github client for token, against github.com or, with apiURL (and uploadURL,
+// by default beside it), a GitHub Enterprise server.
 func NewClient(token, apiURL, uploadURL string) (*github.Client, error) {
 	c := github.NewClient(&http.Client{Timeout: 10 * time.Minute}).WithAuthToken(token)
 	if apiURL == "" {
 		return c, nil
 	}
 	if uploadURL == "" {
-		uploadURL = apiURL
+		// GitHub Enterprise serves uploads beside the API: <host>/api/uploads/ for <host>/api/v3/.
+		uploadURL = strings.TrimSuffix(strings.TrimSuffix(apiURL, "/"), "/api/v3") + "/"
 	}
 	return c.WithEnterpriseURLs(apiURL, uploadURL)
 }
 
-// Publish makes the release match rel, with body as its notes.
+// Publish makes the release match rel, with body as its notes. What to write is decided here for
+// a real run and a dry run alike; g.Writes makes (or, as the dry-run twin, prints) the writes.
 func (g *GitHub) Publish(ctx context.Context, rel *Release, body string) (*github.RepositoryRelease, error) {
 	if g.Out == nil {
 		g.Out = io.Discard
 	}
-	var existing *github.RepositoryRelease
-	err := g.call(ctx, "GET release "+rel.Tag, func() (*github.Response, error) {
-		r, resp, err := g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, rel.Tag)
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return resp, nil
-		}
-		existing = r
-		return resp, err
-	})
+	w := g.writes()
+	existing, err := g.releaseByTag(ctx, rel.Tag)
 	if err != nil {
 		return nil, err
 	}
 	want := &github.RepositoryRelease{TagName: github.String(rel.Tag), Name: github.String(rel.Title), Body: github.String(body)}
 	var got *github.RepositoryRelease
 	switch {
-	case existing == nil && g.DryRun:
-		fmt.Fprintf(g.Out, "POST     /repos/%s/%s/releases  tag %s, %q\n", g.Owner, g.Repo, rel.Tag, rel.Title)
-		for _, a := range rel.Assets {
-			fmt.Fprintf(g.Out, "UPLOAD   %-40s %10d bytes  sha256 %s\n", a.Name, a.Size, a.SHA256)
-		}
-		return nil, nil
 	case existing == nil:
-		err = g.call(ctx, "create release "+rel.Tag, func() (*github.Response, error) {
-			r, resp, err := g.Client.Repositories.CreateRelease(ctx, g.Owner, g.Repo, want)
-			got = r
-			if isAlreadyExists(err) {
-				// An earlier attempt created it and its answer was lost: take that one.
-				r, resp, err = g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, rel.Tag)
-				got = r
-			}
-			return resp, err
-		})
-		if err != nil {
+		if got, err = w.CreateRelease(ctx, want); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(g.Out, "created  release %s (id %d)\n", rel.Tag, got.GetID())
+		// A release made just now has no assets yet: there is nothing to list.
+		return got, g.syncAssets(ctx, got, nil, rel.Assets)
 	case existing.GetName() != rel.Title || existing.GetBody() != body:
-		if g.DryRun {
-			fmt.Fprintf(g.Out, "PATCH    /repos/%s/%s/releases/%d  name and notes\n", g.Owner, g.Repo, existing.GetID())
-			got = existing
-			break
-		}
-		err = g.call(ctx, "update release "+rel.Tag, func() (*github.Response, error) {
-			r, resp, err := g.Client.Repositories.EditRelease(ctx, g.Owner, g.Repo, existing.GetID(), want)
-			got = r
-			return resp, err
-		})
-		if err != nil {
+		if got, err = w.EditRelease(ctx, existing, want); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(g.Out, "updated  release %s (id %d): name and notes\n", rel.Tag, got.GetID())
 	default:
 		got = existing
 		fmt.Fprintf(g.Out, "kept     release %s (id %d): up to date\n", rel.Tag, got.GetID())
 	}
-	if err := g.syncAssets(ctx, got.GetID(), rel.Assets); err != nil {
+	there, err := g.listAssets(ctx, existing.GetID())
+	if err != nil {
 		return got, err
 	}
-	return got, nil
+	return got, g.syncAssets(ctx, got, there, rel.Assets)
 }
 
-// syncAssets brings the release's assets to ours.
-func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error {
+// releaseByTag is the release for tag, or nil when there is none.
+func (g *GitHub) releaseByTag(ctx context.Context, tag string) (*github.RepositoryRelease, error) {
+	var existing *github.RepositoryRelease
+	err := g.call(ctx, "GET release "+tag, func() (*github.Response, error) {
+		r, resp, err := g.Client.Repositories.GetReleaseByTag(ctx, g.Owner, g.Repo, tag)
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return resp, nil
+		}
+		existing = r
+		return resp, err
+	})
+	return existing, err
+}
+
+// syncAssets brings the release's assets (listed: those there now) to ours.
+func (g *GitHub) syncAssets(ctx context.Context, release *github.RepositoryRelease, listed []*github.ReleaseAsset, assets []Asset) error {
+	w := g.writes()
 	there := map[string]*github.ReleaseAsset{}
-	opts := &github.ListOptions{PerPage: 100}
-	if g.PageSize > 0 {
-		opts.PerPage = g.PageSize
-	}
-	for {
-		var page []*github.ReleaseAsset
-		var next int
-		err := g.call(ctx, "list assets", func() (*github.Response, error) {
-			p, resp, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, opts)
-			page = p
-			if resp != nil {
-				next = resp.NextPage
-			}
-			return resp, err
-		})
-		if err != nil {
-			return err
-		}
-		for _, a := range page {
-			there[a.GetName()] = a
-		}
-		if next == 0 {
-			break
-		}
-		opts.Page = next
+	for _, a := range listed {
+		there[a.GetName()] = a
 	}
 	var conflicts []string
 	for _, a := range assets {
@@ -165,25 +154,11 @@ func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error
 			if old.GetState() == "uploaded" {
 				why = "other bytes, --replace-assets"
 			}
-			if g.DryRun {
-				fmt.Fprintf(g.Out, "DELETE   /repos/%s/%s/releases/assets/%d  %s: %s\n", g.Owner, g.Repo, old.GetID(), a.Name, why)
-			} else if err := g.call(ctx, "delete "+a.Name, func() (*github.Response, error) {
-				resp, err := g.Client.Repositories.DeleteReleaseAsset(ctx, g.Owner, g.Repo, old.GetID())
-				if resp != nil && resp.StatusCode == http.StatusNotFound {
-					return resp, nil // already gone
-				}
-				return resp, err
-			}); err != nil {
+			if err := w.DeleteAsset(ctx, old, why); err != nil {
 				return err
-			} else {
-				fmt.Fprintf(g.Out, "deleted  %-40s %s\n", a.Name, why)
 			}
 		}
-		if g.DryRun {
-			fmt.Fprintf(g.Out, "UPLOAD   %-40s %10d bytes  sha256 %s\n", a.Name, a.Size, a.SHA256)
-			continue
-		}
-		if err := g.upload(ctx, id, a); err != nil {
+		if err := w.UploadAsset(ctx, release, a); err != nil {
 			return err
 		}
 	}
@@ -191,6 +166,35 @@ func (g *GitHub) syncAssets(ctx context.Context, id int64, assets []Asset) error
 		return fmt.Errorf("the release already has assets with other contents; rerun with --replace-assets to replace them:\n  %s", strings.Join(conflicts, "\n  "))
 	}
 	return nil
+}
+
+// listAssets lists every asset of the release, page after page (Link: rel="next").
+func (g *GitHub) listAssets(ctx context.Context, id int64) ([]*github.ReleaseAsset, error) {
+	var all []*github.ReleaseAsset
+	opts := &github.ListOptions{PerPage: 100}
+	if g.PageSize > 0 {
+		opts.PerPage = g.PageSize
+	}
+	for {
+		var page []*github.ReleaseAsset
+		var next int
+		err := g.call(ctx, "list assets", func() (*github.Response, error) {
+			p, resp, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, opts)
+			page = p
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == 0 {
+			return all, nil
+		}
+		opts.Page = next
+	}
 }
 
 // upload uploads one asset, then downloads it back and checks its hash.
@@ -230,7 +234,8 @@ func (g *GitHub) upload(ctx context.Context, id int64, a Asset) error {
 // resolveConflict handles "already exists" on upload: our own bytes there already (a lost
 // answer) is success; a broken upload is deleted so the next attempt can upload.
 func (g *GitHub) resolveConflict(ctx context.Context, id int64, a Asset) (*github.ReleaseAsset, error) {
-	assets, _, err := g.Client.Repositories.ListReleaseAssets(ctx, g.Owner, g.Repo, id, &github.ListOptions{PerPage: 100})
+	// Every page: the asset refused may be anywhere in a release with more assets than a page.
+	assets, err := g.listAssets(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -294,38 +299,39 @@ func (g *GitHub) call(ctx context.Context, what string, fn func() (*github.Respo
 	if maxWait <= 0 {
 		maxWait = 10 * time.Minute
 	}
-	sleep := g.Sleep
-	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+	clock := g.Clock
+	if clock == nil {
+		clock = RealClock{}
 	}
 	for attempt := 1; ; attempt++ {
 		resp, err := fn()
 		if err == nil {
 			return nil
 		}
-		wait, why, ok := retryable(resp, err, attempt)
+		wait, why, ok := retryable(resp, err, attempt, clock.Now())
 		if !ok || attempt >= attempts || ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		wait = min(wait, maxWait)
 		fmt.Fprintf(g.Out, "retry    %s in %s: %s\n", what, wait.Round(time.Millisecond), why)
-		if err := sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
+		g.Client = forgetRateLimits(g.Client)
 	}
 }
 
+// forgetRateLimits is the client without go-github's memory of rate limits, which refuses calls
+// until a reset on the machine's clock: the retry loop has just waited as GitHub asked, on
+// g.Clock, and is the one place that decides when to call again.
+func forgetRateLimits(c *github.Client) *github.Client {
+	fresh := github.NewClient(c.Client())
+	fresh.BaseURL, fresh.UploadURL, fresh.UserAgent = c.BaseURL, c.UploadURL, c.UserAgent
+	return fresh
+}
+
 // retryable says whether a failed call is worth repeating, and after how long.
-func retryable(resp *github.Response, err error, attempt int) (time.Duration, string, bool) {
+func retryable(resp *github.Response, err error, attempt int, now time.Time) (time.Duration, string, bool) {
 	backoff := time.Duration(math.Pow(2, float64(attempt-1))) * time.Second
 	var abuse *github.AbuseRateLimitError
 	var rate *github.RateLimitError
@@ -339,7 +345,7 @@ func retryable(resp *github.Response, err error, attempt int) (time.Duration, st
 		}
 		return time.Minute, "secondary rate limit", true
 	case errors.As(err, &rate):
-		return time.Until(rate.Rate.Reset.Time) + time.Second, "rate limit exhausted until X-RateLimit-Reset", true
+		return rate.Rate.Reset.Time.Sub(now) + time.Second, "rate limit exhausted until X-RateLimit-Reset", true
 	case errors.As(err, &er) && er.Response != nil:
 		code := er.Response.StatusCode
 		if code == http.StatusTooManyRequests {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 const token = "ghp_secretTOKEN0123456789abcdefABCDEF"
 
 // fixture is a release with a few assets on disk, and a publisher pointed at a fake GitHub.
-func fixture(t *testing.T) (*githubfake.Server, *GitHub, *Release, *bytes.Buffer, *[]time.Duration) {
+func fixture(t *testing.T) (*githubfake.Server, *GitHub, *Release, *bytes.Buffer, *testClock) {
 	t.Helper()
 	srv := githubfake.New(token)
 	t.Cleanup(srv.Close)
@@ -26,26 +27,38 @@ func fixture(t *testing.T) (*githubfake.Server, *GitHub, *Release, *bytes.Buffer
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	var waits []time.Duration
-	g := &GitHub{Client: client, Owner: "wslkernel", Repo: "WSL2-Linux-Kernel", Out: &out,
-		Sleep: func(_ context.Context, d time.Duration) error {
-			// Record the wait; really wait only short ones, as go-github itself refuses to call
-			// again before a secondary rate limit's Retry-After has passed.
-			waits = append(waits, d.Round(time.Second))
-			if d <= 2*time.Second {
-				time.Sleep(d)
-			}
-			return nil
-		}}
+	clock := &testClock{now: time.Unix(time.Now().Unix(), 0)}
+	g := &GitHub{Client: client, Owner: "wslkernel", Repo: "WSL2-Linux-Kernel", Out: &out, Clock: clock}
 	dir := t.TempDir()
 	rel := &Release{Tag: "linux-msft-wsl-6.12.118.1", Title: "WSL2-Linux-Kernel 6.12.118.1"}
 	for i, name := range []string{"config-wsl", "config-wsl-arm64", "wsl-kernel-6.12.118.1-x64.cab", "SHA256SUMS", "manifest.json"} {
-		data := bytes.Repeat([]byte(fmt.Sprintf("%s %d\n", name, i)), 300*(i+1))
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, data, 0o644)
-		rel.Assets = append(rel.Assets, Asset{Name: name, Path: p, Size: int64(len(data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(data))})
+		addAsset(t, rel, filepath.Join(dir, name), bytes.Repeat([]byte(fmt.Sprintf("%s %d\n", name, i)), 300*(i+1)))
 	}
-	return srv, g, rel, &out, &waits
+	return srv, g, rel, &out, clock
+}
+
+// testClock is the retries' clock in tests: Sleep records the wait asked for and moves the time
+// on at once, so no test waits real seconds.
+type testClock struct {
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *testClock) Now() time.Time { return c.now }
+
+func (c *testClock) Sleep(_ context.Context, d time.Duration) error {
+	c.waits = append(c.waits, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+// addAsset writes data to path and adds it to the release.
+func addAsset(t *testing.T, rel *Release, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rel.Assets = append(rel.Assets, Asset{Name: filepath.Base(path), Path: path, Size: int64(len(data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(data))})
 }
 
 // checkFinal: exactly one release for the tag, each asset once, uploaded, with our bytes.
@@ -149,7 +162,7 @@ func TestFaultsEndInTheCleanState(t *testing.T) {
 		{name: "crash mid-upload", faults: []*githubfake.Fault{{Method: "POST", PathContains: "/api/uploads/", Times: 1, Reset: true}}, rerun: true, limit: 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv, g, rel, out, waits := fixture(t)
+			srv, g, rel, out, clock := fixture(t)
 			for _, f := range c.faults {
 				srv.Inject(f)
 			}
@@ -165,7 +178,7 @@ func TestFaultsEndInTheCleanState(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Publish: %v\n%s", err, out)
 			}
-			if got := fmt.Sprint(*waits); !strings.Contains(got, c.waits) {
+			if got := fmt.Sprint(clock.waits); !strings.Contains(got, c.waits) {
 				t.Errorf("waits %s, want %s\n%s", got, c.waits, out)
 			}
 			checkFinal(t, srv, rel)
@@ -173,34 +186,73 @@ func TestFaultsEndInTheCleanState(t *testing.T) {
 	}
 }
 
-func TestDryRunWritesNothing(t *testing.T) {
+// The dry run writes nothing and prints every write; the real run that follows, on the same
+// fake, makes exactly the writes printed: on a new release, and on one with changed notes, a
+// changed asset (--replace-assets) and a broken upload.
+func TestDryRunPrintsTheWritesARealRunMakes(t *testing.T) {
 	srv, g, rel, out, _ := fixture(t)
-	g.DryRun = true
-	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
-		t.Fatal(err)
+	dryRunThenReal(t, srv, g, rel, out, "notes")
+	srv.Inject(&githubfake.Fault{Method: "POST", PathContains: "/api/uploads/", Times: 1, Reset: true})
+	addAsset(t, rel, filepath.Join(t.TempDir(), "broken-then-fixed"), []byte("late\n"))
+	g.MaxAttempts = 1
+	if _, err := g.Publish(context.Background(), rel, "notes"); err == nil {
+		t.Fatalf("the upload should have broken off:\n%s", out)
 	}
-	if w := writes(srv); len(w) != 0 {
-		t.Errorf("a dry run wrote: %v", w)
-	}
-	for _, want := range []string{"POST     /repos/wslkernel/WSL2-Linux-Kernel/releases  tag linux-msft-wsl-6.12.118.1", "UPLOAD   config-wsl "} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("dry run lacks %q:\n%s", want, out)
+	g.MaxAttempts = 0
+	g.ReplaceAssets = true
+	os.WriteFile(rel.Assets[1].Path, []byte("changed\n"), 0o644)
+	rel.Assets[1].Size, rel.Assets[1].SHA256 = 8, fmt.Sprintf("%x", sha256.Sum256([]byte("changed\n")))
+	printed := dryRunThenReal(t, srv, g, rel, out, "new notes")
+	for _, want := range []string{"PATCH /api/v3/repos/wslkernel/WSL2-Linux-Kernel/releases/", "DELETE /api/v3/repos/wslkernel/WSL2-Linux-Kernel/releases/assets/"} {
+		if !strings.Contains(strings.Join(printed, "\n"), want) {
+			t.Errorf("the dry run against an existing release lacks %q: %q", want, printed)
 		}
 	}
-	// Against an existing release: the updates and uploads it would make.
-	g.DryRun = false
-	g.Publish(context.Background(), rel, "notes")
-	g.DryRun, g.ReplaceAssets = true, true
-	os.WriteFile(rel.Assets[1].Path, []byte("changed\n"), 0o644)
-	rel.Assets[1].SHA256 = fmt.Sprintf("%x", sha256.Sum256([]byte("changed\n")))
+	if strings.Count(strings.Join(printed, "\n"), "DELETE") != 2 {
+		t.Errorf("want two deletions (the changed asset, the broken upload): %q", printed)
+	}
+}
+
+// dryRunThenReal publishes as a dry run, checks it wrote nothing, publishes for real and checks
+// the writes made are the ones printed. It returns them.
+func dryRunThenReal(t *testing.T, srv *githubfake.Server, g *GitHub, rel *Release, out *bytes.Buffer, notes string) []string {
+	t.Helper()
 	before := len(writes(srv))
 	out.Reset()
-	if _, err := g.Publish(context.Background(), rel, "new notes"); err != nil {
-		t.Fatal(err)
+	g.Writes = DryRunWrites(g)
+	if _, err := g.Publish(context.Background(), rel, notes); err != nil {
+		t.Fatalf("dry run: %v\n%s", err, out)
 	}
-	if len(writes(srv)) != before || !strings.Contains(out.String(), "PATCH    /repos/wslkernel/WSL2-Linux-Kernel/releases/") || !strings.Contains(out.String(), "DELETE   /repos/wslkernel/WSL2-Linux-Kernel/releases/assets/") {
-		t.Errorf("dry run against an existing release:\n%s", out)
+	if w := writes(srv)[before:]; len(w) != 0 {
+		t.Errorf("a dry run wrote: %v", w)
 	}
+	var printed []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == "would" {
+			printed = append(printed, f[1]+" "+f[2])
+		}
+	}
+	g.Writes = nil
+	if _, err := g.Publish(context.Background(), rel, notes); err != nil {
+		t.Fatalf("real run: %v\n%s", err, out)
+	}
+	checkFinal(t, srv, rel)
+	made := writes(srv)[before:]
+	if len(made) == 0 || fmt.Sprint(normalize(made)) != fmt.Sprint(normalize(printed)) {
+		t.Errorf("the dry run printed the writes\n  %s\nthe real run made\n  %s\n%s", strings.Join(printed, "\n  "), strings.Join(made, "\n  "), out)
+	}
+	return printed
+}
+
+var releaseID = regexp.MustCompile(`/releases/(\d+|\{release_id\})/assets$`)
+
+// normalize stands {release_id} for the id of a release the dry run could not know.
+func normalize(reqs []string) []string {
+	var out []string
+	for _, r := range reqs {
+		out = append(out, releaseID.ReplaceAllString(r, "/releases/{release_id}/assets"))
+	}
+	return out
 }
 
 // The token never shows: not in the output, not in errors, not with a bad token either.
@@ -246,16 +298,33 @@ func TestAssetListingFollowsPages(t *testing.T) {
 
 // The primary rate limit: 403 with X-RateLimit-Remaining 0 waits until X-RateLimit-Reset.
 func TestPrimaryRateLimitWaitsForTheReset(t *testing.T) {
-	srv, g, rel, out, waits := fixture(t)
-	reset := time.Now().Add(1 * time.Second).Unix()
+	srv, g, rel, out, clock := fixture(t)
+	reset := clock.Now().Add(5 * time.Second).Unix()
 	srv.Inject(&githubfake.Fault{Method: "POST", PathContains: "/releases", Times: 1, Status: 403,
 		Header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(reset)},
 		Body:   `{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}`})
 	if _, err := g.Publish(context.Background(), rel, "notes"); err != nil {
 		t.Fatalf("Publish: %v\n%s", err, out)
 	}
-	if len(*waits) == 0 || (*waits)[0] < time.Second || (*waits)[0] > 3*time.Second || !strings.Contains(out.String(), "rate limit exhausted until X-RateLimit-Reset") {
-		t.Errorf("waits %v\n%s", *waits, out)
+	// Until the reset, and a second more for clocks that differ.
+	if got := fmt.Sprint(clock.waits); got != "[6s]" || !strings.Contains(out.String(), "rate limit exhausted until X-RateLimit-Reset") {
+		t.Errorf("waits %s, want [6s]\n%s", got, out)
 	}
 	checkFinal(t, srv, rel)
+}
+
+// An Enterprise API URL alone, with or without its api/v3/, finds the uploads beside it.
+func TestNewClientURLs(t *testing.T) {
+	for _, c := range []struct{ api, upload, wantAPI, wantUpload string }{
+		{"", "", "https://api.github.com/", "https://uploads.github.com/"},
+		{"http://ghe.example/", "", "http://ghe.example/api/v3/", "http://ghe.example/api/uploads/"},
+		{"http://ghe.example/api/v3/", "", "http://ghe.example/api/v3/", "http://ghe.example/api/uploads/"},
+		{"http://ghe.example/api/v3", "", "http://ghe.example/api/v3/", "http://ghe.example/api/uploads/"},
+		{"http://ghe.example/api/v3/", "http://up.example/", "http://ghe.example/api/v3/", "http://up.example/api/uploads/"},
+	} {
+		c2, err := NewClient(token, c.api, c.upload)
+		if err != nil || c2.BaseURL.String() != c.wantAPI || c2.UploadURL.String() != c.wantUpload {
+			t.Errorf("NewClient(%q, %q) = %v, %v, %v; want %s, %s", c.api, c.upload, c2.BaseURL, c2.UploadURL, err, c.wantAPI, c.wantUpload)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5"
 
 	"github.com/wslkernel/wslkernel/internal/cve"
+	"github.com/wslkernel/wslkernel/internal/gittest"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -17,12 +18,12 @@ import (
 // give upstream's shortlog, the config diff, the patch changes and the CVE the update fixes.
 func TestNotesAgainstThePreviousRelease(t *testing.T) {
 	repo := t.TempDir()
-	gitCmd(t, repo, "init", "-q")
-	gitCmd(t, repo, "commit", "-q", "--allow-empty", "-m", "Linux 6.12.117")
-	prevCommit := gitCmd(t, repo, "rev-parse", "HEAD")
-	gitCmd(t, repo, "commit", "-q", "--allow-empty", "-m", "hv_sock: fix a use-after-free when the host closes early")
-	gitCmd(t, repo, "commit", "-q", "--allow-empty", "-m", "Linux 6.12.118")
-	commit := gitCmd(t, repo, "rev-parse", "HEAD")
+	gittest.Git(t, repo, "init", "-q")
+	gittest.Git(t, repo, "commit", "-q", "--allow-empty", "-m", "Linux 6.12.117")
+	prevCommit := gittest.Git(t, repo, "rev-parse", "HEAD")
+	gittest.Git(t, repo, "commit", "-q", "--allow-empty", "-m", "hv_sock: fix a use-after-free when the host closes early")
+	gittest.Git(t, repo, "commit", "-q", "--allow-empty", "-m", "Linux 6.12.118")
+	commit := gittest.Git(t, repo, "rev-parse", "HEAD")
 	r, err := git.PlainOpen(repo)
 	if err != nil {
 		t.Fatal(err)

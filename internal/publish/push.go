@@ -28,8 +28,9 @@ type Push struct {
 	Tag, TagMessage   string
 	When              time.Time // the tag's date: the upstream commit time, so the tag is reproducible
 	Auth              transport.AuthMethod
-	DryRun            bool
 	Out               io.Writer
+	// Writes stores the tag and pushes; nil: go-git. DryRunRefWrites prints them instead.
+	Writes RefWrites
 }
 
 // Run pushes from repo (the upstream mirror, which holds the branch). It sends only the objects
@@ -39,6 +40,10 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 	if p.Out == nil {
 		p.Out = io.Discard
 	}
+	w := p.Writes
+	if w == nil {
+		w = gitWrites{p.Out}
+	}
 	head := plumbing.NewHash(p.Head)
 	ref, err := repo.Reference(plumbing.ReferenceName(p.BranchRef), true)
 	if err != nil {
@@ -47,15 +52,14 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 	if ref.Hash() != head {
 		return fmt.Errorf("push: the mirror's %s is at %s, the manifest says %s: a later run moved it; publish that run's manifest", p.BranchRef, ref.Hash(), head)
 	}
-	tagObj, err := p.tagObject(repo, head)
+	tag, err := p.tagObject(repo, head)
 	if err != nil {
 		return err
 	}
+	tagObj := tag.Hash()
 	localTag := plumbing.ReferenceName("refs/wslkernel/tags/" + p.Tag)
-	if !p.DryRun { // a dry run leaves the mirror as it was, too
-		if err := repo.Storer.SetReference(plumbing.NewHashReference(localTag, tagObj)); err != nil {
-			return err
-		}
+	if err := w.StoreTag(repo, tag, localTag); err != nil {
+		return err
 	}
 
 	remote := git.NewRemote(repo.Storer, &gitconfig.RemoteConfig{Name: "publish", URLs: []string{p.Remote}})
@@ -63,6 +67,26 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return fmt.Errorf("push: listing %s: %w", p.Remote, err)
 	}
+	specs, err := p.refSpecs(refs, tagObj, localTag)
+	if err != nil {
+		return err
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	err = w.Push(ctx, remote, &git.PushOptions{RemoteName: "publish", RefSpecs: specs, Auth: p.Auth})
+	if err != nil {
+		if strings.Contains(err.Error(), "missing necessary objects") {
+			return fmt.Errorf("push to %s: %w\nthe mirror holds upstream's history only from the release tag down (it is shallow), so the remote must already have upstream's history, as a fork of the stable tree does: fetch the stable tags into it once", p.Remote, err)
+		}
+		return fmt.Errorf("push to %s: %w", p.Remote, err)
+	}
+	return nil
+}
+
+// refSpecs are what the remote lacks of the branch and tag, given its refs; a tag there naming
+// anything but tagObj is refused.
+func (p *Push) refSpecs(refs []*plumbing.Reference, tagObj plumbing.Hash, localTag plumbing.ReferenceName) ([]gitconfig.RefSpec, error) {
 	remoteBranch, remoteTag := plumbing.NewBranchReferenceName(p.Branch), plumbing.NewTagReferenceName(p.Tag)
 	var specs []gitconfig.RefSpec
 	branchThere, tagThere := false, false
@@ -70,11 +94,11 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 		switch r.Name() {
 		case remoteTag:
 			if r.Hash() != tagObj {
-				return fmt.Errorf("push: %s already has tag %s at %s, not our %s: refusing to move a published tag", p.Remote, p.Tag, r.Hash(), tagObj)
+				return nil, fmt.Errorf("push: %s already has tag %s at %s, not our %s: refusing to move a published tag", p.Remote, p.Tag, r.Hash(), tagObj)
 			}
 			tagThere = true
 		case remoteBranch:
-			branchThere = r.Hash() == head
+			branchThere = r.Hash() == plumbing.NewHash(p.Head)
 		}
 	}
 	if branchThere {
@@ -87,39 +111,17 @@ func (p *Push) Run(ctx context.Context, repo *git.Repository) error {
 	} else {
 		specs = append(specs, gitconfig.RefSpec(localTag.String()+":"+remoteTag.String()))
 	}
-	if len(specs) == 0 {
-		return nil
-	}
-	if p.DryRun {
-		for _, s := range specs {
-			fmt.Fprintf(p.Out, "PUSH     %s to %s\n", s, p.Remote)
-		}
-		return nil
-	}
-	err = remote.PushContext(ctx, &git.PushOptions{RemoteName: "publish", RefSpecs: specs, Auth: p.Auth})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		if strings.Contains(err.Error(), "missing necessary objects") {
-			return fmt.Errorf("push to %s: %w\nthe mirror holds upstream's history only from the release tag down (it is shallow), so the remote must already have upstream's history, as a fork of the stable tree does: fetch the stable tags into it once", p.Remote, err)
-		}
-		return fmt.Errorf("push to %s: %w", p.Remote, err)
-	}
-	for _, s := range specs {
-		fmt.Fprintf(p.Out, "pushed   %s\n", s.Dst(""))
-	}
-	return nil
+	return specs, nil
 }
 
-// tagObject stores (or finds) the annotated tag for head.
-func (p *Push) tagObject(repo *git.Repository, head plumbing.Hash) (plumbing.Hash, error) {
+// tagObject is the annotated tag for head, encoded; the same every time for the same release.
+func (p *Push) tagObject(repo *git.Repository, head plumbing.Hash) (plumbing.EncodedObject, error) {
 	tagger := Tagger
 	tagger.When = p.When.UTC()
 	tag := &object.Tag{Name: p.Tag, Tagger: tagger, Message: p.TagMessage, TargetType: plumbing.CommitObject, Target: head}
 	obj := repo.Storer.NewEncodedObject()
 	if err := tag.Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
+		return nil, err
 	}
-	if p.DryRun {
-		return obj.Hash(), nil
-	}
-	return repo.Storer.SetEncodedObject(obj)
+	return obj, nil
 }

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -51,7 +53,7 @@ func List(ctx context.Context, remote, tagTemplate string) ([]Release, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing the tags of %s: %w", remote, err)
+		return nil, &ReadError{Remote: remote, Err: err}
 	}
 	byTag := map[string]*Release{}
 	for _, ref := range refs {
@@ -91,6 +93,36 @@ func List(ctx context.Context, remote, tagTemplate string) ([]Release, error) {
 	}
 	slices.SortFunc(rels, func(a, b Release) int { return b.Version.Compare(a.Version) })
 	return rels, nil
+}
+
+// ReadError is a remote whose tags could not be listed. Its message is a few words for one line
+// of kbuild's plan, status and check ("github.com unreachable"), not the transport's error, which
+// Err keeps.
+type ReadError struct {
+	Remote string
+	Err    error
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+func (e *ReadError) Error() string {
+	where := e.Remote
+	if u, err := url.Parse(e.Remote); err == nil && u.Host != "" {
+		where = u.Hostname()
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	var timeout interface{ Timeout() bool }
+	switch {
+	case errors.As(e.Err, &dns), errors.As(e.Err, &op), errors.As(e.Err, &timeout) && timeout.Timeout():
+		return where + " unreachable"
+	case errors.Is(e.Err, transport.ErrAuthenticationRequired), errors.Is(e.Err, transport.ErrAuthorizationFailed):
+		return where + " refused access"
+	case errors.Is(e.Err, transport.ErrRepositoryNotFound):
+		return "no repository at " + e.Remote
+	}
+	line, _, _ := strings.Cut(e.Err.Error(), "\n")
+	return e.Remote + ": " + line
 }
 
 // tagPattern makes a regexp of a tag template whose first group is the version.

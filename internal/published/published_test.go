@@ -3,6 +3,8 @@ package published
 import (
 	"context"
 	"errors"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -117,5 +120,36 @@ func TestListOfAnEmptyOrMissingRemote(t *testing.T) {
 	_, err := List(context.Background(), "file://"+filepath.Join(t.TempDir(), "nope.git"), "x-{version}")
 	if err == nil || !strings.Contains(err.Error(), "nope.git") {
 		t.Errorf("List(missing remote) = %v, want an error naming it", err)
+	}
+}
+
+// A remote that cannot be read is said in a few words on one line, whatever the transport says.
+func TestReadErrorIsOneShortLine(t *testing.T) {
+	dns := &url.Error{Op: "Get", URL: "https://github.com/o/r.git/info/refs?service=git-upload-pack",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "github.com", Server: "10.0.0.53:53", IsNotFound: true}}}
+	for _, c := range []struct {
+		remote string
+		err    error
+		want   string
+	}{
+		{"https://github.com/wslkernel/WSL2-Linux-Kernel.git", dns, "github.com unreachable"},
+		{"https://ghe.example:8443/o/r.git", transport.ErrAuthenticationRequired, "ghe.example refused access"},
+		{"file:///srv/gone.git", transport.ErrRepositoryNotFound, "no repository at file:///srv/gone.git"},
+		{"ssh://git@example.org/o/r.git", errors.New("error creating SSH agent\nmore"), "ssh://git@example.org/o/r.git: error creating SSH agent"},
+	} {
+		if got := (&ReadError{Remote: c.remote, Err: c.err}).Error(); got != c.want {
+			t.Errorf("ReadError{%s, %v} = %q, want %q", c.remote, c.err, got, c.want)
+		}
+	}
+	// And from List itself: a refused connection, a missing repository.
+	for remote, want := range map[string]string{
+		"https://127.0.0.1:1/o/r.git":      "127.0.0.1 unreachable",
+		"file://" + t.TempDir() + "/x.git": "no repository at file://",
+	} {
+		_, err := List(context.Background(), remote, "x-{version}")
+		var re *ReadError
+		if !errors.As(err, &re) || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("List(%s) = %v, want one line starting %q", remote, err, want)
+		}
 	}
 }
