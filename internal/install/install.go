@@ -121,6 +121,10 @@ func Install(o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := currentSettings(f.cfg, p.home, p.winHome)
+	if res.Removed, err = apply(f, want); err != nil {
+		return nil, err
+	}
 	if !reuse {
 		if err := copyFolder(filepath.Join(p.dir, folder), files); err != nil {
 			return nil, err
@@ -131,14 +135,18 @@ func Install(o Options) (*Result, error) {
 		res.Modules = m.File
 	}
 	res.Warnings = installWarnings(f.enc, want)
-	before := currentSettings(f.cfg, p.home, p.winHome)
-	res.Removed = apply(f.cfg, want)
-	return res, commit(f, res, nextState(statePath(o.Home), before, want, f.cfg, p), o.Now)
+	sc, warning := nextState(statePath(o.Home), before, want, f.cfg, p)
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+	}
+	return res, commit(f, res, sc, o.Now)
 }
 
-// apply makes the owned keys of cfg say what s says: a key s has is set (to its recorded lines
-// when it has them), one it lacks is removed. It returns the keys removed.
-func apply(cfg *Config, s settings) (removed []string) {
+// apply makes the owned keys of f say what s says: a key s has is set (to its recorded lines
+// when it has them), one it lacks is removed. It returns the keys removed. It refuses an edit
+// after which WSL would not read exactly that, or would read any other key differently.
+func apply(f *wslConfigFile, s settings) (removed []string, err error) {
+	orig, cfg := ParseConfig(f.cfg.String()), f.cfg
 	for _, k := range ownKeys {
 		v := s.Keys[k]
 		switch {
@@ -153,7 +161,16 @@ func apply(cfg *Config, s settings) (removed []string) {
 			cfg.Set("wsl2", k, v.Value)
 		}
 	}
-	return removed
+	if id := changedKey(orig, cfg, "wsl2.kernel", "wsl2.kernelModules"); id != "" {
+		return nil, fmt.Errorf("%s: changing [wsl2] kernel= and kernelModules= would change what WSL reads for %s (a line ending in a backslash?): fix that line by hand, then run kbuild install again", f.path, id)
+	}
+	for _, k := range ownKeys {
+		got, _, ok := cfg.Get("wsl2", k)
+		if want := s.Keys[k]; ok != (want != nil) || ok && got != want.Value {
+			return nil, fmt.Errorf("%s: could not make WSL read [wsl2] %s as wanted (it would read %q): fix the file by hand, then run kbuild install again", f.path, k, got)
+		}
+	}
+	return removed, nil
 }
 
 func installWarnings(enc textEncoding, want settings) []string {
@@ -167,15 +184,18 @@ func installWarnings(enc textEncoding, want settings) []string {
 	return w
 }
 
-// nextState is the state after an install of want over what .wslconfig said before. The state
-// file is only read here; a broken one is replaced, since .wslconfig itself says what was there.
-func nextState(path string, before, want settings, cfg *Config, p paths) stateChange {
+// nextState is the state after an install of want over what .wslconfig said before. A broken
+// state file is replaced (with a warning), since .wslconfig itself says what was there before.
+func nextState(path string, before, want settings, cfg *Config, p paths) (sc stateChange, warning string) {
 	after := currentSettings(cfg, p.home, p.winHome)
 	after.Label = want.Label
 	for k, v := range after.Keys {
 		v.File = want.Keys[k].File
 	}
-	old, ok, _ := loadState(path)
+	old, ok, err := loadState(path)
+	if err != nil {
+		warning = fmt.Sprintf("the rollback record was broken and is replaced (a rollback now goes back to what .wslconfig said before this install): %v", err)
+	}
 	if ok && old.Current.sameValues(before) {
 		before.Label = old.Current.Label
 		for k, v := range before.Keys {
@@ -188,7 +208,7 @@ func nextState(path string, before, want settings, cfg *Config, p paths) stateCh
 			before = old.Previous
 		}
 	}
-	return stateChange{path: path, st: state{Current: after, Previous: before}}
+	return stateChange{path: path, st: state{Current: after, Previous: before}}, warning
 }
 
 type stateChange struct {

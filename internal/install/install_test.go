@@ -184,6 +184,7 @@ func TestInstallRefuses(t *testing.T) {
 		{"# in the path", nil, func(o *Options) { o.WindowsHome = `C:\Users\c#dev` }, "'#', where WSL's .wslconfig parser ends the value"},
 		{"; in the Windows dir", nil, func(o *Options) { o.Dir, o.WindowsDir = filepath.Join(o.Home, "k"), `D:\a;b` }, "';'"},
 		{"a version that is a path", nil, func(o *Options) { o.Version = "../6.1" }, "cannot name a folder"},
+		{"a value ending in a backslash at the end of the file", []byte("[x]\nA=\\"), func(*Options) {}, "would change what WSL reads for x.a"},
 		{"UTF-16 .wslconfig without BOM", utf16Bytes("[wsl2]\n", false)[2:], func(*Options) {}, "without a byte-order mark"},
 	} {
 		h := newHome(t, c.wslconfig)
@@ -230,6 +231,14 @@ func TestRollback(t *testing.T) {
 				h.install("6.12.118.1", "b", true)
 			},
 			"[wsl2]\n" + entries("6.12.117.1", true, "\n"), "6.12.117.1"},
+		{"a broken record is replaced, with a warning", []byte("[wsl2]\nswap=0\n"),
+			func(h *home) {
+				h.write(StateName, []byte("{"))
+				if res := h.install("6.12.118.1", "a", false); !strings.Contains(strings.Join(res.Warnings, ""), "rollback record was broken") {
+					h.t.Errorf("warnings %q, want one about the broken record", res.Warnings)
+				}
+			},
+			"[wsl2]\nswap=0\n", ""},
 	} {
 		h := newHome(t, c.old)
 		c.steps(h)

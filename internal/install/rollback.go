@@ -50,7 +50,9 @@ func Rollback(o Options) (*Result, error) {
 	if v := st.Previous.Keys["kernelModules"]; v != nil {
 		res.Modules = v.File
 	}
-	res.Removed = apply(f.cfg, st.Previous)
+	if res.Removed, err = apply(f, st.Previous); err != nil {
+		return nil, err
+	}
 	back := currentSettings(f.cfg, p.home, p.winHome)
 	back.Label = st.Previous.Label
 	for k, v := range back.Keys {

@@ -78,7 +78,7 @@ func loadState(path string) (st state, ok bool, err error) {
 		return state{}, false, err
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return state{}, false, fmt.Errorf("%s: %w: it records what kbuild install changed in .wslconfig; remove it to forget that (rollback then has nothing to go back to)", path, err)
+		return state{}, false, fmt.Errorf("%s: %w: this file records what kbuild install changed in .wslconfig; fix or remove it (without it there is nothing to roll back to)", path, err)
 	}
 	return st, true, nil
 }

@@ -31,6 +31,8 @@ type entry struct {
 	first, last    int
 	prefix, suffix string
 	value          string
+	valid          bool // false: WSL skips the line (a bad escape, an open quote)
+	dangling       bool // the value ends in a continuation with no line after it
 }
 
 // ParseConfig splits a .wslconfig's text into lines, keeping their endings.
@@ -134,11 +136,25 @@ func (c *Config) terminateLast() {
 }
 
 // sectionEnd is where a key added to section goes: after the last non-blank line of the first
-// such section; -1 when the file has none.
+// such section (a continued value's lines included); -1 when the file has none.
 func (c *Config) sectionEnd(section string) int {
+	spans := map[int]entry{}
+	for _, e := range c.scan() {
+		spans[e.first] = e
+	}
 	at, in := -1, false
-	for i, l := range c.lines {
-		if name, ok := parseHeader(l.text); ok {
+	for i := 0; i < len(c.lines); i++ {
+		if e, ok := spans[i]; ok {
+			if in {
+				at = e.last + 1
+			}
+			if in && e.dangling {
+				at = e.first // a value continuing past the end would take in a line added after it
+			}
+			i = e.last
+			continue
+		}
+		if name, ok := parseHeader(c.lines[i].text); ok {
 			if in {
 				break
 			}
@@ -147,7 +163,7 @@ func (c *Config) sectionEnd(section string) int {
 			}
 			continue
 		}
-		if in && strings.TrimSpace(l.text) != "" {
+		if in && strings.TrimSpace(c.lines[i].text) != "" {
 			at = i + 1
 		}
 	}
@@ -170,6 +186,17 @@ func matches(e entry, section, key string) bool {
 // entries are the key lines WSL takes, in order, with the section each is in.
 func (c *Config) entries() []entry {
 	var out []entry
+	for _, e := range c.scan() {
+		if e.valid {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// scan finds every key line, with the lines its value spans, whether WSL takes it or skips it.
+func (c *Config) scan() []entry {
+	var out []entry
 	section := ""
 	for i := 0; i < len(c.lines); i++ {
 		text := c.lines[i].text
@@ -182,29 +209,34 @@ func (c *Config) entries() []entry {
 			continue
 		}
 		e := entry{section: section, key: key, first: i, prefix: text[:at]}
-		if e.value, e.last, e.suffix, ok = c.parseValue(i, at); ok {
-			out = append(out, e)
-		}
+		c.parseValue(&e, at)
+		out = append(out, e)
 		i = e.last // a continued value's lines are not keys
 	}
 	return out
 }
 
-// parseValue reads the value starting at byte at of line i as WSL does. It returns the value,
-// the last line it spans and, for a one-line value, the text after it (spaces and a comment);
-// ok is false where WSL skips the line (a bad escape, an open quote).
-func (c *Config) parseValue(i, at int) (value string, last int, suffix string, ok bool) {
+// parseValue reads e's value, starting at byte at of its first line, as WSL does: the value, the
+// last line it spans and, for a one-line value, the text after it (spaces and a comment). WSL
+// skips the entry (valid false) on a bad escape or an open quote. dangling: the value's last line
+// ends in a continuation with no line after it, so a line added there would join the value.
+func (c *Config) parseValue(e *entry, at int) {
 	var v []byte
-	trimmed, first, inQuote := 0, i, false
+	trimmed, i, inQuote := 0, e.first, false
 	s, j, end := c.lines[i].text, at, at
-	for j < len(s) {
+	for e.last = i; j < len(s); e.last = i {
 		ch := s[j]
 		switch {
 		case ch == '"':
 			inQuote = !inQuote
 		case ch == '\\' && j+1 == len(s):
-			if c.lines[i].end == "" || i+1 == len(c.lines) {
-				return "", i, "", false
+			if c.lines[i].end == "" {
+				e.dangling = true // invalid as it stands, a continuation once a line follows
+				return
+			}
+			if i+1 == len(c.lines) {
+				e.dangling, j = true, len(s)
+				continue
 			}
 			i++
 			s, j = c.lines[i].text, 0
@@ -213,7 +245,7 @@ func (c *Config) parseValue(i, at int) (value string, last int, suffix string, o
 			j++
 			esc, known := escapes[s[j]]
 			if !known {
-				return "", i, "", false
+				return
 			}
 			v = append(v, esc)
 		case ch == '#' && !inQuote:
@@ -228,12 +260,12 @@ func (c *Config) parseValue(i, at int) (value string, last int, suffix string, o
 		}
 	}
 	if inQuote {
-		return "", i, "", false
+		return
 	}
-	if i == first {
-		suffix = s[end:]
+	if i == e.first && !e.dangling {
+		e.suffix = s[end:]
 	}
-	return string(v[:trimmed]), i, suffix, true
+	e.value, e.valid = string(v[:trimmed]), true
 }
 
 // parseHeader is the name of a section header line as WSL accepts it.
@@ -278,6 +310,36 @@ func parseKey(text string) (key string, valueAt int, ok bool) {
 		j++
 	}
 	return key, j, true
+}
+
+// changedKey is the first key, other than those in except, that WSL reads differently in a and
+// b ("section.key"); empty when there is none.
+func changedKey(a, b *Config, except ...string) string {
+	values := func(c *Config) map[string]string {
+		m := map[string]string{}
+		for _, e := range c.entries() {
+			id := strings.ToLower(e.section + "." + e.key)
+			if _, seen := m[id]; !seen {
+				m[id] = e.value
+			}
+		}
+		for _, k := range except {
+			delete(m, strings.ToLower(k))
+		}
+		return m
+	}
+	va, vb := values(a), values(b)
+	for id, v := range va {
+		if w, ok := vb[id]; !ok || w != v {
+			return id
+		}
+	}
+	for id := range vb {
+		if _, ok := va[id]; !ok {
+			return id
+		}
+	}
+	return ""
 }
 
 // escapes are the characters WSL's parser takes after a backslash, and what they stand for.

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,12 @@ func TestConfigSetKeepsEverythingElse(t *testing.T) {
 		{"a line WSL skips (bad escape) is not the key: the next one is",
 			"[wsl2]\nkernel=C:\\old\nkernel=C:\\\\older\n",
 			"[wsl2]\nkernel=C:\\old\n" + kernelLine + "\n"},
+		{"a value continued past the end keeps its line last",
+			"[wsl2]\nswap=0\\\n",
+			"[wsl2]\n" + kernelLine + "\nswap=0\\\n"},
+		{"a backslash ending the file stays at the end",
+			"[wsl2]\nA=\\",
+			"[wsl2]\n" + kernelLine + "\nA=\\"},
 		{"kernelModules is another key",
 			"[wsl2]\nkernelModules=C:\\\\m.vhdx\n",
 			"[wsl2]\nkernelModules=C:\\\\m.vhdx\n" + kernelLine + "\n"},
@@ -116,4 +123,31 @@ func TestConfigRemove(t *testing.T) {
 			t.Errorf("%s: Remove =\n%q\nwant\n%q", c.name, got, c.want)
 		}
 	}
+}
+
+// Whatever the file holds, it reads back as it was, Set makes WSL read the new value, and
+// Remove leaves no value.
+func FuzzConfig(f *testing.F) {
+	for _, seed := range []string{"", "[wsl2]\nkernel=a\n", "[wsl2] # x\r\nkernel = \"a#\" # c\r\n[x]\n", "kernel=a\\\n", "[wsl2]\nkernel=a\\\nb\\\n", "[ wsl2 ]\n;k=1\n"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if got := ParseConfig(text).String(); got != text {
+			t.Fatalf("ParseConfig(%q).String() = %q", text, got)
+		}
+		cfg := ParseConfig(text)
+		cfg.Set("wsl2", "kernel", newKernel)
+		if v, _, ok := cfg.Get("wsl2", "kernel"); !ok || v != newKernel {
+			t.Fatalf("after Set on %q: Get = %q, %v; text %q", text, v, ok, cfg.String())
+		}
+		// Only a file ending in a backslash (a continuation once a line follows) may change
+		// another key; install refuses that.
+		if id := changedKey(ParseConfig(text), cfg, "wsl2.kernel"); id != "" && !strings.HasSuffix(text, `\`) {
+			t.Fatalf("Set on %q changed what WSL reads for %s: %q", text, id, cfg.String())
+		}
+		cfg.Remove("wsl2", "kernel")
+		if v, _, ok := cfg.Get("wsl2", "kernel"); ok {
+			t.Fatalf("after Remove on %q: Get = %q; text %q", text, v, cfg.String())
+		}
+	})
 }
