@@ -103,7 +103,7 @@ func copyFolder(dest string, files map[string]string) error {
 // wslConfigFile is a .wslconfig as read: its bytes, encoding and parsed text.
 type wslConfigFile struct {
 	path   string
-	raw    []byte // nil: there was no file
+	raw    []byte // the bytes read; exists is false when there was no file
 	perm   os.FileMode
 	enc    textEncoding
 	cfg    *Config
