@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,64 +14,110 @@ import (
 )
 
 func newInstallCmd(g *globals) *cobra.Command {
-	var home, winPath, arch string
+	var o install.Options
+	var arch string
+	var rollback bool
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Put the last build of a profile where WSL takes it from, and point .wslconfig at it",
 		Long: `install copies the kernel and modules.vhdx of the profile's newest successful build (for
-kbuild custom's: --profile custom) into <windows-home>\wsl-kernel\<version>\ and sets
-kernel= and kernelModules= in the [wsl2] section of <windows-home>\.wslconfig, with Windows
-paths. Every other setting and comment in .wslconfig is kept, and the old file is saved beside
-it as .wslconfig.bak-<time>. Run wsl --shutdown on Windows afterwards to start the new kernel.
+kbuild custom's: --profile custom) into a folder of their own, <windows-home>\wsl-kernel\<version>\
+(or under --dir; <version>_2, _3... when that folder holds another build: a file WSL may be using
+is never replaced), and sets kernel= and kernelModules= in the [wsl2] section of
+<windows-home>\.wslconfig, with Windows paths; kernelModules= is removed when the build has none.
+Every other line and byte of .wslconfig is kept, in its encoding (UTF-8, UTF-8 or UTF-16 with
+BOM) and line endings, and the old file is saved beside it as .wslconfig.bak-<time>. A path WSL's
+parser cannot read (not ASCII, or with # " ;) is refused. Run wsl --shutdown on Windows afterwards
+to start the new kernel.
 
   kbuild install --profile custom --windows-home /mnt/c/Users/ada
 
-Outside WSL, say how Windows names the folder: --windows-path 'C:\Users\ada'.`,
+--rollback puts back the kernel= and kernelModules= lines the last install replaced (removing
+them if there were none, so WSL boots its own kernel); a second --rollback rolls forward again.
+It refuses if .wslconfig was edited since, or the old files are gone.
+
+Outside WSL, say how Windows names the folders: --windows-path 'C:\Users\ada', --windows-dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if home == "" {
+			if o.Home == "" {
 				return cli.UsageError{Err: fmt.Errorf("--windows-home is required: the Windows user's home folder as this machine sees it (/mnt/c/Users/<you>)")}
 			}
-			p, err := config.Load(g.config)
-			if err != nil {
-				return cli.UsageError{Err: err}
+			o.Now = time.Now()
+			if rollback {
+				res, err := install.Rollback(o)
+				if err != nil {
+					return err
+				}
+				printInstall(cmd.OutOrStdout(), "rolled back to "+orWSLs(res.Folder), res)
+				return nil
 			}
-			m, dir, err := pipeline.LatestRun(p.WorkDir(g.workDir), g.profile)
-			if err != nil {
-				return err
-			}
-			o := install.Options{Home: home, WindowsHome: winPath, Version: m.Version, Now: time.Now()}
-			if o.Kernel, err = pipeline.CheckedOutput(dir, m, "kernel", arch); err != nil {
-				return err
-			}
-			if o.Modules, err = pipeline.CheckedOutput(dir, m, "modules", arch); err != nil {
-				return err
-			}
-			res, err := install.Install(o)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "installed %s (%s, %s)\n", m.Version, m.KernelRelease, arch)
-			fmt.Fprintf(out, "  kernel         %s\n", res.Kernel)
-			if res.Modules != "" {
-				fmt.Fprintf(out, "  modules        %s\n", res.Modules)
-			}
-			fmt.Fprintf(out, "  .wslconfig     %s: [wsl2] kernel=%s", res.WSLConfig, res.Settings["kernel"])
-			if v, ok := res.Settings["kernelModules"]; ok {
-				fmt.Fprintf(out, ", kernelModules=%s", v)
-			}
-			fmt.Fprintln(out)
-			if res.Backup != "" {
-				fmt.Fprintf(out, "  previous       %s\n", res.Backup)
-			}
-			fmt.Fprintf(out, "Run wsl --shutdown on Windows; the next WSL start boots this kernel.\n")
-			return nil
+			return runInstall(cmd.OutOrStdout(), g, o, arch)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&home, "windows-home", "", "the Windows user's home folder as this machine sees it (/mnt/c/Users/<you>)")
-	f.StringVar(&winPath, "windows-path", "", `the same folder as Windows names it (default: from a /mnt/<drive>/ path)`)
+	f.StringVar(&o.Home, "windows-home", "", "the Windows user's home folder as this machine sees it (/mnt/c/Users/<you>)")
+	f.StringVar(&o.WindowsHome, "windows-path", "", `the same folder as Windows names it (default: from a /mnt/<drive>/ path)`)
+	f.StringVar(&o.Dir, "dir", "", "the folder for installed kernels, as this machine sees it (default: <windows-home>/wsl-kernel)")
+	f.StringVar(&o.WindowsDir, "windows-dir", "", "the same folder as Windows names it (default: from --windows-path or a /mnt/<drive>/ path)")
 	f.StringVar(&arch, "arch", hostArch(), "which arch's build to install")
+	f.BoolVar(&rollback, "rollback", false, "put back the kernel= and kernelModules= the last install replaced")
 	return cmd
+}
+
+func runInstall(out io.Writer, g *globals, o install.Options, arch string) error {
+	p, err := config.Load(g.config)
+	if err != nil {
+		return cli.UsageError{Err: err}
+	}
+	m, dir, err := pipeline.LatestRun(p.WorkDir(g.workDir), g.profile)
+	if err != nil {
+		return err
+	}
+	o.Version = m.Version
+	if o.Kernel, err = pipeline.CheckedOutput(dir, m, "kernel", arch); err != nil {
+		return err
+	}
+	if o.Modules, err = pipeline.CheckedOutput(dir, m, "modules", arch); err != nil {
+		return err
+	}
+	res, err := install.Install(o)
+	if err != nil {
+		return err
+	}
+	printInstall(out, fmt.Sprintf("installed %s (%s, %s) in %s", m.Version, m.KernelRelease, arch, res.Folder), res)
+	return nil
+}
+
+func orWSLs(folder string) string {
+	if folder == "" {
+		return "the .wslconfig values before kbuild's install"
+	}
+	return folder
+}
+
+func printInstall(out io.Writer, what string, res *install.Result) {
+	fmt.Fprintln(out, what)
+	if res.Kernel != "" {
+		fmt.Fprintf(out, "  kernel         %s\n", res.Kernel)
+	}
+	if res.Modules != "" {
+		fmt.Fprintf(out, "  modules        %s\n", res.Modules)
+	}
+	fmt.Fprintf(out, "  .wslconfig     %s: [wsl2]", res.WSLConfig)
+	for _, k := range []string{"kernel", "kernelModules"} {
+		if v, ok := res.Settings[k]; ok {
+			fmt.Fprintf(out, " %s=%s", k, v)
+		}
+	}
+	for _, k := range res.Removed {
+		fmt.Fprintf(out, " (%s= removed)", k)
+	}
+	fmt.Fprintln(out)
+	if res.Backup != "" {
+		fmt.Fprintf(out, "  previous       %s\n", res.Backup)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(out, "  warning        %s\n", w)
+	}
+	fmt.Fprintf(out, "Run wsl --shutdown on Windows; the next WSL start boots this kernel.\n")
 }

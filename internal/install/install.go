@@ -1,6 +1,8 @@
 // Package install puts a built kernel where WSL takes it from: the kernel and modules.vhdx copied
-// into the user's Windows home, and .wslconfig's [wsl2] kernel= and kernelModules= pointed at
-// them, every other line of the file kept as it was and the old file kept as a backup.
+// into a folder of their own under <home>\wsl-kernel\ (or --dir), and .wslconfig's [wsl2]
+// kernel= and kernelModules= pointed at them, every other line and byte of the file kept, in its
+// own encoding, and the old file kept as a backup. It records what it replaced (StateName), so
+// Rollback can put it back.
 package install
 
 import (
@@ -8,11 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
-
-	"github.com/wslkernel/wslkernel/internal/atomicfile"
 )
 
 // Options say what to install and where.
@@ -25,153 +24,209 @@ type Options struct {
 	// WindowsHome is the same folder as Windows names it (C:\Users\ada); empty: worked out from
 	// a /mnt/<drive>/ path.
 	WindowsHome string
-	Now         time.Time // for the backup's name
+	// Dir holds the installed kernels, a folder each, as this machine sees it; empty:
+	// <Home>/wsl-kernel. WindowsDir is how Windows names it; empty: from WindowsHome for the
+	// default Dir, else from a /mnt/<drive>/ path.
+	Dir, WindowsDir string
+	Now             time.Time // for the backup's name
 }
 
-// Result is what Install did.
+// Result is what Install or Rollback did.
 type Result struct {
-	Kernel, Modules string // where the files went (this machine's paths)
+	Kernel, Modules string // where the files are (this machine's paths); Rollback: when known
+	Folder          string // the install's folder name under Dir; empty: not one of ours
+	Reused          bool   // the folder already held these very files, so nothing was copied
 	WSLConfig       string
-	Backup          string // the previous .wslconfig, kept; empty when there was none
-	Settings        map[string]string
+	Backup          string            // the previous .wslconfig, kept; empty when there was none
+	Settings        map[string]string // [wsl2] keys set, as WSL reads them
+	Removed         []string          // [wsl2] keys removed
+	Warnings        []string
 }
 
-// Install copies the files into <home>\wsl-kernel\<version>\ and points .wslconfig at them.
-func Install(o Options) (*Result, error) {
-	win := o.WindowsHome
-	if win == "" {
-		var err error
-		if win, err = WindowsPath(o.Home); err != nil {
-			return nil, err
+// paths are where things go, resolved and checked.
+type paths struct {
+	home, winHome, dir, winDir string
+}
+
+func resolvePaths(o Options) (paths, error) {
+	p := paths{home: o.Home, winHome: o.WindowsHome, dir: o.Dir, winDir: o.WindowsDir}
+	var err error
+	if p.winHome == "" {
+		if p.winHome, err = WindowsPath(o.Home); err != nil {
+			return p, err
 		}
 	}
-	if !regexp.MustCompile(`^[A-Za-z]:\\`).MatchString(win) && !strings.HasPrefix(win, `\\`) {
-		return nil, fmt.Errorf("--windows-path %q is not a Windows path (C:\\Users\\name)", win)
+	if !isWindowsPath(p.winHome) {
+		return p, fmt.Errorf("--windows-path %q is not a Windows path (C:\\Users\\name)", p.winHome)
 	}
 	info, err := os.Stat(o.Home)
 	if err != nil {
-		return nil, fmt.Errorf("the Windows home %s: %w", o.Home, err)
+		return p, fmt.Errorf("the Windows home %s: %w", o.Home, err)
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("the Windows home %s is not a folder", o.Home)
+		return p, fmt.Errorf("the Windows home %s is not a folder", o.Home)
 	}
-	rel := []string{"wsl-kernel", o.Version}
-	dir := filepath.Join(append([]string{o.Home}, rel...)...)
-	winDir := strings.TrimRight(win, `\`) + `\` + strings.Join(rel, `\`)
-	res := &Result{WSLConfig: filepath.Join(o.Home, ".wslconfig"), Settings: map[string]string{}}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	res.Kernel = filepath.Join(dir, "kernel")
-	if err := atomicfile.Copy(o.Kernel, res.Kernel, 0o644); err != nil {
-		return nil, err
-	}
-	res.Settings["kernel"] = winDir + `\kernel`
-	if o.Modules != "" {
-		res.Modules = filepath.Join(dir, "modules.vhdx")
-		if err := atomicfile.Copy(o.Modules, res.Modules, 0o644); err != nil {
-			return nil, err
-		}
-		res.Settings["kernelModules"] = winDir + `\modules.vhdx`
-	}
-
-	old, err := os.ReadFile(res.WSLConfig)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		old = nil
-	case err != nil:
-		return nil, err
-	default:
-		res.Backup = fmt.Sprintf("%s.bak-%s", res.WSLConfig, o.Now.UTC().Format("20060102T150405Z"))
-		if err := atomicfile.WriteFile(res.Backup, old, 0o644); err != nil {
-			return nil, err
+	if p.dir == "" {
+		p.dir = filepath.Join(o.Home, "wsl-kernel")
+		if p.winDir == "" {
+			p.winDir = strings.TrimRight(p.winHome, `\`) + `\wsl-kernel`
 		}
 	}
-	text := string(old)
-	for _, k := range []string{"kernel", "kernelModules"} {
-		if v, ok := res.Settings[k]; ok {
-			text = Set(text, "wsl2", k, v)
+	if p.winDir == "" {
+		if p.winDir, err = WindowsPath(p.dir); err != nil {
+			return p, fmt.Errorf("--dir: %w", err)
 		}
 	}
-	if err := atomicfile.WriteFile(res.WSLConfig, []byte(text), 0o644); err != nil {
-		return nil, err
+	if !isWindowsPath(p.winDir) {
+		return p, fmt.Errorf("--windows-dir %q is not a Windows path (C:\\wsl-kernel)", p.winDir)
 	}
-	return res, nil
+	p.winDir = strings.TrimRight(p.winDir, `\`)
+	return p, nil
 }
 
-// WindowsPath names a folder under WSL's drive mounts (/mnt/c/Users/ada) as Windows does
-// (C:\Users\ada).
-func WindowsPath(p string) (string, error) {
-	abs, err := filepath.Abs(p)
+// Install copies the files into a folder of their own and points .wslconfig at them: the folder
+// is <Dir>/<version>, or <version>_2, _3... when that one holds other files (WSL may be running
+// the kernel in it, so a file there is never replaced). It refuses, before changing anything, a
+// path WSL's parser cannot read and a .wslconfig it cannot read back exactly.
+func Install(o Options) (*Result, error) {
+	p, err := resolvePaths(o)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	m := regexp.MustCompile(`^/mnt/([a-zA-Z])(/.*)?$`).FindStringSubmatch(abs)
-	if m == nil {
-		return "", fmt.Errorf("%s is not under a Windows drive (/mnt/c/...): say how Windows names it with --windows-path 'C:\\Users\\name'", p)
+	if o.Version == "" || strings.ContainsAny(o.Version, `/\`) || strings.Trim(o.Version, ".") == "" {
+		return nil, fmt.Errorf("version %q cannot name a folder: it must be non-empty, without slashes", o.Version)
 	}
-	rest := strings.ReplaceAll(m[2], "/", `\`)
-	if rest == "" {
-		rest = `\`
+	files := map[string]string{"kernel": o.Kernel}
+	if o.Modules != "" {
+		files["modules.vhdx"] = o.Modules
 	}
-	return strings.ToUpper(m[1]) + ":" + rest, nil
+	folder, reuse, err := chooseFolder(p.dir, o.Version, files)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Folder: folder, Reused: reuse, WSLConfig: filepath.Join(o.Home, ".wslconfig"), Settings: map[string]string{}}
+	want := settings{Label: folder, Keys: map[string]*setting{}}
+	for key, name := range map[string]string{"kernel": "kernel", "kernelModules": "modules.vhdx"} {
+		if files[name] == "" {
+			continue
+		}
+		win := p.winDir + `\` + folder + `\` + name
+		if err := checkWSLPath(win, `C:\wsl-kernel\`+folder+` (--dir /mnt/c/wsl-kernel)`); err != nil {
+			return nil, err
+		}
+		want.Keys[key] = &setting{Value: win, File: filepath.Join(p.dir, folder, name)}
+		res.Settings[key] = win
+	}
+	f, err := readWSLConfig(res.WSLConfig)
+	if err != nil {
+		return nil, err
+	}
+	before := currentSettings(f.cfg, p.home, p.winHome)
+	if res.Removed, err = apply(f, want); err != nil {
+		return nil, err
+	}
+	if !reuse {
+		if err := copyFolder(filepath.Join(p.dir, folder), files); err != nil {
+			return nil, err
+		}
+	}
+	res.Kernel = want.Keys["kernel"].File
+	if m := want.Keys["kernelModules"]; m != nil {
+		res.Modules = m.File
+	}
+	res.Warnings = installWarnings(f.enc, want)
+	sc, warning := nextState(statePath(o.Home), before, want, f.cfg, p)
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+	}
+	return res, commit(f, res, sc, o.Now)
 }
 
-// Set gives key the value in [section] of an INI text such as .wslconfig, keeping everything
-// else: other sections and keys, comments, blank lines and the line endings. An existing key is
-// replaced where it stands (later duplicates removed); a missing one is added after the
-// section's last line; a missing section is added at the end. The value is written as WSL reads
-// it, each backslash doubled.
-func Set(text, section, key, value string) string {
-	nl := "\n"
-	if strings.Contains(text, "\r\n") {
-		nl = "\r\n"
-	}
-	lines := strings.Split(strings.TrimSuffix(strings.ReplaceAll(text, "\r\n", "\n"), "\n"), "\n")
-	if text == "" {
-		lines = nil
-	}
-	entry := key + "=" + strings.ReplaceAll(value, `\`, `\\`)
-	// The section's lines: from its header to the next header.
-	start, end := -1, len(lines)
-	for i, line := range lines {
-		t := strings.TrimSpace(line)
-		if !strings.HasPrefix(t, "[") || !strings.HasSuffix(t, "]") {
-			continue
-		}
-		if start >= 0 {
-			end = i
-			break
-		}
-		if strings.EqualFold(strings.TrimSpace(t[1:len(t)-1]), section) {
-			start = i
-		}
-	}
-	if start < 0 {
-		if len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) != "" {
-			lines = append(lines, "")
-		}
-		return strings.Join(append(lines, "["+section+"]", entry), nl) + nl
-	}
-	var out []string
-	out = append(out, lines[:start+1]...)
-	replaced := false
-	for _, line := range lines[start+1 : end] {
-		t := strings.TrimSpace(line)
-		if k, _, ok := strings.Cut(t, "="); ok && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, ";") && strings.EqualFold(strings.TrimSpace(k), key) {
-			if !replaced {
-				out, replaced = append(out, entry), true
+// apply makes the owned keys of f say what s says: a key s has is set (to its recorded lines
+// when it has them), one it lacks is removed. It returns the keys removed. It refuses an edit
+// after which WSL would not read exactly that, or would read any other key differently.
+func apply(f *wslConfigFile, s settings) (removed []string, err error) {
+	orig, cfg := ParseConfig(f.cfg.String()), f.cfg
+	for _, k := range ownKeys {
+		v := s.Keys[k]
+		switch {
+		case v == nil:
+			if _, _, ok := cfg.Get("wsl2", k); ok {
+				removed = append(removed, k)
 			}
-			continue
+			cfg.Remove("wsl2", k)
+		case v.lines() != "":
+			cfg.setLines("wsl2", k, strings.Split(v.lines(), "\n"))
+		default:
+			cfg.Set("wsl2", k, v.Value)
 		}
-		out = append(out, line)
 	}
-	if !replaced {
-		at := len(out)
-		for at > start+1 && strings.TrimSpace(out[at-1]) == "" {
-			at--
+	if id := changedKey(orig, cfg, "wsl2.kernel", "wsl2.kernelModules"); id != "" {
+		return nil, fmt.Errorf("%s: changing [wsl2] kernel= and kernelModules= would change what WSL reads for %s (a line ending in a backslash?): fix that line by hand, then run kbuild install again", f.path, id)
+	}
+	for _, k := range ownKeys {
+		got, _, ok := cfg.Get("wsl2", k)
+		if want := s.Keys[k]; ok != (want != nil) || ok && got != want.Value {
+			return nil, fmt.Errorf("%s: could not make WSL read [wsl2] %s as wanted (it would read %q): fix the file by hand, then run kbuild install again", f.path, k, got)
 		}
-		out = append(out[:at], append([]string{entry}, out[at:]...)...)
 	}
-	return strings.Join(append(out, lines[end:]...), nl) + nl
+	return removed, nil
 }
+
+func installWarnings(enc textEncoding, want settings) []string {
+	var w []string
+	if enc == utf16BE {
+		w = append(w, ".wslconfig is UTF-16 BE, and is kept so; but WSL reads only UTF-8 and UTF-16 LE (the C runtime's ccs=UTF-8 mode): if WSL ignores it, save it as UTF-8")
+	}
+	if m := want.Keys["kernelModules"]; m != nil && !strings.HasPrefix(strings.ToUpper(m.Value), `C:\`) {
+		w = append(w, "the modules disk is outside C:\\, which WSL 2.7.1 to 2.7.4 refuse (HCS/E_ACCESSDENIED; fixed in 2.7.5): update WSL, or install under C: with --dir")
+	}
+	return w
+}
+
+// nextState is the state after an install of want over what .wslconfig said before. A broken
+// state file is replaced (with a warning), since .wslconfig itself says what was there before.
+func nextState(path string, before, want settings, cfg *Config, p paths) (sc stateChange, warning string) {
+	after := currentSettings(cfg, p.home, p.winHome)
+	after.Label = want.Label
+	for k, v := range after.Keys {
+		v.File = want.Keys[k].File
+	}
+	old, ok, err := loadState(path)
+	if err != nil {
+		warning = fmt.Sprintf("the rollback record was broken and is replaced (a rollback now goes back to what .wslconfig said before this install): %v", err)
+	}
+	if ok && old.Current.sameValues(before) {
+		before.Label = old.Current.Label
+		for k, v := range before.Keys {
+			if v.File == "" {
+				v.File = old.Current.Keys[k].File
+			}
+		}
+		if before.sameValues(after) {
+			// The same build again: keep what a rollback would go back to.
+			before = old.Previous
+		}
+	}
+	return stateChange{path: path, st: state{Current: after, Previous: before}}, warning
+}
+
+type stateChange struct {
+	path string
+	st   state
+}
+
+// commit writes the state, then the new .wslconfig beside a backup of the old. Should the second
+// write fail, rollback refuses (the state's Current is not what .wslconfig says) and the user's
+// file is as it was.
+func commit(f *wslConfigFile, res *Result, sc stateChange, now time.Time) error {
+	if err := saveState(sc.path, sc.st); err != nil {
+		return fmt.Errorf("recording the install for --rollback: %w", err)
+	}
+	backup, err := f.write(now)
+	res.Backup = backup
+	return err
+}
+
+// ErrNothingToRollBack is returned by Rollback when no install is recorded to go back from.
+var ErrNothingToRollBack = errors.New("nothing to roll back to")
