@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // freePort is a TCP port nothing listens on now.
@@ -106,7 +108,7 @@ func TestDistccCompilesOnTheDistccHosts(t *testing.T) {
 			before := compiled(t)
 			src := fakeKernel(t, 6)
 			tree := &Tree{Src: src, Out: t.TempDir(), Arch: x86, Wrapper: wrapper, DistccHosts: []string{host},
-				CcacheDir: t.TempDir(), Runner: Exec{}, Timestamp: time.Unix(1700000000, 0)}
+				CcacheDir: t.TempDir(), Runner: runner.Exec{}, Timestamp: time.Unix(1700000000, 0)}
 			var log strings.Builder
 			if err := tree.Make(context.Background(), &log, "bzImage"); err != nil {
 				t.Fatalf("make through %s: %v\n%s", wrapper, err, log.String())

@@ -322,7 +322,7 @@ func TestExternalSigningCommand(t *testing.T) {
 		cmd  []string
 		want string
 	}{
-		{[]string{"sh", "-c", "echo HSM offline >&2; exit 3"}, "signing unsigned.cab with sh: exit status 3\nHSM offline"},
+		{[]string{"sh", "-c", "echo HSM offline >&2; exit 3"}, "signing unsigned.cab: sh: exit status 3\nHSM offline"},
 		{[]string{"true", "{in}", "{out}"}, "it wrote no"},
 	} {
 		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"}, Signer: &Signer{Command: c.cmd}})

@@ -22,6 +22,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/runner"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
@@ -173,6 +174,9 @@ func (r *run) packageStage(ctx context.Context) error {
 func Fetch(ctx context.Context, p *Plan, opts Options) (string, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
+	}
+	if opts.Runner == nil {
+		opts.Runner = runner.Exec{} // xz, for a tarball source
 	}
 	// The source tree is moved in place: not while a run builds from it.
 	unlock, err := lockWorkDir(opts.WorkDir, "fetch")

@@ -13,7 +13,7 @@ func (r *run) fetchTarball() (string, error) {
 	l := r.plan.Line
 	rel := r.plan.Release
 	trust := upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
-	dest, u, err := upstream.Unpack(context.Background(), r.opts.CacheDir, l.Upstream.Tarballs, rel, trust)
+	dest, u, err := upstream.Unpack(context.Background(), r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust)
 	if err != nil {
 		return "", err
 	}
