@@ -772,7 +772,7 @@ func (r *run) initrd(ctx context.Context, a kbuild.Arch, dest string) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := initrd.Write(dest, entries, r.commitTS.Unix(), spec.Compression); err != nil {
+	if err := initrd.Write(ctx, r.opts.Runner, dest, entries, r.commitTS.Unix(), spec.Compression); err != nil {
 		return "", err
 	}
 	if _, err := r.output("initrd", a.Name, dest); err != nil {
