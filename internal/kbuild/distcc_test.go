@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // freePort is a TCP port nothing listens on now.
@@ -33,9 +34,7 @@ func freePort(t *testing.T) int {
 // soon as a connection opens and then closes it: no HTTP request is read).
 func distccd(t *testing.T) (host string, compiled func(testing.TB) int) {
 	t.Helper()
-	if _, err := exec.LookPath("distccd"); err != nil {
-		t.Skip("distccd is not installed (scripts/setup installs it)")
-	}
+	testtool.Need(t, "distccd")
 	port, stats := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	log := filepath.Join(t.TempDir(), "distccd.log")

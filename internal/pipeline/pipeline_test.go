@@ -27,6 +27,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // fakeKbuild stands in for make and qemu on a fake kernel tree; go runs for real.
@@ -476,11 +477,12 @@ func TestRunFromTarballs(t *testing.T) {
 		os.WriteFile(path, sig.Bytes(), 0o644)
 	}
 	xzFile := func(path string, data []byte) {
+		testtool.Need(t, "xz")
 		cmd := exec.Command("xz", "-c")
 		cmd.Stdin = bytes.NewReader(data)
 		out, err := cmd.Output()
 		if err != nil {
-			t.Skipf("xz: %v", err)
+			t.Fatalf("xz -c: %v", err)
 		}
 		os.WriteFile(path, out, 0o644)
 	}

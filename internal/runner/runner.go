@@ -167,7 +167,7 @@ func notInstalled(name string) error {
 	if pkg, ok := debianPackages[filepath.Base(name)]; ok {
 		hint = "install the Debian package " + pkg + " (scripts/setup does)"
 	}
-	return fmt.Errorf("%s: %w on PATH, /usr/sbin or /sbin: %s", name, exec.ErrNotFound, hint)
+	return fmt.Errorf("%s: %w (nor in /usr/sbin or /sbin): %s", name, exec.ErrNotFound, hint)
 }
 
 // headBuffer keeps the first 8 KiB written to it: enough of a program's complaint for an error,
