@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // Options describe one boot.
@@ -79,7 +79,7 @@ func Command(o Options) (string, []string, error) {
 }
 
 // Run boots and checks the console. The console log is saved whatever happens.
-func Run(ctx context.Context, r kbuild.Runner, o Options) (*Result, error) {
+func Run(ctx context.Context, r runner.Runner, o Options) (*Result, error) {
 	prog, args, err := Command(o)
 	if err != nil {
 		return nil, err
@@ -107,7 +107,7 @@ func Run(ctx context.Context, r kbuild.Runner, o Options) (*Result, error) {
 	case ctx.Err() == context.DeadlineExceeded:
 		return nil, fmt.Errorf("%w: no init marker within %s (console: %s)%s", ErrBoot, timeout, o.ConsoleLog, tail(console.Bytes()))
 	case runErr != nil && !strings.Contains(console.String(), "Linux version"):
-		return nil, fmt.Errorf("%w: %s: %v (console: %s)%s", ErrBoot, prog, runErr, o.ConsoleLog, tail(console.Bytes()))
+		return nil, fmt.Errorf("%w: %v (console: %s)%s", ErrBoot, runErr, o.ConsoleLog, tail(console.Bytes()))
 	default:
 		return nil, fmt.Errorf("%w: %v (console: %s)%s", ErrBoot, checkErr, o.ConsoleLog, tail(console.Bytes()))
 	}

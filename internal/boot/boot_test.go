@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 const goodConsole = `[    0.000000] Linux version 6.12.118.1-microsoft-standard-WSL2 (wslkernel@wslkernel) #1
@@ -37,7 +39,7 @@ func TestCheck(t *testing.T) {
 }
 
 // hang is a Runner whose qemu prints a little and then never exits until killed.
-type hang struct{}
+type hang struct{ runner.Exec } // Filter and LookPath, which a boot never needs
 
 func (hang) Run(ctx context.Context, _ string, _, _ []string, out io.Writer) error {
 	io.WriteString(out, "[    0.000000] Linux version 6.12.118.1\n")

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // BenchmarkWriteVsGcab compares our writer with gcab -c -z (zlib's deflate per block) on the same
@@ -19,9 +21,7 @@ func BenchmarkWriteVsGcab(b *testing.B) {
 	if dir == "" {
 		b.Skip("WSLKERNEL_BENCH_PAYLOAD is not set (scripts/bench cab sets it)")
 	}
-	if _, err := exec.LookPath("gcab"); err != nil {
-		b.Skip("gcab not installed")
-	}
+	testtool.Need(b, "gcab")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 var released = time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
@@ -109,9 +111,7 @@ func TestCabextractAndGcabReadIt(t *testing.T) {
 	dir := t.TempDir()
 	cab := filepath.Join(dir, "kernel.cab")
 	os.WriteFile(cab, write(t, files), 0o644)
-	if _, err := exec.LookPath("cabextract"); err != nil {
-		t.Skip("cabextract not installed (scripts/setup installs it)")
-	}
+	testtool.Need(t, "cabextract")
 	if out, err := exec.Command("cabextract", "-t", cab).CombinedOutput(); err != nil || !strings.Contains(string(out), "All done, no errors") {
 		t.Fatalf("cabextract -t: %v\n%s", err, out)
 	}
@@ -125,9 +125,7 @@ func TestCabextractAndGcabReadIt(t *testing.T) {
 			t.Errorf("cabextract's %s: %d bytes, %v; want %d bytes", f.Name, len(got), err, len(f.Data))
 		}
 	}
-	if _, err := exec.LookPath("gcab"); err != nil {
-		t.Skip("gcab not installed")
-	}
+	testtool.Need(t, "gcab")
 	list, err := exec.Command("gcab", "-l", "-v", cab).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gcab -l: %v\n%s", err, list)
@@ -173,9 +171,7 @@ func FuzzRoundTrip(f *testing.F) {
 // tree, which cabextract rejects, was the trap), random (stored), text, and mixtures across
 // block boundaries. cabextract must extract each byte for byte.
 func TestCabextractAcceptsEveryShape(t *testing.T) {
-	if _, err := exec.LookPath("cabextract"); err != nil {
-		t.Skip("cabextract not installed (scripts/setup installs it)")
-	}
+	testtool.Need(t, "cabextract")
 	random := make([]byte, 100000)
 	rand.Read(random)
 	zeros := make([]byte, 100000)

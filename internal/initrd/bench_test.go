@@ -1,6 +1,7 @@
 package initrd
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // benchTree is the kernel's fs/ folder (about 50 MB of real files) from the tree named by
@@ -44,18 +48,14 @@ func benchTree(b *testing.B) (string, []Entry) {
 // find | cpio -o -H newc | gzip -9 (and | zstd, at its default level), alternating the two and taking
 // medians; it checks both archives unpack to the same files. Ratios: ours/theirs time.
 func BenchmarkWriteVsCpioGzip(b *testing.B) {
-	for _, tool := range []string{"cpio", "gzip", "zstd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			b.Skipf("%s not installed", tool)
-		}
-	}
+	testtool.Need(b, "cpio", "gzip", "zstd")
 	root, entries := benchTree(b)
 	out := b.TempDir()
 	for _, c := range []struct{ ours, theirs string }{{"gzip", "gzip -9 -n"}, {"zstd", "zstd -q -T1"}} {
 		var ours, theirs []time.Duration
 		for i := 0; i < max(b.N, 3); i++ {
 			start := time.Now()
-			if err := Write(filepath.Join(out, "ours."+c.ours), entries, 1700000000, c.ours); err != nil {
+			if err := Write(context.Background(), runner.Exec{}, filepath.Join(out, "ours."+c.ours), entries, 1700000000, c.ours); err != nil {
 				b.Fatal(err)
 			}
 			ours = append(ours, time.Since(start))

@@ -1,24 +1,25 @@
 package initrd
 
 import (
-	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // Write makes the compressed archive at dest, which appears only when complete. compression is
 // "gzip" (the header carries no name and no mtime), "zstd", "xz" (with the CRC32 check the
-// kernel's decompressor needs) or "none"; each gives the same bytes for the same entries.
-func Write(dest string, entries []Entry, mtime int64, compression string) error {
+// kernel's decompressor needs, by the xz program through run) or "none"; each gives the same
+// bytes for the same entries.
+func Write(ctx context.Context, run runner.Runner, dest string, entries []Entry, mtime int64, compression string) error {
 	f, err := atomicfile.Create(dest, 0o644)
 	if err != nil {
 		return err
@@ -52,10 +53,7 @@ func Write(dest string, entries []Entry, mtime int64, compression string) error 
 	case "xz":
 		// The kernel's xz decompressor wants CRC32 (or no) integrity checks, not xz's default
 		// CRC64; xz itself is the reference encoder and deterministic single-threaded.
-		xw, err := newXZWriter(f)
-		if err != nil {
-			return err
-		}
+		xw := newXZWriter(ctx, run, f)
 		w, closer = xw, xw
 	case "none":
 	default:
@@ -75,32 +73,32 @@ func Write(dest string, entries []Entry, mtime int64, compression string) error 
 	return f.Commit()
 }
 
-// xzWriter pipes into xz --check=crc32 -T1, writing its output to the archive.
+// xzWriter is the stdin of xz --check=crc32 -T1, run as a filter whose output is the archive.
 type xzWriter struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	stderr bytes.Buffer
+	*io.PipeWriter
+	done chan error
 }
 
-func newXZWriter(out io.Writer) (*xzWriter, error) {
-	x := &xzWriter{cmd: exec.Command("xz", "--format=xz", "--check=crc32", "-T1", "-9", "-c")}
-	x.cmd.Stdout, x.cmd.Stderr = out, &x.stderr
-	var err error
-	if x.in, err = x.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	if err := x.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("initrd: xz compression needs xz (xz-utils): %w", err)
-	}
-	return x, nil
+func newXZWriter(ctx context.Context, run runner.Runner, out io.Writer) *xzWriter {
+	pr, pw := io.Pipe()
+	x := &xzWriter{PipeWriter: pw, done: make(chan error, 1)}
+	go func() {
+		err := run.Filter(ctx, "xz", []string{"--format=xz", "--check=crc32", "-T1", "-9", "-c"}, nil, pr, out)
+		gone := err
+		if gone == nil {
+			gone = errors.New("xz ended before its input did")
+		}
+		pr.CloseWithError(gone) // a Write into an xz that is gone fails, rather than waits
+		x.done <- err
+	}()
+	return x
 }
 
-func (x *xzWriter) Write(p []byte) (int, error) { return x.in.Write(p) }
-
+// Close ends xz's input and waits for it to write the rest of the archive.
 func (x *xzWriter) Close() error {
-	x.in.Close()
-	if err := x.cmd.Wait(); err != nil {
-		return fmt.Errorf("initrd: xz: %v: %s", err, strings.TrimSpace(x.stderr.String()))
+	x.PipeWriter.Close()
+	if err := <-x.done; err != nil {
+		return fmt.Errorf("initrd: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package initrd
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +13,9 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 func writeFile(t *testing.T, path, body string) {
@@ -139,12 +144,10 @@ func TestReadBackWithCavaliergopherCpio(t *testing.T) {
 // GNU cpio is what a user would check an initrd with; it must list exactly what the spec says,
 // device numbers included (cavaliergopher/cpio writes every node as 0,0).
 func TestGNUCpioListsWhatTheSpecSays(t *testing.T) {
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("GNU cpio is not installed (scripts/setup installs it)")
-	}
+	testtool.Need(t, "cpio")
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "initrd.img")
-	if err := Write(dest, sample(t), 1700000000, "gzip"); err != nil {
+	if err := Write(context.Background(), runner.Exec{}, dest, sample(t), 1700000000, "gzip"); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(dest)
@@ -203,7 +206,7 @@ func TestWriteLeavesNoPartialFile(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "initrd.img")
 	entries := []Entry{{Kind: File, Name: "/init", Source: filepath.Join(dir, "vanished"), Mode: 0o755, Line: 3}}
-	err := Write(dest, entries, 0, "gzip")
+	err := Write(context.Background(), runner.Exec{}, dest, entries, 0, "gzip")
 	if err == nil || !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("Write with a vanished source = %v, want an error naming line 3", err)
 	}
@@ -246,7 +249,7 @@ func TestCompressionsDecompressWithTheReferenceTools(t *testing.T) {
 			dir := t.TempDir()
 			a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 			for _, p := range []string{a, b} {
-				if err := Write(p, entries, 1700000000, comp); err != nil {
+				if err := Write(context.Background(), runner.Exec{}, p, entries, 1700000000, comp); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -255,9 +258,7 @@ func TestCompressionsDecompressWithTheReferenceTools(t *testing.T) {
 			if !bytes.Equal(da, db) {
 				t.Errorf("two %s archives of the same entries differ", comp)
 			}
-			if _, err := exec.LookPath(tool[0]); err != nil {
-				t.Skipf("%s not installed", tool[0])
-			}
+			testtool.Need(t, tool[0])
 			out, err := exec.Command(tool[0], append(tool[1:], a)...).Output()
 			if err != nil {
 				t.Fatalf("%s: %v", strings.Join(tool, " "), err)
@@ -270,6 +271,38 @@ func TestCompressionsDecompressWithTheReferenceTools(t *testing.T) {
 				if !strings.Contains(string(info), "CRC32") {
 					t.Errorf("xz check is not CRC32:\n%s", info)
 				}
+			}
+		})
+	}
+}
+
+// The xz compression runs through the Runner it is handed: a dry run shows the command line and
+// leaves no initrd; without xz the error says what to install, and no initrd is left either.
+func TestXZGoesThroughTheRunner(t *testing.T) {
+	var printed bytes.Buffer
+	for _, c := range []struct {
+		name  string
+		run   runner.Runner
+		path  string // PATH while it runs
+		want  string // in the error
+		shows string // what the Runner printed
+	}{
+		{"dry run", &runner.DryRun{Out: &printed}, os.Getenv("PATH"), "xz ended before its input did", "xz --format=xz --check=crc32 -T1 -9 -c\n"},
+		{"no xz", runner.Exec{}, t.TempDir(), "install the Debian package xz-utils", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			printed.Reset()
+			t.Setenv("PATH", c.path)
+			dest := filepath.Join(t.TempDir(), "initrd.img")
+			err := Write(context.Background(), c.run, dest, sample(t), 1700000000, "xz")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Write(xz) = %v, want an error saying %q", err, c.want)
+			}
+			if printed.String() != c.shows {
+				t.Errorf("the Runner printed %q, want %q", printed.String(), c.shows)
+			}
+			if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a failed Write left %s (Stat = %v)", dest, err)
 			}
 		})
 	}

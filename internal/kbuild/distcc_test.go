@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // freePort is a TCP port nothing listens on now.
@@ -31,9 +34,7 @@ func freePort(t *testing.T) int {
 // soon as a connection opens and then closes it: no HTTP request is read).
 func distccd(t *testing.T) (host string, compiled func(testing.TB) int) {
 	t.Helper()
-	if _, err := exec.LookPath("distccd"); err != nil {
-		t.Skip("distccd is not installed (scripts/setup installs it)")
-	}
+	testtool.Need(t, "distccd")
 	port, stats := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	log := filepath.Join(t.TempDir(), "distccd.log")
@@ -106,7 +107,7 @@ func TestDistccCompilesOnTheDistccHosts(t *testing.T) {
 			before := compiled(t)
 			src := fakeKernel(t, 6)
 			tree := &Tree{Src: src, Out: t.TempDir(), Arch: x86, Wrapper: wrapper, DistccHosts: []string{host},
-				CcacheDir: t.TempDir(), Runner: Exec{}, Timestamp: time.Unix(1700000000, 0)}
+				CcacheDir: t.TempDir(), Runner: runner.Exec{}, Timestamp: time.Unix(1700000000, 0)}
 			var log strings.Builder
 			if err := tree.Make(context.Background(), &log, "bzImage"); err != nil {
 				t.Fatalf("make through %s: %v\n%s", wrapper, err, log.String())

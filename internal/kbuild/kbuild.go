@@ -8,43 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
-
-// Runner runs a program. The real one executes it; tests and --dry-run can stand in their own.
-type Runner interface {
-	Run(ctx context.Context, name string, args, env []string, out io.Writer) error
-}
-
-// Exec is the Runner that runs programs for real.
-type Exec struct{}
-
-// Run executes name with args; env is added to the process environment; stdout and stderr go to out.
-//
-// The program runs in a process group of its own, so that stopping it stops what it started
-// (make's compilers, qemu): a cancelled ctx (Ctrl-C, SIGTERM) sends the whole group SIGTERM, on
-// which make deletes the targets it was writing, and SIGKILL if it is still there 10 s later. A
-// kbuild killed outright takes the program down with it (the parent-death signal), so no make
-// goes on writing into a build tree the next run is using.
-func (Exec) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
-	if cmd.Process != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // anything of the group left behind
-	}
-	return err
-}
 
 // Arch maps our arch names to the kernel's.
 type Arch struct {
@@ -85,7 +56,7 @@ type Tree struct {
 	Timestamp    time.Time // KBUILD_BUILD_TIMESTAMP: the upstream commit time
 	CcacheLog    string    // CCACHE_STATSLOG: where ccache logs each compilation, for the hit rate
 	CcacheDir    string    // CCACHE_DIR; empty: ccache's own default
-	Runner       Runner
+	Runner       runner.Runner
 }
 
 // Args is the make command line for targets, so the log can start with a reproducer.
@@ -160,7 +131,7 @@ func (t *Tree) Env() []string {
 // real compiler or make error from the log, not its last lines.
 func (t *Tree) Make(ctx context.Context, log io.Writer, targets ...string) error {
 	args := t.Args(targets...)
-	fmt.Fprintf(log, "# %s make %s\n", strings.Join(t.Env(), " "), shellQuote(args))
+	fmt.Fprintf(log, "# %s\n", runner.CommandLine("make", args, t.Env()))
 	var capture errorCapture
 	err := t.Runner.Run(ctx, "make", args, t.Env(), io.MultiWriter(log, &capture))
 	if err != nil {
@@ -225,21 +196,6 @@ func (c *errorCapture) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
-}
-
-func shellQuote(args []string) string {
-	var b strings.Builder
-	for i, a := range args {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		if strings.ContainsAny(a, " \t\"'$") {
-			b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
-		} else {
-			b.WriteString(a)
-		}
-	}
-	return b.String()
 }
 
 // ReadRelease reads the kernel release make computed (include/config/kernel.release).

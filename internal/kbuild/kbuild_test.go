@@ -5,23 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // scripted is a Runner that prints a canned make log and fails, standing in for a broken build.
 type scripted struct {
-	log  string
-	fail bool
-	args []string
-	env  []string
+	runner.Exec // Filter and LookPath, which make never needs
+	log         string
+	fail        bool
+	args        []string
+	env         []string
 }
 
 func (s *scripted) Run(_ context.Context, _ string, args, env []string, out io.Writer) error {
@@ -126,35 +126,4 @@ func TestCompilerWrappers(t *testing.T) {
 			t.Errorf("%s: args %q, want -j%d", c.wrapper, args, jobs)
 		}
 	}
-}
-
-// Stopping a program stops what it started: cancelling the context takes down the whole process
-// group (a make's compilers), not only the program.
-func TestCancelStopsTheProgramsChildrenToo(t *testing.T) {
-	pidFile := filepath.Join(t.TempDir(), "child.pid")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Exec{}.Run(ctx, "sh", []string{"-c", "sleep 60 & echo $! > " + pidFile + "; wait"}, nil, io.Discard)
-	}()
-	var pid int
-	for i := 0; i < 100 && pid == 0; i++ {
-		time.Sleep(20 * time.Millisecond)
-		data, _ := os.ReadFile(pidFile)
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-	}
-	if pid == 0 {
-		t.Fatal("the child never started")
-	}
-	cancel()
-	if err := <-done; err == nil {
-		t.Error("Run of a cancelled program returned no error")
-	}
-	for i := 0; i < 100; i++ {
-		if syscall.Kill(pid, 0) != nil {
-			return // gone
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Errorf("the program's child %d outlived the cancel", pid)
 }

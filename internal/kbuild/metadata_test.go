@@ -7,14 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // ELFSizes agrees with GNU size (Berkeley format) on a real ELF file.
 func TestELFSizesMatchGNUSize(t *testing.T) {
 	bin := "/bin/ls"
+	testtool.Need(t, "size")
 	out, err := exec.Command("size", bin).Output()
 	if err != nil {
-		t.Skipf("size: %v", err)
+		t.Fatalf("size %s: %v", bin, err)
 	}
 	got, err := ELFSizes(bin)
 	if err != nil {

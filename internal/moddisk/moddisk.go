@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // fixedID is the file system UUID and directory hash seed: random ones would make every image
@@ -26,7 +25,7 @@ const fixedID = "6b8b4567-327b-23c6-643c-986966334873"
 // lib/modules/<release> folder of a modules_install), dated when. The build and source links
 // modules_install leaves are removed first: they point into the build machine. dest appears only
 // when complete. It returns the number of modules (.ko files) in it.
-func Make(ctx context.Context, run kbuild.Runner, modDir, dest string, when time.Time) (int, error) {
+func Make(ctx context.Context, run runner.Runner, modDir, dest string, when time.Time) (int, error) {
 	for _, link := range []string{"build", "source"} {
 		if err := os.Remove(filepath.Join(modDir, link)); err != nil && !os.IsNotExist(err) {
 			return 0, err
@@ -57,40 +56,27 @@ func Make(ctx context.Context, run kbuild.Runner, modDir, dest string, when time
 	}
 	defer os.RemoveAll(tmp)
 	img := filepath.Join(tmp, "modules.img")
+	mke2fs, err := run.LookPath("mke2fs") // Debian keeps it in /usr/sbin, which PATH may lack
+	if err != nil {
+		return 0, err
+	}
 	var out bytes.Buffer
 	env := []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(when.Unix(), 10)}
 	args := []string{"-q", "-t", "ext4", "-d", modDir, "-U", fixedID, "-E", "hash_seed=" + fixedID, "-L", "modules", img, fmt.Sprintf("%dk", kib)}
-	if err := run.Run(ctx, sbin("mke2fs"), args, env, &out); err != nil {
-		return 0, fmt.Errorf("mke2fs %s (e2fsprogs): %v\n%s", strings.Join(args, " "), err, out.String())
+	if err := run.Run(ctx, mke2fs, args, env, &out); err != nil {
+		return 0, fmt.Errorf("ext4 image of %s: %v\n%s", modDir, err, out.String())
 	}
 	vhdx := filepath.Join(tmp, "modules.vhdx")
 	out.Reset()
 	// Dynamic, with 1 MiB blocks: only the blocks the file system uses take space (the default
 	// 32 MiB blocks made a 32 MiB image a 40 MiB file; 1 MiB blocks, 13 MiB).
 	if err := run.Run(ctx, "qemu-img", []string{"convert", "-O", "vhdx", "-o", "subformat=dynamic,block_size=1M", img, vhdx}, nil, &out); err != nil {
-		return 0, fmt.Errorf("qemu-img convert -O vhdx (qemu-utils): %v\n%s", err, out.String())
+		return 0, fmt.Errorf("converting the modules image to VHDX: %v\n%s", err, out.String())
 	}
 	if err := os.Rename(vhdx, dest); err != nil {
 		return 0, err
 	}
 	return modules, nil
-}
-
-// sbin finds a program Debian keeps in /usr/sbin, which a normal user's PATH may lack.
-func sbin(name string) string {
-	if _, err := exec.LookPath(name); err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if p := filepath.Join(dir, name); fileExists(p) {
-				return p
-			}
-		}
-	}
-	return name
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // Standalone lists, from modDir's modules.dep, the modules that need no other module, by the

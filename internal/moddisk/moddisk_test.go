@@ -9,17 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // Make gives a VHDX that qemu-img recognises, holding an ext4 file system that debugfs reads
 // back with our files and without the build and source links.
 func TestMakeWritesAReadableVHDX(t *testing.T) {
-	for _, tool := range []string{"qemu-img", sbin("mke2fs"), sbin("debugfs")} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/setup installs it)", tool)
-		}
-	}
+	debugfs := testtool.Need(t, "qemu-img", "mke2fs", "debugfs")[2]
 	mod := filepath.Join(t.TempDir(), "lib/modules/6.12.118.1-microsoft-standard-WSL2")
 	os.MkdirAll(filepath.Join(mod, "kernel/lib"), 0o755)
 	os.WriteFile(filepath.Join(mod, "kernel/lib/crc-itu-t.ko"), []byte("\x7fELF module"), 0o644)
@@ -27,7 +24,7 @@ func TestMakeWritesAReadableVHDX(t *testing.T) {
 	os.Symlink("/home/me/linux", filepath.Join(mod, "build"))
 	os.Symlink("/home/me/linux", filepath.Join(mod, "source"))
 	dest := filepath.Join(t.TempDir(), "modules.vhdx")
-	n, err := Make(context.Background(), kbuild.Exec{}, mod, dest, time.Unix(1700000000, 0))
+	n, err := Make(context.Background(), runner.Exec{}, mod, dest, time.Unix(1700000000, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +39,14 @@ func TestMakeWritesAReadableVHDX(t *testing.T) {
 	if out, err := exec.Command("qemu-img", "convert", "-O", "raw", dest, raw).CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img convert: %v\n%s", err, out)
 	}
-	ls, err := exec.Command(sbin("debugfs"), "-R", "ls -p /", raw).Output()
+	ls, err := exec.Command(debugfs, "-R", "ls -p /", raw).Output()
 	if err != nil {
 		t.Fatalf("debugfs: %v", err)
 	}
 	if !strings.Contains(string(ls), "/modules.dep/") || !strings.Contains(string(ls), "/kernel/") || strings.Contains(string(ls), "/build/") || strings.Contains(string(ls), "/source/") {
 		t.Errorf("the image's root:\n%s", ls)
 	}
-	cat, _ := exec.Command(sbin("debugfs"), "-R", "cat /kernel/lib/crc-itu-t.ko", raw).Output()
+	cat, _ := exec.Command(debugfs, "-R", "cat /kernel/lib/crc-itu-t.ko", raw).Output()
 	if string(cat) != "\x7fELF module" {
 		t.Errorf("the module reads back as %q", cat)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 const modifyPatch = `From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001
@@ -439,10 +441,11 @@ func TestFuzzOnlyWhenAllowed(t *testing.T) {
 	}
 	gnu := t.TempDir()
 	os.WriteFile(filepath.Join(gnu, "body.c"), []byte(body), 0o644)
+	testtool.Need(t, "patch")
 	cmd := exec.Command("patch", "-s", "-p1", "-F1", "-i", entries[0].Path)
 	cmd.Dir = gnu
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("GNU patch: %v\n%s", err, out)
+		t.Fatalf("GNU patch -F1: %v\n%s", err, out)
 	}
 	want, _ := os.ReadFile(filepath.Join(gnu, "body.c"))
 	if got := string(res.Changes["body.c"].Data); got != string(want) {

@@ -13,7 +13,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // guid is a stable GUID named by parts (a SHA-256 cut to an RFC 4122 version 5-style layout):
@@ -81,7 +81,7 @@ var revisionLine = regexp.MustCompile(`Revision number \(UUID\): (\{[0-9A-F-]{36
 // package with the current time and a random package code and reads no SOURCE_DATE_EPOCH, so it
 // runs under faketime at when, and the package code it chose is replaced (same length, in the
 // summary stream) by one derived from the contents: the same inputs give the same bytes.
-func buildMSI(ctx context.Context, run kbuild.Runner, spec msiSpec, dir, dest string, when time.Time) error {
+func buildMSI(ctx context.Context, run runner.Runner, spec msiSpec, dir, dest string, when time.Time) error {
 	var src bytes.Buffer
 	if err := wxs.Execute(&src, spec); err != nil {
 		return err
@@ -98,7 +98,7 @@ func buildMSI(ctx context.Context, run kbuild.Runner, spec msiSpec, dir, dest st
 	}
 	out.Reset()
 	if err := run.Run(ctx, "msiinfo", []string{"suminfo", dest}, nil, &out); err != nil {
-		return fmt.Errorf("msiinfo suminfo %s: %v\n%s", dest, err, out.String())
+		return fmt.Errorf("reading the package code of %s: %v\n%s", dest, err, out.String())
 	}
 	m := revisionLine.FindStringSubmatch(out.String())
 	if m == nil {

@@ -17,8 +17,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/wslkernel/wslkernel/internal/cab"
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // Options describe the payloads of one run.
@@ -34,7 +34,7 @@ type Options struct {
 	RepoURL         string             // the published source, for the nuspec
 	Signer          *Signer            // nil: unsigned, and update.json says so
 	OpenPGPKey      string             // an armored private key: SHA256SUMS.asc
-	Runner          kbuild.Runner
+	Runner          runner.Runner
 }
 
 // Dir is where the payloads go, beside manifest.json.
@@ -46,7 +46,7 @@ const Dir = "packages"
 func Make(ctx context.Context, o Options) ([]manifest.File, error) {
 	m := o.Manifest
 	if o.Runner == nil {
-		o.Runner = kbuild.Exec{}
+		o.Runner = runner.Exec{}
 	}
 	if o.NugetID == "" {
 		o.NugetID = "Microsoft.WSL.Kernel"

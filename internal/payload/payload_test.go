@@ -25,18 +25,10 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 var released = time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
-
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/setup installs it)", tool)
-		}
-	}
-}
 
 // fakeRun writes an out dir as kbuild run leaves it, for two arches, and its manifest.
 func fakeRun(t *testing.T) (string, *manifest.Manifest, map[string][]byte) {
@@ -109,7 +101,7 @@ func throwawayCA(t *testing.T, leaf func(*x509.Certificate)) (caPEM, certPEM, ke
 }
 
 func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
-	need(t, "cabextract", "gcab", "wixl", "msiinfo", "msiextract", "osslsigncode", "faketime")
+	testtool.Need(t, "cabextract", "gcab", "wixl", "msiinfo", "msiextract", "osslsigncode", "faketime")
 	out, m, contents := fakeRun(t)
 	caPEM, certPEM, keyPEM, key, cert, ca := throwawayCA(t, nil)
 	o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Supersedes: "6.12.117.1",
@@ -243,7 +235,7 @@ func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 }
 
 func TestUnsignedIsMarkedAndPGPSignsTheSums(t *testing.T) {
-	need(t, "cabextract")
+	testtool.Need(t, "cabextract")
 	out, m, _ := fakeRun(t)
 	keyFile := filepath.Join(t.TempDir(), "release.asc")
 	entity, err := newPGPKey()
@@ -265,7 +257,7 @@ func TestUnsignedIsMarkedAndPGPSignsTheSums(t *testing.T) {
 }
 
 func TestBadInputLeavesNoPayloads(t *testing.T) {
-	need(t, "osslsigncode")
+	testtool.Need(t, "osslsigncode")
 	_, certPEM, _, _, _, _ := throwawayCA(t, nil)
 	_, expiredPEM, expiredKey, _, _, _ := throwawayCA(t, func(c *x509.Certificate) { c.NotAfter = time.Now().Add(-time.Minute) })
 	_, tlsPEM, tlsKey, _, _, _ := throwawayCA(t, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
@@ -322,7 +314,7 @@ func TestExternalSigningCommand(t *testing.T) {
 		cmd  []string
 		want string
 	}{
-		{[]string{"sh", "-c", "echo HSM offline >&2; exit 3"}, "signing unsigned.cab with sh: exit status 3\nHSM offline"},
+		{[]string{"sh", "-c", "echo HSM offline >&2; exit 3"}, "signing unsigned.cab: sh: exit status 3\nHSM offline"},
 		{[]string{"true", "{in}", "{out}"}, "it wrote no"},
 	} {
 		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"}, Signer: &Signer{Command: c.cmd}})

@@ -17,7 +17,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // Signer signs CAB and MSI files with Authenticode: osslsigncode with a PKCS#12 bundle or a PEM
@@ -127,7 +127,7 @@ func pemBlock(path, what string, types ...string) (*pem.Block, error) {
 
 // Sign signs in into out (a new file), SHA-256, with the signing time fixed to when so the same
 // inputs give the same signed bytes. desc is the description Windows shows.
-func (s *Signer) Sign(ctx context.Context, run kbuild.Runner, in, out, desc string, when time.Time) error {
+func (s *Signer) Sign(ctx context.Context, run runner.Runner, in, out, desc string, when time.Time) error {
 	var output bytes.Buffer
 	if len(s.Command) > 0 {
 		args := make([]string, len(s.Command))
@@ -135,7 +135,7 @@ func (s *Signer) Sign(ctx context.Context, run kbuild.Runner, in, out, desc stri
 			args[i] = strings.NewReplacer("{in}", in, "{out}", out).Replace(a)
 		}
 		if err := run.Run(ctx, args[0], args[1:], nil, &output); err != nil {
-			return fmt.Errorf("signing %s with %s: %v\n%s", filepath.Base(in), s.Command[0], err, redact(output.String(), s.Password))
+			return fmt.Errorf("signing %s: %v\n%s", filepath.Base(in), err, redact(output.String(), s.Password))
 		}
 		if _, err := os.Stat(out); err != nil {
 			return fmt.Errorf("signing %s with %s: it wrote no %s", filepath.Base(in), s.Command[0], out)
@@ -162,7 +162,7 @@ func (s *Signer) Sign(ctx context.Context, run kbuild.Runner, in, out, desc stri
 	}
 	args = append(args, "-in", in, "-out", out)
 	if err := run.Run(ctx, "osslsigncode", args, nil, &output); err != nil {
-		return fmt.Errorf("osslsigncode sign %s: %v\n%s", filepath.Base(in), err, redact(output.String(), s.Password))
+		return fmt.Errorf("signing %s: %v\n%s", filepath.Base(in), err, redact(output.String(), s.Password))
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func BenchmarkOrchestratedBuild(b *testing.B) {
 			b.Fatal(err)
 		}
 		a, _ := kbuild.LookupArch("x86_64")
-		return &kbuild.Tree{Src: src, Out: out, Arch: a, ExtraVersion: string(extra), Timestamp: time.Unix(1764000000, 0), Runner: kbuild.Exec{}}
+		return &kbuild.Tree{Src: src, Out: out, Arch: a, ExtraVersion: string(extra), Timestamp: time.Unix(1764000000, 0), Runner: runner.Exec{}}
 	}
 	warm := fresh("o")
 	if err := warm.Make(context.Background(), io.Discard, "bzImage"); err != nil {

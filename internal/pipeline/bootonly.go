@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // onLastRun prepares a command that works on what the last run built (boot, verify, package):
@@ -17,7 +17,7 @@ import (
 // last successful run's manifest.
 func onLastRun(p *Plan, opts *Options, what string) (m *manifest.Manifest, unlock func(), err error) {
 	if opts.Runner == nil {
-		opts.Runner = kbuild.Exec{}
+		opts.Runner = runner.Exec{}
 	}
 	if opts.Out == nil {
 		opts.Out = io.Discard

@@ -25,8 +25,9 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/boot"
 	"github.com/wslkernel/wslkernel/internal/config"
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // fakeKbuild stands in for make and qemu on a fake kernel tree; go runs for real.
@@ -34,10 +35,11 @@ import (
 // Kconfig does for an unmet "depends on"; bzImage writes an image holding the kernel release.
 // qemu prints what the smoke init would, with the release read from that image.
 type fakeKbuild struct {
-	mu      sync.Mutex // arches may build in parallel
-	makes   []string
-	leakDir bool   // bzImage also holds its build directory, as a build without -ffile-prefix-map would
-	fail    string // a make target that fails, as a compile error would
+	runner.Exec            // go, and the filters (xz), run for real
+	mu          sync.Mutex // arches may build in parallel
+	makes       []string
+	leakDir     bool   // bzImage also holds its build directory, as a build without -ffile-prefix-map would
+	fail        string // a make target that fails, as a compile error would
 }
 
 var outArg = regexp.MustCompile(`^O=(.*)$`)
@@ -117,7 +119,7 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 		fmt.Fprintf(out, "[    0.400000] Run /init as init process\n%s release=%s machine=x86_64\n", boot.Marker, release)
 		return errors.New("exit status 0 after panic")
 	}
-	return kbuild.Exec{}.Run(ctx, name, args, env, out)
+	return f.Exec.Run(ctx, name, args, env, out)
 }
 
 // upstreamFixture makes a local kernel.org: a repo with a signed v6.12.118, its key, releases.json.
@@ -475,11 +477,12 @@ func TestRunFromTarballs(t *testing.T) {
 		os.WriteFile(path, sig.Bytes(), 0o644)
 	}
 	xzFile := func(path string, data []byte) {
+		testtool.Need(t, "xz")
 		cmd := exec.Command("xz", "-c")
 		cmd.Stdin = bytes.NewReader(data)
 		out, err := cmd.Output()
 		if err != nil {
-			t.Skipf("xz: %v", err)
+			t.Fatalf("xz -c: %v", err)
 		}
 		os.WriteFile(path, out, 0o644)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/runner"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -23,7 +24,7 @@ type Options struct {
 	Jobs     int
 	Out      io.Writer // one line per phase
 	Progress io.Writer // live progress (a terminal); nil for none
-	Runner   kbuild.Runner
+	Runner   runner.Runner
 	// Force runs every stage, even those whose inputs did not change since the last run.
 	Force bool
 	// Arches, when set, are the only arches run builds and boots (every arch is still configured).

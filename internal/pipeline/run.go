@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/config"
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // The commands that run stages: each walks the table (stages.go) in its mode.
@@ -21,7 +21,7 @@ import (
 // newRun prepares a walk of the plan in a mode, with the options' defaults.
 func newRun(p *Plan, opts Options, m mode) *run {
 	if opts.Runner == nil {
-		opts.Runner = kbuild.Exec{}
+		opts.Runner = runner.Exec{}
 	}
 	if opts.Out == nil {
 		opts.Out = io.Discard

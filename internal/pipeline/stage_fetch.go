@@ -106,7 +106,7 @@ func fetchTarball(ctx context.Context, r *run) (outcome, error) {
 	l := r.plan.Line
 	rel := r.plan.Release
 	trust := upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
-	dest, u, err := upstream.Unpack(ctx, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust)
+	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust)
 	if err != nil {
 		return outcome{}, err
 	}

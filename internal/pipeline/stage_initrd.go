@@ -53,7 +53,7 @@ func initrdBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		return outcome{}, err
 	}
 	dest := filepath.Join(ar.out, "initrd.img")
-	if err := initrd.Write(dest, entries, r.st.commitTS().Unix(), spec.Compression); err != nil {
+	if err := initrd.Write(ctx, r.opts.Runner, dest, entries, r.st.commitTS().Unix(), spec.Compression); err != nil {
 		return outcome{}, err
 	}
 	out, err := r.output("initrd", ar.a.Name, dest)

@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
+	"github.com/wslkernel/wslkernel/internal/testtool"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -40,9 +41,7 @@ func gitCmd(t *testing.T, dir string, args ...string) string {
 // the same contents; v6.12.1 and v6.12.2, repacked hard so deltas are deep.
 func deltaRepo(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git")
-	}
+	testtool.Need(t, "git")
 	dir := filepath.Join(t.TempDir(), "linux")
 	os.MkdirAll(dir, 0o755)
 	gitCmd(t, dir, "init", "-q")
@@ -199,9 +198,7 @@ func TestFirstFetchWritesTheTreeAsThePackArrives(t *testing.T) {
 func TestFirstFetchRefusesUnsafeNames(t *testing.T) {
 	for _, name := range []string{"..", ".git"} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := exec.LookPath("git"); err != nil {
-				t.Skip("needs git")
-			}
+			testtool.Need(t, "git")
 			dir := filepath.Join(t.TempDir(), "linux")
 			os.MkdirAll(dir, 0o755)
 			gitCmd(t, dir, "init", "-q")

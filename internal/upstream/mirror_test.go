@@ -274,30 +274,28 @@ func TestRetaggedUpstreamIsNoticed(t *testing.T) {
 	}
 }
 
-// Two runs on one mirror take turns: the second waits for the first's lock.
+// Two runs on one mirror take turns: while one holds the mirror, another's lock on it is
+// refused (flock says so at once: no timing involved), and once it lets go OpenMirror gets it.
 func TestMirrorLockSerialisesRuns(t *testing.T) {
 	cache := t.TempDir()
-	_, unlock, err := OpenMirror(cache, "file:///x/linux.git")
+	m, unlock, err := OpenMirror(cache, "file:///x/linux.git")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan error, 1)
-	go func() {
-		_, unlock2, err := OpenMirror(cache, "file:///x/linux.git")
-		if err == nil {
-			unlock2()
-		}
-		got <- err
-	}()
-	select {
-	case err := <-got:
-		t.Fatalf("a second OpenMirror returned (%v) while the first held the lock", err)
-	case <-time.After(300 * time.Millisecond):
+	other, err := os.Open(m.Dir + ".lock") // another run's handle: flock locks are per open file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Fatalf("a second lock on %s.lock while OpenMirror holds it = %v, want EWOULDBLOCK", m.Dir, err)
 	}
 	unlock()
-	if err := <-got; err != nil {
+	_, unlock2, err := OpenMirror(cache, "file:///x/linux.git")
+	if err != nil {
 		t.Fatalf("second OpenMirror after unlock: %v", err)
 	}
+	unlock2()
 }
 
 // A mirror git cannot open at all (its config clobbered by a crash) is started again, saying so.

@@ -12,14 +12,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/runner"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -55,7 +56,7 @@ type Unpacked struct {
 // is complete once its record (the Unpacked, as JSON beside it) exists. With the previous point
 // release unpacked, only the signed incremental patch is fetched; if that patch cannot be had or
 // does not apply, the whole tarball is, and How says why. A bad signature is never worked round.
-func Unpack(ctx context.Context, cacheDir, base string, r version.Release, trust Trust) (string, *Unpacked, error) {
+func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r version.Release, trust Trust) (string, *Unpacked, error) {
 	sum := sha256.Sum256([]byte(base))
 	dir := filepath.Join(cacheDir, "tarballs", hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -76,7 +77,7 @@ func Unpack(ctx context.Context, cacheDir, base string, r version.Release, trust
 	fallback := ""
 	prev := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
 	if _, perr := readUnpacked(tree(prev)); r.Patch >= 2 && perr == nil {
-		u, err = ApplyIncremental(ctx, base, r, trust, tree(prev), dest)
+		u, err = ApplyIncremental(ctx, run, base, r, trust, tree(prev), dest)
 		if errors.Is(err, ErrUntrusted) {
 			return "", nil, err
 		}
@@ -85,7 +86,7 @@ func Unpack(ctx context.Context, cacheDir, base string, r version.Release, trust
 		}
 	}
 	if u == nil {
-		if u, err = ExtractTarball(ctx, base, r, trust, dest); err != nil {
+		if u, err = ExtractTarball(ctx, run, base, r, trust, dest); err != nil {
 			return "", nil, err
 		}
 		u.How += fallback
@@ -121,9 +122,9 @@ func readUnpacked(tree string) (*Unpacked, error) {
 // the signature is checked over the uncompressed tar in the same streaming pass. The tree is
 // written beside dest and renamed into place only once the signature is good, so an unverified
 // tree is never where a build could use it.
-func ExtractTarball(ctx context.Context, base string, r version.Release, trust Trust, dest string) (*Unpacked, error) {
+func ExtractTarball(ctx context.Context, run runner.Runner, base string, r version.Release, trust Trust, dest string) (*Unpacked, error) {
 	url := TarballURL(base, r)
-	sig, xzr, err := openSigned(ctx, url)
+	sig, xzr, err := openSigned(ctx, run, url)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +164,9 @@ func ExtractTarball(ctx context.Context, base string, r version.Release, trust T
 // ApplyIncremental makes the tree of release r at dest from prev, the tree of the previous point
 // release: prev is copied with hard links (our patch writer replaces files by rename, so prev is
 // never changed) and kernel.org's signed incremental patch is applied.
-func ApplyIncremental(ctx context.Context, base string, r version.Release, trust Trust, prev, dest string) (*Unpacked, error) {
+func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r version.Release, trust Trust, prev, dest string) (*Unpacked, error) {
 	url := IncrementalURL(base, r)
-	sig, xzr, err := openSigned(ctx, url)
+	sig, xzr, err := openSigned(ctx, run, url)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +206,7 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 
 // openSigned fetches the signature of an .xz file on kernel.org and opens the file decompressed,
 // as its signature covers the uncompressed bytes. Closing the stream closes the download too.
-func openSigned(ctx context.Context, url string) ([]byte, io.ReadCloser, error) {
+func openSigned(ctx context.Context, run runner.Runner, url string) ([]byte, io.ReadCloser, error) {
 	sig, err := Get(ctx, signatureURL(url))
 	if err != nil {
 		return nil, nil, err
@@ -214,72 +215,38 @@ func openSigned(ctx context.Context, url string) ([]byte, io.ReadCloser, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	xzr, err := unxz(ctx, body)
-	if err != nil {
+	return sig, unxz(ctx, run, body), nil
+}
+
+// unxz decompresses body with the xz program, run as a filter. Go's xz decoder (ulikunitz/xz)
+// took 9 minutes for the 1.5 GB 6.12 tarball here, xz 14 seconds. A corrupt stream, or xz
+// missing, is an error from Read, never an early EOF.
+func unxz(ctx context.Context, run runner.Runner, body io.ReadCloser) io.ReadCloser {
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(run.Filter(ctx, "xz", []string{"--decompress", "--stdout"}, nil, body, pw))
+	}()
+	return &xzStream{Reader: pr, stop: func() {
+		cancel()
+		pr.Close()
 		body.Close()
-		return nil, nil, fmt.Errorf("%s: %w", url, err)
-	}
-	xzr.body = body
-	return sig, xzr, nil
+		<-done
+	}}
 }
 
-// unxz decompresses with the xz program. Go's xz decoder (ulikunitz/xz) took 9 minutes for the
-// 1.5 GB 6.12 tarball here, xz 14 seconds. A corrupt stream is an error, never an early EOF.
-func unxz(ctx context.Context, r io.Reader) (*xzStream, error) {
-	cmd := exec.CommandContext(ctx, "xz", "--decompress", "--stdout")
-	cmd.Stdin = r
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("xz: %w (install xz-utils)", err)
-	}
-	return &xzStream{cmd: cmd, out: out, stderr: &stderr}, nil
-}
-
+// xzStream is xz's output. Closing it stops xz if it is still running (the reader gave up
+// early), waits for it, and closes the download.
 type xzStream struct {
-	body   io.Closer // the download feeding xz, if any
-	cmd    *exec.Cmd
-	out    io.ReadCloser
-	stderr *bytes.Buffer
-	done   bool
-	err    error
+	io.Reader
+	stop func()
+	once sync.Once
 }
 
-func (x *xzStream) Read(p []byte) (int, error) {
-	n, err := x.out.Read(p)
-	if err == io.EOF {
-		if werr := x.wait(); werr != nil {
-			return n, werr
-		}
-	}
-	return n, err
-}
-
-func (x *xzStream) wait() error {
-	if !x.done {
-		x.done = true
-		if err := x.cmd.Wait(); err != nil {
-			x.err = fmt.Errorf("xz: %v: %s", err, strings.TrimSpace(x.stderr.String()))
-		}
-	}
-	return x.err
-}
-
-// Close stops xz if it is still running (the reader gave up early), reaps it, and closes the
-// download.
 func (x *xzStream) Close() error {
-	if !x.done {
-		x.out.Close()
-		x.cmd.Process.Kill()
-		x.wait()
-	}
-	if x.body != nil {
-		x.body.Close()
-	}
+	x.once.Do(x.stop)
 	return nil
 }
 

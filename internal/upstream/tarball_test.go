@@ -5,17 +5,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/wslkernel/wslkernel/internal/runner"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -88,15 +91,30 @@ func kernelOrg(t *testing.T, key *openpgp.Entity, tarball []byte, signed []byte)
 	return base
 }
 
+// recording runs programs for real and notes the filters' command lines: what went through it.
+type recording struct {
+	runner.Exec
+	filters []string
+}
+
+func (r *recording) Filter(ctx context.Context, name string, args, env []string, in io.Reader, out io.Writer) error {
+	r.filters = append(r.filters, runner.CommandLine(name, args, env))
+	return r.Exec.Filter(ctx, name, args, env, in, out)
+}
+
 func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	key := newKey(t, "stable")
 	trust := Trust{Keyring: keyring(t, key)}
 	tarball := makeTar(t, tree1)
 	base := kernelOrg(t, key, tarball, tarball)
 	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
-	u, err := ExtractTarball(context.Background(), "file://"+base, release("6.12.1"), trust, dest)
+	rec := &recording{}
+	u, err := ExtractTarball(context.Background(), rec, "file://"+base, release("6.12.1"), trust, dest)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(rec.filters, []string{"xz --decompress --stdout"}) {
+		t.Errorf("filters run through the Runner: %q, want xz --decompress --stdout", rec.filters)
 	}
 	if u.Files != 3 || u.Commit != "999ff145c16b6b68b91d2df64b98bce8a8f1b631" || u.ModTime.Unix() != 1763726161 || u.Signer == "" {
 		t.Errorf("ExtractTarball = %+v", u)
@@ -116,7 +134,7 @@ func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, key, []byte(diff)), 0o644)
 	next := filepath.Join(filepath.Dir(dest), "linux-6.12.2")
-	u2, err := ApplyIncremental(context.Background(), "file://"+base, release("6.12.2"), trust, dest, next)
+	u2, err := ApplyIncremental(context.Background(), runner.Exec{}, "file://"+base, release("6.12.2"), trust, dest, next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +150,7 @@ func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	// A tampered incremental patch is refused and leaves no tree.
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(strings.Replace(diff, "= 2", "= 666", 1))), 0o644)
 	os.RemoveAll(next)
-	if _, err := ApplyIncremental(context.Background(), "file://"+base, release("6.12.2"), trust, dest, next); !errors.Is(err, ErrUntrusted) {
+	if _, err := ApplyIncremental(context.Background(), runner.Exec{}, "file://"+base, release("6.12.2"), trust, dest, next); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("ApplyIncremental(tampered) = %v, want ErrUntrusted", err)
 	}
 	if _, err := os.Stat(next); err == nil {
@@ -163,7 +181,7 @@ func TestExtractTarballRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := kernelOrg(t, tc.signer, tc.served, tc.sign)
 			dest := filepath.Join(t.TempDir(), "linux-6.12.1")
-			_, err := ExtractTarball(context.Background(), "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+			_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrUntrusted) != tc.untrusted {
 				t.Errorf("ExtractTarball = %v; want %q (untrusted %v)", err, tc.want, tc.untrusted)
 			}
@@ -172,7 +190,7 @@ func TestExtractTarballRefuses(t *testing.T) {
 			}
 		})
 	}
-	_, err := ExtractTarball(context.Background(), "file://"+t.TempDir(), release("6.12.1"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
+	_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+t.TempDir(), release("6.12.1"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.1.tar.sign: 404") {
 		t.Errorf("ExtractTarball(missing) = %v", err)
 	}
@@ -186,11 +204,11 @@ func TestExtractTarballOverHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.FileServer(http.Dir(base)))
 	defer srv.Close()
 	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
-	u, err := ExtractTarball(context.Background(), srv.URL, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+	u, err := ExtractTarball(context.Background(), runner.Exec{}, srv.URL, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
 	if err != nil || u.Files != 3 {
 		t.Fatalf("ExtractTarball over http = %+v, %v", u, err)
 	}
-	_, err = ExtractTarball(context.Background(), srv.URL, release("6.12.2"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
+	_, err = ExtractTarball(context.Background(), runner.Exec{}, srv.URL, release("6.12.2"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.2.tar.sign: 404 Not Found") {
 		t.Errorf("ExtractTarball(missing over http) = %v", err)
 	}
@@ -205,7 +223,7 @@ func TestCorruptXZIsAnError(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, data[:len(data)/2], 0o644)
 	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
-	_, err := ExtractTarball(context.Background(), "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+	_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.1.tar.xz: ") || !strings.Contains(err.Error(), "xz: exit status 1: xz: (stdin): Unexpected end of input") {
 		t.Fatalf("ExtractTarball(truncated xz) = %v", err)
 	}
@@ -230,23 +248,23 @@ func TestUnpackFallsBackOnlyForAMissingPatch(t *testing.T) {
 	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.sign"), sign(t, key, tar2), 0o644)
 	ctx, cache := context.Background(), t.TempDir()
 
-	if _, u, err := Unpack(ctx, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "tarball" {
+	if _, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "tarball" {
 		t.Fatalf("Unpack(6.12.1) = %+v, %v", u, err)
 	}
-	if _, u, err := Unpack(ctx, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "already unpacked" {
+	if _, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "already unpacked" {
 		t.Errorf("Unpack(6.12.1) again = %+v, %v", u, err)
 	}
 	// A badly signed incremental patch: refused, no fallback.
 	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 1\n+SUBLEVEL = 2\n"
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, newKey(t, "mallory"), []byte(diff)), 0o644)
-	if _, _, err := Unpack(ctx, cache, "file://"+base, release("6.12.2"), trust); !errors.Is(err, ErrUntrusted) {
+	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("Unpack with a badly signed incremental patch = %v, want ErrUntrusted", err)
 	}
 	// No incremental patch at all: the whole tarball, saying why.
 	os.Remove(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"))
 	os.Remove(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"))
-	dest, u, err := Unpack(ctx, cache, "file://"+base, release("6.12.2"), trust)
+	dest, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust)
 	if err != nil || !strings.HasPrefix(u.How, "tarball; the incremental patch failed (") || !strings.Contains(u.How, "404") {
 		t.Fatalf("Unpack(6.12.2) without an incremental patch = %+v, %v", u, err)
 	}

@@ -1,0 +1,37 @@
+// Package testtool is for tests that need a real program (xz, cabextract, gcab, osslsigncode,
+// qemu): on a developer's machine that lacks one such a test is skipped, but under CI, where
+// scripts/setup installs every tool, a missing one is a failure and never a silent skip.
+package testtool
+
+import (
+	"os"
+	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/runner"
+)
+
+// Need returns each program's path (found as the pipeline finds it: PATH, then /usr/sbin and
+// /sbin), or ends the test: t.Fatal when the CI environment variable is set, else t.Skip.
+func Need(t testing.TB, names ...string) []string {
+	t.Helper()
+	paths := make([]string, len(names))
+	for i, name := range names {
+		p, err := runner.Exec{}.LookPath(name)
+		if err != nil {
+			Missing(t, err)
+		}
+		paths[i] = p
+	}
+	return paths
+}
+
+// Missing ends the test for want of something real it needs, which err describes: t.Fatal under
+// CI, else t.Skip. Use Need for a program; this for the rest (a shell command that fails here).
+func Missing(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set, so every tool must be here (run scripts/setup): %v", err)
+		return
+	}
+	t.Skipf("skipped: %v (scripts/setup installs it; with CI set this fails)", err)
+}
