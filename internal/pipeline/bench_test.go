@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 // BenchmarkOrchestratedBuild compares the build stage's make (through kbuild.Tree.Make, with the
