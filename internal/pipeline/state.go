@@ -59,7 +59,6 @@ type state struct {
 	branchRef, patchesHead, branchHead string
 	patches                            []manifest.Patch
 	outputs                            []manifest.File // every stage's outputs, in order
-	carried                            []manifest.Stage
 }
 
 // archRun is one arch's part of the run: its O= tree, output folder and log, and what its
