@@ -281,3 +281,27 @@ config NFT_NAT
 		}
 	}
 }
+
+// The shipped features load, and no two of them ask for different values of one symbol: the
+// later would silently win, whatever order a profile lists them in.
+func TestShippedFeaturesAgree(t *testing.T) {
+	s, err := Load("../../configs/features", arches)
+	if err != nil {
+		t.Fatalf("Load(configs/features) = %v", err)
+	}
+	for _, arch := range arches {
+		who := map[string]kconfig.Setting{}
+		for _, name := range s.Names() {
+			req := s.Features[name].Requested(arch)
+			if req == nil {
+				continue
+			}
+			for _, set := range req.Settings() {
+				if prev, ok := who[set.Symbol]; ok && prev.Value != set.Value {
+					t.Errorf("%s: %s:%d sets CONFIG_%s=%s, but %s:%d sets %s", arch, set.File, set.Line, set.Symbol, set.Value, prev.File, prev.Line, prev.Value)
+				}
+				who[set.Symbol] = set
+			}
+		}
+	}
+}
