@@ -10,6 +10,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -23,6 +24,7 @@ type Custom struct {
 	Enable    []string // NAME or NAME=y|m
 	Disable   []string // NAME
 	Fragments []string // files in .config fragment form
+	Features  []string // names of configs/features/ fragments
 	Arches    []string // empty: the base profile's arch that matches this machine, else all of them
 }
 
@@ -63,9 +65,10 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 			return nil, err
 		}
 	}
-	if len(lines) == 0 && len(c.Fragments) == 0 {
-		return nil, fmt.Errorf("nothing to change: give --enable, --disable or --fragment")
+	if len(lines) == 0 && len(c.Fragments) == 0 && len(c.Features) == 0 {
+		return nil, fmt.Errorf("nothing to change: give --enable, --disable, --fragment or --feature")
 	}
+
 	var extra []string // merged after all of the base's fragments
 	if len(lines) > 0 {
 		path := filepath.Join(workDir, CustomProfile+".config")
@@ -103,9 +106,14 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 		}
 	}
 
+	features, err := customFeatures(base, c.Features, arches)
+	if err != nil {
+		return nil, err
+	}
 	prof := *base.Profile
 	prof.Arches = arches
 	prof.Package = config.Package{}
+	prof.Config.AddFeatures(features...) // merged after the base's features, before its arch fragments
 	// The changes come after every fragment of the base, its arch fragments included.
 	prof.Config.ArchFragments = map[string][]string{}
 	for _, a := range arches {
@@ -115,6 +123,29 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 	pipe.Publish = config.Publish{}
 	pipe.Version.LocalVersion += "+custom"
 	return &config.Line{Pipeline: &pipe, Name: CustomProfile, Upstream: base.Upstream, Profile: &prof}, nil
+}
+
+// customFeatures looks up the --feature names; each must exist on one of the arches built.
+func customFeatures(base *config.Line, names, arches []string) ([]*feature.Feature, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	set, err := base.Pipeline.Features()
+	if err != nil {
+		return nil, fmt.Errorf("--feature: %w", err)
+	}
+	var out []*feature.Feature
+	for _, name := range names {
+		f, err := set.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--feature %s: %w", name, err)
+		}
+		if !slices.ContainsFunc(arches, f.AppliesTo) {
+			return nil, fmt.Errorf("--feature %s: it is for %s only, and this build is for %s (--arch)", name, strings.Join(f.Arches, ", "), strings.Join(arches, ", "))
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // LatestRun is the newest successful run of a profile in the work dir: its manifest and folder.
