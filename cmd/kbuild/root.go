@@ -51,7 +51,7 @@ check also exits 3 when there is nothing new upstream.`,
 	f.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "upstream mirrors, shared between work dirs")
 	f.IntVarP(&g.jobs, "jobs", "j", 0, "parallel make jobs (default: pipeline.yaml's, else one per core)")
 	f.StringVar(&g.release, "release", "", "build this upstream release (X.Y.Z) instead of the newest; overrides upstream.pin")
-	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g), newFetchCmd(g), newConfigureCmd(g), newConfigCmd(g), newPatchesCmd(g), newVerifyCmd(g), newBootCmd(g), newPackageCmd(g), newStatusCmd(g), newCustomCmd(g), newInstallCmd(g), newAssembleCmd(g))
+	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g), newFetchCmd(g), newConfigureCmd(g), newConfigCmd(g), newPatchesCmd(g), newVerifyCmd(g), newBootCmd(g), newPackageCmd(g), newStatusCmd(g), newCustomCmd(g), newFeaturesCmd(g), newInstallCmd(g), newAssembleCmd(g))
 	return root
 }
 

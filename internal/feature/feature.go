@@ -250,7 +250,7 @@ func (f *Feature) resolve() error {
 		for i, e := range f.Essential[arch] {
 			want := f.requested[arch].Value(e.Symbol)
 			if want == "n" {
-				errs = append(errs, fmt.Errorf("%s:%d: essential CONFIG_%s is not set by the feature's fragments for %s: set it (=m where Kconfig allows) or drop it from essential:", e.File, e.Line, e.Symbol, arch))
+				errs = append(errs, fmt.Errorf("%s:%d: essential CONFIG_%s is not set by the feature's fragments for %s: set it (=m where Kconfig allows) or drop it from the essential list", e.File, e.Line, e.Symbol, arch))
 			}
 			f.Essential[arch][i].Want = want
 		}

@@ -305,3 +305,49 @@ func TestShippedFeaturesAgree(t *testing.T) {
 		}
 	}
 }
+
+func TestReport(t *testing.T) {
+	s, err := Load(writeTree(t, good), arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		report  Report
+		missing int
+		want    []string // lines, in order
+	}{
+		{"list only", Report{Set: s, Profile: []string{"docker-nft"}}, 0, []string{
+			"FEATURE     PROFILE  WHAT USERS GET",
+			"big-hosts   no       all the CPUs of a big host",
+			"docker-nft  yes      Docker with the nft iptables backend",
+			"kvm-nested  no       nested virtualisation",
+		}},
+		{"against a config", Report{Set: s, Profile: []string{"docker-nft", "kvm-nested"}, Arch: "arm64",
+			Final: parseConfig(t, "CONFIG_NF_TABLES=y\nCONFIG_KVM=m\n")}, 1, []string{
+			"FEATURE     PROFILE  arm64     WHAT USERS GET",
+			"big-hosts   no       -         all the CPUs of a big host",
+			"docker-nft  yes      MISSING   Docker with the nft iptables backend",
+			"kvm-nested  yes      provided  nested virtualisation",
+			"",
+			"docker-nft: Docker with the nft iptables backend",
+			"docker-nft.config:4: CONFIG_NFT_NAT is n, the feature needs m (or y)",
+		}},
+	} {
+		var b strings.Builder
+		missing, err := tc.report.Write(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+		for i := range got {
+			got[i] = strings.TrimRight(got[i], " ")
+			if i >= 5 { // the why lines name the file by its full path
+				got[i] = strings.TrimPrefix(got[i], s.Dir+"/")
+			}
+		}
+		if missing != tc.missing || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Write = %d,\n%s\nwant %d,\n%s", tc.name, missing, strings.Join(got, "\n"), tc.missing, strings.Join(tc.want, "\n"))
+		}
+	}
+}
