@@ -24,7 +24,8 @@ boots the kernel in qemu, and leaves it under <work-dir>/out/custom/; uname -r e
 Then kbuild install --profile custom puts it where WSL takes it from.
 
   kbuild custom --enable NFS_FS=m --enable NFSD=m --disable DRM
-  kbuild custom --fragment my-options.config`,
+  kbuild custom --fragment my-options.config
+  kbuild custom --feature btf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := g.line()
@@ -52,6 +53,7 @@ Then kbuild install --profile custom puts it where WSL takes it from.
 	f.StringArrayVar(&c.Enable, "enable", nil, "turn an option on: NAME (built in) or NAME=m (a module); repeatable")
 	f.StringArrayVar(&c.Disable, "disable", nil, "turn an option off: NAME; repeatable")
 	f.StringArrayVar(&c.Fragments, "fragment", nil, "merge a .config fragment file; repeatable")
+	f.StringArrayVar(&c.Features, "feature", nil, "add a feature of configs/features (kbuild features lists them); repeatable")
 	f.StringArrayVar(&c.Arches, "arch", nil, "build for this arch (x86_64, arm64); default: this machine's")
 	return cmd
 }

@@ -27,6 +27,11 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"config", "diff", "../../configs/smoke.config"}, code: 2, stderr: "accepts 2 arg(s), received 1"},
 		{args: []string{"config", "diff", "../../configs/smoke.config", "/nonexistent"}, code: 2, stderr: "open /nonexistent"},
 		{args: []string{"plan", "--config", "../../pipeline.yaml", "--release", "6.6.1"}, code: 2, stderr: "--release 6.6.1 is not in the series 6.12"},
+		{args: []string{"custom", "--config", "../../pipeline.yaml", "--feature", "dokcer-nft"}, code: 2, stderr: `--feature dokcer-nft: no such feature: "dokcer-nft" is not in`},
+		{args: []string{"custom", "--config", "../../pipeline.yaml", "--feature", "dokcer-nft"}, code: 2, stderr: `; did you mean "docker-nft"?`},
+		{args: []string{"features", "--config", "../../pipeline.yaml", "--work-dir", "/nonexistent"}, code: 0, stdout: "docker-nft          yes      Docker and Podman networking"},
+		{args: []string{"features", "--config", "../../pipeline.yaml", "--config-file", "../../configs/smoke.config"}, code: 1, stdout: "docker-nft          yes      MISSING  Docker"},
+		{args: []string{"features", "--config", "../../pipeline.yaml", "--config-file", "/nonexistent/.config"}, code: 2, stderr: "open /nonexistent/.config"},
 		{args: []string{"plan", "--config", "../../pipeline.yaml", "--release", "6.x"}, code: 2, stderr: `--release: release "6.x": malformed version`},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/patch"
 	"github.com/wslkernel/wslkernel/internal/upstream"
@@ -38,7 +39,8 @@ type Pipeline struct {
 	// unset holds, per profile, references to environment variables that are not set: an error
 	// only when that profile is selected, so the smoke profile's ${KERNEL_ORG} does not stop
 	// anyone building the wsl profile.
-	unset map[string][]error
+	unset      map[string][]error
+	featureSet *feature.Set
 }
 
 // Upstream says where releases come from and whom to trust.
@@ -87,29 +89,76 @@ type Profile struct {
 	Package   Package `yaml:"package"`
 }
 
-// Kconfig is a base configuration and the fragments merged over it, in order.
+// Kconfig is a base configuration and the fragments merged over it, in order: Fragments, then
+// the fragments of the Features, then ArchFragments.
 type Kconfig struct {
-	Base      string   `yaml:"base" required:"true"` // a make target (tinyconfig, defconfig) or a file
-	Fragments []string `yaml:"fragments"`
-	// ArchFragments are merged after Fragments, for one arch only.
+	Base string `yaml:"base" required:"true"` // a make target (tinyconfig, defconfig) or a file
+	// ArchBase replaces Base on one arch: arm64's defconfig carries thousands of SoC drivers no
+	// WSL VM has, so the wsl profile starts arm64 from allnoconfig.
+	ArchBase  map[string]string `yaml:"arch_base"`
+	Fragments []string          `yaml:"fragments"`
+	// Features name fragments of configs/features/ (beside pipeline.yaml): what users get, each
+	// with the symbols its policy checks. They are merged in the order listed, after Fragments,
+	// so a feature wins over a size trim, and before ArchFragments, so an arch can still say the
+	// last word.
+	Features []string `yaml:"features"`
+	// ArchFragments are merged after Fragments and Features, for one arch only.
 	ArchFragments map[string][]string `yaml:"arch_fragments"`
 	// Strict (the default) fails the configure stage when olddefconfig dropped a requested value;
 	// false turns that into warnings.
 	Strict *bool `yaml:"strict"`
 	// Policy is a file of values the final config must hold, per arch, with the reason why.
 	Policy string `yaml:"policy"`
+
+	features []*feature.Feature // Features, resolved at load
 }
 
-// FragmentsFor lists the fragments merged for an arch, in order.
+// FragmentsFor lists the fragments merged for an arch, in order: Fragments, each feature's
+// fragments for the arch, ArchFragments.
 func (k Kconfig) FragmentsFor(arch string) []string {
-	return append(slices.Clip(k.Fragments), k.ArchFragments[arch]...)
+	out := slices.Clip(k.Fragments)
+	for _, f := range k.features {
+		out = append(out, f.FragmentsFor(arch)...)
+	}
+	return append(out, k.ArchFragments[arch]...)
 }
+
+// FeatureList is the profile's features, resolved, in the order listed.
+func (k Kconfig) FeatureList() []*feature.Feature { return slices.Clip(k.features) }
+
+// AddFeatures appends features to the profile's (for kbuild custom --feature), skipping any it
+// has already.
+func (k *Kconfig) AddFeatures(fs ...*feature.Feature) {
+	for _, f := range fs {
+		if !slices.Contains(k.features, f) {
+			k.features = append(slices.Clip(k.features), f)
+			k.Features = append(slices.Clip(k.Features), f.Name)
+		}
+	}
+}
+
+// FeaturePolicies are the policy rules of the profile's features: each essential symbol must
+// hold the value its fragment asks for (a module request is also met by a built-in). Check
+// them on the final .config as the profile's Policy is.
+func (k Kconfig) FeaturePolicies() []*kconfig.Policy { return feature.Policies(k.features) }
 
 // IsStrict reports whether a dropped request fails the stage.
 func (k Kconfig) IsStrict() bool { return k.Strict == nil || *k.Strict }
 
+// BaseFor is the base configuration of an arch: ArchBase's entry, else Base.
+func (k Kconfig) BaseFor(arch string) string {
+	if b, ok := k.ArchBase[arch]; ok {
+		return b
+	}
+	return k.Base
+}
+
 // BaseIsTarget reports whether Base names a make target rather than a file.
-func (k Kconfig) BaseIsTarget() bool { return makeTarget.MatchString(k.Base) }
+func (k Kconfig) BaseIsTarget() bool { return IsMakeTarget(k.Base) }
+
+// IsMakeTarget reports whether a base names a make target (defconfig, allnoconfig) rather than
+// a file.
+func IsMakeTarget(base string) bool { return makeTarget.MatchString(base) }
 
 var makeTarget = regexp.MustCompile(`^[a-z0-9_]*config$`)
 
@@ -246,6 +295,21 @@ func (p *Pipeline) posNear(path string) Pos {
 
 // Dir is the folder pipeline.yaml is in.
 func (p *Pipeline) Dir() string { return filepath.Dir(p.File) }
+
+// FeatureDir is where the features are: configs/features beside pipeline.yaml.
+func (p *Pipeline) FeatureDir() string { return filepath.Join(p.Dir(), "configs", "features") }
+
+// Features loads the features of FeatureDir (once).
+func (p *Pipeline) Features() (*feature.Set, error) {
+	if p.featureSet == nil {
+		set, err := feature.Load(p.FeatureDir(), Arches)
+		if err != nil {
+			return nil, err
+		}
+		p.featureSet = set
+	}
+	return p.featureSet, nil
+}
 
 // WorkDir is where kbuild keeps source trees, build trees and outputs: flag when given, else
 // .work beside pipeline.yaml.
@@ -481,15 +545,21 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	if !pr.Config.BaseIsTarget() {
 		v.path(key+".config.base", &pr.Config.Base, false)
 	}
+	for _, a := range sortedKeys(pr.Config.ArchBase) {
+		k := key + ".config.arch_base." + a
+		v.profileArch(k, a, pr.Arches)
+		if base := pr.Config.ArchBase[a]; !IsMakeTarget(base) {
+			v.path(k, &base, false)
+			pr.Config.ArchBase[a] = base
+		}
+	}
 	for i := range pr.Config.Fragments {
 		v.path(fmt.Sprintf("%s.config.fragments[%d]", key, i), &pr.Config.Fragments[i], false)
 	}
+	v.features(key+".config.features", pr)
 	for _, a := range sortedKeys(pr.Config.ArchFragments) {
 		k := key + ".config.arch_fragments." + a
-		v.oneOf(k, a, Arches)
-		if !slices.Contains(pr.Arches, a) {
-			v.at(k, "%s is not one of the profile's arches (%s)", a, strings.Join(pr.Arches, ", "))
-		}
+		v.profileArch(k, a, pr.Arches)
 		frags := pr.Config.ArchFragments[a]
 		for i := range frags {
 			v.path(fmt.Sprintf("%s[%d]", k, i), &frags[i], false)
@@ -569,6 +639,40 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	}
 	for i, f := range pr.Package.Formats {
 		v.oneOf(fmt.Sprintf("%s.package.formats[%d]", key, i), f, packageFormats)
+	}
+}
+
+// profileArch checks that a per-arch key names one of the profile's arches.
+func (v *validator) profileArch(key, arch string, arches []string) {
+	v.oneOf(key, arch, Arches)
+	if !slices.Contains(arches, arch) {
+		v.at(key, "%s is not one of the profile's arches (%s)", arch, strings.Join(arches, ", "))
+	}
+}
+
+// features resolves the profile's feature names against configs/features.
+func (v *validator) features(key string, pr *Profile) {
+	if len(pr.Config.Features) == 0 {
+		return
+	}
+	set, err := v.p.Features()
+	if err != nil {
+		v.at(key, "%v", err)
+		return
+	}
+	for i, name := range pr.Config.Features {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		f, err := set.Lookup(name)
+		switch {
+		case err != nil:
+			v.at(k, "%v", err)
+		case slices.Index(pr.Config.Features, name) != i:
+			v.at(k, "%q is listed twice", name)
+		case !slices.ContainsFunc(pr.Arches, f.AppliesTo):
+			v.at(k, "feature %s is for %s only, and the profile builds %s", name, strings.Join(f.Arches, ", "), strings.Join(pr.Arches, ", "))
+		default:
+			pr.Config.features = append(pr.Config.features, f)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,12 +44,16 @@ func fixture(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"configs/smoke.config": "CONFIG_PRINTK=y\n",
-		"patches/series":       "# comment\n\n0001-a.patch\n",
-		"patches/0001-a.patch": "",
-		"initrd.list":          "dir /dev 0755 0 0\n",
-		"cmd/init/main.go":     "package main\n",
-		"configs/other.config": "",
+		"configs/smoke.config":                      "CONFIG_PRINTK=y\n",
+		"patches/series":                            "# comment\n\n0001-a.patch\n",
+		"patches/0001-a.patch":                      "",
+		"initrd.list":                               "dir /dev 0755 0 0\n",
+		"cmd/init/main.go":                          "package main\n",
+		"configs/other.config":                      "",
+		"configs/features/fuse.config":              "# feature: FUSE\n# users: sshfs\n# essential: FUSE_FS\nCONFIG_FUSE_FS=m\n",
+		"configs/features/kvm-nested.config":        "# feature: KVM\n# users: emulators\n# essential: KVM\nCONFIG_KVM=m\n",
+		"configs/features/kvm-nested-x86_64.config": "# essential: KVM_INTEL\nCONFIG_KVM_INTEL=m\n",
+		"configs/features/big-hosts.config":         "# feature: CPUs\n# users: big hosts\n# arches: arm64\n# essential: NR_CPUS\nCONFIG_NR_CPUS=512\n",
 	} {
 		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -138,6 +144,11 @@ func TestLoadErrors(t *testing.T) {
 		{"signing cert without key", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {cert: configs/smoke.config}", `profiles.smoke.package.signing: cert and key go together`},
 		{"signing command without {in}", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {command: [sign]}", `profiles.smoke.package.signing.command: must name the file to sign as {in}`},
 		{"signing key missing", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: keys/gone.p12}", `profiles.smoke.package.signing.pkcs12: %DIR%/keys/gone.p12 does not exist`},
+		{"unknown feature", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [fuse, kvm-nestd]", `pipeline.yaml:21:24: profiles.smoke.config.features[1]: no such feature: "kvm-nestd" is not in %DIR%/configs/features; did you mean "kvm-nested"?`},
+		{"feature twice", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [fuse, fuse]", `pipeline.yaml:21:24: profiles.smoke.config.features[1]: "fuse" is listed twice`},
+		{"feature for other arches", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [big-hosts]", `profiles.smoke.config.features[0]: feature big-hosts is for arm64 only, and the profile builds x86_64`},
+		{"arch base for an arch not built", "base: tinyconfig", "base: tinyconfig\n      arch_base: {arm64: allnoconfig}", `profiles.smoke.config.arch_base.arm64: arm64 is not one of the profile's arches (x86_64)`},
+		{"arch base file missing", "base: tinyconfig", "base: tinyconfig\n      arch_base: {x86_64: configs/gone.config}", `profiles.smoke.config.arch_base.x86_64: %DIR%/configs/gone.config does not exist`},
 		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,5 +243,42 @@ func TestThePublishTargetFollowsTheEnvironment(t *testing.T) {
 		if p.Publish.Remote != c.wantRemote || p.Publish.APIURL != c.wantAPI {
 			t.Errorf("with remote %q and API %q: publish.remote %q, publish.api_url %q; want %q, %q", c.remote, c.api, p.Publish.Remote, p.Publish.APIURL, c.wantRemote, c.wantAPI)
 		}
+	}
+}
+
+func TestFeaturesAreMergedAfterFragmentsBeforeArchFragments(t *testing.T) {
+	t.Setenv("TEST_KORG", "/srv/korg")
+	dir := fixture(t)
+	doc := strings.Replace(valid, "      fragments: [configs/smoke.config]", `      arch_base: {x86_64: allnoconfig}
+      fragments: [configs/smoke.config]
+      features: [kvm-nested, fuse]
+      arch_fragments: {x86_64: [configs/other.config]}`, 1)
+	p, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := p.Profiles["smoke"].Config
+	var got []string
+	for _, f := range k.FragmentsFor("x86_64") {
+		got = append(got, strings.TrimPrefix(f, dir+"/"))
+	}
+	want := []string{"configs/smoke.config", "configs/features/kvm-nested.config", "configs/features/kvm-nested-x86_64.config", "configs/features/fuse.config", "configs/other.config"}
+	if !slices.Equal(got, want) {
+		t.Errorf("FragmentsFor(x86_64) = %q, want %q", got, want)
+	}
+	for _, tc := range []struct{ arch, want string }{{"x86_64", "allnoconfig"}, {"arm64", "tinyconfig"}} {
+		if got := k.BaseFor(tc.arch); got != tc.want {
+			t.Errorf("BaseFor(%s) = %q, want %q", tc.arch, got, tc.want)
+		}
+	}
+	var rules []string
+	for _, pol := range k.FeaturePolicies() {
+		for _, r := range pol.Rules {
+			rules = append(rules, fmt.Sprintf("%s:%d %s %v", filepath.Base(pol.File), r.Line, r.Symbol, r.Allow["x86_64"]))
+		}
+	}
+	wantRules := []string{"kvm-nested.config:3 KVM [m y]", "kvm-nested-x86_64.config:1 KVM_INTEL [m y]", "fuse.config:3 FUSE_FS [m y]"}
+	if !slices.Equal(rules, wantRules) {
+		t.Errorf("FeaturePolicies() = %q, want %q", rules, wantRules)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
@@ -22,6 +23,7 @@ type Custom struct {
 	Enable    []string // NAME or NAME=y|m
 	Disable   []string // NAME
 	Fragments []string // files in .config fragment form
+	Features  []string // names of configs/features/ fragments
 	Arches    []string // empty: the base profile's arch that matches this machine, else all of them
 }
 
@@ -32,6 +34,42 @@ var symbolName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 // value olddefconfig drops fails the build naming the flag that asked for it). The local version
 // gains "+custom", so uname -r tells the kernel apart; nothing is packaged or published.
 func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*config.Line, error) {
+	lines, err := flagLines(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(lines) == 0 && len(c.Fragments) == 0 && len(c.Features) == 0 {
+		return nil, fmt.Errorf("nothing to change: give --enable, --disable, --fragment or --feature")
+	}
+	extra, err := customFragments(base, workDir, lines, c.Fragments)
+	if err != nil {
+		return nil, err
+	}
+	arches, err := customArches(base, c.Arches, hostArch)
+	if err != nil {
+		return nil, err
+	}
+	features, err := customFeatures(base, c.Features, arches)
+	if err != nil {
+		return nil, err
+	}
+	prof := *base.Profile
+	prof.Arches = arches
+	prof.Package = config.Package{}
+	prof.Config.AddFeatures(features...) // merged after the base's features, before its arch fragments
+	// The changes come after every fragment of the base, its arch fragments included.
+	prof.Config.ArchFragments = map[string][]string{}
+	for _, a := range arches {
+		prof.Config.ArchFragments[a] = append(slices.Clone(base.Profile.Config.ArchFragments[a]), extra...)
+	}
+	pipe := *base.Pipeline
+	pipe.Publish = config.Publish{}
+	pipe.Version.LocalVersion += "+custom"
+	return &config.Line{Pipeline: &pipe, Name: CustomProfile, Upstream: base.Upstream, Profile: &prof}, nil
+}
+
+// flagLines turns --enable and --disable into fragment lines, each after a comment naming its flag.
+func flagLines(c Custom) ([]string, error) {
 	var lines []string
 	add := func(flag, spec string, disable bool) error {
 		name, value, hasValue := strings.Cut(spec, "=")
@@ -62,10 +100,13 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 			return nil, err
 		}
 	}
-	if len(lines) == 0 && len(c.Fragments) == 0 {
-		return nil, fmt.Errorf("nothing to change: give --enable, --disable or --fragment")
-	}
-	var extra []string // merged after all of the base's fragments
+	return lines, nil
+}
+
+// customFragments are the files merged after all of the base's fragments: the flags' lines,
+// written to custom.config in the work dir, then the --fragment files.
+func customFragments(base *config.Line, workDir string, lines, fragments []string) ([]string, error) {
+	var extra []string
 	if len(lines) > 0 {
 		path := filepath.Join(workDir, CustomProfile+".config")
 		text := "# Written by kbuild custom from its flags; merged after the " + base.Name + " profile's fragments.\n" + strings.Join(lines, "\n") + "\n"
@@ -77,7 +118,7 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 		}
 		extra = append(extra, path)
 	}
-	for _, f := range c.Fragments {
+	for _, f := range fragments {
 		abs, err := filepath.Abs(f)
 		if err != nil {
 			return nil, err
@@ -87,8 +128,13 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 		}
 		extra = append(extra, abs)
 	}
+	return extra, nil
+}
 
-	arches := c.Arches
+// customArches are the arches asked for, which must be the base profile's; none asked: the
+// base profile's arch that matches this machine, else all of them.
+func customArches(base *config.Line, asked []string, hostArch string) ([]string, error) {
+	arches := asked
 	if len(arches) == 0 {
 		if slices.Contains(base.Profile.Arches, hostArch) {
 			arches = []string{hostArch}
@@ -101,19 +147,30 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 			return nil, fmt.Errorf("--arch %s: profile %s builds %s", a, base.Name, strings.Join(base.Profile.Arches, ", "))
 		}
 	}
+	return arches, nil
+}
 
-	prof := *base.Profile
-	prof.Arches = arches
-	prof.Package = config.Package{}
-	// The changes come after every fragment of the base, its arch fragments included.
-	prof.Config.ArchFragments = map[string][]string{}
-	for _, a := range arches {
-		prof.Config.ArchFragments[a] = append(slices.Clone(base.Profile.Config.ArchFragments[a]), extra...)
+// customFeatures looks up the --feature names; each must exist on one of the arches built.
+func customFeatures(base *config.Line, names, arches []string) ([]*feature.Feature, error) {
+	if len(names) == 0 {
+		return nil, nil
 	}
-	pipe := *base.Pipeline
-	pipe.Publish = config.Publish{}
-	pipe.Version.LocalVersion += "+custom"
-	return &config.Line{Pipeline: &pipe, Name: CustomProfile, Upstream: base.Upstream, Profile: &prof}, nil
+	set, err := base.Pipeline.Features()
+	if err != nil {
+		return nil, fmt.Errorf("--feature: %w", err)
+	}
+	var out []*feature.Feature
+	for _, name := range names {
+		f, err := set.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--feature %s: %w", name, err)
+		}
+		if !slices.ContainsFunc(arches, f.AppliesTo) {
+			return nil, fmt.Errorf("--feature %s: it is for %s only, and this build is for %s (--arch)", name, strings.Join(f.Arches, ", "), strings.Join(arches, ", "))
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // LatestRun is the newest successful run of a profile in the work dir (see manifest.LatestRun).

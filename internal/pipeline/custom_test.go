@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,6 +76,44 @@ func TestCustomRefusesBadFlags(t *testing.T) {
 	} {
 		if _, err := CustomLine(base, t.TempDir(), c, "x86_64"); err == nil {
 			t.Errorf("%s: CustomLine accepted %+v", name, c)
+		}
+	}
+}
+
+// --feature adds a feature's fragments after the base's own, before its arch fragments; an
+// unknown name or a feature for other arches is refused, the unknown one with a suggestion.
+func TestCustomFeature(t *testing.T) {
+	base := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	dir := filepath.Join(base.Pipeline.Dir(), "configs", "features")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{
+		"fuse.config":      "# feature: FUSE\n# users: sshfs\n# essential: FUSE_FS\nCONFIG_FUSE_FS=m\n",
+		"big-hosts.config": "# feature: CPUs\n# users: big hosts\n# arches: arm64\n# essential: NR_CPUS\nCONFIG_NR_CPUS=512\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := CustomLine(base, t.TempDir(), Custom{Features: []string{"fuse"}}, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Profile.Config.FragmentsFor("x86_64")
+	if want := []string{filepath.Join(base.Pipeline.Dir(), "frag.config"), filepath.Join(dir, "fuse.config")}; !slices.Equal(got, want) {
+		t.Errorf("custom fragments = %q, want %q", got, want)
+	}
+	if len(base.Profile.Config.FeatureList()) != 0 {
+		t.Errorf("CustomLine changed the base's features: %v", base.Profile.Config.Features)
+	}
+	for _, tc := range []struct{ feature, want string }{
+		{"fusee", `--feature fusee: no such feature: "fusee" is not in ` + dir + `; did you mean "fuse"?`},
+		{"big-hosts", "--feature big-hosts: it is for arm64 only, and this build is for x86_64 (--arch)"},
+	} {
+		_, err := CustomLine(base, t.TempDir(), Custom{Features: []string{tc.feature}}, "x86_64")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("CustomLine(--feature %s) = %v, want %q", tc.feature, err, tc.want)
 		}
 	}
 }

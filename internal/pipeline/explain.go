@@ -95,10 +95,7 @@ func readConfigured(dir, profile string, a kbuild.Arch) (*configured, error) {
 // whoSet lists the base's value of sym and every fragment line that set it, and the value last
 // requested ("" when no fragment asks for it).
 func whoSet(l *config.Line, arch, sym string, base *kconfig.Config) (lines []string, want string, err error) {
-	baseName := l.Profile.Config.Base
-	if !l.Profile.Config.BaseIsTarget() {
-		baseName = l.Pipeline.Rel(baseName)
-	}
+	baseName := baseName(l, arch)
 	if s, ok := base.Get(sym); ok {
 		lines = append(lines, fmt.Sprintf("  base %s: %s", baseName, s.Value))
 	} else {

@@ -182,41 +182,43 @@ func RefreshPatches(ctx context.Context, p *Plan, opts Options, write bool) (*pa
 	return ref, nil
 }
 
-// repositoryInputs hashes everything the line reads from the repository, for the manifest.
+// repositoryInputs hashes everything the line reads from the repository, for the manifest: the
+// fragments every arch merges, then each arch's own base file and fragments (features and
+// arch_fragments) under its name.
 func repositoryInputs(l *config.Line) ([]manifest.File, error) {
-	var files []manifest.File
-	add := func(name, path string) error {
-		f, err := manifest.Describe(name, "", path)
-		if err != nil {
-			return err
-		}
-		f.Path = l.Pipeline.Rel(path)
-		files = append(files, f)
-		return nil
-	}
+	type input struct{ name, arch, path string }
 	prof := l.Profile
-	paths := [][2]string{{"pipeline", l.Pipeline.File}}
-	if !prof.Config.BaseIsTarget() {
-		paths = append(paths, [2]string{"config-base", prof.Config.Base})
-	}
+	ins := []input{{"pipeline", "", l.Pipeline.File}}
 	for _, f := range prof.Config.Fragments {
-		paths = append(paths, [2]string{"fragment", f})
+		ins = append(ins, input{"fragment", "", f})
+	}
+	for _, a := range prof.Arches {
+		if base := prof.Config.BaseFor(a); !config.IsMakeTarget(base) {
+			ins = append(ins, input{"config-base", a, base})
+		}
+		for _, f := range prof.Config.FragmentsFor(a)[len(prof.Config.Fragments):] {
+			ins = append(ins, input{"fragment", a, f})
+		}
 	}
 	if prof.Patches != "" {
-		paths = append(paths, [2]string{"series", prof.Patches})
+		ins = append(ins, input{"series", "", prof.Patches})
 		entries, err := patch.ReadSeries(prof.Patches)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range entries {
-			paths = append(paths, [2]string{"patch", e.Path})
+			ins = append(ins, input{"patch", "", e.Path})
 		}
 	}
-	paths = append(paths, [2]string{"initrd-spec", prof.Initrd.Spec})
-	for _, p := range paths {
-		if err := add(p[0], p[1]); err != nil {
+	ins = append(ins, input{"initrd-spec", "", prof.Initrd.Spec})
+	var files []manifest.File
+	for _, in := range ins {
+		f, err := manifest.Describe(in.name, in.arch, in.path)
+		if err != nil {
 			return nil, err
 		}
+		f.Path = l.Pipeline.Rel(in.path)
+		files = append(files, f)
 	}
 	return files, nil
 }

@@ -25,10 +25,10 @@ import (
 func configureDeclares(l *config.Line, arch string) (inputs, error) {
 	cfg := l.Profile.Config
 	in := inputs{"localversion": l.Pipeline.Version.LocalVersion, "strict": fmt.Sprint(cfg.IsStrict())}
-	if cfg.BaseIsTarget() {
-		in["base"] = "make " + cfg.Base
+	if base := cfg.BaseFor(arch); config.IsMakeTarget(base) {
+		in["base"] = "make " + base
 	} else {
-		in["base "+l.Pipeline.Rel(cfg.Base)] = fileKey(cfg.Base)
+		in["base "+l.Pipeline.Rel(base)] = fileKey(base)
 	}
 	if cfg.Policy != "" {
 		in["policy "+l.Pipeline.Rel(cfg.Policy)] = fileKey(cfg.Policy)
@@ -96,11 +96,11 @@ func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config,
 	l := r.plan.Line
 	cfg := l.Profile.Config
 	path := dotconfig(ar)
-	if cfg.BaseIsTarget() {
-		if err := ar.tree.Make(ctx, ar.log, cfg.Base); err != nil {
+	if base := cfg.BaseFor(ar.a.Name); config.IsMakeTarget(base) {
+		if err := ar.tree.Make(ctx, ar.log, base); err != nil {
 			return nil, err
 		}
-	} else if err := atomicfile.Copy(cfg.Base, path, 0o644); err != nil {
+	} else if err := atomicfile.Copy(base, path, 0o644); err != nil {
 		return nil, err
 	}
 	base, err := kconfig.ParseFile(path)
@@ -149,22 +149,33 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
 		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
 	}
-	if prof.Config.Policy == "" {
-		return detail, nil
+	policies := prof.Config.FeaturePolicies()
+	if prof.Config.Policy != "" {
+		pol, err := kconfig.LoadPolicy(prof.Config.Policy)
+		if err != nil {
+			return "", err
+		}
+		policies = append([]*kconfig.Policy{pol}, policies...)
 	}
-	pol, err := kconfig.LoadPolicy(prof.Config.Policy)
-	if err != nil {
-		return "", err
+	var bad []kconfig.Violation
+	for _, pol := range policies {
+		bad = append(bad, pol.Check(ar.a.Name, final)...)
 	}
-	if bad := pol.Check(ar.a.Name, final); len(bad) > 0 {
+	if len(bad) > 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "the final .config breaks %d rules of the WSL policy, so WSL could not use this kernel:", len(bad))
+		fmt.Fprintf(&b, "the final .config breaks %d rules of the WSL policy and the features' essential symbols, so WSL could not use this kernel as promised:", len(bad))
 		for _, v := range bad {
 			b.WriteString("\n  " + v.String() + why(v.Rule.Symbol, v.Rule.Allow[v.Arch][0]))
 		}
 		return "", errors.New(b.String())
 	}
-	return detail + fmt.Sprintf(", policy %s holds", l.Pipeline.Rel(prof.Config.Policy)), nil
+	if prof.Config.Policy != "" {
+		detail += fmt.Sprintf(", policy %s holds", l.Pipeline.Rel(prof.Config.Policy))
+	}
+	if n := len(prof.Config.FeatureList()); n > 0 {
+		detail += fmt.Sprintf(", the essential symbols of %d features are set", n)
+	}
+	return detail, nil
 }
 
 // explainer says, from the tree's Kconfig files (read once, when first needed), why a symbol
@@ -180,6 +191,16 @@ func explainer(ar *archRun) func(sym, want string) string {
 		}
 		return "\n      " + strings.Join(rules.Why(sym, want, ar.final), "\n      ")
 	}
+}
+
+// baseName is the arch's config base as people write it: a make target, or a file relative to
+// pipeline.yaml.
+func baseName(l *config.Line, arch string) string {
+	base := l.Profile.Config.BaseFor(arch)
+	if config.IsMakeTarget(base) {
+		return base
+	}
+	return l.Pipeline.Rel(base)
 }
 
 // schemeFragment is what the version scheme asks of every config: the local version, last.
@@ -205,5 +226,5 @@ func describeConfigure(p *Plan, a kbuild.Arch) string {
 		frags = append(frags, l.Pipeline.Rel(f))
 	}
 	return fmt.Sprintf("base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, %s",
-		l.Pipeline.Rel(prof.Config.Base), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
+		baseName(l, a.Name), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
 }

@@ -1,0 +1,100 @@
+package feature
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/wslkernel/wslkernel/internal/kconfig"
+)
+
+// Missing is an essential symbol that a .config does not provide.
+type Missing struct {
+	Essential
+	Have string // the value in the .config, n when absent
+}
+
+func (m Missing) String() string {
+	return fmt.Sprintf("%s:%d: CONFIG_%s is %s, the feature needs %s", m.File, m.Line, m.Symbol, m.Have, allowedText(m.Want))
+}
+
+// allowed lists the values that meet a request: a module request is met by a built-in too.
+func allowed(want string) []string {
+	if want == "m" {
+		return []string{"m", "y"}
+	}
+	return []string{want}
+}
+
+func allowedText(want string) string {
+	if want == "m" {
+		return "m (or y)"
+	}
+	return want
+}
+
+func satisfies(want, have string) bool {
+	return have == want || want == "m" && have == "y"
+}
+
+// Check lists the essential symbols of the feature that final does not provide on arch; none
+// means the config provides the feature. A feature not for arch is never missing anything there.
+func (f *Feature) Check(arch string, final *kconfig.Config) []Missing {
+	var out []Missing
+	for _, e := range f.Essential[arch] {
+		if have := final.Value(e.Symbol); !satisfies(e.Want, have) {
+			out = append(out, Missing{Essential: e, Have: have})
+		}
+	}
+	return out
+}
+
+// Explain says, line by line, why final does not provide the feature on arch: each missing
+// symbol and, when rules (the tree's Kconfig) are at hand, what Kconfig says about it, such as
+// the unmet dependency. No lines: the feature is provided.
+func (f *Feature) Explain(arch string, final *kconfig.Config, rules *kconfig.Rules) []string {
+	var out []string
+	for _, m := range f.Check(arch, final) {
+		out = append(out, m.String())
+		if rules != nil {
+			for _, line := range rules.Why(m.Symbol, m.Want, final) {
+				out = append(out, "  "+line)
+			}
+		}
+	}
+	return out
+}
+
+// Policies turns the features' essential symbols into policy rules, one policy per fragment
+// that names them, so a violation points at the header line that made the symbol essential.
+// Each rule's reason is the feature's summary. Check them on the final .config with
+// Policy.Check(arch, final), as the profile's own policy is.
+func Policies(features []*Feature) []*kconfig.Policy {
+	var out []*kconfig.Policy
+	for _, f := range features {
+		byFile := map[string]*kconfig.Policy{}
+		rules := map[string]int{} // file + symbol -> index in its policy's Rules
+		for _, arch := range f.Arches {
+			for _, e := range f.Essential[arch] {
+				pol := byFile[e.File]
+				if pol == nil {
+					pol = &kconfig.Policy{File: e.File}
+					byFile[e.File] = pol
+					out = append(out, pol)
+				}
+				key := e.File + "\x00" + e.Symbol
+				i, ok := rules[key]
+				if !ok {
+					i = len(pol.Rules)
+					rules[key] = i
+					pol.Rules = append(pol.Rules, kconfig.PolicyRule{Symbol: e.Symbol, Allow: map[string][]string{},
+						Why: fmt.Sprintf("feature %s: %s", f.Name, f.Summary), Line: e.Line})
+				}
+				pol.Rules[i].Allow[arch] = allowed(e.Want)
+				if !slices.Contains(pol.Arches, arch) {
+					pol.Arches = append(pol.Arches, arch)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,353 @@
+package feature
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/kconfig"
+)
+
+var arches = []string{"x86_64", "arm64"}
+
+// writeTree writes files (name -> text) under a fresh folder and returns it.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// good is a folder of valid features: one for every arch, one with an arch fragment, one for
+// x86_64 only.
+var good = map[string]string{
+	"docker-nft.config": `# SPDX-License-Identifier: GPL-2.0-only
+# feature: Docker with the nft iptables backend
+# users: docker run -p on Debian 11+
+# essential: NF_TABLES CONFIG_NFT_NAT
+# Free text: with a colon, which is no header key.
+CONFIG_NETFILTER=y
+CONFIG_NF_TABLES=m
+CONFIG_NFT_NAT=m
+`,
+	"kvm-nested.config": `# feature: nested virtualisation
+# users: KVM, Firecracker
+# essential: KVM
+CONFIG_VIRTUALIZATION=y
+CONFIG_KVM=m
+`,
+	"kvm-nested-x86_64.config": `# essential: KVM_INTEL
+CONFIG_KVM_INTEL=m
+`,
+	"big-hosts.config": `# feature: all the CPUs of a big host
+# users: hosts with more than 64 threads
+# arches: x86_64
+# essential: NR_CPUS
+CONFIG_NR_CPUS=8192
+`,
+}
+
+func TestLoadReadsHeadersAndArchFragments(t *testing.T) {
+	dir := writeTree(t, good)
+	s, err := Load(dir, arches)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	if got, want := s.Names(), []string{"big-hosts", "docker-nft", "kvm-nested"}; !slices.Equal(got, want) {
+		t.Errorf("Names() = %v, want %v (an arch fragment is not a feature)", got, want)
+	}
+	for _, tc := range []struct {
+		feature, arch string
+		fragments     []string
+		essential     []string // SYM=want
+	}{
+		{"docker-nft", "x86_64", []string{"docker-nft.config"}, []string{"NF_TABLES=m", "NFT_NAT=m"}},
+		{"docker-nft", "arm64", []string{"docker-nft.config"}, []string{"NF_TABLES=m", "NFT_NAT=m"}},
+		{"kvm-nested", "x86_64", []string{"kvm-nested.config", "kvm-nested-x86_64.config"}, []string{"KVM=m", "KVM_INTEL=m"}},
+		{"kvm-nested", "arm64", []string{"kvm-nested.config"}, []string{"KVM=m"}},
+		{"big-hosts", "x86_64", []string{"big-hosts.config"}, []string{"NR_CPUS=8192"}},
+		{"big-hosts", "arm64", nil, nil},
+	} {
+		f, err := s.Lookup(tc.feature)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var frags []string
+		for _, p := range f.FragmentsFor(tc.arch) {
+			frags = append(frags, filepath.Base(p))
+		}
+		if !slices.Equal(frags, tc.fragments) {
+			t.Errorf("%s.FragmentsFor(%s) = %v, want %v", tc.feature, tc.arch, frags, tc.fragments)
+		}
+		var ess []string
+		for _, e := range f.Essential[tc.arch] {
+			ess = append(ess, e.Symbol+"="+e.Want)
+		}
+		if !slices.Equal(ess, tc.essential) {
+			t.Errorf("%s.Essential[%s] = %v, want %v", tc.feature, tc.arch, ess, tc.essential)
+		}
+	}
+	f, _ := s.Lookup("docker-nft")
+	if f.Summary != "Docker with the nft iptables backend" || f.Users != "docker run -p on Debian 11+" {
+		t.Errorf("docker-nft header = %q, %q", f.Summary, f.Users)
+	}
+}
+
+func TestLoadErrorsNameFileAndLine(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"empty folder", map[string]string{"README": "x"}, "no feature fragments"},
+		{"no summary", map[string]string{"a.config": "# users: u\n# essential: A\nCONFIG_A=y\n"}, `a.config:1: the header needs one "# feature: <what users get>" line`},
+		{"summary after the settings", map[string]string{"a.config": "CONFIG_A=y\n# feature: late\n# users: u\n# essential: A\n"}, `a.config:1: the header needs one "# feature:`},
+		{"no users", map[string]string{"a.config": "# feature: f\n# essential: A\nCONFIG_A=y\n"}, `a.config:1: the header needs a "# users: <who needs it>" line`},
+		{"misspelt key", map[string]string{"a.config": "# feature: f\n# users: u\n# esential: A\nCONFIG_A=y\n"}, `a.config:3: unknown header key "esential", did you mean "essential"?`},
+		{"bad symbol", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A-B\nCONFIG_A=y\n"}, `a.config:3: essential: "A-B" is not a Kconfig symbol name`},
+		{"essential not set", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A B\nCONFIG_A=m\n"}, `a.config:3: essential CONFIG_B is not set by the feature's fragments for x86_64`},
+		{"essential turned off", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A\n# CONFIG_A is not set\n"}, `a.config:3: essential CONFIG_A is not set`},
+		{"no essential", map[string]string{"a.config": "# feature: f\n# users: u\nCONFIG_A=y\n"}, `a.config:1: feature a names no essential symbol for x86_64`},
+		{"bad arch", map[string]string{"a.config": "# feature: f\n# users: u\n# arches: riscv\n# essential: A\nCONFIG_A=y\n"}, `a.config: arches: "riscv" is not an arch (x86_64, arm64)`},
+		{"bad name", map[string]string{"Docker.config": "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\n"}, `Docker.config: feature name "Docker" must be lower-case`},
+		{"bad setting", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\nA=y\n"}, `a.config:5: not a config line: "A=y"`},
+		{"arch fragment for an excluded arch", map[string]string{
+			"a.config":       "# feature: f\n# users: u\n# arches: x86_64\n# essential: A\nCONFIG_A=y\n",
+			"a-arm64.config": "CONFIG_B=y\n",
+		}, `a-arm64.config: feature a is for x86_64 only (its arches: line), so it has no arm64 fragment`},
+		{"summary in an arch fragment", map[string]string{
+			"a.config":        "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\n",
+			"a-x86_64.config": "# feature: again\nCONFIG_B=y\n",
+		}, `a-x86_64.config: "# feature:" belongs in a.config`},
+		{"essential of an arch fragment unset", map[string]string{
+			"a.config":        "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\n",
+			"a-x86_64.config": "# essential: B\nCONFIG_C=y\n",
+		}, `a-x86_64.config:1: essential CONFIG_B is not set by the feature's fragments for x86_64`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeTree(t, tc.files)
+			_, err := Load(dir, arches)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Load = %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLookupSuggests(t *testing.T) {
+	s, err := Load(writeTree(t, good), arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"docker-nft", ""},
+		{"dokcer-nft", `"dokcer-nft" is not in ` + s.Dir + `; did you mean "docker-nft"?`},
+		{"big-host", `did you mean "big-hosts"?`},
+		{"gpu", `"gpu" is not in ` + s.Dir + ` (features: big-hosts, docker-nft, kvm-nested)`},
+	} {
+		f, err := s.Lookup(tc.name)
+		switch {
+		case tc.want == "" && (err != nil || f.Name != tc.name):
+			t.Errorf("Lookup(%q) = %v, %v", tc.name, f, err)
+		case tc.want != "" && (err == nil || !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("Lookup(%q) = %v, want ErrUnknown with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func parseConfig(t *testing.T, text string) *kconfig.Config {
+	t.Helper()
+	c, err := kconfig.Parse(strings.NewReader(text), ".config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCheckAndPolicies(t *testing.T) {
+	s, err := Load(writeTree(t, good), arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		feature, arch, config string
+		missing               []string // SYM=have
+	}{
+		{"docker-nft", "x86_64", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n", nil},
+		{"docker-nft", "x86_64", "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=m\n", nil}, // built in meets a module request
+		{"docker-nft", "arm64", "CONFIG_NF_TABLES=m\n", []string{"NFT_NAT=n"}},
+		{"kvm-nested", "x86_64", "CONFIG_KVM=m\n", []string{"KVM_INTEL=n"}},
+		{"kvm-nested", "arm64", "CONFIG_KVM=m\n", nil},
+		{"big-hosts", "x86_64", "CONFIG_NR_CPUS=64\n", []string{"NR_CPUS=64"}},
+		{"big-hosts", "arm64", "CONFIG_NR_CPUS=64\n", nil}, // not an arm64 feature
+	} {
+		f, _ := s.Lookup(tc.feature)
+		final := parseConfig(t, tc.config)
+		var got []string
+		for _, m := range f.Check(tc.arch, final) {
+			got = append(got, m.Symbol+"="+m.Have)
+		}
+		if !slices.Equal(got, tc.missing) {
+			t.Errorf("%s.Check(%s, %q) = %v, want %v", tc.feature, tc.arch, tc.config, got, tc.missing)
+		}
+		// The generated policy agrees with Check.
+		var violations []string
+		for _, pol := range Policies([]*Feature{f}) {
+			for _, v := range pol.Check(tc.arch, final) {
+				violations = append(violations, v.Rule.Symbol+"="+v.Actual)
+			}
+		}
+		if !slices.Equal(violations, tc.missing) {
+			t.Errorf("Policies(%s).Check(%s, %q) = %v, want %v", tc.feature, tc.arch, tc.config, violations, tc.missing)
+		}
+	}
+}
+
+func TestPolicyViolationNamesTheHeaderLine(t *testing.T) {
+	dir := writeTree(t, good)
+	s, err := Load(dir, arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := s.Lookup("kvm-nested")
+	var got []string
+	for _, pol := range Policies([]*Feature{f}) {
+		for _, v := range pol.Check("x86_64", parseConfig(t, "CONFIG_KVM=y\n")) {
+			got = append(got, v.String())
+		}
+	}
+	want := []string{filepath.Join(dir, "kvm-nested-x86_64.config") + ":1: CONFIG_KVM_INTEL must be m or y on x86_64 (feature kvm-nested: nested virtualisation), but the final .config has n"}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations = %q, want %q", got, want)
+	}
+}
+
+func TestExplainNamesTheUnmetDependency(t *testing.T) {
+	tree := writeTree(t, map[string]string{
+		"Kconfig": `config NETFILTER
+	bool "Netfilter"
+config NF_TABLES
+	tristate "nf_tables"
+	depends on NETFILTER
+config NFT_NAT
+	tristate "nft nat"
+	depends on NF_TABLES
+`,
+	})
+	rules, err := kconfig.LoadRules(tree, "x86")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(writeTree(t, good), arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := s.Lookup("docker-nft")
+	for _, tc := range []struct {
+		config string
+		want   []string // substrings, in order
+	}{
+		{"CONFIG_NETFILTER=y\nCONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n", nil},
+		{"# CONFIG_NETFILTER is not set\n", []string{
+			"docker-nft.config:4: CONFIG_NF_TABLES is n, the feature needs m (or y)",
+			"  depends on: NETFILTER [=n]  => n",
+			"docker-nft.config:4: CONFIG_NFT_NAT is n",
+			"  depends on: NF_TABLES [=n]  => n",
+		}},
+	} {
+		got := f.Explain("x86_64", parseConfig(t, tc.config), rules)
+		if tc.want == nil && got != nil {
+			t.Errorf("Explain(%q) = %q, want nothing", tc.config, got)
+		}
+		i := 0
+		for _, line := range got {
+			if i < len(tc.want) && strings.Contains(line, tc.want[i]) {
+				i++
+			}
+		}
+		if i < len(tc.want) {
+			t.Errorf("Explain(%q) = %q\nwant lines with, in order: %q", tc.config, got, tc.want)
+		}
+	}
+}
+
+// The shipped features load, and no two of them ask for different values of one symbol: the
+// later would silently win, whatever order a profile lists them in.
+func TestShippedFeaturesAgree(t *testing.T) {
+	s, err := Load("../../configs/features", arches)
+	if err != nil {
+		t.Fatalf("Load(configs/features) = %v", err)
+	}
+	for _, arch := range arches {
+		who := map[string]kconfig.Setting{}
+		for _, name := range s.Names() {
+			req := s.Features[name].Requested(arch)
+			if req == nil {
+				continue
+			}
+			for _, set := range req.Settings() {
+				if prev, ok := who[set.Symbol]; ok && prev.Value != set.Value {
+					t.Errorf("%s: %s:%d sets CONFIG_%s=%s, but %s:%d sets %s", arch, set.File, set.Line, set.Symbol, set.Value, prev.File, prev.Line, prev.Value)
+				}
+				who[set.Symbol] = set
+			}
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	s, err := Load(writeTree(t, good), arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		report  Report
+		missing int
+		want    []string // lines, in order
+	}{
+		{"list only", Report{Set: s, Profile: []string{"docker-nft"}}, 0, []string{
+			"FEATURE     PROFILE  WHAT USERS GET",
+			"big-hosts   no       all the CPUs of a big host",
+			"docker-nft  yes      Docker with the nft iptables backend",
+			"kvm-nested  no       nested virtualisation",
+		}},
+		{"against a config", Report{Set: s, Profile: []string{"docker-nft", "kvm-nested"}, Arch: "arm64",
+			Final: parseConfig(t, "CONFIG_NF_TABLES=y\nCONFIG_KVM=m\n")}, 1, []string{
+			"FEATURE     PROFILE  arm64     WHAT USERS GET",
+			"big-hosts   no       -         all the CPUs of a big host",
+			"docker-nft  yes      MISSING   Docker with the nft iptables backend",
+			"kvm-nested  yes      provided  nested virtualisation",
+			"",
+			"docker-nft: Docker with the nft iptables backend",
+			"docker-nft.config:4: CONFIG_NFT_NAT is n, the feature needs m (or y)",
+		}},
+	} {
+		var b strings.Builder
+		missing, err := tc.report.Write(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+		for i := range got {
+			got[i] = strings.TrimRight(got[i], " ")
+			if i >= 5 { // the why lines name the file by its full path
+				got[i] = strings.TrimPrefix(got[i], s.Dir+"/")
+			}
+		}
+		if missing != tc.missing || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Write = %d,\n%s\nwant %d,\n%s", tc.name, missing, strings.Join(got, "\n"), tc.missing, strings.Join(tc.want, "\n"))
+		}
+	}
+}
