@@ -1,0 +1,232 @@
+package vdisk
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"unicode/utf16"
+)
+
+// The file's layout, as qemu-img and Hyper-V lay out a new dynamic VHDX: the 1 MiB header
+// section (file identifier, two headers, two region tables, 64 KiB apiece), a 1 MiB log that
+// nothing needs replayed (LogGuid zero), a 1 MiB metadata region, the BAT, then payload blocks.
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+
+	header1Offset = 64 * kib
+	header2Offset = 128 * kib
+	region1Offset = 192 * kib
+	region2Offset = 256 * kib
+	logOffset     = 1 * mib
+	logLength     = 1 * mib
+	metaOffset    = 2 * mib
+	metaLength    = 1 * mib
+	batOffset     = 3 * mib
+
+	// BlockSize is the payload block: the smallest MS-VHDX allows. Blocks holding only zeros
+	// are left out of the file, so the finer the grain the smaller a sparse ext4 image's
+	// VHDX (qemu-img's default 32 MiB blocks made a 32 MiB modules image a 40 MiB file;
+	// 1 MiB blocks, 13 MiB), and a 1 MiB BAT still maps 128 GiB.
+	BlockSize = 1 * mib
+	// LogicalSectorSize is what the guest sees; 512 is what qemu-img and Hyper-V default to.
+	LogicalSectorSize = 512
+	// PhysicalSectorSize is the sector size reported to the guest as the device's own.
+	PhysicalSectorSize = 4096
+
+	// chunkRatio is the number of payload blocks between two sector bitmap entries in the
+	// BAT: 2^23 sectors per bitmap block, over the sectors in a payload block.
+	chunkRatio = (1 << 23) * LogicalSectorSize / BlockSize
+
+	batPayloadFullyPresent = 6
+	creator                = "wslkernel vdisk"
+)
+
+// The fixed identifiers MS-VHDX gives its regions and metadata items (section 2.2 and 2.6).
+var (
+	regionBAT          = parseGUID("2DC27766-F623-4200-9D64-115E9BFD4A08")
+	regionMetadata     = parseGUID("8B7CA206-4790-4B9A-B8FE-575F050F886E")
+	metaFileParameters = parseGUID("CAA16737-FA36-4D43-B3B6-33F0AA44E76B")
+	metaDiskSize       = parseGUID("2FA54224-CD1B-4876-B211-5DBED83BF4B8")
+	metaPage83         = parseGUID("BECA12AB-B2E6-4523-93EF-C309E000C746")
+	metaLogicalSector  = parseGUID("8141BF1D-A96F-4709-BA47-F233A8FAAB5F")
+	metaPhysicalSector = parseGUID("CDA348C7-445D-4471-9CC9-E9885251C556")
+)
+
+// WriteVHDX writes the first size bytes of src to w as a dynamic VHDX with 1 MiB blocks, leaving
+// out the blocks that hold only zeros. Its GUIDs (file and data write, page 83 identity) derive
+// from seed: give the SHA-256 of the image, or anything else that changes when the image does,
+// and the same image always gives the same file. size must be a positive multiple of 512.
+func WriteVHDX(w io.Writer, src io.ReaderAt, size int64, seed []byte) error {
+	if size <= 0 || size%LogicalSectorSize != 0 {
+		return fmt.Errorf("vdisk: a VHDX of %d bytes: the size must be a positive multiple of %d (pad the image)", size, LogicalSectorSize)
+	}
+	present, err := presentBlocks(src, size)
+	if err != nil {
+		return err
+	}
+	bat := batTable(present)
+	head := make([]byte, batOffset+len(bat))
+	copy(head, fileIdentifier())
+	putHeaders(head, seed)
+	putRegionTables(head, uint32(len(bat)))
+	putMetadata(head[metaOffset:metaOffset+metaLength], size, derivedGUID(seed, "page 83"))
+	copy(head[batOffset:], bat)
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	return writeBlocks(w, src, size, present)
+}
+
+// presentBlocks reads src once and says, block by block, which hold anything but zeros.
+func presentBlocks(src io.ReaderAt, size int64) ([]bool, error) {
+	n := (size + BlockSize - 1) / BlockSize
+	present := make([]bool, n)
+	buf := make([]byte, BlockSize)
+	zero := make([]byte, BlockSize)
+	for i := range present {
+		b, err := readBlock(src, buf, int64(i), size)
+		if err != nil {
+			return nil, err
+		}
+		present[i] = !bytes.Equal(b, zero[:len(b)])
+	}
+	return present, nil
+}
+
+// readBlock reads block i of the image into buf and returns the part the image fills.
+func readBlock(src io.ReaderAt, buf []byte, i, size int64) ([]byte, error) {
+	off := i * BlockSize
+	b := buf[:min(BlockSize, size-off)]
+	if _, err := src.ReadAt(b, off); err != nil {
+		return nil, fmt.Errorf("vdisk: reading the image at byte %d: %w", off, err)
+	}
+	return b, nil
+}
+
+// batTable is the block allocation table, rounded up to whole MiB: present blocks are stored in
+// order after it, each at the next MiB; absent ones read as zeros (PAYLOAD_BLOCK_NOT_PRESENT,
+// 0), and so do the sector bitmap entries a disk without a parent leaves unused.
+func batTable(present []bool) []byte {
+	entries := len(present) + (len(present)-1)/chunkRatio
+	length := (entries*8 + mib - 1) / mib * mib
+	bat := make([]byte, length)
+	nextMB := uint64(batOffset+length) / mib
+	for i, ok := range present {
+		if !ok {
+			continue
+		}
+		slot := i + i/chunkRatio
+		binary.LittleEndian.PutUint64(bat[slot*8:], nextMB<<20|batPayloadFullyPresent)
+		nextMB += BlockSize / mib
+	}
+	return bat
+}
+
+// writeBlocks writes the present blocks in order, the last padded to a whole block.
+func writeBlocks(w io.Writer, src io.ReaderAt, size int64, present []bool) error {
+	buf := make([]byte, BlockSize)
+	for i, ok := range present {
+		if !ok {
+			continue
+		}
+		b, err := readBlock(src, buf, int64(i), size)
+		if err != nil {
+			return err
+		}
+		clear(buf[len(b):])
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileIdentifier is the file's first 64 KiB: the signature and who wrote it, in UTF-16.
+func fileIdentifier() []byte {
+	b := make([]byte, 64*kib)
+	copy(b, "vhdxfile")
+	for i, c := range utf16.Encode([]rune(creator)) {
+		binary.LittleEndian.PutUint16(b[8+2*i:], c)
+	}
+	return b
+}
+
+// putHeaders writes the two headers. Readers take the valid one with the higher sequence
+// number; both are valid and agree on everything else.
+func putHeaders(head []byte, seed []byte) {
+	for seq, off := range []int{header1Offset, header2Offset} {
+		h := head[off : off+4*kib]
+		copy(h, "head")
+		binary.LittleEndian.PutUint64(h[8:], uint64(seq))
+		fileWrite, dataWrite := derivedGUID(seed, "file write"), derivedGUID(seed, "data write")
+		copy(h[16:], fileWrite[:])
+		copy(h[32:], dataWrite[:])
+		// h[48:64], LogGuid, stays zero: there is no log to replay. LogVersion (64) is 0.
+		binary.LittleEndian.PutUint16(h[66:], 1) // Version
+		binary.LittleEndian.PutUint32(h[68:], logLength)
+		binary.LittleEndian.PutUint64(h[72:], logOffset)
+		binary.LittleEndian.PutUint32(h[4:], crc32c(h))
+	}
+}
+
+// putRegionTables writes both copies of the region table: where the BAT and metadata are.
+func putRegionTables(head []byte, batLength uint32) {
+	for _, off := range []int{region1Offset, region2Offset} {
+		t := head[off : off+64*kib]
+		copy(t, "regi")
+		binary.LittleEndian.PutUint32(t[8:], 2)
+		putRegion(t[16:], regionBAT, batOffset, batLength)
+		putRegion(t[48:], regionMetadata, metaOffset, metaLength)
+		binary.LittleEndian.PutUint32(t[4:], crc32c(t))
+	}
+}
+
+func putRegion(e []byte, id guid, offset uint64, length uint32) {
+	copy(e, id[:])
+	binary.LittleEndian.PutUint64(e[16:], offset)
+	binary.LittleEndian.PutUint32(e[24:], length)
+	binary.LittleEndian.PutUint32(e[28:], 1) // Required
+}
+
+// Metadata entry flags (MS-VHDX 2.6.1.2).
+const (
+	metaIsVirtualDisk = 1 << 1
+	metaIsRequired    = 1 << 2
+)
+
+// putMetadata fills the metadata region: its table, then the five items every VHDX needs,
+// packed from 64 KiB on.
+func putMetadata(m []byte, size int64, page83 guid) {
+	copy(m, "metadata")
+	items := []struct {
+		id    guid
+		flags uint32
+		value []byte
+	}{
+		{metaFileParameters, metaIsRequired, le32s(BlockSize, 0)}, // no LeaveBlocksAllocated, no parent
+		{metaDiskSize, metaIsVirtualDisk | metaIsRequired, binary.LittleEndian.AppendUint64(nil, uint64(size))},
+		{metaLogicalSector, metaIsVirtualDisk | metaIsRequired, le32s(LogicalSectorSize)},
+		{metaPhysicalSector, metaIsVirtualDisk | metaIsRequired, le32s(PhysicalSectorSize)},
+		{metaPage83, metaIsVirtualDisk | metaIsRequired, page83[:]},
+	}
+	binary.LittleEndian.PutUint16(m[10:], uint16(len(items)))
+	at := 64 * kib
+	for i, it := range items {
+		e := m[32+32*i:]
+		copy(e, it.id[:])
+		binary.LittleEndian.PutUint32(e[16:], uint32(at))
+		binary.LittleEndian.PutUint32(e[20:], uint32(len(it.value)))
+		binary.LittleEndian.PutUint32(e[24:], it.flags)
+		at += copy(m[at:], it.value)
+	}
+}
+
+func le32s(v ...uint32) []byte {
+	var b []byte
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint32(b, x)
+	}
+	return b
+}
