@@ -10,16 +10,13 @@ import (
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/tooltest"
 )
 
 // Make gives a VHDX that qemu-img recognises, holding an ext4 file system that debugfs reads
 // back with our files and without the build and source links.
 func TestMakeWritesAReadableVHDX(t *testing.T) {
-	for _, tool := range []string{"qemu-img", sbin("mke2fs"), sbin("debugfs")} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/setup installs it)", tool)
-		}
-	}
+	tooltest.Need(t, "qemu-img", "mke2fs", "debugfs")
 	mod := filepath.Join(t.TempDir(), "lib/modules/6.12.118.1-microsoft-standard-WSL2")
 	os.MkdirAll(filepath.Join(mod, "kernel/lib"), 0o755)
 	os.WriteFile(filepath.Join(mod, "kernel/lib/crc-itu-t.ko"), []byte("\x7fELF module"), 0o644)
