@@ -3,7 +3,6 @@ package moddisk
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +52,7 @@ func MakeDisks(ctx context.Context, run kbuild.Runner, modDir string, out Disks,
 }
 
 // WriteDisks writes the disk image img (an ext4 file system) as the disks out names. Their
-// identifiers derive from the image's SHA-256 and the VHD's time stamp is when, so the same
+// identifiers derive from the image's content and the VHD's time stamp is when, so the same
 // image gives the same files.
 func WriteDisks(img string, out Disks, when time.Time) error {
 	f, err := os.Open(img)
@@ -65,17 +64,13 @@ func WriteDisks(img string, out Disks, when time.Time) error {
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("%s: %w", img, err)
-	}
-	seed, size := h.Sum(nil), info.Size()
+	size := info.Size()
 	writers := []struct {
 		dest  string
 		write func(io.Writer) error
 	}{
-		{out.VHDX, func(w io.Writer) error { return vdisk.WriteVHDX(w, f, size, seed) }},
-		{out.VHD, func(w io.Writer) error { return vdisk.WriteFixedVHD(w, f, size, seed, when) }},
+		{out.VHDX, func(w io.Writer) error { return vdisk.WriteVHDX(w, f, size, nil) }},
+		{out.VHD, func(w io.Writer) error { return vdisk.WriteFixedVHD(w, f, size, nil, when) }},
 	}
 	for _, wr := range writers {
 		if wr.dest == "" {

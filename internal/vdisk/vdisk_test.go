@@ -152,29 +152,34 @@ func TestWriteVHDXBeyondTheFirstChunk(t *testing.T) {
 	}
 }
 
-// The same image and seed give the same bytes; another seed changes only the GUIDs.
+// The same image and seed give the same bytes; another seed, or another byte in the image,
+// changes the GUIDs.
 func TestWriteVHDXIsDeterministic(t *testing.T) {
 	im := images[0].im
-	write := func(seed string) []byte {
+	changed := im
+	changed.runs = append([]run{{2*mib + 7, 1, 0x01}}, im.runs...) // one byte more
+	write := func(im image, seed string) []byte {
 		var b bytes.Buffer
 		if err := WriteVHDX(&b, im, im.size, []byte(seed)); err != nil {
 			t.Fatal(err)
 		}
 		return b.Bytes()
 	}
-	a, again, other := write("one"), write("one"), write("two")
+	a, again := write(im, "one"), write(im, "one")
 	if !bytes.Equal(a, again) {
 		t.Fatal("two VHDXs of the same image and seed differ")
 	}
-	if bytes.Equal(a, other) {
-		t.Fatal("another seed gave the same VHDX")
+	dataWriteGUID := func(b []byte) []byte { return b[header1Offset+32 : header1Offset+48] }
+	for name, other := range map[string][]byte{"another seed": write(im, "two"), "another image": write(changed, "one")} {
+		if bytes.Equal(dataWriteGUID(a), dataWriteGUID(other)) {
+			t.Errorf("%s: the same DataWriteGuid %x", name, dataWriteGUID(a))
+		}
 	}
-	if !bytes.Equal(a[batOffset:], other[batOffset:]) {
+	if !bytes.Equal(a[batOffset:], write(im, "two")[batOffset:]) {
 		t.Error("another seed changed the BAT or the payload")
 	}
-	id, otherID := derivedGUID([]byte("one"), "data write"), derivedGUID([]byte("two"), "data write")
-	if !bytes.Equal(a[header1Offset+32:header1Offset+48], id[:]) || id == otherID {
-		t.Errorf("DataWriteGuid %x, want %x (derived from the seed)", a[header1Offset+32:header1Offset+48], id)
+	if g := dataWriteGUID(a); g[7]>>4 != 4 || g[8]>>6 != 2 {
+		t.Errorf("DataWriteGuid %x is not a version 4, RFC 4122 GUID", g)
 	}
 }
 

@@ -44,8 +44,9 @@ func GeometryOf(size int64) Geometry {
 }
 
 // WriteFixedVHD writes the first size bytes of src to w as a fixed VHD: the bytes themselves,
-// then the 512-byte footer. The footer's unique id derives from seed and its time stamp is when,
-// so the same image, seed and time give the same file.
+// then the 512-byte footer. The footer's unique id derives from the image's content and seed
+// (which may be nil) and its time stamp is when, so the same image, seed and time give the same
+// file.
 //
 // The creator application is "win ", what Hyper-V writes: readers (qemu among them) then take the
 // disk's size from the footer, as Hyper-V does, not from the CHS geometry, which rounds most
@@ -57,11 +58,17 @@ func WriteFixedVHD(w io.Writer, src io.ReaderAt, size int64, seed []byte, when t
 	if when.Before(vhdEpoch) {
 		return fmt.Errorf("vdisk: a VHD time stamp of %s: VHD time starts in 2000; pass a later time", when.UTC().Format(time.RFC3339))
 	}
-	if _, err := io.Copy(w, io.NewSectionReader(src, 0, size)); err != nil {
-		return fmt.Errorf("vdisk: copying the image into the VHD: %w", err)
+	fp := newFingerprint(seed, size)
+	err := eachBlock(src, size, func(b []byte) error {
+		fp.add(b)
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	footer := vhdFooter(size, derivedGUID(seed, "vhd unique id"), uint32(when.Sub(vhdEpoch)/time.Second))
-	_, err := w.Write(footer)
+	footer := vhdFooter(size, derivedGUID(fp.sum(), "vhd unique id"), uint32(when.Sub(vhdEpoch)/time.Second))
+	_, err = w.Write(footer)
 	return err
 }
 

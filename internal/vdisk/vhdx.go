@@ -56,53 +56,43 @@ var (
 
 // WriteVHDX writes the first size bytes of src to w as a dynamic VHDX with 1 MiB blocks, leaving
 // out the blocks that hold only zeros. Its GUIDs (file and data write, page 83 identity) derive
-// from seed: give the SHA-256 of the image, or anything else that changes when the image does,
-// and the same image always gives the same file. size must be a positive multiple of 512.
+// from the image's content and seed (which may be nil), so the same image and seed always give
+// the same file, and another image other GUIDs. size must be a positive multiple of 512.
 func WriteVHDX(w io.Writer, src io.ReaderAt, size int64, seed []byte) error {
 	if size <= 0 || size%LogicalSectorSize != 0 {
 		return fmt.Errorf("vdisk: a VHDX of %d bytes: the size must be a positive multiple of %d (pad the image)", size, LogicalSectorSize)
 	}
-	present, err := presentBlocks(src, size)
+	present := make([]bool, 0, (size+BlockSize-1)/BlockSize)
+	zero := make([]byte, BlockSize)
+	fp := newFingerprint(seed, size)
+	err := eachBlock(src, size, func(b []byte) error {
+		fp.add(b)
+		present = append(present, !bytes.Equal(b, zero[:len(b)]))
+		return nil
+	})
 	if err != nil {
 		return err
 	}
+	id := fp.sum()
 	bat := batTable(present)
 	head := make([]byte, batOffset+len(bat))
 	copy(head, fileIdentifier())
-	putHeaders(head, seed)
+	putHeaders(head, id)
 	putRegionTables(head, uint32(len(bat)))
-	putMetadata(head[metaOffset:metaOffset+metaLength], size, derivedGUID(seed, "page 83"))
+	putMetadata(head[metaOffset:metaOffset+metaLength], size, derivedGUID(id, "page 83"))
 	copy(head[batOffset:], bat)
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
-	return writeBlocks(w, src, size, present)
-}
-
-// presentBlocks reads src once and says, block by block, which hold anything but zeros.
-func presentBlocks(src io.ReaderAt, size int64) ([]bool, error) {
-	n := (size + BlockSize - 1) / BlockSize
-	present := make([]bool, n)
-	buf := make([]byte, BlockSize)
-	zero := make([]byte, BlockSize)
-	for i := range present {
-		b, err := readBlock(src, buf, int64(i), size)
-		if err != nil {
-			return nil, err
+	i := 0
+	return eachBlock(src, size, func(b []byte) error {
+		i++
+		if !present[i-1] {
+			return nil
 		}
-		present[i] = !bytes.Equal(b, zero[:len(b)])
-	}
-	return present, nil
-}
-
-// readBlock reads block i of the image into buf and returns the part the image fills.
-func readBlock(src io.ReaderAt, buf []byte, i, size int64) ([]byte, error) {
-	off := i * BlockSize
-	b := buf[:min(BlockSize, size-off)]
-	if _, err := src.ReadAt(b, off); err != nil {
-		return nil, fmt.Errorf("vdisk: reading the image at byte %d: %w", off, err)
-	}
-	return b, nil
+		_, err := w.Write(b[:cap(b)]) // the last block padded with zeros to a whole block
+		return err
+	})
 }
 
 // batTable is the block allocation table, rounded up to whole MiB: present blocks are stored in
@@ -122,25 +112,6 @@ func batTable(present []bool) []byte {
 		nextMB += BlockSize / mib
 	}
 	return bat
-}
-
-// writeBlocks writes the present blocks in order, the last padded to a whole block.
-func writeBlocks(w io.Writer, src io.ReaderAt, size int64, present []bool) error {
-	buf := make([]byte, BlockSize)
-	for i, ok := range present {
-		if !ok {
-			continue
-		}
-		b, err := readBlock(src, buf, int64(i), size)
-		if err != nil {
-			return err
-		}
-		clear(buf[len(b):])
-		if _, err := w.Write(buf); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // fileIdentifier is the file's first 64 KiB: the signature and who wrote it, in UTF-16.

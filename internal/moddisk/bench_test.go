@@ -1,0 +1,82 @@
+package moddisk
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/tooltest"
+)
+
+// BenchmarkVHDXVsQemuImg compares our VHDX writer with qemu-img convert -O vhdx, as the pipeline
+// ran it (dynamic, 1 MiB blocks), on the same ext4 image, alternated: wall time and file size;
+// and whether two runs of each give the same bytes. WSLKERNEL_BENCH_TREE names the folder the
+// image is made of (scripts/bench vhdx extracts fs/ and drivers/net/ of Debian's kernel source);
+// making the image is not timed.
+func BenchmarkVHDXVsQemuImg(b *testing.B) {
+	tree := os.Getenv("WSLKERNEL_BENCH_TREE")
+	if tree == "" {
+		b.Skip("WSLKERNEL_BENCH_TREE is not set (scripts/bench vhdx sets it)")
+	}
+	scratch := b.TempDir()
+	img := filepath.Join(scratch, "modules.img")
+	if _, err := makeImage(context.Background(), kbuild.Exec{}, tree, img, time.Unix(1700000000, 0)); err != nil {
+		b.Fatal(err)
+	}
+	var ours, theirs []float64
+	var outputs [2][][]byte
+	for i := 0; i < b.N; i++ {
+		dest := filepath.Join(scratch, "ours.vhdx")
+		start := time.Now()
+		if err := WriteDisks(img, Disks{VHDX: dest}, time.Unix(1700000000, 0)); err != nil {
+			b.Fatal(err)
+		}
+		ours = append(ours, time.Since(start).Seconds())
+		outputs[0] = append(outputs[0], readAll(b, dest))
+
+		dest = filepath.Join(scratch, "qemu.vhdx")
+		os.Remove(dest)
+		cmd := exec.Command("qemu-img", "convert", "-O", "vhdx", "-o", "subformat=dynamic,block_size=1M", img, dest)
+		start = time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("qemu-img convert: %v\n%s", err, out)
+		}
+		theirs = append(theirs, time.Since(start).Seconds())
+		outputs[1] = append(outputs[1], readAll(b, dest))
+	}
+	info, _ := os.Stat(img)
+	o, t := tooltest.Median(ours), tooltest.Median(theirs)
+	b.ReportMetric(float64(info.Size())/(1<<20), "image-MiB")
+	b.ReportMetric(o, "ours-s")
+	b.ReportMetric(t, "qemu-s")
+	b.ReportMetric(o/t, "time-ratio")
+	b.ReportMetric(float64(len(outputs[0][0]))/(1<<20), "ours-MiB")
+	b.ReportMetric(float64(len(outputs[1][0]))/(1<<20), "qemu-MiB")
+	b.ReportMetric(float64(len(outputs[0][0]))/float64(len(outputs[1][0])), "size-ratio")
+	b.ReportMetric(float64(differingRuns(outputs[0])), "ours-differing-runs")
+	b.ReportMetric(float64(differingRuns(outputs[1])), "qemu-differing-runs")
+}
+
+func readAll(b *testing.B, p string) []byte {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// differingRuns counts the runs whose output differs from the first run's.
+func differingRuns(runs [][]byte) int {
+	n := 0
+	for _, r := range runs[1:] {
+		if !bytes.Equal(r, runs[0]) {
+			n++
+		}
+	}
+	return n
+}
