@@ -1,11 +1,9 @@
 package moddisk
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,10 +65,10 @@ func WriteDisks(img string, out Disks, when time.Time) error {
 	size := info.Size()
 	writers := []struct {
 		dest  string
-		write func(io.Writer) error
+		write func(*os.File) error
 	}{
-		{out.VHDX, func(w io.Writer) error { return vdisk.WriteVHDX(w, f, size, nil) }},
-		{out.VHD, func(w io.Writer) error { return vdisk.WriteFixedVHD(w, f, size, nil, when) }},
+		{out.VHDX, func(w *os.File) error { return vdisk.WriteVHDX(w, f, size, nil) }},
+		{out.VHD, func(w *os.File) error { return vdisk.WriteFixedVHD(w, f, size, nil, when) }},
 	}
 	for _, wr := range writers {
 		if wr.dest == "" {
@@ -83,18 +81,15 @@ func WriteDisks(img string, out Disks, when time.Time) error {
 	return nil
 }
 
-// writeAtomically writes dest through write, buffered; dest appears only when complete.
-func writeAtomically(dest string, write func(io.Writer) error) error {
+// writeAtomically writes dest through write; dest appears only when complete. (Both writers
+// write whole 1 MiB blocks: no buffer needed.)
+func writeAtomically(dest string, write func(*os.File) error) error {
 	f, err := atomicfile.Create(dest, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := write(w); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
+	if err := write(f.File); err != nil {
 		return err
 	}
 	return f.Commit()

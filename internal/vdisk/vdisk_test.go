@@ -159,11 +159,12 @@ func TestWriteVHDXIsDeterministic(t *testing.T) {
 	changed := im
 	changed.runs = append([]run{{2*mib + 7, 1, 0x01}}, im.runs...) // one byte more
 	write := func(im image, seed string) []byte {
-		var b bytes.Buffer
-		if err := WriteVHDX(&b, im, im.size, []byte(seed)); err != nil {
+		p := writeFile(t, "disk.vhdx", func(f *os.File) error { return WriteVHDX(f, im, im.size, []byte(seed)) })
+		b, err := os.ReadFile(p)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return b.Bytes()
+		return b
 	}
 	a, again := write(im, "one"), write(im, "one")
 	if !bytes.Equal(a, again) {
@@ -240,12 +241,18 @@ func TestGeometryOfMatchesQemu(t *testing.T) {
 func TestWritersRejectWhatTheFormatCannotHold(t *testing.T) {
 	im := image{size: 1000}
 	var b bytes.Buffer
+	f, err := os.Create(filepath.Join(t.TempDir(), "disk.vhdx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	for name, err := range map[string]error{
-		"VHDX of 1000 bytes":   WriteVHDX(&b, im, 1000, nil),
-		"VHD of 1000 bytes":    WriteFixedVHD(&b, im, 1000, nil, time.Now()),
-		"VHD dated 1999":       WriteFixedVHD(&b, image{size: 512}, 512, nil, time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)),
-		"VHDX of nothing":      WriteVHDX(&b, im, 0, nil),
-		"VHD of a short image": WriteFixedVHD(&b, shortReader{}, 1024, nil, time.Now()),
+		"VHDX of 1000 bytes":    WriteVHDX(f, im, 1000, nil),
+		"VHD of 1000 bytes":     WriteFixedVHD(&b, im, 1000, nil, time.Now()),
+		"VHD dated 1999":        WriteFixedVHD(&b, image{size: 512}, 512, nil, time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)),
+		"VHDX of nothing":       WriteVHDX(f, im, 0, nil),
+		"VHDX of a short image": WriteVHDX(f, shortReader{}, 1024, nil),
+		"VHD of a short image":  WriteFixedVHD(&b, shortReader{}, 1024, nil, time.Now()),
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)

@@ -58,51 +58,55 @@ var (
 // out the blocks that hold only zeros. Its GUIDs (file and data write, page 83 identity) derive
 // from the image's content and seed (which may be nil), so the same image and seed always give
 // the same file, and another image other GUIDs. size must be a positive multiple of 512.
-func WriteVHDX(w io.Writer, src io.ReaderAt, size int64, seed []byte) error {
+//
+// It reads the image once: the blocks go to their places first, the headers, metadata and BAT,
+// which depend on all of them, last (w is written at offsets, as a file is).
+func WriteVHDX(w io.WriterAt, src io.ReaderAt, size int64, seed []byte) error {
 	if size <= 0 || size%LogicalSectorSize != 0 {
 		return fmt.Errorf("vdisk: a VHDX of %d bytes: the size must be a positive multiple of %d (pad the image)", size, LogicalSectorSize)
 	}
 	present := make([]bool, 0, (size+BlockSize-1)/BlockSize)
+	batLength := batLength(cap(present))
+	next := int64(batOffset + batLength) // where the next present block goes
 	zero := make([]byte, BlockSize)
 	fp := newFingerprint(seed, size)
 	err := eachBlock(src, size, func(b []byte) error {
 		fp.add(b)
-		present = append(present, !bytes.Equal(b, zero[:len(b)]))
-		return nil
+		ok := !bytes.Equal(b, zero[:len(b)])
+		present = append(present, ok)
+		if !ok {
+			return nil
+		}
+		next += BlockSize
+		_, err := w.WriteAt(b[:cap(b)], next-BlockSize) // the last block padded to a whole block
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	id := fp.sum()
-	bat := batTable(present)
-	head := make([]byte, batOffset+len(bat))
+	head := make([]byte, batOffset+batLength)
 	copy(head, fileIdentifier())
 	putHeaders(head, id)
-	putRegionTables(head, uint32(len(bat)))
+	putRegionTables(head, uint32(batLength))
 	putMetadata(head[metaOffset:metaOffset+metaLength], size, derivedGUID(id, "page 83"))
-	copy(head[batOffset:], bat)
-	if _, err := w.Write(head); err != nil {
-		return err
-	}
-	i := 0
-	return eachBlock(src, size, func(b []byte) error {
-		i++
-		if !present[i-1] {
-			return nil
-		}
-		_, err := w.Write(b[:cap(b)]) // the last block padded with zeros to a whole block
-		return err
-	})
+	putBAT(head[batOffset:], present)
+	_, err = w.WriteAt(head, 0)
+	return err
 }
 
-// batTable is the block allocation table, rounded up to whole MiB: present blocks are stored in
-// order after it, each at the next MiB; absent ones read as zeros (PAYLOAD_BLOCK_NOT_PRESENT,
-// 0), and so do the sector bitmap entries a disk without a parent leaves unused.
-func batTable(present []bool) []byte {
-	entries := len(present) + (len(present)-1)/chunkRatio
-	length := (entries*8 + mib - 1) / mib * mib
-	bat := make([]byte, length)
-	nextMB := uint64(batOffset+length) / mib
+// batLength is the length of the BAT of a disk of blocks payload blocks, in whole MiB: a
+// sector bitmap entry follows every chunkRatio payload entries.
+func batLength(blocks int) int {
+	entries := blocks + (blocks-1)/chunkRatio
+	return (entries*8 + mib - 1) / mib * mib
+}
+
+// putBAT fills the block allocation table: present blocks are stored in order after it, each at
+// the next MiB; absent ones read as zeros (PAYLOAD_BLOCK_NOT_PRESENT, 0), and so do the sector
+// bitmap entries a disk without a parent leaves unused.
+func putBAT(bat []byte, present []bool) {
+	nextMB := uint64(batOffset+len(bat)) / mib
 	for i, ok := range present {
 		if !ok {
 			continue
@@ -111,7 +115,6 @@ func batTable(present []bool) []byte {
 		binary.LittleEndian.PutUint64(bat[slot*8:], nextMB<<20|batPayloadFullyPresent)
 		nextMB += BlockSize / mib
 	}
-	return bat
 }
 
 // fileIdentifier is the file's first 64 KiB: the signature and who wrote it, in UTF-16.
