@@ -24,8 +24,15 @@ const fixedID = "6b8b4567-327b-23c6-643c-986966334873"
 // Make writes dest, a VHDX holding an ext4 file system whose root is modDir (the
 // lib/modules/<release> folder of a modules_install), dated when. The build and source links
 // modules_install leaves are removed first: they point into the build machine. dest appears only
-// when complete. It returns the number of modules (.ko files) in it.
+// when complete. It returns the number of modules (.ko files) in it. The same modules and time
+// give the same bytes (MakeDisks writes the VHD too).
 func Make(ctx context.Context, run runner.Runner, modDir, dest string, when time.Time) (int, error) {
+	return MakeDisks(ctx, run, modDir, Disks{VHDX: dest}, when)
+}
+
+// makeImage writes img, the ext4 file system of modDir (see Make), byte-reproducible, and
+// returns the number of modules in it.
+func makeImage(ctx context.Context, run runner.Runner, modDir, img string, when time.Time) (int, error) {
 	for _, link := range []string{"build", "source"} {
 		if err := os.Remove(filepath.Join(modDir, link)); err != nil && !os.IsNotExist(err) {
 			return 0, err
@@ -50,30 +57,17 @@ func Make(ctx context.Context, run runner.Runner, modDir, dest string, when time
 	}
 	// Room for the modules plus a quarter, at least 32 MiB.
 	kib := max(size/1024*5/4+1024, 32*1024)
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), ".moddisk-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(tmp)
-	img := filepath.Join(tmp, "modules.img")
+	var out bytes.Buffer
+	env := []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(when.Unix(), 10)}
+	args := []string{"-q", "-t", "ext4", "-d", modDir, "-U", fixedID, "-E", "hash_seed=" + fixedID + ",root_owner=0:0", "-L", "modules", img, fmt.Sprintf("%dk", kib)}
 	mke2fs, err := run.LookPath("mke2fs") // Debian keeps it in /usr/sbin, which PATH may lack
 	if err != nil {
 		return 0, err
 	}
-	var out bytes.Buffer
-	env := []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(when.Unix(), 10)}
-	args := []string{"-q", "-t", "ext4", "-d", modDir, "-U", fixedID, "-E", "hash_seed=" + fixedID, "-L", "modules", img, fmt.Sprintf("%dk", kib)}
 	if err := run.Run(ctx, mke2fs, args, env, &out); err != nil {
-		return 0, fmt.Errorf("ext4 image of %s: %v\n%s", modDir, err, out.String())
+		return 0, fmt.Errorf("mke2fs %s (e2fsprogs): %v\n%s", strings.Join(args, " "), err, out.String())
 	}
-	vhdx := filepath.Join(tmp, "modules.vhdx")
-	out.Reset()
-	// Dynamic, with 1 MiB blocks: only the blocks the file system uses take space (the default
-	// 32 MiB blocks made a 32 MiB image a 40 MiB file; 1 MiB blocks, 13 MiB).
-	if err := run.Run(ctx, "qemu-img", []string{"convert", "-O", "vhdx", "-o", "subformat=dynamic,block_size=1M", img, vhdx}, nil, &out); err != nil {
-		return 0, fmt.Errorf("converting the modules image to VHDX: %v\n%s", err, out.String())
-	}
-	if err := os.Rename(vhdx, dest); err != nil {
+	if err := pinInodes(img, when); err != nil {
 		return 0, err
 	}
 	return modules, nil

@@ -5,6 +5,7 @@ package testtool
 
 import (
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/wslkernel/wslkernel/internal/runner"
@@ -34,4 +35,12 @@ func Missing(t testing.TB, err error) {
 		return
 	}
 	t.Skipf("skipped: %v (scripts/setup installs it; with CI set this fails)", err)
+}
+
+// Median is the middle of v (the upper middle of an even count), as benchmarks that alternate
+// us and the tool we compare with report it; v is left unsorted.
+func Median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
