@@ -14,8 +14,10 @@ import (
 	"github.com/wslkernel/wslkernel/internal/moddisk"
 )
 
-// The modules stage builds the modules, installs them stripped into a scratch root and makes
-// modules.vhdx of lib/modules/<release>, as WSL mounts it; it also picks the module the boot
+// The modules stage builds the modules, installs them stripped into a scratch root and makes the
+// modules disk of lib/modules/<release>, as WSL mounts it, in both forms WSL takes: modules.vhdx
+// (VHDX, for .wslconfig's kernelModules=) and modules.vhd (a fixed VHD, as in the
+// Microsoft.WSL.Kernel package); the same modules give the same bytes. it also picks the module the boot
 // test loads. It applies to a config with CONFIG_MODULES=y.
 
 func hasModules(_ *run, ar *archRun) (bool, string) {
@@ -65,7 +67,8 @@ func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	n, err := moddisk.Make(ctx, r.opts.Runner, modDir, vhdx, r.st.commitTS())
+	vhd := filepath.Join(ar.out, "modules.vhd")
+	n, err := moddisk.MakeDisks(ctx, r.opts.Runner, modDir, moddisk.Disks{VHDX: vhdx, VHD: vhd}, r.st.commitTS())
 	if err != nil {
 		return outcome{}, err
 	}
@@ -73,13 +76,19 @@ func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	f, err := r.output("modules", ar.a.Name, vhdx)
-	if err != nil {
-		return outcome{}, err
+	var out outcome
+	for name, path := range map[string]string{"modules": vhdx, "modules-vhd": vhd} {
+		f, err := r.output(name, ar.a.Name, path)
+		if err != nil {
+			return outcome{}, err
+		}
+		out.outputs = append(out.outputs, f)
 	}
+	slices.SortFunc(out.outputs, func(a, b manifest.File) int { return strings.Compare(a.Name, b.Name) })
 	r.record(func() { ar.build.ModulesDigest, ar.build.BootModule = digest, module })
 	ar.vhdx, ar.module = vhdx, module
-	return outcome{detail: fmt.Sprintf("%d modules in %s, %d bytes", n, filepath.Base(vhdx), f.Size), outputs: []manifest.File{f}}, nil
+	out.detail = fmt.Sprintf("%d modules in %s (%d bytes) and %s (%d bytes)", n, filepath.Base(vhdx), out.outputs[0].Size, filepath.Base(vhd), out.outputs[1].Size)
+	return out, nil
 }
 
 // bootModule is the module the boot test loads: the one asked for, which must load alone, else

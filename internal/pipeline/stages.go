@@ -24,7 +24,7 @@ var stages = []*stage{
 	{name: "build", perArch: true, parallel: true, after: []string{"patch", "configure"}, in: building, ships: true,
 		declares: buildDeclares, derives: buildDerives, outputs: []string{"kernel", "config"}, restore: buildRestore, body: buildBody, describe: describeBuild},
 	{name: "modules", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: hasModules,
-		declares: modulesDeclares, derives: modulesDerives, outputs: []string{"modules"}, restore: modulesRestore, body: modulesBody, describe: describeModules},
+		declares: modulesDeclares, derives: modulesDerives, outputs: []string{"modules", "modules-vhd"}, restore: modulesRestore, body: modulesBody, describe: describeModules},
 	{name: "headers", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: wantsHeaders,
 		derives: headersDerives, outputs: []string{"headers"}, body: headersBody, describe: describeHeaders},
 	{name: "initrd", perArch: true, parallel: true, in: building, ships: true,

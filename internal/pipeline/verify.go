@@ -43,9 +43,9 @@ func (v *Verification) Differ() []Compared {
 	return bad
 }
 
-// verified are the outputs compared; modules.vhdx is not, since e2fsprogs does not write the same
-// bytes twice: the modules are compared through the build's modules digest instead.
-var verified = []string{"kernel", "config", "initrd", "headers"}
+// verified are the outputs compared: every one, the modules disks too (their ext4 image is pinned
+// and our own writers make the VHDX and VHD), and the modules tree through its digest as well.
+var verified = []string{"kernel", "config", "initrd", "headers", "modules", "modules-vhd"}
 
 // Verify rebuilds what the last run of the plan made (its manifest.json), clean, in another
 // directory (work-dir/verify: its own source tree, build trees and compiler cache), and compares
