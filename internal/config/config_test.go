@@ -138,6 +138,9 @@ func TestLoadErrors(t *testing.T) {
 		{"signing cert without key", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {cert: configs/smoke.config}", `profiles.smoke.package.signing: cert and key go together`},
 		{"signing command without {in}", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {command: [sign]}", `profiles.smoke.package.signing.command: must name the file to sign as {in}`},
 		{"signing key missing", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: keys/gone.p12}", `profiles.smoke.package.signing.pkcs12: %DIR%/keys/gone.p12 does not exist`},
+		{"api_url not a URL", "profiles:\n  smoke:", "publish:\n  api_url: \"http://%zz\"\nprofiles:\n  smoke:", `pipeline.yaml:12:12: publish.api_url: "http://%zz" is not a URL`},
+		{"api_url without scheme", "profiles:\n  smoke:", "publish:\n  api_url: github.example.com/api/v3/\nprofiles:\n  smoke:", `pipeline.yaml:12:12: publish.api_url: "github.example.com/api/v3/" is not an http or https URL (such as https://github.example.com/api/v3/)`},
+		{"upload_url wrong scheme", "profiles:\n  smoke:", "publish:\n  upload_url: ftp://github.example.com/\nprofiles:\n  smoke:", `pipeline.yaml:12:15: publish.upload_url: "ftp://github.example.com/" is not an http or https URL`},
 		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
