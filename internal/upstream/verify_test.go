@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +150,120 @@ func TestVerifyTag(t *testing.T) {
 	}
 	if _, err := VerifyTag(signed, "signed", filepath.Join(t.TempDir(), "none.asc"), nil); err == nil || !strings.Contains(err.Error(), "keyring:") {
 		t.Errorf("VerifyTag with a missing keyring = %v", err)
+	}
+}
+
+// gpgKeys makes an ed25519 signing key per name with the real gpg, in a throwaway home, and
+// returns each key's public half as `gpg --export --armor` writes it, and its private half.
+func gpgKeys(t *testing.T, names ...string) ([][]byte, []*openpgp.Entity) {
+	t.Helper()
+	if _, err := exec.LookPath("gpg"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("gpg is missing: scripts/setup installs it")
+		}
+		t.Skip("needs gpg")
+	}
+	home := t.TempDir()
+	t.Cleanup(func() { exec.Command("gpgconf", "--homedir", home, "--kill", "gpg-agent").Run() })
+	gpg := func(args ...string) []byte {
+		cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("gpg %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		return out
+	}
+	var public [][]byte
+	var private []*openpgp.Entity
+	for _, name := range names {
+		uid := name + "@example.invalid"
+		gpg("--quick-gen-key", name+" <"+uid+">", "ed25519", "sign", "never")
+		public = append(public, gpg("--export", "--armor", uid))
+		secret, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(gpg("--export-secret-keys", "--armor", uid)))
+		if err != nil || len(secret) != 1 {
+			t.Fatalf("reading gpg's secret key %s: %d keys, %v", uid, len(secret), err)
+		}
+		private = append(private, secret[0])
+	}
+	return public, private
+}
+
+func fingerprint(e *openpgp.Entity) string {
+	return strings.ToUpper(hex.EncodeToString(e.PrimaryKey.Fingerprint))
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestTwoArmoredBlocks: a keyring made of two `gpg --export --armor` outputs, one after the
+// other, trusts the key in the second block as much as the one in the first.
+func TestTwoArmoredBlocks(t *testing.T) {
+	public, private := gpgKeys(t, "greg", "sasha")
+	ring := writeFile(t, "keys.asc", bytes.Join(public, nil))
+	repo, commit := repoWithCommit(t)
+	tagger := &object.Signature{Name: "Sasha", Email: "sasha@example.invalid", When: time.Unix(1700000000, 0)}
+	if _, err := repo.CreateTag("v6.12.118", commit, &git.CreateTagOptions{Tagger: tagger, Message: "Linux 6.12.118", SignKey: private[1]}); err != nil {
+		t.Fatal(err)
+	}
+	signers := []string{fingerprint(private[0]), fingerprint(private[1])}
+	fpr, err := VerifyTag(resolveTag(t, repo, "v6.12.118"), "v6.12.118", ring, signers)
+	if err != nil || fpr != fingerprint(private[1]) {
+		t.Errorf("VerifyTag(signed by the second block's key) = %q, %v; want %s", fpr, err, fingerprint(private[1]))
+	}
+}
+
+func TestReadKeyring(t *testing.T) {
+	greg, sasha := newKey(t, "greg"), newKey(t, "sasha")
+	armored := func(keys ...*openpgp.Entity) []byte {
+		data, err := os.ReadFile(keyring(t, keys...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	var binary bytes.Buffer
+	for _, k := range []*openpgp.Entity{greg, sasha} {
+		if err := k.Serialize(&binary); err != nil {
+			t.Fatal(err)
+		}
+	}
+	twoBlocks := append(append(armored(greg), "\n"...), armored(sasha)...)
+	both := []string{fingerprint(greg), fingerprint(sasha)}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want []string // fingerprints; nil: an error containing err
+		err  string
+	}{
+		{"one block", armored(greg, sasha), both, ""},
+		{"two blocks", twoBlocks, both, ""},
+		{"two blocks, text around them", append(append([]byte("greg:\n"), twoBlocks...), "end\n"...), both, ""},
+		{"binary", binary.Bytes(), both, ""},
+		{"second block cut short", twoBlocks[:len(twoBlocks)-60], nil, "armored block 2"},
+		{"a signature, not keys", []byte("-----BEGIN PGP SIGNATURE-----\n\nwx4=\n-----END PGP SIGNATURE-----\n"), nil, "armored block 1 is a PGP SIGNATURE, expected a PGP PUBLIC KEY BLOCK"},
+		{"empty", nil, nil, "holds no public keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "keys.asc", tc.data)
+			ring, err := ReadKeyring(path)
+			var got []string
+			for _, e := range ring {
+				got = append(got, fingerprint(e))
+			}
+			switch {
+			case tc.want != nil && (err != nil || !slices.Equal(got, tc.want)):
+				t.Errorf("ReadKeyring = %v, %v; want %v", got, err, tc.want)
+			case tc.want == nil && (err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("ReadKeyring = %v, %v; want an error naming %s and containing %q", got, err, path, tc.err)
+			}
+		})
 	}
 }
