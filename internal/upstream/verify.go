@@ -12,6 +12,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
@@ -108,9 +110,35 @@ func nonEmpty(file string, ring openpgp.EntityList) (openpgp.EntityList, error) 
 	return ring, nil
 }
 
-// refusal explains a signature that did not verify.
-func (tr Trust) refusal(name string, _ []byte, err error) error {
-	return fmt.Errorf("%w: %s: signature does not verify against %s: %v", ErrUntrusted, name, tr.Keyring, err)
+// refusal explains a signature that did not verify; when the key that made it is not in the
+// keyring, it names that key, since adding it (if it is trusted) is the fix.
+func (tr Trust) refusal(name string, signature []byte, err error) error {
+	if !errors.Is(err, pgperrors.ErrUnknownIssuer) {
+		return fmt.Errorf("%w: %s: signature does not verify against %s: %v", ErrUntrusted, name, tr.Keyring, err)
+	}
+	key := issuer(signature)
+	return fmt.Errorf("%w: %s is signed by key %s, which is not in the keyring %s: if %s is a release signer you trust, add its public key there (gpg --export --armor %s >> %s) and its fingerprint to upstream.signers; otherwise do not build this release",
+		ErrUntrusted, name, key, tr.Keyring, key, key, tr.Keyring)
+}
+
+// issuer names the key that made an armored signature: its fingerprint from the issuer
+// fingerprint subpacket when the signature has one, else its 64-bit key ID.
+func issuer(signature []byte) string {
+	block, err := armor.Decode(bytes.NewReader(signature))
+	if err != nil {
+		return "(unreadable signature)"
+	}
+	p, err := packet.Read(block.Body)
+	sig, ok := p.(*packet.Signature)
+	switch {
+	case err != nil || !ok:
+		return "(unreadable signature)"
+	case len(sig.IssuerFingerprint) > 0:
+		return fmt.Sprintf("%X", sig.IssuerFingerprint)
+	case sig.IssuerKeyId != nil:
+		return fmt.Sprintf("%016X (key ID)", *sig.IssuerKeyId)
+	}
+	return "(the signature names no issuer)"
 }
 
 func allowed(entity *openpgp.Entity, name string, signers []string) (string, error) {

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -139,7 +140,7 @@ func TestVerifyTag(t *testing.T) {
 	}{
 		{"lightweight", nil, "lightweight is a lightweight tag"},
 		{"unsigned", nil, "unsigned is not signed"},
-		{"by-mallory", nil, "by-mallory: signature does not verify against " + ring},
+		{"by-mallory", nil, "by-mallory is signed by key " + fingerprint(mallory) + ", which is not in the keyring " + ring + ": if " + fingerprint(mallory) + " is a release signer you trust, add its public key there"},
 		{"altered", nil, "altered: signature does not verify"},
 		{"signed", []string{strings.Repeat("A", 40)}, "signed is signed by " + gregFpr + " (greg <greg@example.invalid>), which is not among the signers"},
 	} {
@@ -265,5 +266,30 @@ func TestReadKeyring(t *testing.T) {
 				t.Errorf("ReadKeyring = %v, %v; want an error naming %s and containing %q", got, err, path, tc.err)
 			}
 		})
+	}
+}
+
+// TestUnknownSignerByKeyID: a signature without the issuer fingerprint subpacket (older gpg,
+// other tools) names its key by the 64-bit key ID it does carry.
+func TestUnknownSignerByKeyID(t *testing.T) {
+	const keyID = 0x38DBBDC86092693E
+	// A v4 EdDSA signature packet as older tools write them: creation time hashed, the issuer
+	// only as a key ID in the unhashed area. Its values are dummies: a signature by a key not
+	// in the keyring is refused before they would be checked.
+	body := []byte{4, byte(packet.SigTypeBinary), byte(packet.PubKeyAlgoEdDSA), 8 /* SHA256 */, 0, 6, 5, 2, 0x65, 0x53, 0xf1, 0x00, 0, 10, 9, 16}
+	body = binary.BigEndian.AppendUint64(body, keyID)
+	body = append(body, 0, 0, 0, 1, 1, 0, 1, 1) // hash's left 16 bits, R and S as 1-bit MPIs
+	var armored bytes.Buffer
+	w, err := armor.Encode(&armored, openpgp.SignatureType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(append([]byte{0xC2, byte(len(body))}, body...)) // new-format packet, tag 2
+	w.Close()
+	ring := keyring(t, newKey(t, "greg"))
+	_, err = Trust{Keyring: ring}.VerifyDetached("linux-6.12.118.tar.xz", strings.NewReader("tar\n"), armored.Bytes())
+	want := "linux-6.12.118.tar.xz is signed by key 38DBBDC86092693E (key ID), which is not in the keyring " + ring
+	if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), want) {
+		t.Errorf("VerifyDetached(signature with only a key ID) = %v; want ErrUntrusted containing %q", err, want)
 	}
 }
