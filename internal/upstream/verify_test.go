@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
+	"gopkg.in/yaml.v3"
 )
 
 func newKey(t *testing.T, name string) *openpgp.Entity {
@@ -291,5 +292,58 @@ func TestUnknownSignerByKeyID(t *testing.T) {
 	want := "linux-6.12.118.tar.xz is signed by key 38DBBDC86092693E (key ID), which is not in the keyring " + ring
 	if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), want) {
 		t.Errorf("VerifyDetached(signature with only a key ID) = %v; want ErrUntrusted containing %q", err, want)
+	}
+}
+
+// TestKernelOrgKeyring: the committed keyring holds exactly the three stable signers that
+// pipeline.yaml trusts, and with it a tag signed by any other key is refused, naming that key.
+func TestKernelOrgKeyring(t *testing.T) {
+	const ring = "../../keys/kernel.org.asc"
+	keys, err := ReadKeyring(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range keys {
+		got = append(got, fingerprint(k))
+	}
+	slices.Sort(got)
+	want := []string{
+		"647F28654894E3BD457199BE38DBBDC86092693E", // Greg Kroah-Hartman
+		"ABAF11C65A2970B130ABE3C479BE3E4300411886", // Linus Torvalds
+		"E27E5D8A3403A2EF66873BBCDEA66FF797772CDC", // Sasha Levin
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s holds %v, want %v", ring, got, want)
+	}
+
+	data, err := os.ReadFile("../../pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		Upstream struct {
+			Keyring string   `yaml:"keyring"`
+			Signers []string `yaml:"signers"`
+		} `yaml:"upstream"`
+	}
+	if err := yaml.Unmarshal(data, &line); err != nil {
+		t.Fatal(err)
+	}
+	signers := slices.Sorted(slices.Values(line.Upstream.Signers))
+	if line.Upstream.Keyring != "keys/kernel.org.asc" || !slices.Equal(signers, want) {
+		t.Fatalf("pipeline.yaml trusts %v in %s, want %v in keys/kernel.org.asc", signers, line.Upstream.Keyring, want)
+	}
+
+	mallory := newKey(t, "mallory")
+	repo, commit := repoWithCommit(t)
+	tagger := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1700000000, 0)}
+	if _, err := repo.CreateTag("v6.12.118", commit, &git.CreateTagOptions{Tagger: tagger, Message: "Linux 6.12.118", SignKey: mallory}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = VerifyTag(resolveTag(t, repo, "v6.12.118"), "v6.12.118", ring, line.Upstream.Signers)
+	wantErr := "v6.12.118 is signed by key " + fingerprint(mallory) + ", which is not in the keyring " + ring
+	if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("VerifyTag(signed by a key outside kernel.org.asc) = %v; want ErrUntrusted containing %q", err, wantErr)
 	}
 }
