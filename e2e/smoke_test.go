@@ -349,7 +349,7 @@ func TestUntrustedSignerIsRefused(t *testing.T) {
 	if err == nil {
 		t.Fatalf("kbuild run with a foreign keyring succeeded:\n%s", out)
 	}
-	if !strings.Contains(string(out), "untrusted tag: v6.12.118: signature does not verify") {
+	if !strings.Contains(string(out), "untrusted tag: v6.12.118 is signed by key ") || !strings.Contains(string(out), "which is not in the keyring "+filepath.Join(other, "keys.asc")) {
 		t.Errorf("error does not say the tag is untrusted:\n%s", out)
 	}
 	m, err := manifest.Read(filepath.Join(work, "out/smoke/6.12.118.1/manifest.json"))

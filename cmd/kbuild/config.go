@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wslkernel/wslkernel/internal/cli"
+	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
 )
@@ -55,7 +58,11 @@ its "depends on" with the value of each symbol, and what selects it.`,
 			if arch == "" {
 				arch = l.Profile.Arches[0]
 			}
-			lines, err := pipeline.Explain(l, g.options(l), arch, args[0])
+			opts := g.options(l)
+			if err := explainable(l, opts.WorkDir, arch); err != nil {
+				return cli.UsageError{Err: err}
+			}
+			lines, err := pipeline.Explain(l, opts, arch, args[0])
 			if err != nil {
 				return err
 			}
@@ -66,4 +73,16 @@ its "depends on" with the value of each symbol, and what selects it.`,
 	explain.Flags().StringVar(&arch, "arch", "", "which arch's config (default: the profile's first)")
 	cmd.AddCommand(explain)
 	return cmd
+}
+
+// explainable refuses, as the caller's mistake, an arch the profile does not build and a work
+// dir that does not exist (a mistyped --work-dir, or nothing run yet).
+func explainable(l *config.Line, workDir, arch string) error {
+	if !slices.Contains(l.Profile.Arches, arch) {
+		return fmt.Errorf("--arch %s: profile %s builds %s", arch, l.Name, strings.Join(l.Profile.Arches, ", "))
+	}
+	if _, err := os.Stat(workDir); os.IsNotExist(err) {
+		return fmt.Errorf("work dir %s does not exist: give the --work-dir kbuild run used, or run kbuild run --profile %s first", workDir, l.Name)
+	}
+	return nil
 }

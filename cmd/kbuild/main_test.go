@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,6 +41,39 @@ func TestExitCodes(t *testing.T) {
 		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
 			t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
 				strings.Join(tc.args, " "), code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
+
+// TestNestedExitCodes runs commands two levels deep (kbuild config explain): their usage errors
+// exit 2 and their work failures 1, as at the first level.
+func TestNestedExitCodes(t *testing.T) {
+	damaged := t.TempDir() // a configured tree whose source link is gone: the work failed, not the caller
+	tree := filepath.Join(damaged, "build", "wsl", "x86_64")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".config", ".config.base"} {
+		if err := os.WriteFile(filepath.Join(tree, name), []byte("CONFIG_FOO=y\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{args: []string{"config", "explain", "FOO", "--work-dir", "/nonexistent"}, code: 2, stderr: "work dir /nonexistent does not exist"},
+		{args: []string{"config", "explain", "FOO", "--arch", "riscv", "--work-dir", damaged}, code: 2, stderr: "--arch riscv: profile wsl builds x86_64, arm64"},
+		{args: []string{"config", "explain", "FOO", "--config", "/nonexistent/pipeline.yaml"}, code: 2, stderr: "open /nonexistent/pipeline.yaml"},
+		{args: []string{"config", "explain", "FOO", "--work-dir", damaged}, code: 1, stderr: "the build tree has no source link"},
+		{args: []string{"patches", "refresh", "--bogus"}, code: 2, stderr: "unknown flag: --bogus"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"--config", "../../pipeline.yaml"}, tc.args...)
+		code := run(context.Background(), args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("kbuild %s = %d, stderr: %s\nwant %d, stderr with %q", strings.Join(args, " "), code, stderr.String(), tc.code, tc.stderr)
 		}
 	}
 }

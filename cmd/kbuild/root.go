@@ -24,6 +24,7 @@ type globals struct {
 	jobs     int
 	release  string
 	progress string
+	chosen   string // how --release chose the release, once line has applied it
 	stdout   io.Writer
 	stderr   io.Writer
 }
@@ -78,6 +79,10 @@ func (g *globals) line() (*config.Line, error) {
 		if t := l.Track(); t.Moniker == "" && !t.Series.Contains(rel) {
 			return nil, cli.UsageError{Err: fmt.Errorf("--release %s is not in the series %s that %s follows", rel, t.Series, p.File)}
 		}
+		g.chosen = "given by --release"
+		if l.Upstream.Pin != "" {
+			g.chosen += ", over upstream.pin " + l.Upstream.Pin
+		}
 		l.Upstream.Pin = rel.String()
 	}
 	return l, nil
@@ -97,7 +102,7 @@ func (g *globals) plan(ctx context.Context) (*pipeline.Plan, pipeline.Options, e
 func (g *globals) options(l *config.Line) pipeline.Options {
 	work, _ := filepath.Abs(l.Pipeline.WorkDir(g.workDir))
 	cache, _ := filepath.Abs(g.cacheDir)
-	opts := pipeline.Options{WorkDir: work, CacheDir: cache, Jobs: g.jobs, Out: g.stdout}
+	opts := pipeline.Options{WorkDir: work, CacheDir: cache, Jobs: g.jobs, Out: g.stdout, Chosen: g.chosen}
 	switch {
 	case g.progress == "plain":
 		opts.Progress = pipeline.PlainProgress(g.stderr)

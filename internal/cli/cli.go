@@ -40,11 +40,7 @@ func Main(run func(ctx context.Context, args []string, stdout, stderr io.Writer)
 // (unknown command or flag, stray arguments, a missing required flag); a Silent's own code.
 func Execute(ctx context.Context, name string, root *cobra.Command, args []string, stderr io.Writer) int {
 	started := false
-	for _, cmd := range append([]*cobra.Command{root}, root.Commands()...) {
-		if runE := cmd.RunE; runE != nil {
-			cmd.RunE = func(c *cobra.Command, a []string) error { started = true; return runE(c, a) }
-		}
-	}
+	markStarted(root, &started)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	var silent Silent
@@ -70,4 +66,16 @@ func DefaultCacheDir() string {
 		return filepath.Join(dir, "wslkernel")
 	}
 	return filepath.Join(os.TempDir(), "wslkernel-cache")
+}
+
+// markStarted wraps the RunE of cmd and of every command below it, at any depth, to set
+// *started once cobra has accepted the command line: an error before that is cobra refusing the
+// usage, an error after it comes from the command itself.
+func markStarted(cmd *cobra.Command, started *bool) {
+	if runE := cmd.RunE; runE != nil {
+		cmd.RunE = func(c *cobra.Command, a []string) error { *started = true; return runE(c, a) }
+	}
+	for _, sub := range cmd.Commands() {
+		markStarted(sub, started)
+	}
 }

@@ -4,7 +4,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -398,14 +400,24 @@ func (v *validator) at(path, format string, args ...any) {
 	v.errs = append(v.errs, &Error{File: v.p.File, Line: pos.Line, Column: pos.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-// path resolves a file named in pipeline.yaml and checks that it exists, of the kind wanted.
-func (v *validator) path(key string, val *string, dir bool) {
-	if *val == "" {
-		return
+// expand replaces the ${VAR} references in a field's value; ok is false when the value is empty
+// or names an unset variable (recorded as unsetVar says), and there is nothing to check.
+func (v *validator) expand(key, val string) (expanded string, ok bool) {
+	if val == "" {
+		return "", false
 	}
-	expanded, err := expandEnv(*val)
+	expanded, err := expandEnv(val)
 	if err != nil {
 		v.unsetVar(key, err)
+		return "", false
+	}
+	return expanded, true
+}
+
+// path resolves a file named in pipeline.yaml and checks that it exists, of the kind wanted.
+func (v *validator) path(key string, val *string, dir bool) {
+	expanded, ok := v.expand(key, *val)
+	if !ok {
 		return
 	}
 	abs := expanded
@@ -427,15 +439,11 @@ func (v *validator) path(key string, val *string, dir bool) {
 
 // url expands ${VAR} references in a URL or path field. A plain path is made absolute.
 func (v *validator) url(key string, val *string, required bool) {
-	if *val == "" {
-		if required {
-			v.at(key, "must not be empty")
-		}
-		return
+	if *val == "" && required {
+		v.at(key, "must not be empty")
 	}
-	expanded, err := expandEnv(*val)
-	if err != nil {
-		v.unsetVar(key, err)
+	expanded, ok := v.expand(key, *val)
+	if !ok {
 		return
 	}
 	if expanded == "" { // ${VAR:-} with VAR unset: the field is unset, not this folder
@@ -449,6 +457,26 @@ func (v *validator) url(key string, val *string, required bool) {
 		expanded = filepath.Join(v.p.Dir(), expanded)
 	}
 	*val = expanded
+}
+
+// webURL expands ${VAR} references in an optional http(s) URL (GitHub Enterprise's API and
+// upload bases): unlike url, a plain path is a mistake here, not a file to make absolute.
+func (v *validator) webURL(key string, val *string) {
+	expanded, ok := v.expand(key, *val)
+	if !ok {
+		return
+	}
+	u, err := url.Parse(expanded)
+	switch {
+	case expanded == "": // ${VAR:-} with VAR unset: the field is left unset
+		*val = ""
+	case err != nil:
+		v.at(key, "%q is not a URL: %v", expanded, errors.Unwrap(err))
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		v.at(key, "%q is not an http or https URL (such as https://github.example.com/api/v3/)", expanded)
+	default:
+		*val = expanded
+	}
 }
 
 func (v *validator) oneOf(key, val string, allowed []string) {
@@ -479,8 +507,8 @@ func (v *validator) validate() {
 	if p.Publish.Repo != "" && !repoName.MatchString(p.Publish.Repo) {
 		v.at("publish.repo", "%q is not of the form owner/name", p.Publish.Repo)
 	}
-	v.url("publish.api_url", &p.Publish.APIURL, false)
-	v.url("publish.upload_url", &p.Publish.UploadURL, false)
+	v.webURL("publish.api_url", &p.Publish.APIURL)
+	v.webURL("publish.upload_url", &p.Publish.UploadURL)
 	v.url("publish.remote", &p.Publish.Remote, false)
 
 	if len(p.Profiles) == 0 {

@@ -149,6 +149,9 @@ func TestLoadErrors(t *testing.T) {
 		{"feature for other arches", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [big-hosts]", `profiles.smoke.config.features[0]: feature big-hosts is for arm64 only, and the profile builds x86_64`},
 		{"arch base for an arch not built", "base: tinyconfig", "base: tinyconfig\n      arch_base: {arm64: allnoconfig}", `profiles.smoke.config.arch_base.arm64: arm64 is not one of the profile's arches (x86_64)`},
 		{"arch base file missing", "base: tinyconfig", "base: tinyconfig\n      arch_base: {x86_64: configs/gone.config}", `profiles.smoke.config.arch_base.x86_64: %DIR%/configs/gone.config does not exist`},
+		{"api_url not a URL", "profiles:\n  smoke:", "publish:\n  api_url: \"http://%zz\"\nprofiles:\n  smoke:", `pipeline.yaml:12:12: publish.api_url: "http://%zz" is not a URL`},
+		{"api_url without scheme", "profiles:\n  smoke:", "publish:\n  api_url: github.example.com/api/v3/\nprofiles:\n  smoke:", `pipeline.yaml:12:12: publish.api_url: "github.example.com/api/v3/" is not an http or https URL (such as https://github.example.com/api/v3/)`},
+		{"upload_url wrong scheme", "profiles:\n  smoke:", "publish:\n  upload_url: ftp://github.example.com/\nprofiles:\n  smoke:", `pipeline.yaml:12:15: publish.upload_url: "ftp://github.example.com/" is not an http or https URL`},
 		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/upstream"
@@ -37,6 +38,11 @@ func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, err
 	if err != nil {
 		return nil, err
 	}
+	if l.Upstream.Pin != "" {
+		if err := upstreamHas(ctx, l.Upstream.Git, rel); err != nil {
+			return nil, err
+		}
+	}
 	rev := decideRevision(ctx, l, rel, InputsDigest(l, rel), opts.CacheDir)
 	res := &CheckResult{Upstream: rel, Version: version.Version{Upstream: rel, Rev: rev.Rev}, Released: rev.Released, Why: rev.Why, Unknown: rev.Unknown}
 	if m, _, err := LatestRun(opts.WorkDir, l.Name); err == nil {
@@ -53,6 +59,24 @@ func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, err
 		res.Newer = true
 	}
 	return res, nil
+}
+
+// upstreamHas checks a pinned release (upstream.pin or --release) against the repository's tags
+// (one ls-remote): Resolve takes a pin on trust, and check must not say "run to build it" of a
+// release that is not there. A missing tag wraps upstream.ErrNoTag.
+func upstreamHas(ctx context.Context, gitURL string, rel version.Release) error {
+	tags, err := upstream.ListTags(ctx, gitURL)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(tags, func(t version.Release) bool { return t.Compare(rel) == 0 }) {
+		return nil
+	}
+	newest := ""
+	if latest, err := upstream.LatestTag(tags, rel.Series(), gitURL); err == nil {
+		newest = fmt.Sprintf(" (the newest of %s there is %s)", rel.Series(), latest)
+	}
+	return fmt.Errorf("release %s: %s has no tag %s%s: %w; name a release it has, or none to take the newest", rel, gitURL, rel.Tag(), newest, upstream.ErrNoTag)
 }
 
 // Print says what Check found, in a line or two a person or a log can read.

@@ -22,6 +22,7 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 		return err
 	}
 	defer unlock()
+	mirror.AllowLightweight = r.plan.Line.Upstream.AllowUnsigned
 	if mirror.Repaired != "" {
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "REPAIR", mirror.Repaired)
 	}

@@ -29,6 +29,9 @@ type Options struct {
 	Force bool
 	// Arches, when set, are the only arches run builds and boots (every arch is still configured).
 	Arches []string
+	// Chosen says how the caller chose the release, when it did (kbuild: "given by --release");
+	// empty: the line's own upstream.pin or the newest of its track.
+	Chosen string
 }
 
 // Plan is what a run will do, resolved before anything is fetched or built.
@@ -44,6 +47,9 @@ type Plan struct {
 	// says how the published state set the revision.
 	InputsDigest string
 	Revision     Revision
+	// Chosen says where Release came from: the caller, upstream.pin (and where it is), or the
+	// newest of the track in releases.json or the tags.
+	Chosen string
 }
 
 // NewPlan resolves the upstream release and the version to build.
@@ -56,7 +62,7 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 	revision := decideRevision(ctx, line, rel, digest, opts.CacheDir)
 	v := version.Version{Upstream: rel, Rev: revision.Rev}
 	p := &Plan{Line: line, Release: rel, Version: v, KernelRelease: v.KernelRelease(line.Pipeline.Version.LocalVersion),
-		InputsDigest: digest, Revision: revision}
+		InputsDigest: digest, Revision: revision, Chosen: chosen(line, opts)}
 	if p.Branch, err = version.Expand(line.Pipeline.Version.Branch, v); err != nil {
 		return nil, err
 	}
@@ -74,18 +80,29 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 	return p, nil
 }
 
+// chosen says truthfully where the release came from: the caller (--release), upstream.pin with
+// its place in pipeline.yaml, or the newest of the track in releases.json or the tags.
+func chosen(l *config.Line, opts Options) string {
+	switch {
+	case opts.Chosen != "":
+		return opts.Chosen
+	case l.Upstream.Pin != "":
+		key := "upstream.pin"
+		if l.Profile.Upstream != nil {
+			key = "profiles." + l.Name + ".upstream.pin"
+		}
+		return fmt.Sprintf("pinned by %s at %s:%d", key, l.Pipeline.File, l.Pipeline.Pos(key).Line)
+	case l.Upstream.Resolve == "tags":
+		return fmt.Sprintf("newest of %s in the tags of %s", l.Track(), l.Upstream.Git)
+	}
+	return fmt.Sprintf("newest of %s in %s", l.Track(), l.Upstream.Releases)
+}
+
 // Print says what Run would do, without doing it.
 func (p *Plan) Print(w io.Writer) {
 	l := p.Line
 	fmt.Fprintf(w, "line     %s, profile %s, following %s\n", l.Pipeline.Name, l.Name, l.Track())
-	from := l.Upstream.Releases
-	if l.Upstream.Resolve == "tags" {
-		from = "the tags of " + l.Upstream.Git
-	}
-	fmt.Fprintf(w, "upstream %s (newest of %s in %s)\n", p.Release.Tag(), l.Track(), from)
-	if l.Upstream.Pin != "" {
-		fmt.Fprintf(w, "         pinned by pipeline.yaml\n")
-	}
+	fmt.Fprintf(w, "upstream %s (%s)\n", p.Release.Tag(), p.Chosen)
 	fmt.Fprintf(w, "version  %s, uname -r %s\n", p.Version, p.KernelRelease)
 	fmt.Fprintf(w, "         %s\n", p.Revision.Why)
 	fmt.Fprintf(w, "publish  branch %s, tag %s\n", p.Branch, p.Tag)

@@ -83,6 +83,10 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	if err != nil {
 		return nil, 0, ErrNoTag
 	}
+	_, annotated := adv.Peeled[refName.String()]
+	if err := m.checkAnnotated(refName.Short(), annotated); err != nil {
+		return nil, 0, err
+	}
 
 	req := packp.NewUploadPackRequestFromCapabilities(adv.Capabilities)
 	req.Wants = []plumbing.Hash{ref.Hash()}

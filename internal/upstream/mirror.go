@@ -27,7 +27,10 @@ type Mirror struct {
 	URL string
 	// Repaired says why OpenMirror had to start the mirror again, if it did.
 	Repaired string
-	repo     *git.Repository
+	// AllowLightweight lets a lightweight tag be fetched (allow_unsigned); otherwise one is
+	// refused from upstream's advertisement, before anything is fetched.
+	AllowLightweight bool
+	repo             *git.Repository
 }
 
 // OpenMirror opens (creating if needed) the mirror of url under cacheDir, holding an exclusive
@@ -131,6 +134,7 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 	tag := rel.Tag()
 	refName := plumbing.NewTagReferenceName(tag)
 	res := &Fetched{}
+	var up *advertised // upstream's tag, once asked
 	if ref, err := m.repo.Reference(refName, false); err == nil {
 		if _, err := m.Resolve(ref); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
@@ -140,18 +144,18 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 		case err != nil:
 			res.Ref, res.Cached, res.Offline = ref, true, err.Error()
 			return res, nil
-		case remote == ref.Hash():
+		case remote.hash == ref.Hash():
 			res.Ref, res.Cached = ref, true
 			return res, nil
 		}
-		res.Retagged = ref.Hash().String()
+		res.Retagged, up = ref.Hash().String(), &remote
 	}
 	base := m.earlierRelease(rel)
 	depth := 1
 	if base != "" {
 		depth = 0
 	}
-	if tr != nil && m.empty() {
+	if tr != nil && m.empty() { // cloneTag reads the advertisement itself
 		ref, files, err := m.cloneTag(ctx, refName, tr.Dest, tr.Workers, progress, tr.Files)
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
@@ -162,6 +166,16 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 			os.RemoveAll(tr.Dest)
 		}
 		return res, err
+	}
+	if up == nil {
+		remote, err := m.remoteTag(ctx, refName)
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
+		}
+		up = &remote
+	}
+	if err := m.checkAnnotated(tag, up.annotated); err != nil {
+		return nil, err
 	}
 	spec := gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))
 	err := m.repo.FetchContext(ctx, &git.FetchOptions{
@@ -207,19 +221,46 @@ func (m *Mirror) empty() bool {
 	return len(packs) == 0 && len(loose) == 0
 }
 
-// remoteTag asks upstream which object its tag names now.
-func (m *Mirror) remoteTag(ctx context.Context, name plumbing.ReferenceName) (plumbing.Hash, error) {
+// advertised is what upstream's ref advertisement (an ls-remote) says of a tag.
+type advertised struct {
+	hash plumbing.Hash // the object the tag names
+	// annotated: git advertises an annotated tag with a second, peeled line (refs/tags/X^{},
+	// the commit it tags); a lightweight tag names the commit itself and has none.
+	annotated bool
+}
+
+// remoteTag asks upstream which object its tag names now, and whether the tag is annotated.
+func (m *Mirror) remoteTag(ctx context.Context, name plumbing.ReferenceName) (advertised, error) {
 	remote := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{m.URL}})
-	refs, err := remote.ListContext(ctx, &git.ListOptions{})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{PeelingOption: git.AppendPeeled})
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return advertised{}, err
 	}
+	var adv advertised
 	for _, r := range refs {
-		if r.Name() == name {
-			return r.Hash(), nil
+		switch r.Name() {
+		case name:
+			adv.hash = r.Hash()
+		case name + peeledSuffix:
+			adv.annotated = true
 		}
 	}
-	return plumbing.ZeroHash, fmt.Errorf("%s no longer has %s", m.URL, name.Short())
+	if adv.hash.IsZero() {
+		return advertised{}, fmt.Errorf("%s no longer has %s: %w", m.URL, name.Short(), ErrNoTag)
+	}
+	return adv, nil
+}
+
+const peeledSuffix = "^{}"
+
+// checkAnnotated refuses a lightweight tag, unless allowed, from what upstream advertised:
+// fetching one only to refuse it would bring the whole tree (235 MB for the kernel) for nothing.
+func (m *Mirror) checkAnnotated(tag string, annotated bool) error {
+	if annotated || m.AllowLightweight {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is a lightweight tag in %s (its ls-remote has no peeled %s^{} line): kernel.org releases are signed annotated tags, so nothing was fetched; set upstream.allow_unsigned: true only to build it unverified",
+		ErrUntrusted, tag, m.URL, tag)
 }
 
 // ErrNoTag means the upstream repository has no such tag.

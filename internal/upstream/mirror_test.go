@@ -267,6 +267,20 @@ func TestRetaggedUpstreamIsNoticed(t *testing.T) {
 		t.Errorf("the mirror's tag is still the old one: %+v, %v", tagged, err)
 	}
 
+	// Re-tagged as a lightweight tag: refused before fetching, the mirror's copy kept.
+	if err := repo.DeleteTag("v6.12.2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.CreateTag("v6.12.2", oldTag.Target, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.FetchTag(ctx, r2, nil); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "v6.12.2 is a lightweight tag") {
+		t.Errorf("FetchTag after a re-tag to a lightweight tag = %v; want it refused", err)
+	}
+	if ref, err := m.Repo().Tag("v6.12.2"); err != nil || ref.Hash() != moved.Hash() {
+		t.Errorf("the mirror's v6.12.2 = %v, %v; want the annotated tag %s kept", ref, err, moved.Hash())
+	}
+
 	os.RemoveAll(upstream)
 	f, err = m.FetchTag(ctx, r2, nil)
 	if err != nil || !f.Cached || f.Offline == "" || f.Ref.Hash() != moved.Hash() {
@@ -316,5 +330,49 @@ func TestUnopenableMirrorIsStartedAgain(t *testing.T) {
 	defer unlock()
 	if !strings.Contains(m.Repaired, "could not be opened") {
 		t.Errorf("Repaired = %q", m.Repaired)
+	}
+}
+
+// A lightweight tag is refused from upstream's advertisement (no peeled ^{} line), before
+// anything is fetched: kernel.org's releases are annotated, and the whole tree is hundreds of MB.
+func TestLightweightTagIsRefusedBeforeFetching(t *testing.T) {
+	upstream := twoReleases(t)
+	repo, err := git.PlainOpen(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := repo.Head()
+	if _, err := repo.CreateTag("v6.12.3", head.Hash(), nil); err != nil { // lightweight
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r3, _ := version.ParseRelease("6.12.3")
+	fetches := map[string]func(m *Mirror, dest string) (*Fetched, error){
+		"FetchTag": func(m *Mirror, _ string) (*Fetched, error) { return m.FetchTag(ctx, r3, nil) },
+		"FetchTagTree": func(m *Mirror, dest string) (*Fetched, error) {
+			return m.FetchTagTree(ctx, r3, nil, TreeRequest{Dest: dest, Workers: 2})
+		},
+	}
+	for name, fetch := range fetches {
+		t.Run(name, func(t *testing.T) {
+			m := openMirror(t, t.TempDir(), "file://"+upstream)
+			parent := t.TempDir()
+			_, err := fetch(m, filepath.Join(parent, "src"))
+			want := "v6.12.3 is a lightweight tag in file://" + upstream
+			if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s(lightweight) = %v; want ErrUntrusted containing %q", name, err, want)
+			}
+			if !m.empty() {
+				t.Errorf("%s(lightweight) fetched objects into the mirror", name)
+			}
+			if left, _ := os.ReadDir(parent); len(left) != 0 {
+				t.Errorf("%s(lightweight) wrote %v", name, left)
+			}
+			m.AllowLightweight = true // allow_unsigned
+			f, err := fetch(m, filepath.Join(parent, "src"))
+			if err != nil || f.Ref.Hash() != head.Hash() {
+				t.Errorf("%s(lightweight) with AllowLightweight = %+v, %v; want the tag fetched", name, f, err)
+			}
+		})
 	}
 }

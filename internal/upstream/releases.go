@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -47,12 +48,42 @@ var ErrNoRelease = errors.New("no release")
 func ParseReleases(data []byte) (*ReleasesFile, error) {
 	var f ReleasesFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("releases.json: %w", err)
+		return nil, fmt.Errorf("releases.json: %s", jsonProblem(err))
 	}
 	if f.Releases == nil {
 		return nil, errors.New(`releases.json: no "releases" list`)
 	}
 	return &f, nil
+}
+
+// jsonProblem says what is wrong with a releases.json in the document's own terms: where the
+// syntax breaks, or which key holds what kind of value where kernel.org's format has another.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("not JSON: %v at byte %d", err, syntax.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Sprintf("is %s, expected an object with latest_stable and releases (kernel.org's format)", jsonKind(typ.Value))
+	case errors.As(err, &typ):
+		return fmt.Sprintf("%s is %s, expected %s (at byte %d)", typ.Field, jsonKind(typ.Value), goKinds[typ.Type.Kind()], typ.Offset)
+	}
+	return err.Error()
+}
+
+// goKinds names what a field of each Go kind takes in the document.
+var goKinds = map[reflect.Kind]string{reflect.Struct: "an object", reflect.Slice: "a list", reflect.String: "a string", reflect.Bool: "true or false", reflect.Int64: "a number", reflect.Pointer: "a string or null"}
+
+var jsonKinds = map[string]string{"array": "a list", "object": "an object", "string": "a string", "number": "a number", "bool": "a boolean"}
+
+// jsonKind names a value as encoding/json's UnmarshalTypeError.Value describes it ("array",
+// "number", "number 1e999").
+func jsonKind(value string) string {
+	if k, ok := jsonKinds[value]; ok {
+		return k
+	}
+	return value
 }
 
 // Latest is the newest release that is not end-of-life, of the series or with the moniker the

@@ -54,10 +54,29 @@ func TestLatestOfSeries(t *testing.T) {
 	}
 }
 
-func TestParseReleasesRejectsMalformed(t *testing.T) {
-	for _, bad := range []string{"", "{", `{"releases": 3}`, `{"latest_stable": {}}`, `[]`} {
-		if _, err := ParseReleases([]byte(bad)); err == nil {
-			t.Errorf("ParseReleases(%q) = nil error", bad)
+// TestResolveRejectsMalformed: a releases.json that is not what kernel.org serves is refused
+// naming the URL and what was expected, in the document's terms, not Go's.
+func TestResolveRejectsMalformed(t *testing.T) {
+	s, _ := version.ParseTrack("6.12")
+	for _, tc := range []struct{ doc, want string }{
+		{``, "releases.json: not JSON: unexpected end of JSON input"},
+		{`{`, "releases.json: not JSON: unexpected end of JSON input"},
+		{`{"releases": [}`, "releases.json: not JSON: invalid character '}' looking for beginning of value at byte 15"},
+		{`[{"version": "6.12.1"}]`, "releases.json: is a list, expected an object with latest_stable and releases (kernel.org's format)"},
+		{`"6.12.1"`, "releases.json: is a string, expected an object with latest_stable and releases"},
+		{`{"releases": 3}`, "releases.json: releases is a number, expected a list"},
+		{`{"releases": [{"version": 6.12}]}`, "releases.json: releases.version is a number, expected a string"},
+		{`{"releases": [{"iseol": "no"}]}`, "releases.json: releases.iseol is a string, expected true or false"},
+		{`{"latest_stable": []}`, "releases.json: latest_stable is a list, expected an object"},
+		{`{"latest_stable": {}}`, `releases.json: no "releases" list`},
+	} {
+		path := filepath.Join(t.TempDir(), "releases.json")
+		if err := os.WriteFile(path, []byte(tc.doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Resolve(context.Background(), Source{ReleasesURL: path}, s, "")
+		if err == nil || !strings.Contains(err.Error(), path+": "+tc.want) || strings.Contains(err.Error(), "Go ") {
+			t.Errorf("Resolve(releases.json %s) = %v; want an error containing %q", tc.doc, err, path+": "+tc.want)
 		}
 	}
 }

@@ -173,7 +173,7 @@ func TestExtractTarballRefuses(t *testing.T) {
 		untrusted    bool
 	}{
 		{"content changed after signing", key, tampered, good, "linux-6.12.1.tar.xz: signature does not verify", true},
-		{"unknown signer", mallory, good, good, "signature does not verify", true},
+		{"unknown signer", mallory, good, good, "linux-6.12.1.tar.xz is signed by key " + fingerprint(mallory) + ", which is not in the keyring", true},
 		{"path escapes", key, escape, escape, "linux-6.12.1/../../evil: escapes the tree", false},
 		{"path through a symlink", key, through, through, "goes through the symlink scripts/link", false},
 		{"outside the release folder", key, outside, outside, "other/Makefile: outside linux-6.12.1/", false},

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,13 +11,17 @@ import (
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // ErrUntrusted is wrapped by every refusal to trust a tag.
 var ErrUntrusted = errors.New("untrusted tag")
 
-// VerifyTag checks that the release tag is annotated and signed by a key in the armored keyring
-// file, and, when signers is not empty, that the key is one of those fingerprints. It returns the
+// VerifyTag checks that the release tag is annotated and signed by a key in the keyring file,
+// and, when signers is not empty, that the key is one of those fingerprints. It returns the
 // signer's fingerprint (upper-case hex).
 func VerifyTag(t *Tagged, name, keyringFile string, signers []string) (string, error) {
 	if t.Tag == nil {
@@ -25,41 +30,115 @@ func VerifyTag(t *Tagged, name, keyringFile string, signers []string) (string, e
 	if t.Tag.PGPSignature == "" {
 		return "", fmt.Errorf("%w: %s is not signed", ErrUntrusted, name)
 	}
-	armored, err := os.ReadFile(keyringFile)
-	if err != nil {
-		return "", fmt.Errorf("keyring: %w", err)
+	// go-git's Tag.Verify reads only the keyring's first armored block: sign-check the tag's
+	// bytes ourselves against every key.
+	payload := &plumbing.MemoryObject{}
+	if err := t.Tag.EncodeWithoutSignature(payload); err != nil {
+		return "", fmt.Errorf("%s: encoding the tag to check its signature: %w", name, err)
 	}
-	entity, err := t.Tag.Verify(string(armored))
+	signed, err := payload.Reader()
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: signature does not verify against %s: %v", ErrUntrusted, name, keyringFile, err)
+		return "", fmt.Errorf("%s: encoding the tag to check its signature: %w", name, err)
 	}
-	return allowed(entity, name, signers)
+	return Trust{Keyring: keyringFile, Signers: signers}.VerifyDetached(name, signed, []byte(t.Tag.PGPSignature))
 }
 
 // Trust is who may sign what we build from.
 type Trust struct {
-	Keyring string   // armored public keys
+	Keyring string   // public keys: armored blocks one after another, or binary
 	Signers []string // allowed fingerprints; empty: any key in the keyring
 }
 
 // VerifyDetached checks an armored detached signature over everything signed yields, reading it
 // to the end, and returns the signer's fingerprint.
 func (tr Trust) VerifyDetached(name string, signed io.Reader, signature []byte) (string, error) {
-	f, err := os.Open(tr.Keyring)
+	ring, err := ReadKeyring(tr.Keyring)
 	if err != nil {
-		return "", fmt.Errorf("keyring: %w", err)
-	}
-	defer f.Close()
-	ring, err := openpgp.ReadArmoredKeyRing(f)
-	if err != nil {
-		return "", fmt.Errorf("keyring %s: %w", tr.Keyring, err)
+		io.Copy(io.Discard, signed) // a writer feeding signed must not block
+		return "", err
 	}
 	entity, err := openpgp.CheckArmoredDetachedSignature(ring, signed, bytes.NewReader(signature), nil)
 	if err != nil {
-		io.Copy(io.Discard, signed) // a writer feeding signed must not block
-		return "", fmt.Errorf("%w: %s: signature does not verify against %s: %v", ErrUntrusted, name, tr.Keyring, err)
+		io.Copy(io.Discard, signed)
+		return "", tr.refusal(name, signature, err)
 	}
 	return allowed(entity, name, tr.Signers)
+}
+
+// ReadKeyring reads every key in a keyring file: any number of armored blocks (gpg --export
+// --armor outputs concatenated), or a binary keyring. openpgp.ReadArmoredKeyRing stops after the
+// first block and would silently drop the keys after it.
+func ReadKeyring(file string) (openpgp.EntityList, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	if !bytes.Contains(data, []byte("-----BEGIN PGP ")) {
+		ring, err := openpgp.ReadKeyRing(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s (binary, no armor found): %w", file, err)
+		}
+		return nonEmpty(file, ring)
+	}
+	// armor.Decode keeps using a bufio.Reader it is given, so each call resumes after the
+	// previous block.
+	r := bufio.NewReader(bytes.NewReader(data))
+	var ring openpgp.EntityList
+	for n := 1; ; n++ {
+		block, err := armor.Decode(r)
+		if err == io.EOF && n > 1 {
+			return nonEmpty(file, ring)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s: armored block %d: %w", file, n, err)
+		}
+		if block.Type != openpgp.PublicKeyType {
+			return nil, fmt.Errorf("keyring %s: armored block %d is a %s, expected a %s: export public keys with gpg --export --armor", file, n, block.Type, openpgp.PublicKeyType)
+		}
+		keys, err := openpgp.ReadKeyRing(block.Body)
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s: armored block %d: %w", file, n, err)
+		}
+		ring = append(ring, keys...)
+	}
+}
+
+func nonEmpty(file string, ring openpgp.EntityList) (openpgp.EntityList, error) {
+	if len(ring) == 0 {
+		return nil, fmt.Errorf("keyring %s holds no public keys: write the signers' keys there with gpg --export --armor", file)
+	}
+	return ring, nil
+}
+
+// refusal explains a signature that did not verify; when the key that made it is not in the
+// keyring, it names that key, since adding it (if it is trusted) is the fix.
+func (tr Trust) refusal(name string, signature []byte, err error) error {
+	if !errors.Is(err, pgperrors.ErrUnknownIssuer) {
+		return fmt.Errorf("%w: %s: signature does not verify against %s: %v", ErrUntrusted, name, tr.Keyring, err)
+	}
+	key := issuer(signature)
+	return fmt.Errorf("%w: %s is signed by key %s, which is not in the keyring %s: if %s is a release signer you trust, add its public key there (gpg --export --armor %s >> %s) and its fingerprint to upstream.signers; otherwise do not build this release",
+		ErrUntrusted, name, key, tr.Keyring, key, key, tr.Keyring)
+}
+
+// issuer names the key that made an armored signature: its fingerprint from the issuer
+// fingerprint subpacket when the signature has one, else its 64-bit key ID.
+func issuer(signature []byte) string {
+	block, err := armor.Decode(bytes.NewReader(signature))
+	if err != nil {
+		return "(unreadable signature)"
+	}
+	p, err := packet.Read(block.Body)
+	sig, ok := p.(*packet.Signature)
+	switch {
+	case err != nil || !ok:
+		return "(unreadable signature)"
+	case len(sig.IssuerFingerprint) > 0:
+		return fmt.Sprintf("%X", sig.IssuerFingerprint)
+	case sig.IssuerKeyId != nil:
+		return fmt.Sprintf("%016X (key ID)", *sig.IssuerKeyId)
+	}
+	return "(the signature names no issuer)"
 }
 
 func allowed(entity *openpgp.Entity, name string, signers []string) (string, error) {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// kernelOrg makes what the smoke profile reads from KERNEL_ORG: linux.git, a real repository
+// holding v6.12.1 and v6.12.2 as annotated tags, and a releases.json naming 6.12.2.
+func kernelOrg(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	repo, err := git.PlainInit(filepath.Join(dir, "linux.git"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1700000000, 0)}
+	for _, rel := range []string{"6.12.1", "6.12.2"} {
+		if err := os.WriteFile(filepath.Join(dir, "linux.git", "Makefile"), []byte("# "+rel+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wt.Add("Makefile")
+		h, err := wt.Commit("Linux "+rel, &git.CommitOptions{Author: sig, Committer: sig})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := repo.CreateTag("v"+rel, h, &git.CreateTagOptions{Tagger: sig, Message: "Linux " + rel}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	releases := `{"latest_stable":{"version":"6.12.2"},"releases":[{"iseol":false,"version":"6.12.2","moniker":"stable"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "releases.json"), []byte(releases), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// smokeLine writes a pipeline.yaml of one profile following korg, with nowhere to publish (so
+// check reads no remote), and returns its path.
+func smokeLine(t *testing.T, korg, extra string) string {
+	t.Helper()
+	doc := `name: linux-msft-wsl
+series: "6.12"
+upstream:
+  releases: file://` + korg + `/releases.json
+  git: file://` + korg + `/linux.git
+  keyring: ` + korg + `/keys.asc` + extra + `
+version:
+  localversion: -microsoft-standard-WSL2
+  branch: linux-msft-wsl-{series}.y
+  tag: linux-msft-wsl-{version}
+profiles:
+  smoke:
+    arches: [x86_64]
+    config:
+      base: tinyconfig
+    initrd:
+      spec: initrd.list
+`
+	dir := t.TempDir()
+	for name, body := range map[string]string{"pipeline.yaml": doc, "initrd.list": "dir /dev 0755 0 0\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "pipeline.yaml")
+}
+
+// TestCheckRelease: check --release of a release upstream does not have is a bad argument (2)
+// naming the tag and the repository, not "run to build it".
+func TestCheckRelease(t *testing.T) {
+	korg := kernelOrg(t)
+	config := smokeLine(t, korg, "")
+	for _, tc := range []struct {
+		release string
+		code    int
+		stdout  string
+		stderr  string
+	}{
+		{release: "6.12.9", code: 2, stderr: "release 6.12.9: file://" + korg + "/linux.git has no tag v6.12.9 (the newest of 6.12 there is 6.12.2)"},
+		{release: "6.12.1", code: 0, stdout: "upstream 6.12.1; nothing built yet: run to build it"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := []string{"check", "--config", config, "--profile", "smoke", "--release", tc.release,
+			"--work-dir", t.TempDir(), "--cache-dir", t.TempDir()}
+		code := run(context.Background(), args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
+				strings.Join(args, " "), code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
