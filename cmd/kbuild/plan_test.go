@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -38,5 +40,32 @@ func TestPlanSaysWhereTheReleaseCameFrom(t *testing.T) {
 		if bad {
 			t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant 0 and %q, without %q", strings.Join(args, " "), code, stdout.String(), stderr.String(), tc.want, tc.not)
 		}
+	}
+}
+
+// TestPlanPrintsTheCommandsItWouldRun: each stage's programs come from the code that runs them,
+// through the dry-run runner, and nothing is made in the work dir.
+func TestPlanPrintsTheCommandsItWouldRun(t *testing.T) {
+	korg := kernelOrg(t)
+	work := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"plan", "--config", smokeLine(t, korg, ""), "--profile", "smoke", "--work-dir", work, "--cache-dir", t.TempDir()}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("kbuild plan = %d: %s", code, stderr.String())
+	}
+	src, build := filepath.Join(work, "src", "smoke"), filepath.Join(work, "build", "smoke", "x86_64")
+	for _, want := range []string{
+		"  build      [x86_64] make bzImage (ccache)\n             $ KBUILD_BUILD_USER=wslkernel ",
+		" make -C " + src + " O=" + build + " ARCH=x86_64 ",
+		" bzImage\n",
+		" olddefconfig\n",
+		"             $ qemu-system-x86_64 ",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("kbuild plan lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if entries, _ := os.ReadDir(work); len(entries) > 0 {
+		t.Errorf("kbuild plan made %v in the work dir", entries)
 	}
 }

@@ -101,17 +101,20 @@ func (t *Tree) jobs() int {
 // Env is the environment that makes the build reproducible: fixed timestamp, user and host,
 // and source and build paths mapped out of debug info and __FILE__.
 func (t *Tree) Env() []string {
-	env := []string{
-		"KBUILD_BUILD_TIMESTAMP=" + t.Timestamp.UTC().Format(time.UnixDate),
+	var env []string
+	if !t.Timestamp.IsZero() { // zero only in kbuild plan, before the upstream commit is known
+		env = append(env, "KBUILD_BUILD_TIMESTAMP="+t.Timestamp.UTC().Format(time.UnixDate))
+	}
+	env = append(env,
 		"KBUILD_BUILD_USER=wslkernel",
 		"KBUILD_BUILD_HOST=wslkernel",
 		"KBUILD_BUILD_VERSION=1",
-		"KCFLAGS=-ffile-prefix-map=" + t.Src + "/=./ -ffile-prefix-map=" + t.Out + "/=./",
-		"CCACHE_BASEDIR=" + t.Src,
+		"KCFLAGS=-ffile-prefix-map="+t.Src+"/=./ -ffile-prefix-map="+t.Out+"/=./",
+		"CCACHE_BASEDIR="+t.Src,
 		"CCACHE_NOHASHDIR=1",
 		"LC_ALL=C",
 		"TZ=UTC",
-	}
+	)
 	if t.CcacheLog != "" {
 		env = append(env, "CCACHE_STATSLOG="+t.CcacheLog)
 	}

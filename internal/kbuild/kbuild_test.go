@@ -47,7 +47,7 @@ make[3]: *** [../scripts/Makefile.build:478: kernel] Error 2
 		log += fmt.Sprintf("make[%d]: *** Waiting for unfinished jobs....\n", i)
 	}
 	r := &scripted{log: log, fail: true}
-	tree := &Tree{Src: "/src", Out: "/out", Arch: arches["x86_64"], Jobs: 2, Runner: r}
+	tree := &Tree{Src: "/src", Out: "/out", Arch: arches["x86_64"], Jobs: 2, Runner: r, Timestamp: time.Unix(1764000000, 0)}
 	var full strings.Builder
 	err := tree.Make(context.Background(), &full, "bzImage")
 	var be *BuildError

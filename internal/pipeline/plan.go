@@ -43,6 +43,7 @@ type Plan struct {
 	Branch, Tag   string
 	Arches        []kbuild.Arch
 	OutDir        string
+	workDir       string // where the source and build trees go (Options.WorkDir)
 	// InputsDigest identifies the release's upstream, patches and configs (InputsDigest); Revision
 	// says how the published state set the revision.
 	InputsDigest string
@@ -77,6 +78,7 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 		p.Arches = append(p.Arches, a)
 	}
 	p.OutDir = filepath.Join(opts.WorkDir, "out", line.Name, v.String())
+	p.workDir = opts.WorkDir
 	return p, nil
 }
 
@@ -107,14 +109,18 @@ func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "         %s\n", p.Revision.Why)
 	fmt.Fprintf(w, "publish  branch %s, tag %s\n", p.Branch, p.Tag)
 	fmt.Fprintf(w, "stages:\n")
-	p.printStages(w)
+	p.printStages(w, p.workDir)
 	fmt.Fprintf(w, "  manifest   %s\n", filepath.Join(p.OutDir, "manifest.json"))
 }
 
-// printStages walks the stage table in plan mode: every stage the profile has, described.
-func (p *Plan) printStages(w io.Writer) {
-	r := newRun(p, Options{}, inPlan)
-	r.walk(context.Background(), func(_ context.Context, s *stage, ar *archRun) error {
+// printStages walks the stage table in plan mode: every stage the profile has, described, with
+// the command lines it would run, as runner.DryRun prints them from the code that runs them.
+func (p *Plan) printStages(w io.Writer, workDir string) {
+	r := newRun(p, Options{WorkDir: workDir, Runner: &runner.DryRun{Out: commandLines{w}}}, inPlan)
+	if p.Line.Upstream.Source != "tarball" {
+		r.st.src = r.worktree().Dir
+	}
+	r.walk(context.Background(), func(ctx context.Context, s *stage, ar *archRun) error {
 		what := s.describe(p, archOf(ar))
 		if what == "" {
 			return nil
@@ -123,8 +129,19 @@ func (p *Plan) printStages(w io.Writer) {
 			what = "[" + ar.a.Name + "] " + what
 		}
 		fmt.Fprintf(w, "  %-10s %s\n", s.name, what)
+		if s.rehearse != nil {
+			return s.rehearse(ctx, r, ar)
+		}
 		return nil
 	})
+}
+
+// commandLines indents the dry run's command lines under the stage they belong to.
+type commandLines struct{ w io.Writer }
+
+func (c commandLines) Write(b []byte) (int, error) {
+	_, err := fmt.Fprintf(c.w, "%13s$ %s", "", b)
+	return len(b), err
 }
 
 func archOf(ar *archRun) kbuild.Arch {

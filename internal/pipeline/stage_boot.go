@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/wslkernel/wslkernel/internal/boot"
@@ -38,15 +39,8 @@ func bootRestore(_ *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage)
 }
 
 func bootBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
-	b := r.plan.Line.Profile.Boot
-	console := filepath.Join(ar.out, "console.log")
-	opts := boot.Options{
-		Arch: ar.a.Name, Kernel: filepath.Join(ar.out, "kernel"), Initrd: filepath.Join(ar.out, "initrd.img"), Memory: b.Memory,
-		Cmdline: b.Cmdline, Timeout: b.Timeout, ConsoleLog: console, Release: r.plan.KernelRelease,
-	}
-	if ar.module != "" {
-		opts.ModulesDisk, opts.Module = ar.vhdx, ar.module
-	}
+	opts := bootOptions(r, ar)
+	console := opts.ConsoleLog
 	res, err := boot.Run(ctx, r.opts.Runner, opts)
 	if err != nil {
 		return outcome{}, err
@@ -60,6 +54,28 @@ func bootBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		detail += fmt.Sprintf(", loaded %s from %s", res.Module, filepath.Base(ar.vhdx))
 	}
 	return outcome{detail: detail + fmt.Sprintf(", %.2fs to init (kernel clock), %.2fs wall", res.TimeToInit.Seconds(), res.Wall.Seconds())}, nil
+}
+
+// bootOptions are the boot test of the arch's kernel, initrd and modules disk.
+func bootOptions(r *run, ar *archRun) boot.Options {
+	b := r.plan.Line.Profile.Boot
+	opts := boot.Options{
+		Arch: ar.a.Name, Kernel: filepath.Join(ar.out, "kernel"), Initrd: filepath.Join(ar.out, "initrd.img"), Memory: b.Memory,
+		Cmdline: b.Cmdline, Timeout: b.Timeout, ConsoleLog: filepath.Join(ar.out, "console.log"), Release: r.plan.KernelRelease,
+	}
+	if ar.module != "" {
+		opts.ModulesDisk, opts.Module = ar.vhdx, ar.module
+	}
+	return opts
+}
+
+// rehearseBoot hands the boot test's qemu command to the Runner (kbuild plan).
+func rehearseBoot(ctx context.Context, r *run, ar *archRun) error {
+	prog, args, err := boot.Command(bootOptions(r, ar))
+	if err != nil {
+		return err
+	}
+	return r.opts.Runner.Run(ctx, prog, args, nil, io.Discard)
 }
 
 func describeBoot(p *Plan, a kbuild.Arch) string {

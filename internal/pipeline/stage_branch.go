@@ -51,12 +51,12 @@ func branchRestore(r *run, _ *archRun, _ *manifest.Manifest, rec manifest.Stage)
 }
 
 func branchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
+	if err := savedefconfigs(ctx, r, nil); err != nil {
+		return outcome{}, err
+	}
 	files := map[string][]byte{}
 	var paths []string
 	for _, ar := range r.arches {
-		if err := ar.tree.Make(ctx, ar.log, "savedefconfig"); err != nil {
-			return outcome{}, fmt.Errorf("%s: make savedefconfig: %w", ar.a.Name, err)
-		}
 		data, err := os.ReadFile(filepath.Join(ar.tree.Out, "defconfig"))
 		if err != nil {
 			return outcome{}, err
@@ -89,6 +89,16 @@ func branchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	}
 	return outcome{detail: fmt.Sprintf("%s at %s: %s committed", r.plan.Branch, r.st.branchHead[:12], strings.Join(paths, ", ")),
 		product: r.st.branchHead}, nil
+}
+
+// savedefconfigs has every arch's tree write its defconfig.
+func savedefconfigs(ctx context.Context, r *run, _ *archRun) error {
+	for _, ar := range r.arches {
+		if err := ar.tree.Make(ctx, ar.log, "savedefconfig"); err != nil {
+			return fmt.Errorf("%s: make savedefconfig: %w", ar.a.Name, err)
+		}
+	}
+	return nil
 }
 
 // defconfigMessage is the defconfig commit's message: which fragments made each file.

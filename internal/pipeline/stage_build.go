@@ -127,6 +127,11 @@ func (r *run) live() io.Writer {
 	return r.opts.Progress
 }
 
+// makeImage hands the build's make command to the Runner (kbuild plan).
+func makeImage(ctx context.Context, _ *run, ar *archRun) error {
+	return ar.tree.Make(ctx, ar.log, ar.a.Image)
+}
+
 func describeBuild(p *Plan, a kbuild.Arch) string {
 	return fmt.Sprintf("make %s (%s)", a.Image, wrapperName(p.Line.Profile.Build.Wrapper))
 }

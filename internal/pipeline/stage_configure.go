@@ -193,6 +193,16 @@ func explainer(ar *archRun) func(sym, want string) string {
 	}
 }
 
+// rehearseConfigure hands the configure stage's make commands to the Runner (kbuild plan).
+func rehearseConfigure(ctx context.Context, r *run, ar *archRun) error {
+	if base := r.plan.Line.Profile.Config.BaseFor(ar.a.Name); config.IsMakeTarget(base) {
+		if err := ar.tree.Make(ctx, ar.log, base); err != nil {
+			return err
+		}
+	}
+	return ar.tree.Make(ctx, ar.log, "olddefconfig")
+}
+
 // baseName is the arch's config base as people write it: a make target, or a file relative to
 // pipeline.yaml.
 func baseName(l *config.Line, arch string) string {

@@ -28,7 +28,7 @@ func headersBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		return outcome{}, err
 	}
 	defer os.RemoveAll(tmp) // after a failure; after success it is already renamed
-	if err := ar.tree.Make(ctx, ar.log, "INSTALL_HDR_PATH="+tmp, "headers_install"); err != nil {
+	if err := installHeaders(ctx, ar, tmp); err != nil {
 		return outcome{}, fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}
 	if err := os.RemoveAll(dest); err != nil {
@@ -42,6 +42,16 @@ func headersBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		return outcome{}, err
 	}
 	return outcome{detail: fmt.Sprintf("%s, %d KiB", dest, f.Size>>10), outputs: []manifest.File{f}}, nil
+}
+
+// installHeaders installs the UAPI headers under dest.
+func installHeaders(ctx context.Context, ar *archRun, dest string) error {
+	return ar.tree.Make(ctx, ar.log, "INSTALL_HDR_PATH="+dest, "headers_install")
+}
+
+// rehearseHeaders hands the headers stage's make command to the Runner (kbuild plan).
+func rehearseHeaders(ctx context.Context, _ *run, ar *archRun) error {
+	return installHeaders(ctx, ar, filepath.Join(ar.out, "headers.tmp"))
 }
 
 func describeHeaders(p *Plan, _ kbuild.Arch) string {

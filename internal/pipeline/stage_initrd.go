@@ -83,6 +83,12 @@ func (r *run) buildPrograms(ctx context.Context, a kbuild.Arch) (map[string]stri
 	return vars, nil
 }
 
+// rehearseInitrd hands the go build commands of the initrd's programs to the Runner (kbuild plan).
+func rehearseInitrd(ctx context.Context, r *run, ar *archRun) error {
+	_, err := r.buildPrograms(ctx, ar.a)
+	return err
+}
+
 func describeInitrd(p *Plan, _ kbuild.Arch) string {
 	prof := p.Line.Profile
 	return fmt.Sprintf("%s, %s", p.Line.Pipeline.Rel(prof.Initrd.Spec), compressionName(prof.Initrd.Compression))

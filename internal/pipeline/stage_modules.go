@@ -51,15 +51,12 @@ func modulesRestore(r *run, ar *archRun, prev *manifest.Manifest, _ manifest.Sta
 
 func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	vhdx := filepath.Join(ar.out, "modules.vhdx")
-	if err := ar.tree.Make(ctx, ar.log, "modules"); err != nil {
-		return outcome{}, fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
-	}
 	root := filepath.Join(ar.out, "modules-root")
 	if err := os.RemoveAll(root); err != nil {
 		return outcome{}, err
 	}
 	defer os.RemoveAll(root)
-	if err := ar.tree.Make(ctx, ar.log, "INSTALL_MOD_PATH="+root, "INSTALL_MOD_STRIP=1", "modules_install"); err != nil {
+	if err := installModules(ctx, ar, root); err != nil {
 		return outcome{}, fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}
 	modDir := filepath.Join(root, "lib/modules", r.plan.KernelRelease)
@@ -89,6 +86,19 @@ func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	ar.vhdx, ar.module = vhdx, module
 	out.detail = fmt.Sprintf("%d modules in %s (%d bytes) and %s (%d bytes)", n, filepath.Base(vhdx), out.outputs[0].Size, filepath.Base(vhd), out.outputs[1].Size)
 	return out, nil
+}
+
+// installModules builds the modules and installs them, stripped, under root.
+func installModules(ctx context.Context, ar *archRun, root string) error {
+	if err := ar.tree.Make(ctx, ar.log, "modules"); err != nil {
+		return err
+	}
+	return ar.tree.Make(ctx, ar.log, "INSTALL_MOD_PATH="+root, "INSTALL_MOD_STRIP=1", "modules_install")
+}
+
+// rehearseModules hands the modules stage's make commands to the Runner (kbuild plan).
+func rehearseModules(ctx context.Context, _ *run, ar *archRun) error {
+	return installModules(ctx, ar, filepath.Join(ar.out, "modules-root"))
 }
 
 // bootModule is the module the boot test loads: the one asked for, which must load alone, else

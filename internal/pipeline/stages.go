@@ -18,19 +18,19 @@ var stages = []*stage{
 	{name: "patch", after: []string{"fetch"}, in: everyWalk &^ (inRefresh | inBoot | inPackage), ships: true,
 		declares: patchDeclares, derives: patchDerives, intact: patchIntact, restore: patchRestore, body: patchBody, describe: describePatch},
 	{name: "configure", perArch: true, everyArch: true, after: []string{"patch"}, in: building | inConfigure | inAssemble, ships: true,
-		declares: configureDeclares, derives: configureDerives, intact: configureIntact, restore: configureRestore, body: configureBody, describe: describeConfigure},
+		declares: configureDeclares, derives: configureDerives, intact: configureIntact, restore: configureRestore, body: configureBody, describe: describeConfigure, rehearse: rehearseConfigure},
 	{name: "branch", after: []string{"configure"}, in: inRun | inAssemble | inStatus | inPlan, ships: true,
-		derives: branchDerives, intact: branchIntact, restore: branchRestore, body: branchBody, describe: describeBranch},
+		derives: branchDerives, intact: branchIntact, restore: branchRestore, body: branchBody, describe: describeBranch, rehearse: savedefconfigs},
 	{name: "build", perArch: true, parallel: true, after: []string{"patch", "configure"}, in: building, ships: true,
-		declares: buildDeclares, derives: buildDerives, outputs: []string{"kernel", "config"}, restore: buildRestore, body: buildBody, describe: describeBuild},
+		declares: buildDeclares, derives: buildDerives, outputs: []string{"kernel", "config"}, restore: buildRestore, body: buildBody, describe: describeBuild, rehearse: makeImage},
 	{name: "modules", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: hasModules,
-		declares: modulesDeclares, derives: modulesDerives, outputs: []string{"modules", "modules-vhd"}, restore: modulesRestore, body: modulesBody, describe: describeModules},
+		declares: modulesDeclares, derives: modulesDerives, outputs: []string{"modules", "modules-vhd"}, restore: modulesRestore, body: modulesBody, describe: describeModules, rehearse: rehearseModules},
 	{name: "headers", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: wantsHeaders,
-		derives: headersDerives, outputs: []string{"headers"}, body: headersBody, describe: describeHeaders},
+		derives: headersDerives, outputs: []string{"headers"}, body: headersBody, describe: describeHeaders, rehearse: rehearseHeaders},
 	{name: "initrd", perArch: true, parallel: true, in: building, ships: true,
-		declares: initrdDeclares, derives: initrdDerives, outputs: []string{"initrd"}, body: initrdBody, describe: describeInitrd},
+		declares: initrdDeclares, derives: initrdDerives, outputs: []string{"initrd"}, body: initrdBody, describe: describeInitrd, rehearse: rehearseInitrd},
 	{name: "boot", perArch: true, parallel: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
-		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot},
+		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot, rehearse: rehearseBoot},
 	{name: "assemble", perArch: true, after: []string{"branch"}, in: inAssemble, body: assembleBody},
 	{name: "package", after: []string{"boot", "assemble"}, in: inRun | inAssemble | inStatus | inPlan | inPackage, ships: true, applies: packages,
 		declares: packageDeclares, derives: packageDerives, outputs: []string{"payload"}, body: packageBody, describe: describePackage},
@@ -64,8 +64,10 @@ type stage struct {
 	// body does the work. It changes the state and returns what it made; it never writes the
 	// manifest.
 	body func(ctx context.Context, r *run, ar *archRun) (outcome, error)
-	// describe is what kbuild plan prints for it.
+	// describe is what kbuild plan prints for it; rehearse hands the programs the body would run
+	// to the run's Runner, which in plan is runner.DryRun: plan prints the very command lines.
 	describe func(p *Plan, a kbuild.Arch) string
+	rehearse func(ctx context.Context, r *run, ar *archRun) error
 }
 
 // outcome is what a stage body returns to the executor.
