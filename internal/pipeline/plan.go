@@ -100,8 +100,13 @@ func chosen(l *config.Line, opts Options) string {
 	return fmt.Sprintf("newest of %s in %s", l.Track(), l.Upstream.Releases)
 }
 
-// Print says what Run would do, without doing it.
-func (p *Plan) Print(w io.Writer) {
+// Print says what Run would do, without doing it: each stage described.
+func (p *Plan) Print(w io.Writer) { p.print(w, false) }
+
+// PrintCommands is Print with, under each stage, the command lines it would run (kbuild plan).
+func (p *Plan) PrintCommands(w io.Writer) { p.print(w, true) }
+
+func (p *Plan) print(w io.Writer, commands bool) {
 	l := p.Line
 	fmt.Fprintf(w, "line     %s, profile %s, following %s\n", l.Pipeline.Name, l.Name, l.Track())
 	fmt.Fprintf(w, "upstream %s (%s)\n", p.Release.Tag(), p.Chosen)
@@ -109,14 +114,14 @@ func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "         %s\n", p.Revision.Why)
 	fmt.Fprintf(w, "publish  branch %s, tag %s\n", p.Branch, p.Tag)
 	fmt.Fprintf(w, "stages:\n")
-	p.printStages(w, p.workDir)
+	p.printStages(w, commands)
 	fmt.Fprintf(w, "  manifest   %s\n", filepath.Join(p.OutDir, "manifest.json"))
 }
 
 // printStages walks the stage table in plan mode: every stage the profile has, described, with
 // the command lines it would run, as runner.DryRun prints them from the code that runs them.
-func (p *Plan) printStages(w io.Writer, workDir string) {
-	r := newRun(p, Options{WorkDir: workDir, Runner: &runner.DryRun{Out: commandLines{w}}}, inPlan)
+func (p *Plan) printStages(w io.Writer, commands bool) {
+	r := newRun(p, Options{WorkDir: p.workDir, Runner: &runner.DryRun{Out: commandLines{w}}}, inPlan)
 	if p.Line.Upstream.Source != "tarball" {
 		r.st.src = r.worktree().Dir
 	}
@@ -129,7 +134,7 @@ func (p *Plan) printStages(w io.Writer, workDir string) {
 			what = "[" + ar.a.Name + "] " + what
 		}
 		fmt.Fprintf(w, "  %-10s %s\n", s.name, what)
-		if s.rehearse != nil {
+		if commands && s.rehearse != nil {
 			return s.rehearse(ctx, r, ar)
 		}
 		return nil

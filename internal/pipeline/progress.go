@@ -92,18 +92,30 @@ func recordCommands(outDir string, n int) {
 // redraw starts every live progress line: back to the line's start, erase it.
 const redraw = "\r\033[K"
 
-// PlainProgress turns live progress, drawn over itself on a terminal, into one line per update,
-// for a log or a program that follows the run (kbuild --progress plain). Erasing alone writes
-// nothing; anything else passes as it is.
-func PlainProgress(w io.Writer) io.Writer { return plainProgress{w} }
+// PlainProgress turns live progress, drawn over itself on a terminal, into lines, for a log or a
+// program that follows the run (kbuild --progress plain): the first update of each kind ("build
+// [x86_64]", "export") at once, then at most one every plainEvery. Erasing alone writes nothing;
+// anything else passes as it is.
+func PlainProgress(w io.Writer) io.Writer { return &plainProgress{w: w, last: map[string]time.Time{}} }
 
-type plainProgress struct{ w io.Writer }
+// plainEvery is how often plain progress repeats an update of the same kind.
+const plainEvery = 5 * time.Second
 
-func (p plainProgress) Write(b []byte) (int, error) {
+type plainProgress struct {
+	w    io.Writer
+	last map[string]time.Time
+}
+
+func (p *plainProgress) Write(b []byte) (int, error) {
 	line, ok := bytes.CutPrefix(b, []byte(redraw))
 	if !ok {
 		return p.w.Write(b)
 	}
+	kind, _, _ := bytes.Cut(line, []byte(":"))
+	if last, seen := p.last[string(kind)]; seen && time.Since(last) < plainEvery {
+		return len(b), nil
+	}
+	p.last[string(kind)] = time.Now()
 	if len(line) > 0 {
 		if _, err := p.w.Write(append(line, '\n')); err != nil {
 			return 0, err

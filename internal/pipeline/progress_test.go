@@ -62,3 +62,16 @@ func TestPlainProgressWritesALinePerUpdate(t *testing.T) {
 		t.Errorf("plain progress = %q, want %q", got, want)
 	}
 }
+
+// Plain progress repeats an update of one kind at most every plainEvery: a log gets the first
+// export line and the first build line, not every redraw.
+func TestPlainProgressThrottlesEachKind(t *testing.T) {
+	var out bytes.Buffer
+	p := PlainProgress(&out)
+	for _, u := range []string{"export: 1 files, 0 MiB", "export: 2 files, 0 MiB", "build [x86_64]: 1 commands", "export: 3 files, 0 MiB"} {
+		fmt.Fprint(p, redraw+u)
+	}
+	if got, want := out.String(), "export: 1 files, 0 MiB\nbuild [x86_64]: 1 commands\n"; got != want {
+		t.Errorf("plain progress = %q, want %q", got, want)
+	}
+}
