@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/config"
 )
 
 // localPipeline writes pipeline.yaml, edited by edit, into a folder that links to the
@@ -85,8 +87,7 @@ func TestWslProfileConfiguresAndPassesItsPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours, _ := os.ReadFile(filepath.Join(build, ".config"))
-	frags := []string{"configs/wsl.config", "configs/size.config", "configs/wsl-x86_64.config", "configs/size-x86_64.config"}
-	if want := mergeConfigSh(t, src, filepath.Join(build, ".config.base"), frags); !bytes.Equal(ours, want) {
+	if want := mergeConfigSh(t, src, filepath.Join(build, ".config.base"), wslFragments(t, "x86_64")); !bytes.Equal(ours, want) {
 		t.Errorf("the wsl x86_64 .config (%d bytes) differs from merge_config.sh + olddefconfig's (%d bytes)", len(ours), len(want))
 	}
 	out, err = kbuildWith(t, pipeline, "config", "explain", "CONFIG_HYPERV_VSOCKETS", "--profile", "wsl", "--arch", "arm64", "--work-dir", wslWork())
@@ -193,6 +194,25 @@ func TestMergeEqualsMergeConfigSh(t *testing.T) {
 // mergeConfigSh is the .config the kernel's own tools make from base and the fragments (paths
 // relative to the repository), the local version included (and the EXTRAVERSION kbuild passes
 // make, which the .config's header line names).
+// wslFragments are the wsl profile's fragments for arch, features included, in the order
+// configure merges them, relative to the repository.
+func wslFragments(t *testing.T, arch string) []string {
+	t.Helper()
+	p, err := config.Load(filepath.Join(repoRoot, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.Select("wsl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frags []string
+	for _, f := range l.Profile.Config.FragmentsFor(arch) {
+		frags = append(frags, p.Rel(f))
+	}
+	return frags
+}
+
 func mergeConfigSh(t *testing.T, src, base string, frags []string) []byte {
 	t.Helper()
 	theirs := t.TempDir()
