@@ -56,8 +56,9 @@ type msiFile struct {
 // (CurrentBuildNumber): the WindowsBuild property stops at 9600 on Windows 10 and 11.
 //
 // The custom actions are deferred and impersonated, so they edit the user's own .wslconfig, and
-// sequenced by number (wixl 0.101 places After=InstallFiles after InstallFinalize): -Set right
-// after InstallFiles, -Restore right before RemoveFiles. (wixl 0.101 writes no rollback flag, so
+// sequenced by number: wixl 0.101 places After=InstallFiles after InstallFinalize, and gives
+// Before=CostFinalize sequence 1 or 901 from run to run (so the MSI was not reproducible). -Set
+// runs right after InstallFiles, -Restore right before RemoveFiles. (wixl 0.101 writes no rollback flag, so
 // there is no rollback action: a failed -Set fails the install, and the files roll back.)
 var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscape}).Parse(`<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
@@ -94,7 +95,7 @@ var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscap
     <CustomAction Id="SetWslConfig" Property="POWERSHELL" ExeCommand="{{template "args" .}} -Set {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
     <CustomAction Id="RestoreWslConfig" Property="POWERSHELL" ExeCommand="{{template "args" .}} -Restore {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
     <InstallExecuteSequence>
-      <Custom Action="FindPowerShell" Before="CostFinalize"/>
+      <Custom Action="FindPowerShell" Sequence="990"/>
       <Custom Action="RestoreWslConfig" Sequence="3499">REMOVE~="ALL"</Custom>
       <Custom Action="SetWslConfig" Sequence="4001">NOT REMOVE~="ALL"</Custom>
     </InstallExecuteSequence>

@@ -65,7 +65,7 @@ func TestMSITables(t *testing.T) {
 			`FindPowerShell	51	POWERSHELL	[System64Folder]WindowsPowerShell\v1.0\powershell.exe	`,
 			`SetWslConfig	1074	POWERSHELL	-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "[#WslConfigScript]" -Set -Kernel "[#File0]" -Modules "[#File1]"	`,
 			`RestoreWslConfig	1074	POWERSHELL	-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "[#WslConfigScript]" -Restore -Kernel "[#File0]" -Modules "[#File1]"	`}, nil},
-		{"InstallExecuteSequence", []string{"RemoveExistingProducts\t\t1401", "RestoreWslConfig\tREMOVE~=\"ALL\"\t3499", "RemoveFiles\t\t3500",
+		{"InstallExecuteSequence", []string{"FindPowerShell\t\t990", "CostFinalize\t\t1000", "RemoveExistingProducts\t\t1401", "RestoreWslConfig\tREMOVE~=\"ALL\"\t3499", "RemoveFiles\t\t3500",
 			"InstallFiles\t\t4000", "SetWslConfig\tNOT REMOVE~=\"ALL\"\t4001", "InstallFinalize\t\t6600"}, nil},
 	} {
 		rows := msiTable(t, msi, c.table)
