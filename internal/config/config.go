@@ -203,6 +203,9 @@ type Package struct {
 	Formats         []string `yaml:"formats"` // cab, msi, nuget
 	Product         string   `yaml:"product"`
 	NugetID         string   `yaml:"nuget_id"`          // default Microsoft.WSL.Kernel
+	// NugetRevision is the NuGet version's suffix (6.12.118.1-1, -2 for a re-spin of the same
+	// kernel, as Microsoft ships); default 1.
+	NugetRevision int `yaml:"nuget_revision"`
 	MinWindowsBuild int      `yaml:"min_windows_build"` // default 19041
 	Signing         *Signing `yaml:"signing"`           // absent: unsigned payloads, marked so
 	// OpenPGPKey is an armored, unprotected private key that signs SHA256SUMS (SHA256SUMS.asc).
@@ -220,6 +223,10 @@ type Signing struct {
 	Cert        string   `yaml:"cert"`
 	Key         string   `yaml:"key"`
 	Command     []string `yaml:"command"` // e.g. [sign-with-hsm, "{in}", "{out}"]
+	// TimestampURL is an RFC 3161 time-stamping authority (http or https) that countersigns each
+	// signature, so it stays valid after the certificate expires; WSLKERNEL_SIGN_TSA overrides it.
+	// Timestamped payloads are not byte-reproducible (the TSA's time is in them).
+	TimestampURL string `yaml:"timestamp_url"`
 }
 
 func wrapperOr(w string) string {
@@ -641,6 +648,9 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	if pr.Package.MinWindowsBuild < 0 {
 		v.at(key+".package.min_windows_build", "must not be negative")
 	}
+	if pr.Package.NugetRevision < 0 {
+		v.at(key+".package.nuget_revision", "must be 1 or more (the -N of the NuGet version); leave it out for 1")
+	}
 	v.path(key+".package.openpgp_key", &pr.Package.OpenPGPKey, false)
 	if sg := pr.Package.Signing; sg != nil {
 		k := key + ".package.signing"
@@ -661,6 +671,7 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 		case len(sg.Command) > 0 && !strings.Contains(strings.Join(sg.Command, " "), "{in}"):
 			v.at(k+".command", "must name the file to sign as {in} and the signed file as {out}")
 		}
+		v.webURL(k+".timestamp_url", &sg.TimestampURL)
 		if sg.PasswordEnv != "" && !envName.MatchString(sg.PasswordEnv) {
 			v.at(k+".password_env", "%q is not an environment variable name", sg.PasswordEnv)
 		}

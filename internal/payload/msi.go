@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -29,8 +31,11 @@ func guid(parts ...string) string {
 // msiSpec is what the WiX source needs.
 type msiSpec struct {
 	Product, Manufacturer, Version, Description string
+	ProductVersion                              string // Version as Windows Installer compares it: msiVersion
 	ProductCode, UpgradeCode                    string
+	MinWindowsBuild                             int
 	Files                                       []msiFile
+	Kernel, Modules, Script                     string // the File ids the script is handed
 }
 
 type msiFile struct {
@@ -38,19 +43,40 @@ type msiFile struct {
 	Source         string // relative to the .wxs, as wixl resolves it
 }
 
-// The package installs into System32\lxss\tools, like "Windows Subsystem for Linux Update"
-// (wsl_update_x64.msi). The upgrade code is the release line's, the same for every version, and
-// MajorUpgrade removes the older version, so installing a new kernel upgrades the old one.
+// The package installs the kernel and modules.vhdx into C:\wsl-kernel\<version>\ (the system
+// volume: WSL 2.7.1-2.7.4 cannot attach a modules disk from another; an ASCII path, since WSL's
+// .wslconfig parser breaks on others; not WSL's own folders, which WSL's updates own) and points
+// the installing user's .wslconfig at them through wslconfig.ps1, which puts the old values back
+// on uninstall. wixl 0.101 cannot express that part otherwise: it has no IniFile table, and
+// IniFile could neither double the backslashes WSL needs nor restore a replaced value.
+//
+// Upgrades: the upgrade code is the release line's; MajorUpgrade removes an older version first
+// and refuses a downgrade. Windows Installer compares only the first three ProductVersion fields,
+// so the revision is folded into the third (msiVersion). The Windows build comes from the registry
+// (CurrentBuildNumber): the WindowsBuild property stops at 9600 on Windows 10 and 11.
+//
+// The custom actions are deferred and impersonated, so they edit the user's own .wslconfig, and
+// sequenced by number: wixl 0.101 places After=InstallFiles after InstallFinalize, and gives
+// Before=CostFinalize sequence 1 or 901 from run to run (so the MSI was not reproducible). -Set
+// runs right after InstallFiles, -Restore right before RemoveFiles. (wixl 0.101 writes no rollback flag, so
+// there is no rollback action: a failed -Set fails the install, and the files roll back.)
 var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscape}).Parse(`<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
-  <Product Id="{{.ProductCode}}" Name="{{x .Product}}" Language="1033" Version="{{.Version}}" Manufacturer="{{x .Manufacturer}}" UpgradeCode="{{.UpgradeCode}}">
+  <Product Id="{{.ProductCode}}" Name="{{x .Product}} {{x .Version}}" Language="1033" Version="{{.ProductVersion}}" Manufacturer="{{x .Manufacturer}}" UpgradeCode="{{.UpgradeCode}}">
     <Package InstallerVersion="500" Compressed="yes" InstallScope="perMachine" Description="{{x .Description}}"/>
-    <MajorUpgrade DowngradeErrorMessage="A newer version of {{x .Product}} is already installed."/>
+    <MajorUpgrade DowngradeErrorMessage="A newer version of {{x .Product}} is already installed: uninstall it first to go back to {{x .Version}}."/>
     <Media Id="1" Cabinet="kernel.cab" EmbedCab="yes"/>
+    <Property Id="ARPCOMMENTS" Value="Linux kernel {{x .Version}} for WSL 2, set as kernel= and kernelModules= in .wslconfig"/>
+    <Property Id="WSLKERNELVERSION" Value="{{x .Version}}"/>
+    <Property Id="WINDOWSBUILD">
+      <RegistrySearch Id="CurrentBuildNumber" Root="HKLM" Key="SOFTWARE\Microsoft\Windows NT\CurrentVersion" Name="CurrentBuildNumber" Type="raw" Win64="yes"/>
+    </Property>
+    <Condition Message="{{x .Product}} needs 64-bit Windows.">Installed OR VersionNT64</Condition>
+    <Condition Message="{{x .Product}} needs Windows build {{.MinWindowsBuild}} or later.">Installed OR WINDOWSBUILD &gt;= {{.MinWindowsBuild}}</Condition>
     <Directory Id="TARGETDIR" Name="SourceDir">
-      <Directory Id="System64Folder">
-        <Directory Id="LXSS" Name="lxss">
-          <Directory Id="TOOLS" Name="tools">
+      <Directory Id="WindowsVolume">
+        <Directory Id="WSLKERNELDIR" Name="wsl-kernel">
+          <Directory Id="VERSIONDIR" Name="{{x .Version}}">
 {{- range .Files}}
             <Component Id="{{.ID}}" Guid="{{.GUID}}" Win64="yes">
               <File Id="{{.ID}}" Name="{{x .Name}}" Source="{{x .Source}}" KeyPath="yes"/>
@@ -65,9 +91,88 @@ var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscap
       <ComponentRef Id="{{.ID}}"/>
 {{- end}}
     </Feature>
+    <CustomAction Id="FindPowerShell" Property="POWERSHELL" Value="[System64Folder]WindowsPowerShell\v1.0\powershell.exe" Impersonate="yes"/>
+    <CustomAction Id="SetWslConfig" Property="POWERSHELL" ExeCommand="{{template "args" .}} -Set {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
+    <CustomAction Id="RestoreWslConfig" Property="POWERSHELL" ExeCommand="{{template "args" .}} -Restore {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
+    <InstallExecuteSequence>
+      <Custom Action="FindPowerShell" Sequence="990"/>
+      <Custom Action="RestoreWslConfig" Sequence="3499">REMOVE~="ALL"</Custom>
+      <Custom Action="SetWslConfig" Sequence="4001">NOT REMOVE~="ALL"</Custom>
+    </InstallExecuteSequence>
   </Product>
 </Wix>
+{{define "args"}}-NoProfile -NonInteractive -ExecutionPolicy Bypass -File &quot;[#{{.Script}}]&quot;{{end}}
+{{- define "paths"}}-Kernel &quot;[#{{.Kernel}}]&quot;{{if .Modules}} -Modules &quot;[#{{.Modules}}]&quot;{{end}}{{end}}
 `))
+
+// wslconfigScript is windows/wslconfig.ps1, which the MSI installs beside the kernel and runs.
+//
+//go:embed windows/wslconfig.ps1
+var wslconfigScript []byte
+
+// msiVersion is version (<x.y.z>.<rev>) as a ProductVersion Windows Installer orders correctly:
+// it compares only major.minor.build (at most 255.255.65535), so build is z*100+rev:
+// 6.12.118.2 is 6.12.11802. That holds for every kernel so far (z up to 655, rev up to 99).
+func msiVersion(version string) (string, error) {
+	var x, y, z, rev int
+	if n, err := fmt.Sscanf(version, "%d.%d.%d.%d", &x, &y, &z, &rev); n != 4 || err != nil || fmt.Sprintf("%d.%d.%d.%d", x, y, z, rev) != version {
+		return "", fmt.Errorf("package: version %q is not <x.y.z>.<rev>, which the MSI's ProductVersion is made from", version)
+	}
+	if x > 255 || y > 255 || z > 655 || rev < 1 || rev > 99 {
+		return "", fmt.Errorf("package: version %s does not fit an MSI ProductVersion (x and y up to 255, z up to 655, rev 1 to 99, encoded as x.y.<z*100+rev>); leave msi out of package.formats", version)
+	}
+	return fmt.Sprintf("%d.%d.%d", x, y, z*100+rev), nil
+}
+
+// makeMSI writes the x64 MSI of files (the kernel and modules.vhdx) and wslconfig.ps1.
+func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, desc string, files []artifact) error {
+	m := o.Manifest
+	pv, err := msiVersion(m.Version)
+	if err != nil {
+		return err
+	}
+	spec := msiSpec{Product: o.Product, Manufacturer: o.Manufacturer, Version: m.Version, ProductVersion: pv, Description: desc,
+		UpgradeCode: guid("upgrade", m.Pipeline, o.Product, b.win), MinWindowsBuild: o.MinWindowsBuild, Script: "WslConfigScript"}
+	spec.ProductCode = guid("product", spec.UpgradeCode, m.Version)
+	ids := map[string]*string{"kernel": &spec.Kernel, "modules.vhdx": &spec.Modules}
+	all := append(slices.Clone(files), artifact{name: "wslconfig.ps1", data: wslconfigScript})
+	for i, f := range all {
+		id := fmt.Sprintf("File%d", i)
+		if f.name == "wslconfig.ps1" {
+			id = spec.Script
+		}
+		if p := ids[f.name]; p != nil {
+			*p = id
+		}
+		// Source names the scratch copy; wixl dates the files in the MSI's cabinet by their mtime.
+		if err := writeDated(filepath.Join(b.scratch, f.name), f.data, o.when()); err != nil {
+			return err
+		}
+		// A component's GUID goes with its path, which holds the version.
+		spec.Files = append(spec.Files, msiFile{ID: id, Name: f.name, Source: f.name, GUID: guid("component", spec.UpgradeCode, m.Version, f.name)})
+	}
+	unsigned := filepath.Join(b.scratch, "unsigned.msi")
+	if err := buildMSI(ctx, o.Runner, spec, b.scratch, unsigned, o.when()); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(unsigned)
+	if err != nil {
+		return err
+	}
+	if err := o.finish(ctx, data, unsigned, filepath.Join(tmp, name), desc); err != nil {
+		return err
+	}
+	b.payloads = append(b.payloads, made{name: name, holds: names(files)})
+	return nil
+}
+
+// writeDated writes data to path, dated when.
+func writeDated(path string, data []byte, when time.Time) error {
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return err
+	}
+	return os.Chtimes(path, when, when)
+}
 
 func xmlEscape(s string) string {
 	var b bytes.Buffer

@@ -7,10 +7,46 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"text/template"
 	"time"
 )
+
+// makeNuget writes the NuGet package of every arch, shaped as WSL's MSI build takes
+// Microsoft.WSL.Kernel: build/native/bin/<x64|arm64>/ holds exactly kernel and modules.vhd (the
+// fixed VHD; modules.vhdx is for .wslconfig), the version suffixed with the NuGet revision.
+func (o *Options) makeNuget(tmp string, builds []*archBuild) error {
+	m := o.Manifest
+	version := fmt.Sprintf("%s-%d", m.Version, o.NugetRevision)
+	name := fmt.Sprintf("%s.%s.nupkg", o.NugetID, version)
+	var entries []nugetEntry
+	var arches []string
+	for _, b := range builds {
+		arches = append(arches, b.arch)
+		files := b.pick("kernel", "modules.vhd")
+		for _, f := range files {
+			entries = append(entries, nugetEntry{Name: "build/native/bin/" + b.win + "/" + f.name, Data: f.data})
+		}
+		b.payloads = append(b.payloads, made{name: name, holds: prefixed("build/native/bin/"+b.win+"/", names(files))})
+	}
+	spec := nuspecData{ID: o.NugetID, Version: version, Title: o.Product, Authors: o.Manufacturer,
+		Description: fmt.Sprintf("%s %s (%s), built from %s %s, for %s.", o.Product, m.Version, m.KernelRelease, m.Upstream.Tag, m.Upstream.Commit, strings.Join(arches, " and ")),
+		RepoURL:     o.RepoURL, Branch: m.Branch, Commit: m.BranchHead}
+	var buf bytes.Buffer
+	if err := writeNupkg(&buf, spec, entries, o.when()); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(tmp, name), buf.Bytes(), 0o644)
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
+}
 
 // nuspec is the package manifest; id, version, authors and description are the schema's
 // required fields.
@@ -37,10 +73,10 @@ type nuspecData struct {
 	RepoURL, Branch, Commit                  string
 }
 
-// nugetEntry is a file in the package: its path inside and where to read it.
+// nugetEntry is a file in the package: its path inside and its bytes.
 type nugetEntry struct {
-	Name, Source string
-	Data         []byte // used when Source is empty
+	Name string
+	Data []byte
 }
 
 // writeNupkg writes a .nupkg: a zip with the .nuspec at the root, the OPC parts NuGet writes
@@ -81,13 +117,7 @@ func writeNupkg(w io.Writer, spec nuspecData, entries []nugetEntry, when time.Ti
 		if err != nil {
 			return err
 		}
-		data := e.Data
-		if e.Source != "" {
-			if data, err = os.ReadFile(e.Source); err != nil {
-				return err
-			}
-		}
-		if _, err := fw.Write(data); err != nil {
+		if _, err := fw.Write(e.Data); err != nil {
 			return err
 		}
 	}

@@ -10,13 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
-	"github.com/wslkernel/wslkernel/internal/cab"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/runner"
 )
@@ -29,6 +26,7 @@ type Options struct {
 	Product         string             // e.g. Windows Subsystem for Linux Kernel
 	Manufacturer    string             // the MSI's and NuGet's author
 	NugetID         string             // default Microsoft.WSL.Kernel
+	NugetRevision   int                // the NuGet version's suffix, 6.12.118.1-<n>; default 1
 	MinWindowsBuild int                // default 19041
 	Supersedes      string             // the version this one replaces, if any
 	RepoURL         string             // the published source, for the nuspec
@@ -40,34 +38,30 @@ type Options struct {
 // Dir is where the payloads go, beside manifest.json.
 const Dir = "packages"
 
+// archBuild is one arch's build files and what has been made of them so far.
+type archBuild struct {
+	arch, win string
+	files     []artifact // kernel, then modules.vhdx and modules.vhd when the kernel has modules
+	scratch   string     // a folder of tmp for the arch's sources and unsigned payloads
+	payloads  []made
+}
+
+// made is a payload written, with the build files it carries.
+type made struct {
+	name  string
+	holds []string
+}
+
 // Make writes the payloads into <out>/packages, which appears only when every one of them is
 // complete (and signed, when signing is on); an earlier packages folder is replaced. It returns
 // the files made, described for the manifest.
 func Make(ctx context.Context, o Options) ([]manifest.File, error) {
-	m := o.Manifest
-	if o.Runner == nil {
-		o.Runner = runner.Exec{}
+	if err := o.defaults(); err != nil {
+		return nil, err
 	}
-	if o.NugetID == "" {
-		o.NugetID = "Microsoft.WSL.Kernel"
-	}
-	if o.MinWindowsBuild == 0 {
-		o.MinWindowsBuild = 19041
-	}
-	if o.Product == "" {
-		o.Product = "Windows Subsystem for Linux Kernel"
-	}
-	if o.Manufacturer == "" {
-		o.Manufacturer = m.Pipeline
-	}
-	when := m.Upstream.CommitTime
-	if when.IsZero() {
-		return nil, errors.New("package: the manifest has no upstream commit time to date the payloads with")
-	}
-	if o.Signer != nil {
-		if err := o.Signer.Check(time.Now()); err != nil {
-			return nil, err
-		}
+	builds, err := o.read()
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, err
@@ -77,111 +71,158 @@ func Make(ctx context.Context, o Options) ([]manifest.File, error) {
 		return nil, fmt.Errorf("package: the output folder is not writable: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-
-	var made []string // file names in tmp, the payloads
-	var nuget []nugetEntry
-	var arches []string
-	for _, b := range m.Builds {
-		arches = append(arches, b.Arch)
-	}
-	if len(arches) == 0 {
-		return nil, fmt.Errorf("package: %s lists no builds", filepath.Join(o.OutDir, "manifest.json"))
-	}
-	for _, arch := range arches {
-		win := WindowsArch(arch)
-		files, err := artifacts(o.OutDir, m, arch)
-		if err != nil {
+	for _, b := range builds {
+		if err := o.makeArch(ctx, tmp, b); err != nil {
 			return nil, err
-		}
-		up := Update{Schema: UpdateSchema, Product: o.Product, Version: m.Version, Arch: win, KernelRelease: m.KernelRelease,
-			MinWindowsBuild: o.MinWindowsBuild, Supersedes: o.Supersedes, Rollback: RollbackName, Signed: o.Signer != nil,
-			Upstream: UpdateSource{Tag: m.Upstream.Tag, Commit: m.Upstream.Commit, Signer: m.Upstream.Signer}}
-		for _, f := range files {
-			up.Files = append(up.Files, UpdateFile{Name: f.name, Size: int64(len(f.data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(f.data)),
-				InstallPath: ToolsDir + `\` + f.name})
-		}
-		updateJSON, err := json.MarshalIndent(up, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		updateJSON = append(updateJSON, '\n')
-		files = append(files, artifact{name: "update.json", data: updateJSON})
-		archDir := filepath.Join(tmp, "."+arch)
-		if err := os.MkdirAll(archDir, 0o755); err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			p := filepath.Join(archDir, f.name)
-			if err := os.WriteFile(p, f.data, 0o644); err != nil {
-				return nil, err
-			}
-			if err := os.Chtimes(p, when, when); err != nil {
-				return nil, err
-			}
-			nuget = append(nuget, nugetEntry{Name: "build/native/bin/" + win + "/" + f.name, Source: p})
-		}
-		name := fmt.Sprintf("update-%s.json", win)
-		if err := os.WriteFile(filepath.Join(tmp, name), updateJSON, 0o644); err != nil {
-			return nil, err
-		}
-		made = append(made, name)
-		base := fmt.Sprintf("wsl-kernel-%s-%s", m.Version, win)
-		desc := fmt.Sprintf("%s %s (%s)", o.Product, m.Version, win)
-		if slices.Contains(o.Formats, "cab") {
-			var buf bytes.Buffer
-			var entries []cab.File
-			for _, f := range files {
-				entries = append(entries, cab.File{Name: f.name, Data: f.data})
-			}
-			if err := cab.Write(&buf, entries, when.UTC()); err != nil {
-				return nil, err
-			}
-			if err := o.finish(ctx, buf.Bytes(), filepath.Join(archDir, "unsigned.cab"), filepath.Join(tmp, base+".cab"), desc, when); err != nil {
-				return nil, err
-			}
-			made = append(made, base+".cab")
-		}
-		if slices.Contains(o.Formats, "msi") && arch == "x86_64" { // wixl 0.101 builds x86 and x64 packages only
-			spec := msiSpec{Product: o.Product, Manufacturer: o.Manufacturer, Version: m.Version, Description: desc,
-				UpgradeCode: guid("upgrade", m.Pipeline, o.Product, win)}
-			spec.ProductCode = guid("product", spec.UpgradeCode, m.Version)
-			for i, f := range files {
-				spec.Files = append(spec.Files, msiFile{ID: fmt.Sprintf("File%d", i), Name: f.name,
-					Source: f.name, GUID: guid("component", spec.UpgradeCode, f.name)})
-			}
-			unsigned := filepath.Join(archDir, "unsigned.msi")
-			if err := buildMSI(ctx, o.Runner, spec, archDir, unsigned, when); err != nil {
-				return nil, err
-			}
-			data, err := os.ReadFile(unsigned)
-			if err != nil {
-				return nil, err
-			}
-			if err := o.finish(ctx, data, unsigned, filepath.Join(tmp, base+".msi"), desc, when); err != nil {
-				return nil, err
-			}
-			made = append(made, base+".msi")
 		}
 	}
 	if slices.Contains(o.Formats, "nuget") {
-		version := m.Version + "-1"
-		name := fmt.Sprintf("%s.%s.nupkg", o.NugetID, version)
-		var buf bytes.Buffer
-		spec := nuspecData{ID: o.NugetID, Version: version, Title: o.Product, Authors: o.Manufacturer,
-			Description: fmt.Sprintf("%s %s (%s), built from %s %s, for %s.", o.Product, m.Version, m.KernelRelease, m.Upstream.Tag, m.Upstream.Commit, strings.Join(arches, " and ")),
-			RepoURL:     o.RepoURL, Branch: m.Branch, Commit: m.BranchHead}
-		if err := writeNupkg(&buf, spec, nuget, when); err != nil {
+		if err := o.makeNuget(tmp, builds); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(tmp, name), buf.Bytes(), 0o644); err != nil {
-			return nil, err
-		}
-		made = append(made, name)
 	}
-	sort.Strings(made)
+	var names []string
+	for _, b := range builds {
+		if err := os.RemoveAll(b.scratch); err != nil {
+			return nil, err
+		}
+		name, err := o.writeUpdate(tmp, b)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+		for _, p := range b.payloads {
+			names = append(names, p.name)
+		}
+	}
+	described, err := o.seal(tmp, names)
+	if err != nil {
+		return nil, err
+	}
+	return described, replaceDir(tmp, filepath.Join(o.OutDir, Dir))
+}
+
+// defaults fills in what was left unset and checks the signer before anything is written.
+func (o *Options) defaults() error {
+	if o.Runner == nil {
+		o.Runner = runner.Exec{}
+	}
+	if o.NugetID == "" {
+		o.NugetID = "Microsoft.WSL.Kernel"
+	}
+	if o.NugetRevision == 0 {
+		o.NugetRevision = 1
+	}
+	if o.NugetRevision < 0 {
+		return fmt.Errorf("package: the NuGet revision is %d; it must be 1 or more (package.nuget_revision)", o.NugetRevision)
+	}
+	if o.MinWindowsBuild == 0 {
+		o.MinWindowsBuild = 19041
+	}
+	if o.Product == "" {
+		o.Product = "Windows Subsystem for Linux Kernel"
+	}
+	if o.Manufacturer == "" {
+		o.Manufacturer = o.Manifest.Pipeline
+	}
+	if o.Manifest.Upstream.CommitTime.IsZero() {
+		return errors.New("package: the manifest has no upstream commit time to date the payloads with")
+	}
+	if o.Signer != nil {
+		return o.Signer.Check(time.Now())
+	}
+	return nil
+}
+
+// when dates every payload: the upstream commit's time, so the same release gives the same bytes.
+func (o *Options) when() time.Time { return o.Manifest.Upstream.CommitTime.UTC() }
+
+// read gathers every arch's build files, checked against the manifest.
+func (o *Options) read() ([]*archBuild, error) {
+	if len(o.Manifest.Builds) == 0 {
+		return nil, fmt.Errorf("package: %s lists no builds", filepath.Join(o.OutDir, "manifest.json"))
+	}
+	var builds []*archBuild
+	for _, b := range o.Manifest.Builds {
+		files, err := artifacts(o.OutDir, o.Manifest, b.Arch)
+		if err != nil {
+			return nil, err
+		}
+		builds = append(builds, &archBuild{arch: b.Arch, win: WindowsArch(b.Arch), files: files})
+	}
+	return builds, nil
+}
+
+// makeArch writes an arch's CAB and, for x64, its MSI.
+func (o *Options) makeArch(ctx context.Context, tmp string, b *archBuild) error {
+	b.scratch = filepath.Join(tmp, "."+b.arch)
+	if err := os.MkdirAll(b.scratch, 0o755); err != nil {
+		return err
+	}
+	base := fmt.Sprintf("wsl-kernel-%s-%s", o.Manifest.Version, b.win)
+	desc := fmt.Sprintf("%s %s (%s)", o.Product, o.Manifest.Version, b.win)
+	installed := b.pick("kernel", "modules.vhdx")
+	if slices.Contains(o.Formats, "cab") {
+		if err := o.makeCAB(ctx, tmp, b, base+".cab", desc, installed); err != nil {
+			return err
+		}
+	}
+	// wixl 0.101 builds x86 and x64 packages only, so arm64 gets no MSI.
+	if slices.Contains(o.Formats, "msi") && b.arch == "x86_64" {
+		if err := o.makeMSI(ctx, tmp, b, base+".msi", desc, installed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish signs data into dest when signing is on (through unsigned, a scratch file), or writes it.
+func (o *Options) finish(ctx context.Context, data []byte, unsigned, dest, desc string) error {
+	if o.Signer == nil {
+		return os.WriteFile(dest, data, 0o644)
+	}
+	if err := os.WriteFile(unsigned, data, 0o644); err != nil {
+		return err
+	}
+	return o.Signer.Sign(ctx, o.Runner, unsigned, dest, desc, o.when())
+}
+
+// writeUpdate writes update-<arch>.json into tmp, describing the payloads already made there.
+func (o *Options) writeUpdate(tmp string, b *archBuild) (string, error) {
+	m := o.Manifest
+	up := Update{Schema: UpdateSchema, Product: o.Product, Version: m.Version, Arch: b.win, KernelRelease: m.KernelRelease,
+		MinWindowsBuild: o.MinWindowsBuild, Supersedes: o.Supersedes, Signed: o.Signer != nil,
+		Upstream: UpdateSource{Tag: m.Upstream.Tag, Commit: m.Upstream.Commit, Signer: m.Upstream.Signer},
+		Files:    []UpdateFile{}, Payloads: []UpdateFile{}, Rollback: []string{rollbackKbuild}}
+	for _, f := range b.files {
+		up.Files = append(up.Files, UpdateFile{Name: f.name, Size: int64(len(f.data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(f.data))})
+	}
+	for _, p := range b.payloads {
+		f, err := manifest.Describe("", "", filepath.Join(tmp, p.name))
+		if err != nil {
+			return "", err
+		}
+		up.Payloads = append(up.Payloads, UpdateFile{Name: p.name, Size: f.Size, SHA256: f.SHA256, Holds: p.holds})
+		if filepath.Ext(p.name) == ".msi" {
+			up.Rollback = append(up.Rollback, rollbackMSI)
+		}
+	}
+	data, err := json.MarshalIndent(up, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("update-%s.json", b.win)
+	return name, os.WriteFile(filepath.Join(tmp, name), append(data, '\n'), 0o644)
+}
+
+// seal writes SHA256SUMS over names (and its OpenPGP signature) and describes them for the
+// manifest, sorted, each once (the NuGet package is every arch's).
+func (o *Options) seal(tmp string, names []string) ([]manifest.File, error) {
+	slices.Sort(names)
+	names = slices.Compact(names)
 	var sums bytes.Buffer
 	var described []manifest.File
-	for _, name := range made {
+	for _, name := range names {
 		f, err := manifest.Describe("payload", "", filepath.Join(tmp, name))
 		if err != nil {
 			return nil, err
@@ -198,50 +239,53 @@ func Make(ctx context.Context, o Options) ([]manifest.File, error) {
 			return nil, err
 		}
 	}
-	for _, arch := range arches {
-		if err := os.RemoveAll(filepath.Join(tmp, "."+arch)); err != nil {
-			return nil, err
-		}
-	}
-	final := filepath.Join(o.OutDir, Dir)
-	old := final + ".old"
-	os.RemoveAll(old)
-	if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return nil, err
-	}
-	os.RemoveAll(old)
 	return described, nil
 }
 
-// finish signs data into dest when signing is on (through unsigned, a scratch file), or writes it.
-func (o Options) finish(ctx context.Context, data []byte, unsigned, dest, desc string, when time.Time) error {
-	if o.Signer == nil {
-		return os.WriteFile(dest, data, 0o644)
-	}
-	if err := os.WriteFile(unsigned, data, 0o644); err != nil {
+// replaceDir puts tmp in final's place, an earlier final moved aside first and removed after.
+func replaceDir(tmp, final string) error {
+	old := final + ".old"
+	os.RemoveAll(old)
+	if err := os.Rename(final, old); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return o.Signer.Sign(ctx, o.Runner, unsigned, dest, desc, when)
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	return os.RemoveAll(old)
 }
 
+// artifact is a build file as the payloads carry it.
 type artifact struct {
-	name string // as installed: kernel, initrd.img, modules.vhd, config
+	name string // as carried: kernel, modules.vhdx, modules.vhd
 	data []byte
 }
+
+// pick is the build's files of those names, in the build's order.
+func (b *archBuild) pick(names ...string) []artifact {
+	var out []artifact
+	for _, f := range b.files {
+		if slices.Contains(names, f.name) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// carried are the build outputs a payload may carry: the kernel, and its modules disk in both
+// forms (a kernel without modules has neither). The initrd and config are never carried.
+var carried = []struct{ output, name string }{{"kernel", "kernel"}, {"modules", "modules.vhdx"}, {"modules-vhd", "modules.vhd"}}
 
 // artifacts reads an arch's build outputs, checked against the manifest's hashes.
 func artifacts(outDir string, m *manifest.Manifest, arch string) ([]artifact, error) {
 	var out []artifact
-	for _, want := range []struct{ output, name string }{{"kernel", "kernel"}, {"initrd", "initrd.img"}, {"modules", "modules.vhd"}, {"config", "config"}} {
+	for _, want := range carried {
 		i := slices.IndexFunc(m.Outputs, func(f manifest.File) bool { return f.Name == want.output && f.Arch == arch })
 		if i < 0 {
-			if want.output == "modules" {
-				continue // a kernel without modules
+			if want.output == "kernel" || want.output == "modules-vhd" && len(out) > 1 {
+				return nil, fmt.Errorf("package: missing build artifact: the manifest lists no %s for %s; run kbuild run first", want.output, arch)
 			}
-			return nil, fmt.Errorf("package: missing build artifact: the manifest lists no %s for %s; run kbuild run first", want.output, arch)
+			continue // a kernel without modules
 		}
 		path := filepath.Join(outDir, m.Outputs[i].Path)
 		data, err := os.ReadFile(path)

@@ -8,12 +8,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
+	mathrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +33,8 @@ import (
 
 var released = time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
 
-// fakeRun writes an out dir as kbuild run leaves it, for two arches, and its manifest.
+// fakeRun writes an out dir as kbuild run leaves it, for two arches, and its manifest. The
+// contents are the same on every call (a fixed seed), as two clean builds of a release give.
 func fakeRun(t *testing.T) (string, *manifest.Manifest, map[string][]byte) {
 	t.Helper()
 	out := t.TempDir()
@@ -38,27 +42,31 @@ func fakeRun(t *testing.T) (string, *manifest.Manifest, map[string][]byte) {
 		Branch: "linux-msft-wsl-6.12.y", BranchHead: strings.Repeat("b", 40), Status: "ok",
 		Upstream: manifest.Upstream{Tag: "v6.12.118", Commit: strings.Repeat("c", 40), CommitTime: released, Signer: "81BD140BD3698A566C928548294EF09788CB746A"}}
 	contents := map[string][]byte{}
+	seed := mathrand.NewChaCha8([32]byte{'w', 's', 'l'})
 	for _, arch := range []string{"x86_64", "arm64"} {
 		m.Builds = append(m.Builds, manifest.Build{Arch: arch})
 		os.MkdirAll(filepath.Join(out, arch), 0o755)
 		kernel := make([]byte, 200000)
-		rand.Read(kernel)
-		for name, data := range map[string][]byte{"kernel": kernel, "initrd.img": []byte("initrd " + arch), "modules.vhdx": make([]byte, 300000),
-			"config": []byte("CONFIG_HYPERV=y\n")} {
-			p := filepath.Join(out, arch, name)
-			os.WriteFile(p, data, 0o644)
-			output := map[string]string{"kernel": "kernel", "initrd.img": "initrd", "modules.vhdx": "modules", "config": "config"}[name]
-			f, err := manifest.Describe(output, arch, p)
+		seed.Read(kernel)
+		for _, f := range []struct {
+			output, name string
+			data         []byte
+		}{
+			{"kernel", "kernel", kernel},
+			{"initrd", "initrd.img", []byte("initrd " + arch)},
+			{"modules", "modules.vhdx", append([]byte("vhdxfile"), make([]byte, 300000)...)},
+			{"modules-vhd", "modules.vhd", append(make([]byte, 300000), []byte("conectix")...)},
+			{"config", "config", []byte("CONFIG_HYPERV=y\n")},
+		} {
+			p := filepath.Join(out, arch, f.name)
+			os.WriteFile(p, f.data, 0o644)
+			d, err := manifest.Describe(f.output, arch, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.Path = arch + "/" + name
-			m.Outputs = append(m.Outputs, f)
-			installed := map[string]string{"modules.vhdx": "modules.vhd"}[name]
-			if installed == "" {
-				installed = name
-			}
-			contents[arch+"/"+installed] = data
+			d.Path = arch + "/" + f.name
+			m.Outputs = append(m.Outputs, d)
+			contents[arch+"/"+f.name] = f.data
 		}
 	}
 	return out, m, contents
@@ -104,7 +112,7 @@ func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 	testtool.Need(t, "cabextract", "gcab", "wixl", "msiinfo", "msiextract", "osslsigncode", "faketime")
 	out, m, contents := fakeRun(t)
 	caPEM, certPEM, keyPEM, key, cert, ca := throwawayCA(t, nil)
-	o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Supersedes: "6.12.117.1",
+	o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Supersedes: "6.12.117.1", NugetRevision: 2,
 		RepoURL: "https://github.com/wslkernel/WSL2-Linux-Kernel.git", Signer: &Signer{Cert: certPEM, Key: keyPEM}}
 	files, err := Make(context.Background(), o)
 	if err != nil {
@@ -115,106 +123,56 @@ func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(f.Path))
 	}
-	want := "Microsoft.WSL.Kernel.6.12.118.1-1.nupkg update-arm64.json update-x64.json wsl-kernel-6.12.118.1-arm64.cab wsl-kernel-6.12.118.1-x64.cab wsl-kernel-6.12.118.1-x64.msi"
+	want := "Microsoft.WSL.Kernel.6.12.118.1-2.nupkg update-arm64.json update-x64.json wsl-kernel-6.12.118.1-arm64.cab wsl-kernel-6.12.118.1-x64.cab wsl-kernel-6.12.118.1-x64.msi"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("payloads %s\nwant     %s", got, want)
 	}
 	for _, name := range []string{"wsl-kernel-6.12.118.1-x64.cab", "wsl-kernel-6.12.118.1-arm64.cab", "wsl-kernel-6.12.118.1-x64.msi"} {
-		p := filepath.Join(pkg, name)
-		if out, err := exec.Command("osslsigncode", "verify", "-CAfile", caPEM, "-in", p).CombinedOutput(); err != nil || !strings.Contains(string(out), "Signature verification: ok") {
-			t.Errorf("osslsigncode verify %s: %v\n%s", name, err, out)
-		}
+		verifySigned(t, caPEM, filepath.Join(pkg, name), nil)
 	}
-	// The CABs: cabextract tests and extracts them, byte for byte; gcab lists them.
+	// The CABs: cabextract tests and extracts them, byte for byte; gcab lists them. They hold the
+	// kernel and modules.vhdx and nothing else.
 	for _, win := range []string{"x64", "arm64"} {
 		arch := map[string]string{"x64": "x86_64", "arm64": "arm64"}[win]
 		p := filepath.Join(pkg, "wsl-kernel-6.12.118.1-"+win+".cab")
 		if msg, err := exec.Command("cabextract", "-t", p).CombinedOutput(); err != nil || !strings.Contains(string(msg), "All done, no errors") {
 			t.Errorf("cabextract -t %s: %v\n%s", p, err, msg)
 		}
-		if list, err := exec.Command("gcab", "-l", p).CombinedOutput(); err != nil || !strings.Contains(string(list), "modules.vhd") {
-			t.Errorf("gcab -l %s: %v\n%s", p, err, list)
+		wantList := fmt.Sprintf("kernel %d 2026-11-21 12:56:02 0x20\nmodules.vhdx %d 2026-11-21 12:56:02 0x20\n", len(contents[arch+"/kernel"]), len(contents[arch+"/modules.vhdx"]))
+		if list, err := exec.Command("gcab", "-l", p).CombinedOutput(); err != nil || string(list) != wantList {
+			t.Errorf("gcab -l %s = %q, %v; want %q", p, list, err, wantList)
 		}
 		x := t.TempDir()
 		if msg, err := exec.Command("cabextract", "-q", "-d", x, p).CombinedOutput(); err != nil {
 			t.Fatalf("cabextract %s: %v\n%s", p, err, msg)
 		}
-		for _, name := range []string{"kernel", "initrd.img", "modules.vhd", "config"} {
+		if got := listDir(t, x); got != "kernel modules.vhdx" {
+			t.Errorf("%s: cabextract wrote %s, want kernel modules.vhdx", win, got)
+		}
+		for _, name := range []string{"kernel", "modules.vhdx"} {
 			if got, _ := os.ReadFile(filepath.Join(x, name)); !bytes.Equal(got, contents[arch+"/"+name]) {
 				t.Errorf("%s: extracted %s differs from the build's", win, name)
 			}
 		}
-		var up Update
-		data, _ := os.ReadFile(filepath.Join(x, "update.json"))
-		if err := json.Unmarshal(data, &up); err != nil {
-			t.Fatal(err)
-		}
-		if up.Schema != 1 || up.Version != "6.12.118.1" || up.Arch != win || !up.Signed || up.Supersedes != "6.12.117.1" || up.Upstream.Tag != "v6.12.118" || len(up.Files) != 4 {
-			t.Errorf("update.json = %+v", up)
-		}
-		if f := up.Files[0]; f.Name != "kernel" || f.InstallPath != `%SystemRoot%\System32\lxss\tools\kernel` || f.Size != 200000 {
-			t.Errorf("update.json kernel = %+v", f)
-		}
-		if beside, _ := os.ReadFile(filepath.Join(pkg, "update-"+win+".json")); !bytes.Equal(beside, data) {
-			t.Errorf("update-%s.json beside the CAB differs from the one inside", win)
-		}
 	}
-	// The MSI: its tables, and msiextract gives our files.
-	msi := filepath.Join(pkg, "wsl-kernel-6.12.118.1-x64.msi")
-	if tables, err := exec.Command("msiinfo", "tables", msi).CombinedOutput(); err != nil || !strings.Contains(string(tables), "Upgrade") || !strings.Contains(string(tables), "File") {
-		t.Errorf("msiinfo tables: %v\n%s", err, tables)
-	}
-	if rows, err := exec.Command("msiinfo", "export", msi, "Property").CombinedOutput(); err != nil || !strings.Contains(string(rows), "ProductVersion\t6.12.118.1") ||
-		!strings.Contains(string(rows), "UpgradeCode\t{"+guid("upgrade", "linux-msft-wsl", "Windows Subsystem for Linux Kernel", "x64")+"}") {
-		t.Errorf("msiinfo export Property: %v\n%s", err, rows)
-	}
+	// The MSI: msiextract gives our files where the MSI installs them.
 	x := t.TempDir()
-	if msg, err := exec.Command("msiextract", "-C", x, msi).CombinedOutput(); err != nil {
+	if msg, err := exec.Command("msiextract", "-C", x, filepath.Join(pkg, "wsl-kernel-6.12.118.1-x64.msi")).CombinedOutput(); err != nil {
 		t.Fatalf("msiextract: %v\n%s", err, msg)
 	}
-	if got, _ := os.ReadFile(filepath.Join(x, "lxss/tools/kernel")); !bytes.Equal(got, contents["x86_64/kernel"]) {
-		found, _ := exec.Command("find", x).Output()
-		t.Errorf("msiextract's kernel differs; it wrote:\n%s", found)
-	}
-	// The NuGet package: a zip any reader opens, the nuspec's required fields, the files per arch.
-	zr, err := zip.OpenReader(filepath.Join(pkg, "Microsoft.WSL.Kernel.6.12.118.1-1.nupkg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	entries := map[string][]byte{}
-	for _, f := range zr.File {
-		r, _ := f.Open()
-		entries[f.Name], _ = io.ReadAll(r)
-		r.Close()
-	}
-	nuspec := string(entries["Microsoft.WSL.Kernel.nuspec"])
-	for _, want := range []string{"<id>Microsoft.WSL.Kernel</id>", "<version>6.12.118.1-1</version>", "<authors>linux-msft-wsl</authors>", "<description>"} {
-		if !strings.Contains(nuspec, want) {
-			t.Errorf("nuspec lacks %s:\n%s", want, nuspec)
+	for name, want := range map[string][]byte{"kernel": contents["x86_64/kernel"], "modules.vhdx": contents["x86_64/modules.vhdx"], "wslconfig.ps1": wslconfigScript} {
+		if got, _ := os.ReadFile(filepath.Join(x, "wsl-kernel/6.12.118.1", name)); !bytes.Equal(got, want) {
+			found, _ := exec.Command("find", x).Output()
+			t.Errorf("msiextract's %s differs; it wrote:\n%s", name, found)
 		}
 	}
-	if !bytes.Equal(entries["build/native/bin/x64/kernel"], contents["x86_64/kernel"]) || !bytes.Equal(entries["build/native/bin/arm64/modules.vhd"], contents["arm64/modules.vhd"]) {
-		t.Errorf("nupkg files differ from the build's")
-	}
+	checkNuget(t, filepath.Join(pkg, "Microsoft.WSL.Kernel.6.12.118.1-2.nupkg"), contents)
+	checkUpdates(t, pkg, contents, true)
 	// SHA256SUMS names every payload with its hash.
 	sums, _ := os.ReadFile(filepath.Join(pkg, "SHA256SUMS"))
 	for _, f := range files {
 		if !strings.Contains(string(sums), f.SHA256+"  "+filepath.Base(f.Path)+"\n") {
 			t.Errorf("SHA256SUMS lacks %s", f.Path)
-		}
-	}
-	// The same inputs give the same bytes, signatures included (the signing time is the release's).
-	first := map[string][]byte{}
-	for _, f := range files {
-		first[f.Path], _ = os.ReadFile(filepath.Join(out, f.Path))
-	}
-	if _, err := Make(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	for p, data := range first {
-		if again, _ := os.ReadFile(filepath.Join(out, p)); !bytes.Equal(again, data) {
-			t.Errorf("%s differs between two runs", p)
 		}
 	}
 	// A PKCS#12 bundle signs too; its password reaches osslsigncode through a file, not argv.
@@ -229,8 +187,111 @@ func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 	if _, err := Make(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("osslsigncode", "verify", "-CAfile", caPEM, "-in", filepath.Join(pkg, "wsl-kernel-6.12.118.1-x64.cab")).CombinedOutput(); err != nil {
-		t.Errorf("osslsigncode verify (PKCS#12): %v\n%s", err, out)
+	verifySigned(t, caPEM, filepath.Join(pkg, "wsl-kernel-6.12.118.1-x64.cab"), nil)
+}
+
+// verifySigned checks with osslsigncode verify that file's Authenticode signature chains to caPEM;
+// extra arguments (-TSA-CAfile) go before -in.
+func verifySigned(t *testing.T, caPEM, file string, extra []string) string {
+	t.Helper()
+	args := append(append([]string{"verify", "-CAfile", caPEM}, extra...), "-in", file)
+	out, err := exec.Command("osslsigncode", args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Signature verification: ok") {
+		t.Errorf("osslsigncode %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// listDir is the names in dir, sorted, space-separated.
+func listDir(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, " ")
+}
+
+// checkNuget opens the package as any zip reader does and checks the nuspec's required fields
+// and that build/native/bin/<arch>/ holds exactly kernel and modules.vhd, the build's.
+func checkNuget(t *testing.T, path string, contents map[string][]byte) {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	entries := map[string][]byte{}
+	var names []string
+	for _, f := range zr.File {
+		r, _ := f.Open()
+		entries[f.Name], _ = io.ReadAll(r)
+		r.Close()
+		names = append(names, f.Name)
+	}
+	want := "_rels/.rels Microsoft.WSL.Kernel.nuspec build/native/bin/x64/kernel build/native/bin/x64/modules.vhd " +
+		"build/native/bin/arm64/kernel build/native/bin/arm64/modules.vhd [Content_Types].xml"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("nupkg entries %s\nwant         %s", got, want)
+	}
+	nuspec := string(entries["Microsoft.WSL.Kernel.nuspec"])
+	for _, want := range []string{"<id>Microsoft.WSL.Kernel</id>", "<version>6.12.118.1-2</version>", "<authors>linux-msft-wsl</authors>", "<description>"} {
+		if !strings.Contains(nuspec, want) {
+			t.Errorf("nuspec lacks %s:\n%s", want, nuspec)
+		}
+	}
+	for _, arch := range []string{"x86_64", "arm64"} {
+		for _, name := range []string{"kernel", "modules.vhd"} {
+			if !bytes.Equal(entries["build/native/bin/"+WindowsArch(arch)+"/"+name], contents[arch+"/"+name]) {
+				t.Errorf("nupkg %s/%s differs from the build's", arch, name)
+			}
+		}
+	}
+}
+
+// checkUpdates reads update-<arch>.json beside the payloads: what they say must be true of the
+// files there, and of the build.
+func checkUpdates(t *testing.T, pkg string, contents map[string][]byte, signed bool) {
+	t.Helper()
+	for _, win := range []string{"x64", "arm64"} {
+		arch := map[string]string{"x64": "x86_64", "arm64": "arm64"}[win]
+		data, err := os.ReadFile(filepath.Join(pkg, "update-"+win+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var up Update
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&up); err != nil {
+			t.Fatalf("update-%s.json: %v\n%s", win, err, data)
+		}
+		if up.Schema != 2 || up.Version != "6.12.118.1" || up.Arch != win || up.Signed != signed || up.Supersedes != "6.12.117.1" || up.Upstream.Tag != "v6.12.118" {
+			t.Errorf("update-%s.json = %+v", win, up)
+		}
+		var files []string
+		for _, f := range up.Files {
+			files = append(files, f.Name)
+			if data := contents[arch+"/"+f.Name]; f.Size != int64(len(data)) || f.SHA256 != fmt.Sprintf("%x", sha256.Sum256(data)) {
+				t.Errorf("update-%s.json says %s is %d bytes, sha256 %s; the build's is %d bytes", win, f.Name, f.Size, f.SHA256, len(data))
+			}
+		}
+		if got := strings.Join(files, " "); got != "kernel modules.vhdx modules.vhd" {
+			t.Errorf("update-%s.json files: %s", win, got)
+		}
+		for _, p := range up.Payloads {
+			d, err := manifest.Describe("", "", filepath.Join(pkg, p.Name))
+			if err != nil || d.SHA256 != p.SHA256 || d.Size != p.Size {
+				t.Errorf("update-%s.json payload %s (%d bytes, %s) is not the file beside it: %+v, %v", win, p.Name, p.Size, p.SHA256, d, err)
+			}
+		}
+		wantMSI := win == "x64"
+		if hasMSI := strings.Contains(strings.Join(up.Rollback, "\n"), "uninstalling the MSI"); hasMSI != wantMSI || !strings.HasPrefix(up.Rollback[0], "kbuild install --rollback") {
+			t.Errorf("update-%s.json rollback: %q", win, up.Rollback)
+		}
 	}
 }
 
@@ -257,7 +318,7 @@ func TestUnsignedIsMarkedAndPGPSignsTheSums(t *testing.T) {
 }
 
 func TestBadInputLeavesNoPayloads(t *testing.T) {
-	testtool.Need(t, "osslsigncode")
+	testtool.Need(t, "osslsigncode", "wixl", "msiinfo", "faketime")
 	_, certPEM, _, _, _, _ := throwawayCA(t, nil)
 	_, expiredPEM, expiredKey, _, _, _ := throwawayCA(t, func(c *x509.Certificate) { c.NotAfter = time.Now().Add(-time.Minute) })
 	_, tlsPEM, tlsKey, _, _, _ := throwawayCA(t, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} })
@@ -275,15 +336,19 @@ func TestBadInputLeavesNoPayloads(t *testing.T) {
 		{"changed kernel", nil, func(out string, m *manifest.Manifest) {
 			os.WriteFile(filepath.Join(out, "arm64/kernel"), []byte("x"), 0o644)
 		}, "changed since the build"},
-		{"no initrd in the manifest", nil, func(out string, m *manifest.Manifest) {
-			m.Outputs = slices.DeleteFunc(m.Outputs, func(f manifest.File) bool { return f.Name == "initrd" && f.Arch == "x86_64" })
-		}, "lists no initrd for x86_64"},
+		{"modules.vhdx without modules.vhd", nil, func(out string, m *manifest.Manifest) {
+			m.Outputs = slices.DeleteFunc(m.Outputs, func(f manifest.File) bool { return f.Name == "modules-vhd" && f.Arch == "x86_64" })
+		}, "lists no modules-vhd for x86_64"},
+		{"no kernel in the manifest", nil, func(out string, m *manifest.Manifest) {
+			m.Outputs = slices.DeleteFunc(m.Outputs, func(f manifest.File) bool { return f.Name == "kernel" && f.Arch == "arm64" })
+		}, "lists no kernel for arm64"},
+		{"version the MSI cannot encode", nil, func(out string, m *manifest.Manifest) { m.Version = "6.12.118.100" }, "does not fit an MSI ProductVersion"},
 	} {
 		out, m, _ := fakeRun(t)
 		if c.edit != nil {
 			c.edit(out, m)
 		}
-		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"}, Signer: c.signer})
+		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi"}, Signer: c.signer})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: Make = %v, want %q", c.name, err, c.want)
 		}

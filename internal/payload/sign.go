@@ -29,7 +29,13 @@ type Signer struct {
 	Key      string // and its PEM private key
 	// Command signs {in} into {out}: each argument has those two replaced.
 	Command []string
-	Subject string // the certificate's subject, once Check has read it
+	// TimestampURL is an RFC 3161 time-stamping authority: its countersignature proves the
+	// signature was made while the certificate was valid, so Windows still accepts it after the
+	// certificate expires. A timestamp holds the TSA's clock and serial number, so timestamped
+	// payloads differ from run to run; without one they are byte-reproducible. Not used with
+	// Command, which signs (and timestamps) its own way.
+	TimestampURL string
+	Subject      string // the certificate's subject, once Check has read it
 }
 
 // Check reads the certificate and key and refuses what osslsigncode would sign badly or not at
@@ -126,7 +132,8 @@ func pemBlock(path, what string, types ...string) (*pem.Block, error) {
 }
 
 // Sign signs in into out (a new file), SHA-256, with the signing time fixed to when so the same
-// inputs give the same signed bytes. desc is the description Windows shows.
+// inputs give the same signed bytes (unless a timestamp is asked for), and with an RFC 3161
+// timestamp from TimestampURL when set. desc is the description Windows shows.
 func (s *Signer) Sign(ctx context.Context, run runner.Runner, in, out, desc string, when time.Time) error {
 	var output bytes.Buffer
 	if len(s.Command) > 0 {
@@ -160,9 +167,16 @@ func (s *Signer) Sign(ctx context.Context, run runner.Runner, in, out, desc stri
 	} else {
 		args = append(args, "-certs", s.Cert, "-key", s.Key)
 	}
+	if s.TimestampURL != "" {
+		args = append(args, "-ts", s.TimestampURL)
+	}
 	args = append(args, "-in", in, "-out", out)
 	if err := run.Run(ctx, "osslsigncode", args, nil, &output); err != nil {
-		return fmt.Errorf("signing %s: %v\n%s", filepath.Base(in), err, redact(output.String(), s.Password))
+		hint := ""
+		if s.TimestampURL != "" {
+			hint = fmt.Sprintf(" (timestamping by %s: if that server is unreachable, fix package.signing.timestamp_url or WSLKERNEL_SIGN_TSA)", s.TimestampURL)
+		}
+		return fmt.Errorf("signing %s%s: %v\n%s", filepath.Base(in), hint, err, redact(output.String(), s.Password))
 	}
 	return nil
 }

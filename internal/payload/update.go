@@ -1,27 +1,32 @@
-// Package payload makes the Windows payloads a kernel reaches users in: per arch a signed CAB and
-// MSI holding the kernel, initrd.img, modules.vhd, the config and update.json; a NuGet package
-// shaped like Microsoft.WSL.Kernel; and SHA256SUMS over all of them (with an OpenPGP signature
+// Package payload makes the Windows payloads a kernel reaches users in, each holding the kernel
+// and its modules disk and nothing else (the initrd is a test artifact, never installed): per
+// arch a CAB (kernel, modules.vhdx), for x64 an MSI that installs them under C:\wsl-kernel and
+// points .wslconfig at them, a NuGet package shaped like Microsoft.WSL.Kernel (kernel,
+// modules.vhd), and beside them update-<arch>.json and SHA256SUMS (with an OpenPGP signature
 // when a key is configured).
 package payload
 
 // UpdateSchema is the version of update.json's format; bump it on incompatible changes.
-const UpdateSchema = 1
+// Schema 2 dropped schema 1's rollback name and install paths, which promised what nothing did.
+const UpdateSchema = 2
 
-// Update is update.json: what a payload holds and where Windows installs it.
+// Update is update-<arch>.json, a release asset beside the payloads (never inside one): what the
+// release is, the files it installs, which payload carries which of them, and how to go back.
 //
 //	{
-//	  "schema": 1,
+//	  "schema": 2,
 //	  "product": "Windows Subsystem for Linux Kernel",
-//	  "version": "6.12.118.1",                 // <x.y.z>.<rev>
+//	  "version": "6.12.118.2",                 // <x.y.z>.<rev>
 //	  "arch": "x64",                           // Windows' name: x64 or arm64
-//	  "kernel_release": "6.12.118.1-microsoft-standard-WSL2",
-//	  "min_windows_build": 19041,
+//	  "kernel_release": "6.12.118.2-microsoft-standard-WSL2",
+//	  "min_windows_build": 19041,              // the MSI refuses older builds
 //	  "upstream": {"tag": "v6.12.118", "commit": "…", "signer": "<OpenPGP fingerprint>"},
-//	  "supersedes": "6.12.117.1",              // the version this one replaces; "" for the first
-//	  "rollback": "kernel.rollback",           // where an installer keeps the superseded kernel
+//	  "supersedes": "6.12.118.1",              // the version this one replaces; "" for the first
 //	  "signed": true,                          // false: Authenticode signing was off
-//	  "files": [{"name": "kernel", "size": 1393664, "sha256": "…",
-//	             "install_path": "%SystemRoot%\\System32\\lxss\\tools\\kernel"}, …]
+//	  "files": [{"name": "kernel", "size": 1393664, "sha256": "…"}, …],
+//	  "payloads": [{"name": "wsl-kernel-6.12.118.2-x64.cab", "size": …, "sha256": "…",
+//	                "holds": ["kernel", "modules.vhdx"]}, …],
+//	  "rollback": ["kbuild install --rollback …", "…"]
 //	}
 type Update struct {
 	Schema          int          `json:"schema"`
@@ -32,9 +37,10 @@ type Update struct {
 	MinWindowsBuild int          `json:"min_windows_build"`
 	Upstream        UpdateSource `json:"upstream"`
 	Supersedes      string       `json:"supersedes"`
-	Rollback        string       `json:"rollback"`
 	Signed          bool         `json:"signed"`
 	Files           []UpdateFile `json:"files"`
+	Payloads        []UpdateFile `json:"payloads"`
+	Rollback        []string     `json:"rollback"`
 }
 
 // UpdateSource is the upstream release the kernel was built from.
@@ -44,19 +50,21 @@ type UpdateSource struct {
 	Signer string `json:"signer,omitempty"`
 }
 
-// UpdateFile is one installed file.
+// UpdateFile is one file: a build artifact the payloads carry, or a payload, with the files it
+// holds.
 type UpdateFile struct {
-	Name        string `json:"name"`
-	Size        int64  `json:"size"`
-	SHA256      string `json:"sha256"`
-	InstallPath string `json:"install_path"`
+	Name   string   `json:"name"`
+	Size   int64    `json:"size"`
+	SHA256 string   `json:"sha256"`
+	Holds  []string `json:"holds,omitempty"`
 }
 
-// ToolsDir is where the inbox WSL keeps its kernel; files install there under their names.
-const ToolsDir = `%SystemRoot%\System32\lxss\tools`
-
-// RollbackName is the name an installer gives the kernel it replaces.
-const RollbackName = "kernel.rollback"
+// Ways back, as update.json states them: only what exists.
+const (
+	rollbackKbuild = "kbuild install --rollback: puts back the .wslconfig kernel= and kernelModules= values the last kbuild install replaced"
+	rollbackMSI    = "uninstalling the MSI (Settings > Apps, or msiexec /x) puts back the kernel= and kernelModules= values it replaced in .wslconfig; " +
+		"to run an older version, uninstall this one, then install the older MSI (Windows Installer refuses a downgrade over a newer version)"
+)
 
 // WindowsArch is Windows' name for one of ours.
 func WindowsArch(arch string) string {

@@ -42,6 +42,10 @@ func packageDeclares(l *config.Line, _ string) (inputs, error) {
 	if pk.OpenPGPKey != "" {
 		in["openpgp_key"] = fileKey(pk.OpenPGPKey)
 	}
+	in["nuget_revision"] = fmt.Sprint(pk.NugetRevision)
+	if pk.Signing != nil && pk.Signing.TimestampURL != "" {
+		in["timestamp_url"] = pk.Signing.TimestampURL
+	}
 	return in, nil
 }
 
@@ -80,11 +84,17 @@ func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	pk := l.Profile.Package
 	supersedes := r.supersedes()
 	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.snapshot(), Formats: pk.Formats, Product: pk.Product,
-		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
+		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, NugetRevision: pk.NugetRevision, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
 		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, Runner: r.opts.Runner}
 	signer, err := signerFor(pk.Signing)
 	if err != nil {
 		return outcome{}, err
+	}
+	if signer != nil {
+		signer.TimestampURL = os.Getenv("WSLKERNEL_SIGN_TSA")
+		if signer.TimestampURL == "" && pk.Signing != nil {
+			signer.TimestampURL = pk.Signing.TimestampURL
+		}
 	}
 	o.Signer = signer
 	files, err := payload.Make(ctx, o)
