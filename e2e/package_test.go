@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +16,10 @@ import (
 )
 
 // The shared run ends with the package stage: per arch a CAB that cabextract tests and
-// extracts to the very kernel that booted, an MSI for x64, a NuGet package, SHA256SUMS.
+// extracts to exactly the kernel that booted and its modules.vhdx, an MSI for x64, a NuGet
+// package whose build/native/bin/<arch>/ holds exactly kernel and modules.vhd as built,
+// update-<arch>.json beside them (never inside), SHA256SUMS. No initrd goes into anything that
+// installs: WSL's own initrd boots the kernel.
 func TestRunPackagesThePayloads(t *testing.T) {
 	if manifestRun == nil {
 		t.Skip("no shared run")
@@ -30,26 +35,70 @@ func TestRunPackagesThePayloads(t *testing.T) {
 	if got := strings.Join(payloads, " "); got != want {
 		t.Fatalf("payloads in the manifest: %s\nwant %s", got, want)
 	}
+	nuget := unzip(t, filepath.Join(out, "packages", "Microsoft.WSL.Kernel.6.12.118.1-1.nupkg"))
 	for arch, win := range map[string]string{"x86_64": "x64", "arm64": "arm64"} {
 		x := t.TempDir()
 		cab := filepath.Join(out, "packages", "wsl-kernel-6.12.118.1-"+win+".cab")
 		if msg, err := exec.Command("cabextract", "-q", "-d", x, cab).CombinedOutput(); err != nil {
 			t.Fatalf("cabextract %s: %v\n%s", cab, err, msg)
 		}
-		for name, built := range map[string]string{"kernel": "kernel", "initrd.img": "initrd.img", "modules.vhd": "modules.vhdx", "config": "config"} {
-			got, _ := os.ReadFile(filepath.Join(x, name))
-			orig, _ := os.ReadFile(filepath.Join(out, arch, built))
-			if len(orig) == 0 || !bytes.Equal(got, orig) {
-				t.Errorf("%s: the CAB's %s is not the build's %s", win, name, built)
-			}
-		}
+		sameFiles(t, "the "+win+" CAB", x, map[string]string{"kernel": filepath.Join(out, arch, "kernel"), "modules.vhdx": filepath.Join(out, arch, "modules.vhdx")})
+		sameFiles(t, "the NuGet package's "+win+" folder", filepath.Join(nuget, "build/native/bin", win),
+			map[string]string{"kernel": filepath.Join(out, arch, "kernel"), "modules.vhd": filepath.Join(out, arch, "modules.vhd")})
 		var up struct {
+			Schema  int    `json:"schema"`
 			Version string `json:"version"`
 			Signed  bool   `json:"signed"`
 		}
-		data, _ := os.ReadFile(filepath.Join(x, "update.json"))
-		if err := json.Unmarshal(data, &up); err != nil || up.Version != "6.12.118.1" || up.Signed {
-			t.Errorf("%s update.json: %+v, %v (the smoke profile does not sign)", win, up, err)
+		data, _ := os.ReadFile(filepath.Join(out, "packages", "update-"+win+".json"))
+		if err := json.Unmarshal(data, &up); err != nil || up.Schema != 2 || up.Version != "6.12.118.1" || up.Signed {
+			t.Errorf("update-%s.json: %+v, %v (the smoke profile does not sign)", win, up, err)
+		}
+	}
+}
+
+// unzip extracts a zip archive (a NuGet package) into a new folder.
+func unzip(t *testing.T, path string) string {
+	t.Helper()
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	dir := t.TempDir()
+	for _, f := range z.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		dest := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err != nil || !strings.HasPrefix(dest, dir+string(filepath.Separator)) {
+			t.Fatalf("%s: entry %s: %v", path, f.Name, err)
+		}
+		os.MkdirAll(filepath.Dir(dest), 0o755)
+		os.WriteFile(dest, data, 0o644)
+	}
+	return dir
+}
+
+// sameFiles checks a folder holds exactly the files named, each with the bytes of its original.
+func sameFiles(t *testing.T, what, dir string, want map[string]string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != len(want) {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("%s holds %v, want exactly %d files", what, names, len(want))
+	}
+	for name, orig := range want {
+		got, _ := os.ReadFile(filepath.Join(dir, name))
+		built, _ := os.ReadFile(orig)
+		if len(built) == 0 || !bytes.Equal(got, built) {
+			t.Errorf("%s: its %s is not the build's %s", what, name, orig)
 		}
 	}
 }

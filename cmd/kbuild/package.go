@@ -14,11 +14,14 @@ func newPackageCmd(g *globals) *cobra.Command {
 		Use:   "package",
 		Short: "Make the Windows payloads (CAB, MSI, NuGet, SHA256SUMS) from the last run's build",
 		Long: `package runs the package stage alone on what the last kbuild run built (run includes it when
-the profile has package.formats): per arch a CAB (kernel, initrd.img, modules.vhd, config,
-update.json) and, for x64, an MSI that installs them into System32\lxss\tools and upgrades an
-older version; a NuGet package shaped like Microsoft.WSL.Kernel; update-<arch>.json; SHA256SUMS,
-and SHA256SUMS.asc when package.openpgp_key is set. Everything lands in <out>/packages at once,
-or not at all.
+the profile has package.formats). What installs carries the kernel and its modules disk only
+(the initrd is a test artifact: WSL boots its own): per arch a CAB (kernel, modules.vhdx) and,
+for x64, an MSI that installs them into C:\wsl-kernel\<version>, points .wslconfig's [wsl2]
+kernel= and kernelModules= at them (uninstalling restores the values it replaced) and upgrades
+an older revision; a NuGet package shaped like Microsoft.WSL.Kernel (build/native/bin/<arch>/:
+kernel and modules.vhd, a fixed VHD; version suffix package.nuget_revision); beside them
+update-<arch>.json, SHA256SUMS, and SHA256SUMS.asc when package.openpgp_key is set. Everything
+lands in <out>/packages at once, or not at all.
 
 CAB and MSI are Authenticode-signed with osslsigncode when package.signing is set or the
 environment names a signer: WSLKERNEL_SIGN_PKCS12 (password in WSLKERNEL_SIGN_PASSWORD, or the
