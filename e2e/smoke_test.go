@@ -136,7 +136,8 @@ func TestSmokeRunBootsTheVersionTheSchemeGives(t *testing.T) {
 }
 
 // kbuild verify rebuilds the smoke kernel from clean in another directory, with a compiler
-// cache of its own, and finds kernel, config, initrd, modules and headers byte-identical.
+// cache of its own, and finds kernel, config, initrd, both modules disks (modules.vhdx and
+// modules.vhd), the installed modules tree and headers byte-identical.
 // (x86_64 only, to keep the suite's first run on a machine short; arm64 takes the same path.)
 func TestVerifyFindsTheSmokeBuildReproducible(t *testing.T) {
 	if runErr != nil {
@@ -146,7 +147,7 @@ func TestVerifyFindsTheSmokeBuildReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kbuild verify: %v\n%s", err, out)
 	}
-	for _, name := range []string{"kernel", "config", "initrd", "modules", "headers"} {
+	for _, name := range []string{"kernel", "config", "initrd", "modules", "modules-vhd", "modules-tree", "headers"} {
 		if !regexp.MustCompile(`(?m)^` + name + ` \[x86_64\] +identical +[0-9a-f]{64}$`).MatchString(out) {
 			t.Errorf("kbuild verify does not report %s identical:\n%s", name, out)
 		}

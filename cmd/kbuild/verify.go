@@ -16,8 +16,8 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Long: `verify checks that the profile's build is reproducible. It reads the last run's manifest.json
 and builds the same inputs again from clean, in another directory (<work-dir>/verify: its own source
 tree, build trees and compiler cache, so nothing compiled for the run is reused), then compares the
-kernel image, config, initrd and the installed modules tree byte for byte. modules.vhdx itself is
-compared through its modules: e2fsprogs does not write the same image twice.
+kernel image, config, initrd, both modules disks (modules.vhdx and modules.vhd: their ext4 image
+is pinned and our own writers make them) and the installed modules tree byte for byte.
 
 Exit status: 0 when every output is identical, 1 when any differs (both files are kept; diffoscope
 shows where) or the rebuild failed.`,

@@ -115,7 +115,7 @@ func (r *run) compare(p *Plan, orig *manifest.Manifest, workDir string) (*Verifi
 		if want.ModulesDigest == "" || !built[want.Arch] {
 			continue
 		}
-		c := Compared{Name: "modules", Arch: want.Arch, Run: want.ModulesDigest, RunPath: filepath.Join(p.OutDir, want.Arch, "modules.vhdx")}
+		c := Compared{Name: "modules-tree", Arch: want.Arch, Run: want.ModulesDigest, RunPath: filepath.Join(p.OutDir, want.Arch, "modules.vhdx")}
 		if ar := r.archNamed(want.Arch); ar != nil && ar.build != nil {
 			c.Again, c.AgainPath = ar.build.ModulesDigest, filepath.Join(vp.OutDir, want.Arch, "modules.vhdx")
 		}
