@@ -88,7 +88,10 @@ type Profile struct {
 	Build     Build   `yaml:"build"`
 	Initrd    Initrd  `yaml:"initrd" required:"true"`
 	Boot      Boot    `yaml:"boot"`
-	Package   Package `yaml:"package"`
+	// Conformance, when set, boots each x86_64 kernel with a real Debian userland and runs one
+	// probe per feature before anything is packaged.
+	Conformance *Conformance `yaml:"conformance"`
+	Package     Package      `yaml:"package"`
 }
 
 // Kconfig is a base configuration and the fragments merged over it, in order: Fragments, then
@@ -196,6 +199,22 @@ type Boot struct {
 	// Module is the module the init loads from modules.vhdx; by default the first in modules.dep
 	// that needs no other. Only for profiles with CONFIG_MODULES=y.
 	Module string `yaml:"module"`
+}
+
+// Conformance is the runtime conformance test: a Debian userland made from a package list (by
+// mmdebstrap, cached by the list's and the guest files' hash) booted on the built kernel under
+// qemu, with systemd as PID 1 and the modules disk overlaid as WSL's init does, running one probe
+// per feature.
+type Conformance struct {
+	Packages string `yaml:"packages" required:"true"` // the userland's package list: one Debian package a line
+	Guest    string `yaml:"guest" required:"true"`    // files copied over the userland: the probes and their units
+	// Timeout bounds the whole boot (default 30m under emulation); ProbeTimeout each probe (120s).
+	Timeout      time.Duration `yaml:"timeout"`
+	ProbeTimeout time.Duration `yaml:"probe_timeout"`
+	Memory       string        `yaml:"memory"` // default 2048M
+	CPUs         int           `yaml:"cpus"`   // default 2
+	// Probes names the probes to run (feature/probe); all of them when empty.
+	Probes []string `yaml:"probes"`
 }
 
 // Package lists the Windows payloads to make.
@@ -644,6 +663,16 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	}
 	if pr.Boot.Timeout < 0 {
 		v.at(key+".boot.timeout", "must not be negative")
+	}
+	if c := pr.Conformance; c != nil {
+		v.path(key+".conformance.packages", &c.Packages, false)
+		v.path(key+".conformance.guest", &c.Guest, true)
+		if c.Timeout < 0 || c.ProbeTimeout < 0 || c.CPUs < 0 {
+			v.at(key+".conformance", "timeout, probe_timeout and cpus must not be negative")
+		}
+		if !slices.Contains(pr.Arches, "x86_64") {
+			v.at(key+".conformance", "runs on x86_64 (the measured qemu machine); the profile builds %s", strings.Join(pr.Arches, ", "))
+		}
 	}
 	if pr.Package.MinWindowsBuild < 0 {
 		v.at(key+".package.min_windows_build", "must not be negative")

@@ -154,6 +154,9 @@ func TestLoadErrors(t *testing.T) {
 		{"api_url not a URL", "profiles:\n  smoke:", "publish:\n  api_url: \"http://%zz\"\nprofiles:\n  smoke:", `pipeline.yaml:12:12: publish.api_url: "http://%zz" is not a URL`},
 		{"api_url without scheme", "profiles:\n  smoke:", "publish:\n  api_url: github.example.com/api/v3/\nprofiles:\n  smoke:", `pipeline.yaml:12:12: publish.api_url: "github.example.com/api/v3/" is not an http or https URL (such as https://github.example.com/api/v3/)`},
 		{"upload_url wrong scheme", "profiles:\n  smoke:", "publish:\n  upload_url: ftp://github.example.com/\nprofiles:\n  smoke:", `pipeline.yaml:12:15: publish.upload_url: "ftp://github.example.com/" is not an http or https URL`},
+		{"conformance list missing", "patches: patches/series", "patches: patches/series\n    conformance: {packages: conformance/gone.list, guest: configs}", `profiles.smoke.conformance.packages: %DIR%/conformance/gone.list does not exist`},
+		{"conformance guest not a folder", "patches: patches/series", "patches: patches/series\n    conformance: {packages: configs/smoke.config, guest: configs/smoke.config}", `profiles.smoke.conformance.guest: %DIR%/configs/smoke.config is not a folder`},
+		{"conformance negative timeout", "patches: patches/series", "patches: patches/series\n    conformance: {packages: configs/smoke.config, guest: configs, timeout: -1s}", `profiles.smoke.conformance: timeout, probe_timeout and cpus must not be negative`},
 		{"yaml syntax", "series: \"6.12\"", "series: [6.12", `pipeline.yaml: yaml:`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
