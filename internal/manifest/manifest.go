@@ -50,7 +50,9 @@ type Manifest struct {
 	Stages       []Stage   `json:"stages"`
 	Builds       []Build   `json:"builds,omitempty"`
 	Boots        []Boot    `json:"boots,omitempty"`
-	Reproducer   string    `json:"reproducer"`
+	// Conformance is each arch's runtime conformance test: a real userland on the kernel.
+	Conformance []Conformance `json:"conformance,omitempty"`
+	Reproducer  string        `json:"reproducer"`
 }
 
 // Upstream is the release built on.
@@ -129,6 +131,27 @@ type Boot struct {
 	InitSeconds float64 `json:"time_to_init_seconds"`
 	WallSeconds float64 `json:"wall_seconds"`
 	ConsoleLog  string  `json:"console_log"`
+}
+
+// Conformance is one conformance boot: the kernel under a Debian userland with systemd, one
+// probe per feature.
+type Conformance struct {
+	Arch             string  `json:"arch"`
+	Release          string  `json:"release"`
+	InitSeconds      float64 `json:"time_to_init_seconds"`       // systemd started as PID 1
+	MultiUserSeconds float64 `json:"time_to_multi_user_seconds"` // multi-user.target reached
+	WallSeconds      float64 `json:"wall_seconds"`
+	ConsoleLog       string  `json:"console_log"`
+	Probes           []Probe `json:"probes"`
+}
+
+// Probe is one conformance probe's result.
+type Probe struct {
+	Feature string  `json:"feature"` // as configs/features/<feature>.config names it
+	Name    string  `json:"probe"`
+	Status  string  `json:"status"` // pass, fail or timeout
+	Seconds float64 `json:"seconds"`
+	Output  string  `json:"output,omitempty"` // the tail of what it printed, for one that did not pass
 }
 
 // Describe hashes a file, or a folder by its TreeDigest (the installed headers).
