@@ -200,15 +200,17 @@ func TestCabextractAcceptsEveryShape(t *testing.T) {
 	}
 }
 
-// deflateFixed's output is standard deflate: the standard library inflates it to the input.
-func FuzzDeflateFixed(f *testing.F) {
-	f.Add([]byte("hello hello hello hello"))
-	f.Add(make([]byte, 40000))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > blockSize {
-			data = data[:blockSize]
-		}
-		got, err := io.ReadAll(flate.NewReader(bytes.NewReader(deflateFixed(nil, data))))
+// deflateBlock's output is standard deflate: the standard library inflates it, with the same
+// dictionary, to the input. The seeds cover each block type: stored (short), fixed, dynamic, and
+// matches reaching into the dictionary.
+func FuzzDeflateBlock(f *testing.F) {
+	f.Add([]byte("hello"), []byte("hello hello hello hello"))
+	f.Add([]byte{}, make([]byte, 40000))
+	f.Add(bytes.Repeat([]byte("CONFIG_HYPERV=y\n"), 3000), bytes.Repeat([]byte("CONFIG_HYPERV=m\n# CONFIG_SOUND is not set\n"), 900))
+	m := &matcher{}
+	f.Fuzz(func(t *testing.T, dict, data []byte) {
+		dict, data = dict[:min(len(dict), blockSize)], data[:min(len(data), blockSize)]
+		got, err := io.ReadAll(flate.NewReaderDict(bytes.NewReader(deflateBlock(nil, dict, data, m)), dict))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("inflate: %d bytes, %v; want %d", len(got), err, len(data))
 		}

@@ -1,0 +1,123 @@
+package cab
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+const (
+	minMatch  = 3
+	maxMatch  = 258
+	window    = 1 << 15 // farthest a match reaches back: the whole previous block
+	hashBits  = 15
+	maxChain  = 128 // candidates tried per position (zlib's level 6 tries 128)
+	lazyMatch = 16  // a match shorter than this is deferred if the next position has a longer one
+	niceMatch = 128 // a match this long ends the search
+	noPos     = -1
+)
+
+// token is a literal byte (below 256) or a match: flag bit 31, length in bits 16-24, distance
+// in bits 0-15 (32768 fits: distances count from 1).
+type token uint32
+
+func matchToken(length, dist int) token { return token(1<<31 | length<<16 | dist) }
+func (t token) isMatch() bool           { return t&(1<<31) != 0 }
+func (t token) length() int             { return int(t>>16) & 0x1FF }
+func (t token) dist() int               { return int(t & 0xFFFF) }
+
+// matcher finds LZ77 matches with hash chains, lazily as zlib does. One serves one goroutine;
+// it keeps its tables between blocks so a block costs no allocation.
+type matcher struct {
+	head [1 << hashBits]int32
+	prev []int32
+	buf  []byte // the dictionary, then the block
+	next int    // the first position not yet in the chains
+	out  []token
+}
+
+// tokens parses data into literals and matches, which may reach back into dict.
+func (m *matcher) tokens(dict, data []byte) []token {
+	if len(dict) > window {
+		dict = dict[len(dict)-window:]
+	}
+	m.buf = append(append(m.buf[:0], dict...), data...)
+	if cap(m.prev) < len(m.buf) {
+		m.prev = make([]int32, len(m.buf))
+	}
+	m.prev = m.prev[:len(m.buf)]
+	for i := range m.head {
+		m.head[i] = noPos
+	}
+	m.next, m.out = 0, m.out[:0]
+	for i := len(dict); i < len(m.buf); {
+		n, d := m.find(i)
+		if n < minMatch {
+			m.out = append(m.out, token(m.buf[i]))
+			i++
+			continue
+		}
+		// Lazy: while the next position has a longer match, this byte goes as a literal.
+		for n < lazyMatch && i+1 < len(m.buf) {
+			n2, d2 := m.find(i + 1)
+			if n2 <= n {
+				break
+			}
+			m.out = append(m.out, token(m.buf[i]))
+			i, n, d = i+1, n2, d2
+		}
+		m.out = append(m.out, matchToken(n, d))
+		i += n
+	}
+	return m.out
+}
+
+func (m *matcher) hash(i int) uint32 {
+	v := uint32(m.buf[i]) | uint32(m.buf[i+1])<<8 | uint32(m.buf[i+2])<<16
+	return (v * 0x9E3779B1) >> (32 - hashBits)
+}
+
+// find gives the longest match for position i among the chained earlier positions, after
+// chaining every position before i.
+func (m *matcher) find(i int) (length, dist int) {
+	for ; m.next < i; m.next++ {
+		if m.next+minMatch <= len(m.buf) {
+			h := m.hash(m.next)
+			m.prev[m.next] = m.head[h]
+			m.head[h] = int32(m.next)
+		}
+	}
+	if i+minMatch > len(m.buf) {
+		return 0, 0
+	}
+	limit := min(maxMatch, len(m.buf)-i)
+	best, bestDist := minMatch-1, 0
+	for cand, chain := m.head[m.hash(i)], 0; cand != noPos && chain < maxChain && i-int(cand) <= window; cand, chain = m.prev[cand], chain+1 {
+		c := int(cand)
+		if m.buf[c+best] != m.buf[i+best] {
+			continue
+		}
+		if n := matchLen(m.buf[c:c+limit], m.buf[i:i+limit]); n > best {
+			best, bestDist = n, i-c
+			if n >= min(limit, niceMatch) {
+				break
+			}
+		}
+	}
+	if bestDist == 0 {
+		return 0, 0
+	}
+	return best, bestDist
+}
+
+// matchLen is how many leading bytes a and b (of equal length) share, compared 8 at a time.
+func matchLen(a, b []byte) int {
+	n := 0
+	for ; n+8 <= len(a); n += 8 {
+		if x := binary.LittleEndian.Uint64(a[n:]) ^ binary.LittleEndian.Uint64(b[n:]); x != 0 {
+			return n + bits.TrailingZeros64(x)/8
+		}
+	}
+	for ; n < len(a) && a[n] == b[n]; n++ {
+	}
+	return n
+}
