@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,18 @@ func write(t testing.TB, files []File) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// needTool skips a test whose tool is missing, and fails it under CI, where scripts/setup
+// installs every tool.
+func needTool(t *testing.T, tool string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed and CI is set: scripts/setup installs it", tool)
+		}
+		t.Skipf("%s not installed (scripts/setup installs it)", tool)
+	}
 }
 
 func TestRoundTripAndDeterminism(t *testing.T) {
@@ -109,9 +123,7 @@ func TestCabextractAndGcabReadIt(t *testing.T) {
 	dir := t.TempDir()
 	cab := filepath.Join(dir, "kernel.cab")
 	os.WriteFile(cab, write(t, files), 0o644)
-	if _, err := exec.LookPath("cabextract"); err != nil {
-		t.Skip("cabextract not installed (scripts/setup installs it)")
-	}
+	needTool(t, "cabextract")
 	if out, err := exec.Command("cabextract", "-t", cab).CombinedOutput(); err != nil || !strings.Contains(string(out), "All done, no errors") {
 		t.Fatalf("cabextract -t: %v\n%s", err, out)
 	}
@@ -125,9 +137,7 @@ func TestCabextractAndGcabReadIt(t *testing.T) {
 			t.Errorf("cabextract's %s: %d bytes, %v; want %d bytes", f.Name, len(got), err, len(f.Data))
 		}
 	}
-	if _, err := exec.LookPath("gcab"); err != nil {
-		t.Skip("gcab not installed")
-	}
+	needTool(t, "gcab")
 	list, err := exec.Command("gcab", "-l", "-v", cab).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gcab -l: %v\n%s", err, list)
@@ -173,9 +183,7 @@ func FuzzRoundTrip(f *testing.F) {
 // tree, which cabextract rejects, was the trap), random (stored), text, and mixtures across
 // block boundaries. cabextract must extract each byte for byte.
 func TestCabextractAcceptsEveryShape(t *testing.T) {
-	if _, err := exec.LookPath("cabextract"); err != nil {
-		t.Skip("cabextract not installed (scripts/setup installs it)")
-	}
+	needTool(t, "cabextract")
 	random := make([]byte, 100000)
 	rand.Read(random)
 	zeros := make([]byte, 100000)
@@ -215,4 +223,118 @@ func FuzzDeflateBlock(f *testing.F) {
 			t.Fatalf("inflate: %d bytes, %v; want %d", len(got), err, len(data))
 		}
 	})
+}
+
+// Blocks are compressed in parallel; the cabinet must not depend on how many CPUs did it.
+func TestSameBytesOnAnyCPUCount(t *testing.T) {
+	files := payload(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var first []byte
+	for _, cpus := range []int{1, 2, 7} {
+		runtime.GOMAXPROCS(cpus)
+		got := write(t, files)
+		if first == nil {
+			first = got
+		} else if !bytes.Equal(got, first) {
+			t.Errorf("Write with GOMAXPROCS=%d differs from GOMAXPROCS=1", cpus)
+		}
+	}
+}
+
+// On compressible files (Go's own sources, the test binary, which is an ELF executable, and a
+// zero-filled image) our cabinet is no bigger than gcab -c -z's, which deflates each block
+// with zlib at its default level; and cabextract still tests it clean.
+func TestNoBiggerThanGcab(t *testing.T) {
+	needTool(t, "gcab")
+	needTool(t, "cabextract")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	elf, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src []byte
+	sources, _ := filepath.Glob(filepath.Join(runtime.GOROOT(), "src", "net", "http", "*.go"))
+	for _, p := range sources {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
+	}
+	if len(src) < 1<<20 {
+		t.Fatalf("%d bytes of Go source in %s/src/net/http; want at least 1 MiB to compare on", len(src), runtime.GOROOT())
+	}
+	image := make([]byte, 3<<20)
+	copy(image[1<<20:], src[:1<<20])
+	files := []File{{"kernel", elf[:min(len(elf), 4<<20)]}, {"source.go", src}, {"modules.vhd", image}}
+	dir := t.TempDir()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join(dir, f.Name))
+		if err := os.WriteFile(paths[len(paths)-1], f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	theirs := filepath.Join(dir, "gcab.cab")
+	if out, err := exec.Command("gcab", append([]string{"-c", "-z", "-n", theirs}, paths...)...).CombinedOutput(); err != nil {
+		t.Fatalf("gcab -c -z: %v\n%s", err, out)
+	}
+	info, err := os.Stat(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := filepath.Join(dir, "ours.cab")
+	data := write(t, files)
+	os.WriteFile(ours, data, 0o644)
+	if len(data) > int(info.Size()) {
+		t.Errorf("our cabinet is %d bytes, gcab's %d: %.3fx", len(data), info.Size(), float64(len(data))/float64(info.Size()))
+	}
+	if out, err := exec.Command("cabextract", "-t", ours).CombinedOutput(); err != nil || !strings.Contains(string(out), "All done, no errors") {
+		t.Errorf("cabextract -t: %v\n%s", err, out)
+	}
+	t.Logf("ours %d bytes, gcab -c -z %d: %.3fx", len(data), info.Size(), float64(len(data))/float64(info.Size()))
+}
+
+// huffmanLengths always gives a complete code within the length limit: the Kraft sum of the
+// lengths is exactly 1, which libmspack requires of every table.
+func TestHuffmanLengthsComplete(t *testing.T) {
+	fib := make([]uint32, 30)
+	fib[0], fib[1] = 1, 1
+	for i := 2; i < len(fib); i++ {
+		fib[i] = fib[i-1] + fib[i-2]
+	}
+	for _, c := range []struct {
+		name    string
+		freq    []uint32
+		maxBits uint8
+	}{
+		{"none used", make([]uint32, 30), 15},
+		{"one used", []uint32{0, 0, 0, 9, 0}, 15},
+		{"symbol 0 only", []uint32{5, 0, 0}, 7},
+		{"two", []uint32{1, 1000}, 15},
+		{"fibonacci, deeper than 15 unlimited", fib, 15},
+		{"fibonacci, code-length limit", fib[:19], 7},
+		{"flat", slices.Repeat([]uint32{3}, 286), 15},
+	} {
+		lens := huffmanLengths(c.freq, c.maxBits)
+		kraft, used := 0, 0
+		for s, l := range lens {
+			if l > c.maxBits {
+				t.Errorf("%s: symbol %d has length %d, limit %d", c.name, s, l, c.maxBits)
+			}
+			if l > 0 {
+				kraft += 1 << (maxCodeBits - l)
+				used++
+			}
+			if c.freq[s] > 0 && l == 0 {
+				t.Errorf("%s: used symbol %d has no code", c.name, s)
+			}
+		}
+		if kraft != 1<<maxCodeBits || used < 2 {
+			t.Errorf("huffmanLengths(%s) = %v: Kraft sum %d/%d over %d codes, want a complete code", c.name, lens, kraft, 1<<maxCodeBits, used)
+		}
+	}
 }

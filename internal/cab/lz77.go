@@ -10,7 +10,7 @@ const (
 	maxMatch  = 258
 	window    = 1 << 15 // farthest a match reaches back: the whole previous block
 	hashBits  = 15
-	maxChain  = 128 // candidates tried per position (zlib's level 6 tries 128)
+	maxChain  = 32  // candidates tried per position: 128 (zlib's level 6) gains 0.8% of size for 40% more time
 	lazyMatch = 16  // a match shorter than this is deferred if the next position has a longer one
 	niceMatch = 128 // a match this long ends the search
 	noPos     = -1
@@ -76,8 +76,8 @@ func (m *matcher) hash(i int) uint32 {
 	return (v * 0x9E3779B1) >> (32 - hashBits)
 }
 
-// find gives the longest match for position i among the chained earlier positions, after
-// chaining every position before i.
+// find gives the longest match for position i among the last maxChain positions of its hash
+// chain, after chaining every position before i.
 func (m *matcher) find(i int) (length, dist int) {
 	for ; m.next < i; m.next++ {
 		if m.next+minMatch <= len(m.buf) {
