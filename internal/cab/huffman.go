@@ -66,7 +66,7 @@ func huffmanLengths(freq []uint32, maxBits uint8) []uint8 {
 		// counts, whose tree is balanced (9 bits for 286 symbols).
 		for s := range f {
 			if f[s] > 0 {
-				f[s] = f[s]/2 + 1
+				f[s] = (f[s] + 1) / 2
 			}
 		}
 	}
