@@ -14,6 +14,7 @@ const (
 	lazyMatch = 16  // a match shorter than this is deferred if the next position has a longer one
 	niceMatch = 128 // a match this long ends the search
 	noPos     = -1
+	skipShift = 6 // after 64 positions without a match, look at every other one; after 128, every third...
 )
 
 // token is a literal byte (below 256) or a match: flag bit 31, length in bits 16-24, distance
@@ -49,13 +50,22 @@ func (m *matcher) tokens(dict, data []byte) []token {
 		m.head[i] = noPos
 	}
 	m.next, m.out = 0, m.out[:0]
+	misses := 0
 	for i := len(dict); i < len(m.buf); {
 		n, d := m.find(i)
 		if n < minMatch {
-			m.out = append(m.out, token(m.buf[i]))
-			i++
+			// Far from any match (compressed data: a bzImage, an initrd), look ever more rarely.
+			step := min(1+misses>>skipShift, len(m.buf)-i)
+			for _, b := range m.buf[i : i+step] {
+				m.out = append(m.out, token(b))
+			}
+			misses, i = misses+1, i+step
+			if step > 1 {
+				m.next = i - 1
+			}
 			continue
 		}
+		misses = 0
 		// Lazy: while the next position has a longer match, this byte goes as a literal.
 		for n < lazyMatch && i+1 < len(m.buf) {
 			n2, d2 := m.find(i + 1)
