@@ -54,21 +54,9 @@ func Write(w io.Writer, files []File, when time.Time) error {
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	var names [][]byte
-	for _, f := range files {
-		name, err := cabName(f.Name)
-		if err != nil {
-			return err
-		}
-		if seen[strings.ToLower(name)] {
-			return fmt.Errorf("cab: %s is in the cabinet twice (names are case-insensitive)", f.Name)
-		}
-		seen[strings.ToLower(name)] = true
-		if int64(len(f.Data)) > 0x7FFF8000 {
-			return fmt.Errorf("cab: %s is %d bytes; a cabinet file must be under 2 GiB", f.Name, len(f.Data))
-		}
-		names = append(names, append([]byte(name), 0))
+	names, err := storedNames(files)
+	if err != nil {
+		return err
 	}
 
 	folders, fileFolder, fileOffset := cutFolders(files)
@@ -139,6 +127,28 @@ func Write(w io.Writer, files []File, when time.Time) error {
 		}
 	}
 	return nil
+}
+
+// storedNames is each file's name as stored, NUL-terminated, after checking that names are
+// unique (cabinets compare them without case) and files under 2 GiB.
+func storedNames(files []File) ([][]byte, error) {
+	seen := map[string]bool{}
+	var names [][]byte
+	for _, f := range files {
+		name, err := cabName(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		if seen[strings.ToLower(name)] {
+			return nil, fmt.Errorf("cab: %s is in the cabinet twice (names are case-insensitive)", f.Name)
+		}
+		seen[strings.ToLower(name)] = true
+		if int64(len(f.Data)) > 0x7FFF8000 {
+			return nil, fmt.Errorf("cab: %s is %d bytes; a cabinet file must be under 2 GiB", f.Name, len(f.Data))
+		}
+		names = append(names, append([]byte(name), 0))
+	}
+	return names, nil
 }
 
 // folder is one CFFOLDER: its files' bytes as one stream, cut into 32 KiB blocks.
