@@ -153,7 +153,6 @@ func storedNames(files []File) ([][]byte, error) {
 
 // folder is one CFFOLDER: its files' bytes as one stream, cut into 32 KiB blocks.
 type folder struct {
-	first  int      // index of its first file
 	raw    [][]byte // uncompressed blocks: slices of a file, or copies where a block spans files
 	blocks [][]byte // CFDATA records, each complete with its header
 }
@@ -172,7 +171,7 @@ func cutFolders(files []File) (folders []*folder, fileFolder []int, fileOffset [
 			if cur != nil && len(pending) > 0 {
 				cur.raw = append(cur.raw, pending)
 			}
-			cur = &folder{first: i}
+			cur = &folder{}
 			folders = append(folders, cur)
 			pending, uoff = nil, 0
 		}

@@ -89,26 +89,22 @@ func (m *matcher) hash(i int) uint32 {
 // find gives the longest match for position i among the last maxChain positions of its hash
 // chain, after chaining every position before i.
 func (m *matcher) find(i int) (length, dist int) {
-	for ; m.next < i; m.next++ {
-		if m.next+minMatch <= len(m.buf) {
-			h := m.hash(m.next)
-			m.prev[m.next] = m.head[h]
-			m.head[h] = int32(m.next)
-		}
-	}
-	if i+minMatch > len(m.buf) {
+	m.chainUpTo(i)
+	buf, prev := m.buf, m.prev
+	if i+minMatch > len(buf) {
 		return 0, 0
 	}
-	limit := min(maxMatch, len(m.buf)-i)
+	cur := buf[i:min(i+maxMatch, len(buf))]
+	stop := min(len(cur), niceMatch)
 	best, bestDist := minMatch-1, 0
-	for cand, chain := m.head[m.hash(i)], 0; cand != noPos && chain < maxChain && i-int(cand) <= window; cand, chain = m.prev[cand], chain+1 {
+	for cand, chain := m.head[m.hash(i)], 0; cand != noPos && chain < maxChain && i-int(cand) <= window; cand, chain = prev[cand], chain+1 {
 		c := int(cand)
-		if m.buf[c+best] != m.buf[i+best] {
+		if buf[c+best] != cur[best] {
 			continue
 		}
-		if n := matchLen(m.buf[c:c+limit], m.buf[i:i+limit]); n > best {
+		if n := matchLen(buf[c:c+len(cur)], cur); n > best {
 			best, bestDist = n, i-c
-			if n >= min(limit, niceMatch) {
+			if n >= stop {
 				break
 			}
 		}
@@ -117,6 +113,17 @@ func (m *matcher) find(i int) (length, dist int) {
 		return 0, 0
 	}
 	return best, bestDist
+}
+
+// chainUpTo puts every position before i at the head of its hash chain.
+func (m *matcher) chainUpTo(i int) {
+	buf, prev := m.buf, m.prev
+	for p := m.next; p < i && p+minMatch <= len(buf); p++ {
+		h := m.hash(p)
+		prev[p] = m.head[h]
+		m.head[h] = int32(p)
+	}
+	m.next = max(m.next, i)
 }
 
 // matchLen is how many leading bytes a and b (of equal length) share, compared 8 at a time.

@@ -1,6 +1,9 @@
 package cab
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // deflateBlock appends data (at most 32 KiB) deflated as one final deflate block, whose matches
 // may reach back into dict (the previous block of the folder, as MSZIP allows): dynamic Huffman
@@ -179,21 +182,24 @@ type bitWriter struct {
 	nbits uint
 }
 
+// write appends the n (at most 16) low bits of v, a 32-bit word at a time.
 func (w *bitWriter) write(v uint32, n uint) {
 	w.acc |= uint64(v) << w.nbits
 	w.nbits += n
-	for w.nbits >= 8 {
-		w.out = append(w.out, byte(w.acc))
-		w.acc >>= 8
-		w.nbits -= 8
+	if w.nbits >= 32 {
+		w.out = binary.LittleEndian.AppendUint32(w.out, uint32(w.acc))
+		w.acc >>= 32
+		w.nbits -= 32
 	}
 }
 
+// flush writes the bits left, the last byte padded with zeros.
 func (w *bitWriter) flush() {
-	if w.nbits > 0 {
+	for ; w.nbits > 0; w.nbits -= min(w.nbits, 8) {
 		w.out = append(w.out, byte(w.acc))
-		w.acc, w.nbits = 0, 0
+		w.acc >>= 8
 	}
+	w.acc = 0
 }
 
 // tokens writes the block's symbols and the end of block in the codes given.
