@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"crypto/rand"
 	"io"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -340,6 +341,27 @@ func TestHuffmanLengthsComplete(t *testing.T) {
 		}
 		if kraft != 1<<maxCodeBits || used < 2 {
 			t.Errorf("huffmanLengths(%s) = %v: Kraft sum %d/%d over %d codes, want a complete code", c.name, lens, kraft, 1<<maxCodeBits, used)
+		}
+	}
+}
+
+// The fixed codes are RFC 1951 3.2.6's table, at each edge of its ranges.
+func TestFixedCodes(t *testing.T) {
+	for _, c := range []struct {
+		sym       int
+		code, len uint16
+	}{
+		{0, 0x30, 8}, {143, 0xBF, 8}, {144, 0x190, 9}, {182, 0x1B6, 9}, {255, 0x1FF, 9},
+		{256, 0, 7}, {279, 0x17, 7}, {280, 0xC0, 8}, {285, 0xC5, 8},
+	} {
+		l := uint16(fixedLit.lens[c.sym])
+		if code := bits.Reverse16(fixedLit.codes[c.sym]) >> (16 - l); l != c.len || code != c.code {
+			t.Errorf("fixed code of %d = %#x in %d bits, want %#x in %d", c.sym, code, l, c.code, c.len)
+		}
+	}
+	for d := range numDist {
+		if l, code := fixedDist.lens[d], bits.Reverse16(fixedDist.codes[d])>>11; l != 5 || int(code) != d {
+			t.Errorf("fixed distance code of %d = %#x in %d bits, want %#x in 5", d, code, l, d)
 		}
 	}
 }

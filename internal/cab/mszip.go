@@ -59,9 +59,10 @@ const (
 	endOfBlock = 256
 )
 
-// The fixed codes of RFC 1951 3.2.6: they are the canonical codes of these lengths.
+// The fixed codes of RFC 1951 3.2.6: they are the canonical codes of these lengths, over all
+// 288 literal/length symbols (286 and 287, never used, still take two of the 8-bit codes).
 var fixedLit, fixedDist = func() (huffCode, huffCode) {
-	lit := make([]uint8, numLitLen)
+	lit := make([]uint8, 288)
 	for s := range lit {
 		switch {
 		case s < 144, s >= 280:
