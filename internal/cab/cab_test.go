@@ -365,3 +365,25 @@ func TestFixedCodes(t *testing.T) {
 		}
 	}
 }
+
+// A block's matches reach back into the previous block (MSZIP keeps the history across CFDATA
+// blocks): random bytes repeated block after block cost one block, and cabextract, whose
+// libmspack keeps that history too, extracts them.
+func TestMatchesReachIntoThePreviousBlock(t *testing.T) {
+	needTool(t, "cabextract")
+	random := make([]byte, blockSize)
+	rand.Read(random)
+	data := bytes.Repeat(random, 3)
+	cab := write(t, []File{{Name: "repeated", Data: data}})
+	if len(cab) > blockSize+2000 {
+		t.Errorf("3 identical random blocks take %d bytes; want about one block (%d)", len(cab), blockSize)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "r.cab"), cab, 0o644)
+	if msg, err := exec.Command("cabextract", "-q", "-d", dir, filepath.Join(dir, "r.cab")).CombinedOutput(); err != nil {
+		t.Fatalf("cabextract: %v\n%s", err, msg)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "repeated")); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("cabextract gave %d bytes, %v; want the %d written", len(got), err, len(data))
+	}
+}
