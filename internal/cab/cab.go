@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -51,73 +54,16 @@ func Write(w io.Writer, files []File, when time.Time) error {
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	var names [][]byte
-	for _, f := range files {
-		name, err := cabName(f.Name)
-		if err != nil {
-			return err
-		}
-		if seen[strings.ToLower(name)] {
-			return fmt.Errorf("cab: %s is in the cabinet twice (names are case-insensitive)", f.Name)
-		}
-		seen[strings.ToLower(name)] = true
-		if int64(len(f.Data)) > 0x7FFF8000 {
-			return fmt.Errorf("cab: %s is %d bytes; a cabinet file must be under 2 GiB", f.Name, len(f.Data))
-		}
-		names = append(names, append([]byte(name), 0))
-	}
-
-	// Compress: the files' bytes are one stream per folder, cut into 32 KiB blocks.
-	type folder struct {
-		blocks [][]byte // CFDATA records, each complete with its header
-		first  int      // index of its first file
-	}
-	var folders []*folder
-	fileFolder := make([]int, len(files))
-	fileOffset := make([]uint32, len(files))
-	var cur *folder
-	var pending []byte // uncompressed bytes not yet in a block
-	var uoff uint32
-	enc := &blockEncoder{}
-	flush := func(final bool) error {
-		for len(pending) >= blockSize || (final && len(pending) > 0) {
-			n := min(len(pending), blockSize)
-			rec, err := enc.block(pending[:n])
-			if err != nil {
-				return err
-			}
-			cur.blocks = append(cur.blocks, rec)
-			pending = pending[n:]
-		}
-		return nil
-	}
-	for i, f := range files {
-		// A new folder when this file's blocks would overflow the current one's count.
-		need := (len(pending) + len(f.Data) + blockSize - 1) / blockSize
-		if cur == nil || len(cur.blocks)+need > maxBlocks {
-			if cur != nil {
-				if err := flush(true); err != nil {
-					return err
-				}
-			}
-			cur = &folder{first: i}
-			folders = append(folders, cur)
-			pending, uoff = pending[:0], 0
-		}
-		fileFolder[i], fileOffset[i] = len(folders)-1, uoff
-		uoff += uint32(len(f.Data))
-		pending = append(pending, f.Data...)
-		if err := flush(false); err != nil {
-			return err
-		}
-	}
-	if err := flush(true); err != nil {
+	names, err := storedNames(files)
+	if err != nil {
 		return err
 	}
+
+	folders, fileFolder, fileOffset := cutFolders(files)
 	if len(folders) > 0xFFFF {
 		return errors.New("cab: too many folders")
 	}
+	compressFolders(folders)
 
 	// Lay out: header, folders, files, then each folder's data blocks.
 	filesStart := headerSize + folderSize*len(folders)
@@ -183,23 +129,117 @@ func Write(w io.Writer, files []File, when time.Time) error {
 	return nil
 }
 
-// blockEncoder makes MSZIP CFDATA records: "CK", then the block deflated as a complete stream
-// (see deflateFixed). MSZIP lets a block refer back into the previous one; ours stand alone,
-// which every reader accepts.
-type blockEncoder struct {
-	buf []byte
+// storedNames is each file's name as stored, NUL-terminated, after checking that names are
+// unique (cabinets compare them without case) and files under 2 GiB.
+func storedNames(files []File) ([][]byte, error) {
+	seen := map[string]bool{}
+	var names [][]byte
+	for _, f := range files {
+		name, err := cabName(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		if seen[strings.ToLower(name)] {
+			return nil, fmt.Errorf("cab: %s is in the cabinet twice (names are case-insensitive)", f.Name)
+		}
+		seen[strings.ToLower(name)] = true
+		if int64(len(f.Data)) > 0x7FFF8000 {
+			return nil, fmt.Errorf("cab: %s is %d bytes; a cabinet file must be under 2 GiB", f.Name, len(f.Data))
+		}
+		names = append(names, append([]byte(name), 0))
+	}
+	return names, nil
 }
 
-func (e *blockEncoder) block(data []byte) ([]byte, error) {
-	e.buf = append(e.buf[:0], make([]byte, dataFixed)...)
-	e.buf = append(e.buf, 'C', 'K')
-	e.buf = deflateFixed(e.buf, data)
-	rec := bytes.Clone(e.buf)
-	compressed := len(rec) - dataFixed
-	binary.LittleEndian.PutUint16(rec[4:], uint16(compressed))
+// folder is one CFFOLDER: its files' bytes as one stream, cut into 32 KiB blocks.
+type folder struct {
+	raw    [][]byte // uncompressed blocks: slices of a file, or copies where a block spans files
+	blocks [][]byte // CFDATA records, each complete with its header
+}
+
+// cutFolders cuts the files' bytes into blocks, in as few folders as their block counts allow,
+// and gives each file its folder and offset in that folder's stream.
+func cutFolders(files []File) (folders []*folder, fileFolder []int, fileOffset []uint32) {
+	fileFolder, fileOffset = make([]int, len(files)), make([]uint32, len(files))
+	var cur *folder
+	var pending []byte // the start of a block that spans files
+	var uoff uint32
+	for i, f := range files {
+		// A new folder when this file's blocks would overflow the current one's count.
+		need := (len(pending) + len(f.Data) + blockSize - 1) / blockSize
+		if cur == nil || len(cur.raw)+need > maxBlocks {
+			if cur != nil && len(pending) > 0 {
+				cur.raw = append(cur.raw, pending)
+			}
+			cur = &folder{}
+			folders = append(folders, cur)
+			pending, uoff = nil, 0
+		}
+		fileFolder[i], fileOffset[i] = len(folders)-1, uoff
+		uoff += uint32(len(f.Data))
+		data := f.Data
+		if len(pending) > 0 {
+			n := min(blockSize-len(pending), len(data))
+			pending, data = append(pending, data[:n]...), data[n:]
+			if len(pending) == blockSize {
+				cur.raw, pending = append(cur.raw, pending), nil
+			}
+		}
+		for ; len(data) >= blockSize; data = data[blockSize:] {
+			cur.raw = append(cur.raw, data[:blockSize])
+		}
+		pending = append(pending, data...)
+	}
+	if len(pending) > 0 {
+		cur.raw = append(cur.raw, pending)
+	}
+	return folders, fileFolder, fileOffset
+}
+
+// compressFolders makes every folder's CFDATA records, on all CPUs. A block's dictionary is the
+// previous block's raw bytes, not any compressor state, so blocks compress independently and the
+// cabinet's bytes do not depend on the number of CPUs or the order the work is done in.
+func compressFolders(folders []*folder) {
+	type job struct {
+		fo *folder
+		k  int
+	}
+	var jobs []job
+	for _, fo := range folders {
+		fo.blocks = make([][]byte, len(fo.raw))
+		for k := range fo.raw {
+			jobs = append(jobs, job{fo, k})
+		}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := &matcher{}
+			for j := int(next.Add(1) - 1); j < len(jobs); j = int(next.Add(1) - 1) {
+				fo, k := jobs[j].fo, jobs[j].k
+				var dict []byte
+				if k > 0 {
+					dict = fo.raw[k-1]
+				}
+				fo.blocks[k] = dataRecord(fo.raw[k], dict, m)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// dataRecord is a CFDATA record of MSZIP: header, "CK", then data deflated as one complete
+// stream, whose matches may reach into dict (the folder's previous block, as MSZIP allows).
+func dataRecord(data, dict []byte, m *matcher) []byte {
+	rec := make([]byte, dataFixed, dataFixed+2+len(data)+len(data)/8+64)
+	rec = deflateBlock(append(rec, 'C', 'K'), dict, data, m)
+	binary.LittleEndian.PutUint16(rec[4:], uint16(len(rec)-dataFixed))
 	binary.LittleEndian.PutUint16(rec[6:], uint16(len(data)))
 	binary.LittleEndian.PutUint32(rec[0:], checksum(rec[4:8], checksum(rec[dataFixed:], 0)))
-	return rec, nil
+	return rec
 }
 
 // checksum is the cabinet checksum ([MS-CAB] 2.5): the data XORed as little-endian 32-bit words,

@@ -5,9 +5,12 @@ import (
 	"compress/flate"
 	"crypto/rand"
 	"io"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,17 +199,181 @@ func TestCabextractAcceptsEveryShape(t *testing.T) {
 	}
 }
 
-// deflateFixed's output is standard deflate: the standard library inflates it to the input.
-func FuzzDeflateFixed(f *testing.F) {
-	f.Add([]byte("hello hello hello hello"))
-	f.Add(make([]byte, 40000))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > blockSize {
-			data = data[:blockSize]
-		}
-		got, err := io.ReadAll(flate.NewReader(bytes.NewReader(deflateFixed(nil, data))))
+// deflateBlock's output is standard deflate: the standard library inflates it, with the same
+// dictionary, to the input. The seeds cover each block type: stored (short), fixed, dynamic, and
+// matches reaching into the dictionary.
+func FuzzDeflateBlock(f *testing.F) {
+	f.Add([]byte("hello"), []byte("hello hello hello hello"))
+	f.Add([]byte{}, make([]byte, 40000))
+	f.Add(bytes.Repeat([]byte("CONFIG_HYPERV=y\n"), 3000), bytes.Repeat([]byte("CONFIG_HYPERV=m\n# CONFIG_SOUND is not set\n"), 900))
+	m := &matcher{}
+	f.Fuzz(func(t *testing.T, dict, data []byte) {
+		dict, data = dict[:min(len(dict), blockSize)], data[:min(len(data), blockSize)]
+		got, err := io.ReadAll(flate.NewReaderDict(bytes.NewReader(deflateBlock(nil, dict, data, m)), dict))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("inflate: %d bytes, %v; want %d", len(got), err, len(data))
 		}
 	})
+}
+
+// Blocks are compressed in parallel; the cabinet must not depend on how many CPUs did it.
+func TestSameBytesOnAnyCPUCount(t *testing.T) {
+	files := payload(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var first []byte
+	for _, cpus := range []int{1, 2, 7} {
+		runtime.GOMAXPROCS(cpus)
+		got := write(t, files)
+		if first == nil {
+			first = got
+		} else if !bytes.Equal(got, first) {
+			t.Errorf("Write with GOMAXPROCS=%d differs from GOMAXPROCS=1", cpus)
+		}
+	}
+}
+
+// On compressible files (Go's own sources, the test binary, which is an ELF executable, and a
+// zero-filled image) our cabinet is no bigger than gcab -c -z's, which deflates each block
+// with zlib at its default level; and cabextract still tests it clean.
+func TestNoBiggerThanGcab(t *testing.T) {
+	testtool.Need(t, "gcab")
+	testtool.Need(t, "cabextract")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	elf, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	httpSrc := filepath.Join(strings.TrimSpace(string(goroot)), "src", "net", "http")
+	var src []byte
+	sources, _ := filepath.Glob(filepath.Join(httpSrc, "*.go"))
+	for _, p := range sources {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
+	}
+	if len(src) < 1<<20 {
+		t.Fatalf("%d bytes of Go source in %s; want at least 1 MiB to compare on", len(src), httpSrc)
+	}
+	image := make([]byte, 3<<20)
+	copy(image[1<<20:], src[:1<<20])
+	files := []File{{"kernel", elf[:min(len(elf), 4<<20)]}, {"source.go", src}, {"modules.vhd", image}}
+	dir := t.TempDir()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join(dir, f.Name))
+		if err := os.WriteFile(paths[len(paths)-1], f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	theirs := filepath.Join(dir, "gcab.cab")
+	if out, err := exec.Command("gcab", append([]string{"-c", "-z", "-n", theirs}, paths...)...).CombinedOutput(); err != nil {
+		t.Fatalf("gcab -c -z: %v\n%s", err, out)
+	}
+	info, err := os.Stat(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := filepath.Join(dir, "ours.cab")
+	data := write(t, files)
+	os.WriteFile(ours, data, 0o644)
+	if len(data) > int(info.Size()) {
+		t.Errorf("our cabinet is %d bytes, gcab's %d: %.3fx", len(data), info.Size(), float64(len(data))/float64(info.Size()))
+	}
+	if out, err := exec.Command("cabextract", "-t", ours).CombinedOutput(); err != nil || !strings.Contains(string(out), "All done, no errors") {
+		t.Errorf("cabextract -t: %v\n%s", err, out)
+	}
+	t.Logf("ours %d bytes, gcab -c -z %d: %.3fx", len(data), info.Size(), float64(len(data))/float64(info.Size()))
+}
+
+// huffmanLengths always gives a complete code within the length limit: the Kraft sum of the
+// lengths is exactly 1, which libmspack requires of every table.
+func TestHuffmanLengthsComplete(t *testing.T) {
+	fib := make([]uint32, 30)
+	fib[0], fib[1] = 1, 1
+	for i := 2; i < len(fib); i++ {
+		fib[i] = fib[i-1] + fib[i-2]
+	}
+	for _, c := range []struct {
+		name    string
+		freq    []uint32
+		maxBits uint8
+	}{
+		{"none used", make([]uint32, 30), 15},
+		{"one used", []uint32{0, 0, 0, 9, 0}, 15},
+		{"symbol 0 only", []uint32{5, 0, 0}, 7},
+		{"two", []uint32{1, 1000}, 15},
+		{"fibonacci, deeper than 15 unlimited", fib, 15},
+		{"fibonacci, code-length limit", fib[:19], 7},
+		{"flat", slices.Repeat([]uint32{3}, 286), 15},
+	} {
+		lens := huffmanLengths(c.freq, c.maxBits)
+		kraft, used := 0, 0
+		for s, l := range lens {
+			if l > c.maxBits {
+				t.Errorf("%s: symbol %d has length %d, limit %d", c.name, s, l, c.maxBits)
+			}
+			if l > 0 {
+				kraft += 1 << (maxCodeBits - l)
+				used++
+			}
+			if c.freq[s] > 0 && l == 0 {
+				t.Errorf("%s: used symbol %d has no code", c.name, s)
+			}
+		}
+		if kraft != 1<<maxCodeBits || used < 2 {
+			t.Errorf("huffmanLengths(%s) = %v: Kraft sum %d/%d over %d codes, want a complete code", c.name, lens, kraft, 1<<maxCodeBits, used)
+		}
+	}
+}
+
+// The fixed codes are RFC 1951 3.2.6's table, at each edge of its ranges.
+func TestFixedCodes(t *testing.T) {
+	for _, c := range []struct {
+		sym       int
+		code, len uint16
+	}{
+		{0, 0x30, 8}, {143, 0xBF, 8}, {144, 0x190, 9}, {182, 0x1B6, 9}, {255, 0x1FF, 9},
+		{256, 0, 7}, {279, 0x17, 7}, {280, 0xC0, 8}, {285, 0xC5, 8},
+	} {
+		l := uint16(fixedLit.lens[c.sym])
+		if code := bits.Reverse16(fixedLit.codes[c.sym]) >> (16 - l); l != c.len || code != c.code {
+			t.Errorf("fixed code of %d = %#x in %d bits, want %#x in %d", c.sym, code, l, c.code, c.len)
+		}
+	}
+	for d := range numDist {
+		if l, code := fixedDist.lens[d], bits.Reverse16(fixedDist.codes[d])>>11; l != 5 || int(code) != d {
+			t.Errorf("fixed distance code of %d = %#x in %d bits, want %#x in 5", d, code, l, d)
+		}
+	}
+}
+
+// A block's matches reach back into the previous block (MSZIP keeps the history across CFDATA
+// blocks): random bytes repeated block after block cost one block, and cabextract, whose
+// libmspack keeps that history too, extracts them.
+func TestMatchesReachIntoThePreviousBlock(t *testing.T) {
+	testtool.Need(t, "cabextract")
+	random := make([]byte, blockSize)
+	rand.Read(random)
+	data := bytes.Repeat(random, 3)
+	cab := write(t, []File{{Name: "repeated", Data: data}})
+	if len(cab) > blockSize+2000 {
+		t.Errorf("3 identical random blocks take %d bytes; want about one block (%d)", len(cab), blockSize)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "r.cab"), cab, 0o644)
+	if msg, err := exec.Command("cabextract", "-q", "-d", dir, filepath.Join(dir, "r.cab")).CombinedOutput(); err != nil {
+		t.Fatalf("cabextract: %v\n%s", err, msg)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "repeated")); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("cabextract gave %d bytes, %v; want the %d written", len(got), err, len(data))
+	}
 }
