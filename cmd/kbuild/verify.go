@@ -10,6 +10,7 @@ import (
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	var arches []string
+	var payloads bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Rebuild the last run's kernel, modules and initrd elsewhere and compare the bytes",
@@ -18,6 +19,11 @@ and builds the same inputs again from clean, in another directory (<work-dir>/ve
 tree, build trees and compiler cache, so nothing compiled for the run is reused), then compares the
 kernel image, config, initrd, both modules disks (modules.vhdx and modules.vhd: their ext4 image
 is pinned and our own writers make them) and the installed modules tree byte for byte.
+
+With --payloads (every arch), the rebuild is packaged too, superseding what the run's payloads
+supersede, and every payload is compared: the CAB, MSI and NuGet package must come out
+byte-identical from two builds in different folders, with separate compiler caches, made at
+different times.
 
 Exit status: 0 when every output is identical, 1 when any differs (both files are kept; diffoscope
 shows where) or the rebuild failed.`,
@@ -30,15 +36,20 @@ shows where) or the rebuild failed.`,
 			if err := plan.OnlyArches(arches); err != nil {
 				return err
 			}
+			opts.Payloads = payloads
 			v, err := pipeline.Verify(cmd.Context(), plan, opts)
 			if v != nil {
 				out := cmd.OutOrStdout()
 				for _, c := range v.Files {
+					label := c.Name
+					if c.Arch != "" {
+						label += " [" + c.Arch + "]"
+					}
 					if c.Same() {
-						fmt.Fprintf(out, "%-18s identical   %s\n", c.Name+" ["+c.Arch+"]", c.Run)
+						fmt.Fprintf(out, "%-18s identical   %s\n", label, c.Run)
 					} else {
 						fmt.Fprintf(out, "%-18s DIFFERENT   run %s\n%-18s             again %s\n%-18s             compare: diffoscope %s %s\n",
-							c.Name+" ["+c.Arch+"]", c.Run, "", c.Again, "", c.RunPath, c.AgainPath)
+							label, c.Run, "", c.Again, "", c.RunPath, c.AgainPath)
 					}
 				}
 			}
@@ -46,5 +57,6 @@ shows where) or the rebuild failed.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&arches, "arch", nil, "verify only these arches of the profile (default: all)")
+	cmd.Flags().BoolVar(&payloads, "payloads", false, "package the rebuild too and compare every payload (CAB, MSI, NuGet, update.json, SHA256SUMS); every arch")
 	return cmd
 }

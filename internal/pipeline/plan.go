@@ -29,6 +29,8 @@ type Options struct {
 	Force bool
 	// Arches, when set, are the only arches run builds and boots (every arch is still configured).
 	Arches []string
+	// Payloads: kbuild verify packages its rebuild too and compares the payloads.
+	Payloads bool
 	// Chosen says how the caller chose the release, when it did (kbuild: "given by --release");
 	// empty: the line's own upstream.pin or the newest of its track.
 	Chosen string

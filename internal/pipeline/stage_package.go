@@ -20,7 +20,7 @@ import (
 
 func packages(r *run, _ *archRun) (bool, string) {
 	l := r.plan.Line
-	if len(l.Profile.Package.Formats) == 0 {
+	if len(l.Profile.Package.Formats) == 0 || (r.mode == inVerify && !r.opts.Payloads) {
 		return false, ""
 	}
 	if len(r.built) < len(r.arches) && r.mode == inRun {

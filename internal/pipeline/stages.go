@@ -32,7 +32,7 @@ var stages = []*stage{
 	{name: "boot", perArch: true, parallel: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
 		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot, rehearse: rehearseBoot},
 	{name: "assemble", perArch: true, after: []string{"branch"}, in: inAssemble, body: assembleBody},
-	{name: "package", after: []string{"boot", "assemble"}, in: inRun | inAssemble | inStatus | inPlan | inPackage, ships: true, applies: packages,
+	{name: "package", after: []string{"boot", "assemble"}, in: inRun | inAssemble | inVerify | inStatus | inPlan | inPackage, ships: true, applies: packages,
 		declares: packageDeclares, derives: packageDerives, outputs: []string{"payload"}, body: packageBody, describe: describePackage},
 }
 

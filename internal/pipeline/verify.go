@@ -72,6 +72,12 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	}
 	r := newRun(&vp, vopts, inVerify)
 	r.keepRefs, r.ccacheDir = true, filepath.Join(opts.CacheDir, "ccache-verify")
+	r.m = r.newManifest()
+	if opts.Payloads {
+		if r.replaces, err = packagedAs(p, orig); err != nil {
+			return nil, err
+		}
+	}
 	for _, ar := range r.arches {
 		ar.tree.CcacheDir = r.ccacheDir
 	}
@@ -91,6 +97,19 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	return r.compare(p, orig, vopts.WorkDir)
 }
 
+// packagedAs is what the run's package stage superseded, for the rebuild's payloads to say the
+// same; the run must have packaged every arch.
+func packagedAs(p *Plan, orig *manifest.Manifest) (string, error) {
+	rec := stageRecord(orig, "package", "")
+	if rec == nil || rec.Status == "failed" {
+		return "", fmt.Errorf("--payloads: the last run of %s packaged nothing to compare with", p.Version)
+	}
+	if len(p.Arches) < len(p.Line.Profile.Arches) {
+		return "", fmt.Errorf("--payloads needs every arch of profile %s (the payloads hold them all): drop --arch", p.Line.Name)
+	}
+	return rec.Inputs["supersedes"], nil
+}
+
 // compare compares the run's outputs with the second build's.
 func (r *run) compare(p *Plan, orig *manifest.Manifest, workDir string) (*Verification, error) {
 	vp := r.plan
@@ -100,12 +119,16 @@ func (r *run) compare(p *Plan, orig *manifest.Manifest, workDir string) (*Verifi
 	}
 	v := &Verification{WorkDir: workDir}
 	for _, want := range orig.Outputs {
-		if !slices.Contains(verified, want.Name) || !built[want.Arch] {
+		payload := want.Name == "payload" && r.opts.Payloads
+		if !payload && (!slices.Contains(verified, want.Name) || !built[want.Arch]) {
 			continue
 		}
 		c := Compared{Name: want.Name, Arch: want.Arch, Run: want.SHA256, RunPath: filepath.Join(p.OutDir, want.Path)}
+		if payload {
+			c.Name = filepath.Base(want.Path)
+		}
 		for _, got := range r.st.outputs {
-			if got.Name == want.Name && got.Arch == want.Arch {
+			if got.Name == want.Name && got.Arch == want.Arch && got.Path == want.Path {
 				c.Again, c.AgainPath = got.SHA256, filepath.Join(vp.OutDir, got.Path)
 			}
 		}

@@ -131,3 +131,41 @@ func TestWorkDirLockNamesTheHolder(t *testing.T) {
 		t.Errorf("Run after the lock was released = %v", err)
 	}
 }
+
+// verify --payloads packages the rebuild too, superseding what the run's payloads supersede, and
+// compares every payload; a run that packaged nothing is refused.
+func TestVerifyPayloads(t *testing.T) {
+	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	work := t.TempDir()
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard, Payloads: true}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), plan, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(context.Background(), plan, opts); err == nil || !strings.Contains(err.Error(), "packaged nothing to compare with") {
+		t.Errorf("verify --payloads of a run without payloads = %v", err)
+	}
+	l.Profile.Package.Formats = []string{"cab", "nuget"}
+	if _, err := Package(context.Background(), plan, opts, "6.12.117.1"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Verify(context.Background(), plan, opts)
+	if err != nil {
+		t.Fatalf("Verify --payloads = %v", err)
+	}
+	var payloads []string
+	for _, c := range v.Files {
+		if c.Arch == "" {
+			payloads = append(payloads, c.Name)
+			if !c.Same() {
+				t.Errorf("%s differs: %s against %s", c.Name, c.RunPath, c.AgainPath)
+			}
+		}
+	}
+	if got := strings.Join(payloads, " "); got != "Microsoft.WSL.Kernel.6.12.118.1-1.nupkg update-x64.json wsl-kernel-6.12.118.1-x64.cab" {
+		t.Errorf("payloads compared: %s", got)
+	}
+}
