@@ -84,10 +84,10 @@ type Profile struct {
 	Patches  string    `yaml:"patches"` // quilt series file
 	// PatchFuzz lets a hunk that matches nowhere exactly ignore up to this many context lines at
 	// each end (patch -F); 0, the default, means exact context only.
-	PatchFuzz int     `yaml:"patch_fuzz"`
-	Build     Build   `yaml:"build"`
-	Initrd    Initrd  `yaml:"initrd" required:"true"`
-	Boot      Boot    `yaml:"boot"`
+	PatchFuzz int    `yaml:"patch_fuzz"`
+	Build     Build  `yaml:"build"`
+	Initrd    Initrd `yaml:"initrd" required:"true"`
+	Boot      Boot   `yaml:"boot"`
 	// Conformance, when set, boots each x86_64 kernel with a real Debian userland and runs one
 	// probe per feature before anything is packaged.
 	Conformance *Conformance `yaml:"conformance"`
@@ -219,12 +219,12 @@ type Conformance struct {
 
 // Package lists the Windows payloads to make.
 type Package struct {
-	Formats         []string `yaml:"formats"` // cab, msi, nuget
-	Product         string   `yaml:"product"`
-	NugetID         string   `yaml:"nuget_id"`          // default Microsoft.WSL.Kernel
+	Formats []string `yaml:"formats"` // cab, msi, nuget
+	Product string   `yaml:"product"`
+	NugetID string   `yaml:"nuget_id"` // default Microsoft.WSL.Kernel
 	// NugetRevision is the NuGet version's suffix (6.12.118.1-1, -2 for a re-spin of the same
 	// kernel, as Microsoft ships); default 1.
-	NugetRevision int `yaml:"nuget_revision"`
+	NugetRevision   int      `yaml:"nuget_revision"`
 	MinWindowsBuild int      `yaml:"min_windows_build"` // default 19041
 	Signing         *Signing `yaml:"signing"`           // absent: unsigned payloads, marked so
 	// OpenPGPKey is an armored, unprotected private key that signs SHA256SUMS (SHA256SUMS.asc).
