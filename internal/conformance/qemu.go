@@ -49,7 +49,8 @@ func Command(o Options, token string) (string, []string) {
 	if probeTimeout <= 0 {
 		probeTimeout = 120 * time.Second
 	}
-	cmdline := []string{"root=/dev/vda", "rw", "console=ttyS0", "panic=-1",
+	// wslk-init overlays the modules disk, then execs systemd (see conformance/guest).
+	cmdline := []string{"root=/dev/vda", "rw", "init=/usr/local/sbin/wslk-init", "console=ttyS0", "panic=-1",
 		"wslkernel.conformance", "wslkernel.probe_timeout=" + strconv.Itoa(int(probeTimeout.Seconds())),
 		"wslkernel.share_token=" + token}
 	args := []string{"-machine", "q35", "-cpu", "max", "-m", mem, "-smp", strconv.Itoa(cpus),

@@ -32,7 +32,7 @@ type Runner interface {
 
 // recipe names how an image is made from the list and guest files: change it when the steps
 // below change, so cached images made the old way are not reused.
-const recipe = "userland-v1: mmdebstrap minbase bookworm, sync-in guest/, enable units, mke2fs ext4 +3GiB"
+const recipe = "userland-v2: mmdebstrap minbase bookworm, sync-in guest/, enable wslk-probes, mke2fs ext4 +3GiB"
 
 // Package is one line of the userland's package list.
 type Package struct {
@@ -193,9 +193,9 @@ func (u Userland) debootstrap(ctx context.Context, r Runner, pkgs []Package, roo
 	}
 	args := []string{"--variant=minbase", "--mode=root", "--include=" + strings.Join(names, ","),
 		"--customize-hook=sync-in " + guest + " /",
-		// The units the guest files bring, enabled as their [Install] sections say; getty on the
-		// serial console masked: it hangs up other writers of ttyS0, and nobody logs in.
-		`--customize-hook=chroot "$1" systemctl enable wslk-modules-overlay.service wslk-probes.service`,
+		// The probe runner's unit, enabled as its [Install] section says; getty on the serial
+		// console masked: it hangs up other writers of ttyS0, and nobody logs in.
+		`--customize-hook=chroot "$1" systemctl enable wslk-probes.service`,
 		`--customize-hook=chroot "$1" systemctl mask serial-getty@ttyS0.service`,
 		u.suite(), root}
 	sources := u.Sources
