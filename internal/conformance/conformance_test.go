@@ -172,7 +172,7 @@ func TestCommand(t *testing.T) {
 		want, unwnt []string // substrings of the joined command line that must (not) be there
 	}{
 		{"pipeline", func() Options { o := base; o.ModulesDisk = "/m/modules.vhdx"; return o }(),
-			[]string{"format=vhdx,readonly=on,file=/m/modules.vhdx", "wslkernel.modules=/dev/vdb", "file=/w/root.qcow2", "path=/w/results.jsonl ", "name=wslkernel.results", "path=/w/share,mount_tag=hostshare", "wslkernel.probe_timeout=120", "-m 2048M -smp 2", "wslkernel.share_token=tok", "init=/usr/local/sbin/wslk-init"},
+			[]string{"format=vhdx,readonly=on,file=/m/modules.vhdx", "wslkernel.modules=/dev/vdb", "file=/w/root.qcow2", "path=/w/results.jsonl ", "name=wslkernel.results", "path=/w/share,mount_tag=hostshare", "wslkernel.probe_timeout=300", "-m 2048M -smp 2", "wslkernel.share_token=tok", "init=/usr/local/sbin/wslk-init"},
 			[]string{"-initrd"}},
 		{"initrd, some probes, no modules", func() Options {
 			o := base

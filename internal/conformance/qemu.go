@@ -25,7 +25,7 @@ type Options struct {
 	Memory      string // default 2048M
 	CPUs        int    // default 2
 	// Timeout bounds the whole boot (default 30 minutes under emulation); ProbeTimeout each probe
-	// inside the guest (default 120 s).
+	// inside the guest (default 300 s: docker-nft took 81 s under emulation on a loaded machine).
 	Timeout      time.Duration
 	ProbeTimeout time.Duration
 	Probes       []string // feature/probe names to run; all when empty
@@ -47,7 +47,7 @@ func Command(o Options, token string) (string, []string) {
 	}
 	probeTimeout := o.ProbeTimeout
 	if probeTimeout <= 0 {
-		probeTimeout = 120 * time.Second
+		probeTimeout = 300 * time.Second
 	}
 	// wslk-init overlays the modules disk, then execs systemd (see conformance/guest).
 	cmdline := []string{"root=/dev/vda", "rw", "init=/usr/local/sbin/wslk-init", "console=ttyS0", "panic=-1",

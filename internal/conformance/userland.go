@@ -178,7 +178,17 @@ func (u Userland) Build(ctx context.Context, r Runner) (string, error) {
 	if err := syncFile(img); err != nil {
 		return "", err
 	}
-	return dest, os.Rename(img, dest)
+	if err := os.Rename(img, dest); err != nil {
+		return "", err
+	}
+	// Images of older lists are dead weight (600 MB and more each): only the current one is kept.
+	old, _ := filepath.Glob(filepath.Join(u.CacheDir, "userland-*.img"))
+	for _, o := range old {
+		if o != dest {
+			os.Remove(o)
+		}
+	}
+	return dest, nil
 }
 
 // debootstrap runs mmdebstrap into root.
