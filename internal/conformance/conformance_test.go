@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wslkernel/wslkernel/internal/runner"
 	"io"
 	"os"
 	"path/filepath"
@@ -206,9 +207,10 @@ func TestCommand(t *testing.T) {
 // guestRunner stands in for qemu: it runs qemu-img for real and plays a guest that writes
 // results lines (and the share's answer) or hangs until the boot's timeout.
 type guestRunner struct {
-	lines  []string
-	answer func(share string) // writes share/from-guest
-	hang   bool
+	runner.Exec // Filter and LookPath, for real
+	lines       []string
+	answer      func(share string) // writes share/from-guest
+	hang        bool
 }
 
 func (g guestRunner) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {

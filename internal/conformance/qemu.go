@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/wslkernel/wslkernel/internal/runner"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -87,7 +88,7 @@ func Command(o Options, token string) (string, []string) {
 // Run boots the kernel with the userland and collects the probes' results. The console log is
 // kept in o.WorkDir whatever happens. A probe that failed or timed out is a *ProbeError naming
 // the feature, the probe and its output; the Result comes back either way once the guest started.
-func Run(ctx context.Context, r Runner, o Options) (*Result, error) {
+func Run(ctx context.Context, r runner.Runner, o Options) (*Result, error) {
 	if o.Kernel == "" || o.Image == "" || o.WorkDir == "" {
 		return nil, errors.New("conformance: Kernel, Image and WorkDir are required")
 	}
@@ -134,7 +135,7 @@ func Run(ctx context.Context, r Runner, o Options) (*Result, error) {
 }
 
 // prepare writes the run's files: the copy-on-write root overlay and the 9p share with its token.
-func prepare(ctx context.Context, r Runner, o Options) (string, error) {
+func prepare(ctx context.Context, r runner.Runner, o Options) (string, error) {
 	share := filepath.Join(o.WorkDir, "share")
 	if err := os.RemoveAll(o.WorkDir); err != nil {
 		return "", err

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/moddisk"
+	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // The real tests build the userland with mmdebstrap (about two minutes the first time, then
@@ -25,14 +26,7 @@ func realOnly(t *testing.T, tools ...string) {
 	if os.Getenv("WSLKERNEL_CONFORMANCE") != "1" {
 		t.Skip("set WSLKERNEL_CONFORMANCE=1 to build the Debian userland and boot it under qemu")
 	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("CI is set, so %s must be here (scripts/setup installs it): %v", tool, err)
-			}
-			t.Skipf("%s is missing (scripts/setup installs it): %v", tool, err)
-		}
-	}
+	testtool.Need(t, tools...)
 	if os.Getuid() != 0 {
 		t.Skip("mmdebstrap --mode=root and mke2fs -d of a root file system need root")
 	}
@@ -103,7 +97,7 @@ func TestConformanceDebianKernel(t *testing.T) {
 	ctx := context.Background()
 	u := testUserland(t)
 	start := time.Now()
-	image, err := u.Build(ctx, kbuild.Exec{})
+	image, err := u.Build(ctx, runner.Exec{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +109,12 @@ func TestConformanceDebianKernel(t *testing.T) {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
 	vhdx := filepath.Join(t.TempDir(), "modules.vhdx")
-	if _, err := moddisk.Make(ctx, kbuild.Exec{}, mods, vhdx, time.Unix(1700000000, 0)); err != nil {
+	if _, err := moddisk.Make(ctx, runner.Exec{}, mods, vhdx, time.Unix(1700000000, 0)); err != nil {
 		t.Fatal(err)
 	}
 	o := Options{Kernel: kernel, Initrd: initrd, ModulesDisk: vhdx, Release: release, Image: image,
 		WorkDir: filepath.Join(u.CacheDir, "last-run")}
-	res, err := Run(ctx, kbuild.Exec{}, o)
+	res, err := Run(ctx, runner.Exec{}, o)
 	var probeErr *ProbeError
 	if err != nil && !errors.As(err, &probeErr) {
 		t.Fatal(err)
@@ -152,7 +146,7 @@ func TestUnresolvablePackageListReal(t *testing.T) {
 	dir := t.TempDir()
 	u := Userland{PackageList: filepath.Join(dir, "packages.list"), GuestDir: "../../conformance/guest", CacheDir: dir}
 	writeFile(t, u.PackageList, "systemd\n# a typo:\ndocker.iox\n")
-	_, err := u.Build(context.Background(), kbuild.Exec{})
+	_, err := u.Build(context.Background(), runner.Exec{})
 	if want := "packages.list:3: apt cannot find package \"docker.iox\""; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Build with a misspelt package = %v, want an error containing %q", err, want)
 	}

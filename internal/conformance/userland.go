@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/wslkernel/wslkernel/internal/runner"
 	"io"
 	"io/fs"
 	"os"
@@ -23,12 +24,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// Runner runs a program, its output to out. kbuild.Runner (and runner.Runner, which replaces
-// it) satisfy it.
-type Runner interface {
-	Run(ctx context.Context, name string, args, env []string, out io.Writer) error
-}
 
 // recipe names how an image is made from the list and guest files: change it when the steps
 // below change, so cached images made the old way are not reused.
@@ -146,7 +141,7 @@ func MachineSources(root string) []string {
 // Build returns the cached image for the list and guest files, building it first if need be:
 // mmdebstrap into a folder, the guest files synced in and their units enabled, then an ext4
 // image made from the folder. The image appears under its final name only when complete.
-func (u Userland) Build(ctx context.Context, r Runner) (string, error) {
+func (u Userland) Build(ctx context.Context, r runner.Runner) (string, error) {
 	pkgs, err := ReadPackageList(u.PackageList)
 	if err != nil {
 		return "", err
@@ -192,7 +187,7 @@ func (u Userland) Build(ctx context.Context, r Runner) (string, error) {
 }
 
 // debootstrap runs mmdebstrap into root.
-func (u Userland) debootstrap(ctx context.Context, r Runner, pkgs []Package, root string) error {
+func (u Userland) debootstrap(ctx context.Context, r runner.Runner, pkgs []Package, root string) error {
 	names := make([]string, len(pkgs))
 	for i, p := range pkgs {
 		names[i] = p.Name
@@ -244,7 +239,7 @@ func explainMmdebstrap(list string, pkgs []Package, out []byte, err error) error
 
 // makeExt4 makes an ext4 image of root, with 3 GiB free for the probes (docker's layers, the loop
 // file systems); the file is sparse and each run writes to its own copy-on-write overlay.
-func makeExt4(ctx context.Context, r Runner, root, img string, log io.Writer) error {
+func makeExt4(ctx context.Context, r runner.Runner, root, img string, log io.Writer) error {
 	var used int64
 	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -265,7 +260,11 @@ func makeExt4(ctx context.Context, r Runner, root, img string, log io.Writer) er
 		w = io.MultiWriter(&out, log)
 	}
 	args := []string{"-q", "-F", "-t", "ext4", "-d", root, "-L", "wslk-userland", img, strconv.FormatInt(mib, 10) + "M"}
-	if err := r.Run(ctx, "mke2fs", args, nil, w); err != nil {
+	mke2fs, err := r.LookPath("mke2fs") // Debian keeps it in /usr/sbin, which PATH may lack
+	if err != nil {
+		return err
+	}
+	if err := r.Run(ctx, mke2fs, args, nil, w); err != nil {
 		return fmt.Errorf("mke2fs %s (e2fsprogs): %v%s", strings.Join(args, " "), err, tailLines(out.Bytes(), 10))
 	}
 	return nil
