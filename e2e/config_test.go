@@ -20,7 +20,7 @@ import (
 func localPipeline(t *testing.T, edit func(string) string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, d := range []string{"configs", "patches", "initrd", "cmd", "keys"} {
+	for _, d := range []string{"configs", "patches", "initrd", "cmd", "keys", "conformance"} {
 		if err := os.Symlink(filepath.Join(repoRoot, d), filepath.Join(dir, d)); err != nil {
 			t.Fatal(err)
 		}

@@ -90,7 +90,7 @@ func (r *run) takeArch(dir string, m *manifest.Manifest, ar *archRun) (outcome, 
 		out.outputs = append(out.outputs, f)
 		names = append(names, o.Name)
 	}
-	for _, log := range []string{"build.log", "console.log"} {
+	for _, log := range []string{"build.log", "console.log", "conformance/console.log"} {
 		copyPath(filepath.Join(dir, ar.a.Name, log), filepath.Join(ar.out, log)) // what the job said, if it is there
 	}
 	r.carryRecords(m, ar, &out)
@@ -110,6 +110,12 @@ func (r *run) carryRecords(m *manifest.Manifest, ar *archRun, out *outcome) {
 		if b.Arch == ar.a.Name {
 			b.ConsoleLog = filepath.Join(ar.out, "console.log")
 			ar.boot = &b
+		}
+	}
+	for _, c := range m.Conformance {
+		if c.Arch == ar.a.Name {
+			c.ConsoleLog = filepath.Join(ar.out, "conformance", "console.log")
+			ar.conformance = &c
 		}
 	}
 	for _, st := range m.Stages {

@@ -31,8 +31,11 @@ var stages = []*stage{
 		declares: initrdDeclares, derives: initrdDerives, outputs: []string{"initrd"}, body: initrdBody, describe: describeInitrd, rehearse: rehearseInitrd},
 	{name: "boot", perArch: true, parallel: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
 		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot, rehearse: rehearseBoot},
+	{name: "conformance", perArch: true, parallel: true, after: []string{"build", "modules"}, in: inRun | inStatus | inPlan, applies: wantsConformance,
+		declares: conformanceDeclares, derives: conformanceDerives, restore: conformanceRestore, body: conformanceBody,
+		describe: describeConformance, rehearse: rehearseConformance},
 	{name: "assemble", perArch: true, after: []string{"branch"}, in: inAssemble, body: assembleBody},
-	{name: "package", after: []string{"boot", "assemble"}, in: inRun | inAssemble | inVerify | inStatus | inPlan | inPackage, ships: true, applies: packages,
+	{name: "package", after: []string{"boot", "conformance", "assemble"}, in: inRun | inAssemble | inVerify | inStatus | inPlan | inPackage, ships: true, applies: packages,
 		declares: packageDeclares, derives: packageDerives, outputs: []string{"payload"}, body: packageBody, describe: describePackage},
 }
 

@@ -72,8 +72,10 @@ type archRun struct {
 	final   *kconfig.Config // configure: the .config it made
 	build   *manifest.Build // build (and modules): the build's record
 	boot    *manifest.Boot  // boot: the boot test's record
-	vhdx    string          // modules: modules.vhdx, when the config has modules
-	module  string          // modules: the module the boot test loads from it
+	// conformance: the conformance boot's record (also when a probe failed)
+	conformance *manifest.Conformance
+	vhdx        string // modules: modules.vhdx, when the config has modules
+	module      string // modules: the module the boot test loads from it
 	// keys are the cache keys of this arch's stages so far, which the stages after them build on.
 	keys map[string]string
 }
@@ -165,13 +167,16 @@ func (r *run) report() {
 		m.Reproducer = r.reproducer()
 	}
 	m.Outputs = s.outputs
-	m.Builds, m.Boots = nil, nil
+	m.Builds, m.Boots, m.Conformance = nil, nil, nil
 	for _, ar := range r.arches {
 		if ar.build != nil {
 			m.Builds = append(m.Builds, *ar.build)
 		}
 		if ar.boot != nil {
 			m.Boots = append(m.Boots, *ar.boot)
+		}
+		if ar.conformance != nil {
+			m.Conformance = append(m.Conformance, *ar.conformance)
 		}
 	}
 }
