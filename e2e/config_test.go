@@ -63,14 +63,16 @@ func kbuildWith(t *testing.T, pipeline string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// wslWork keeps the wsl profile's trees between runs, as the smoke build's are.
-func wslWork() string { return filepath.Join(cacheDir, "e2e-wsl-work") }
+// wslConfigWork keeps the trees the wsl configure tests make (on 6.12.117) between runs, as the
+// smoke build's are (the wsl line's own run, on 6.12.118, has a work dir of its own, so neither
+// moves the other's source tree).
+func wslConfigWork() string { return filepath.Join(cacheDir, "e2e-wsl-config") }
 
 // The wsl profile, the kernel we ship, configures cleanly on 6.12.117 for both arches: every
 // requested value survives olddefconfig and the WSL policy holds; explain says who set a symbol.
 func TestWslProfileConfiguresAndPassesItsPolicy(t *testing.T) {
 	pipeline := localPipeline(t, wslLocal("6.12.117"))
-	out, err := kbuildWith(t, pipeline, "configure", "--profile", "wsl", "--work-dir", wslWork())
+	out, err := kbuildWith(t, pipeline, "configure", "--profile", "wsl", "--work-dir", wslConfigWork())
 	if err != nil {
 		t.Fatalf("kbuild configure --profile wsl: %v\n%s", err, out)
 	}
@@ -81,7 +83,7 @@ func TestWslProfileConfiguresAndPassesItsPolicy(t *testing.T) {
 	}
 	// The same .config as the kernel's own merge_config.sh on the same base (defconfig's output,
 	// which configure keeps as .config.base) and our fragments.
-	build := filepath.Join(wslWork(), "build/wsl/x86_64")
+	build := filepath.Join(wslConfigWork(), "build/wsl/x86_64")
 	src, err := filepath.EvalSymlinks(filepath.Join(build, "source"))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +92,7 @@ func TestWslProfileConfiguresAndPassesItsPolicy(t *testing.T) {
 	if want := mergeConfigSh(t, src, filepath.Join(build, ".config.base"), wslFragments(t, "x86_64")); !bytes.Equal(ours, want) {
 		t.Errorf("the wsl x86_64 .config (%d bytes) differs from merge_config.sh + olddefconfig's (%d bytes)", len(ours), len(want))
 	}
-	out, err = kbuildWith(t, pipeline, "config", "explain", "CONFIG_HYPERV_VSOCKETS", "--profile", "wsl", "--arch", "arm64", "--work-dir", wslWork())
+	out, err = kbuildWith(t, pipeline, "config", "explain", "CONFIG_HYPERV_VSOCKETS", "--profile", "wsl", "--arch", "arm64", "--work-dir", wslConfigWork())
 	if err != nil {
 		t.Fatalf("kbuild config explain: %v\n%s", err, out)
 	}
@@ -117,7 +119,7 @@ func TestDroppedOptionNamesTheUnmetDependencyAndPolicyRefuses(t *testing.T) {
 		[]byte("x86_64: [configs/wsl-x86_64.config, configs/size-x86_64.config, no-nvdimm.config]"), 1)
 	os.WriteFile(pipeline, data, 0o644)
 
-	out, err := kbuildWith(t, pipeline, "configure", "--profile", "wsl", "--work-dir", wslWork())
+	out, err := kbuildWith(t, pipeline, "configure", "--profile", "wsl", "--work-dir", wslConfigWork())
 	if code := exitCode(err); code != 1 {
 		t.Fatalf("kbuild configure exit %d (%v), want 1:\n%s", code, err, out)
 	}
