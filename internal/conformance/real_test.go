@@ -87,7 +87,7 @@ func debianKernel(t *testing.T) (kernel, initrd, release string, config map[stri
 // probe must fail (so it is not passing vacuously); everywhere else it must pass.
 var probeNeeds = map[string]string{
 	"introspection/config-gz": "CONFIG_IKCONFIG_PROC",
-	"bpf-tracing/btf":         "CONFIG_DEBUG_INFO_BTF",
+	"btf/vmlinux":             "CONFIG_DEBUG_INFO_BTF",
 	"usbip/vhci-hcd":          "CONFIG_USBIP_VHCI_HCD",
 }
 
