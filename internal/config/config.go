@@ -596,6 +596,38 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 			v.at(k, "%q is listed twice", a)
 		}
 	}
+	v.kconfig(key, pr)
+	if pr.Patches != "" {
+		before := len(v.errs)
+		v.path(key+".patches", &pr.Patches, false)
+		if len(v.errs) == before {
+			if _, err := patch.ReadSeries(pr.Patches); err != nil {
+				v.at(key+".patches", "%v", err)
+			}
+		}
+	}
+	if pr.PatchFuzz < 0 || pr.PatchFuzz > 3 {
+		v.at(key+".patch_fuzz", "%d is not a fuzz factor: 0 (exact context, the default) to 3", pr.PatchFuzz)
+	}
+	v.build(key, pr)
+	v.path(key+".initrd.spec", &pr.Initrd.Spec, false)
+	v.oneOf(key+".initrd.compression", pr.Initrd.Compression, compressions)
+	for _, envKey := range sortedKeys(pr.Initrd.Programs) {
+		k := key + ".initrd.programs." + envKey
+		if !envName.MatchString(envKey) {
+			v.at(k, "%q must be an upper-case variable name such as SMOKE_INIT", envKey)
+		}
+		pkg := pr.Initrd.Programs[envKey]
+		v.path(k, &pkg, true)
+		pr.Initrd.Programs[envKey] = pkg
+	}
+
+	v.runtime(key, pr)
+	v.pkg(key, pr)
+}
+
+// kconfig checks a profile's config: its bases, fragments, features and policy.
+func (v *validator) kconfig(key string, pr *Profile) {
 	if !pr.Config.BaseIsTarget() {
 		v.path(key+".config.base", &pr.Config.Base, false)
 	}
@@ -628,18 +660,10 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 			}
 		}
 	}
-	if pr.Patches != "" {
-		before := len(v.errs)
-		v.path(key+".patches", &pr.Patches, false)
-		if len(v.errs) == before {
-			if _, err := patch.ReadSeries(pr.Patches); err != nil {
-				v.at(key+".patches", "%v", err)
-			}
-		}
-	}
-	if pr.PatchFuzz < 0 || pr.PatchFuzz > 3 {
-		v.at(key+".patch_fuzz", "%d is not a fuzz factor: 0 (exact context, the default) to 3", pr.PatchFuzz)
-	}
+}
+
+// build checks a profile's compiler wrapper and jobs.
+func (v *validator) build(key string, pr *Profile) {
 	v.oneOf(key+".build.wrapper", pr.Build.Wrapper, wrappers)
 	switch {
 	case pr.Build.UsesDistcc() && len(pr.Build.DistccHosts) == 0:
@@ -650,17 +674,10 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	if pr.Build.Jobs < 0 {
 		v.at(key+".build.jobs", "must not be negative")
 	}
-	v.path(key+".initrd.spec", &pr.Initrd.Spec, false)
-	v.oneOf(key+".initrd.compression", pr.Initrd.Compression, compressions)
-	for _, envKey := range sortedKeys(pr.Initrd.Programs) {
-		k := key + ".initrd.programs." + envKey
-		if !envName.MatchString(envKey) {
-			v.at(k, "%q must be an upper-case variable name such as SMOKE_INIT", envKey)
-		}
-		pkg := pr.Initrd.Programs[envKey]
-		v.path(k, &pkg, true)
-		pr.Initrd.Programs[envKey] = pkg
-	}
+}
+
+// runtime checks a profile's boot test and conformance test.
+func (v *validator) runtime(key string, pr *Profile) {
 	if pr.Boot.Timeout < 0 {
 		v.at(key+".boot.timeout", "must not be negative")
 	}
@@ -674,6 +691,10 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 			v.at(key+".conformance", "runs on x86_64 (the measured qemu machine); the profile builds %s", strings.Join(pr.Arches, ", "))
 		}
 	}
+}
+
+// pkg checks a profile's package settings and signer.
+func (v *validator) pkg(key string, pr *Profile) {
 	if pr.Package.MinWindowsBuild < 0 {
 		v.at(key+".package.min_windows_build", "must not be negative")
 	}
