@@ -211,6 +211,11 @@ func (r *run) resume(m *manifest.Manifest) {
 				ar.boot = &b
 			}
 		}
+		for _, c := range m.Conformance {
+			if c.Arch == ar.a.Name {
+				ar.conformance = &c
+			}
+		}
 	}
 }
 
