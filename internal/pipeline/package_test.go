@@ -102,3 +102,35 @@ func TestRunPackagesAndPackageAgain(t *testing.T) {
 		t.Errorf("run after package: %v, %s", err, stageStatuses(m))
 	}
 }
+
+// kbuild package rewrites the run's manifest: every record the run made stays, the conformance
+// boot's among them.
+func TestPackageKeepsTheRunsRecords(t *testing.T) {
+	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	l.Profile.Package.Formats = []string{"cab"}
+	work := t.TempDir()
+	path, m, _, err := runLine(t, l, work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Conformance = []manifest.Conformance{{Arch: "x86_64", Release: m.KernelRelease, Probes: []manifest.Probe{{Feature: "fuse", Name: "bindfs", Status: "pass"}}}}
+	if err := m.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Package(context.Background(), plan, opts, ""); err != nil {
+		t.Fatal(err)
+	}
+	after, err := manifest.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Conformance) != 1 || len(after.Builds) != 1 || len(after.Boots) != 1 || after.BranchHead != m.BranchHead || after.Reproducer != m.Reproducer {
+		t.Errorf("after kbuild package: conformance %v, builds %d, boots %d, branch %s (was %s), reproducer kept %v",
+			after.Conformance, len(after.Builds), len(after.Boots), after.BranchHead, m.BranchHead, after.Reproducer == m.Reproducer)
+	}
+}
