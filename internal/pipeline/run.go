@@ -570,7 +570,7 @@ func (r *run) source() (string, string, error) {
 		return "", "", err
 	}
 	// Hard links: patches replace files by rename, so the cached tree is never changed.
-	files, err := upstream.LinkTree(r.pristine, r.src)
+	files, err := upstream.LinkTree(context.TODO(), r.pristine, r.src) // TODO(cancel): the run's ctx once source takes one
 	if err == nil {
 		err = res.Write(r.src)
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -19,8 +20,9 @@ import (
 // offset order, and a base is kept only until its last needed delta is done. Reading object by
 // object through go-git's store resolves each delta chain from scratch, which costs several times
 // as much on a kernel pack. Blobs it writes are removed from want; what is left there (loose
-// objects, deltas on another pack's objects) is for the object-by-object path.
-func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) error {
+// objects, deltas on another pack's objects) is for the object-by-object path. A cancelled ctx
+// stops it between two objects.
+func packOrder(ctx context.Context, repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) error {
 	idxs, err := filepath.Glob(filepath.Join(repoDir, "objects", "pack", "pack-*.idx"))
 	if err != nil {
 		return err
@@ -39,9 +41,12 @@ func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(da
 		if len(want) == 0 {
 			break
 		}
-		if err := exportPack(idxPath, want, emitting); err != nil {
+		if err := exportPack(ctx, idxPath, want, emitting); err != nil {
 			if emitErr != nil {
 				return emitErr
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
 			return fmt.Errorf("%w: %s: %v", ErrDamaged, filepath.Base(idxPath), err)
 		}
@@ -56,7 +61,7 @@ type packObject struct {
 	children int // needed deltas based on this object not yet resolved
 }
 
-func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([]byte, []exportItem) error) error {
+func exportPack(ctx context.Context, idxPath string, left map[plumbing.Hash][]exportItem, emit func([]byte, []exportItem) error) error {
 	idx := idxfile.NewMemoryIndex()
 	f, err := os.Open(idxPath)
 	if err != nil {
@@ -129,6 +134,9 @@ func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([
 		return o, nil
 	}
 	for off := range wanted {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if _, err := visit(off); err != nil {
 			return err
 		}
@@ -186,6 +194,9 @@ func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([
 		h, isWanted := wanted[off]
 		if !isWanted && objs[off].children == 0 {
 			continue // already consumed by every delta that needed it
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		data, err := content(off)
 		if err != nil {

@@ -77,8 +77,8 @@ func Unpack(ctx context.Context, cacheDir, base string, r version.Release, trust
 	prev := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
 	if _, perr := readUnpacked(tree(prev)); r.Patch >= 2 && perr == nil {
 		u, err = ApplyIncremental(ctx, base, r, trust, tree(prev), dest)
-		if errors.Is(err, ErrUntrusted) {
-			return "", nil, err
+		if errors.Is(err, ErrUntrusted) || ctx.Err() != nil {
+			return "", nil, err // refused, or stopped: not a reason to fetch the tarball
 		}
 		if err != nil {
 			u, fallback = nil, fmt.Sprintf("; the incremental patch failed (%v)", err)
@@ -120,7 +120,8 @@ func readUnpacked(tree string) (*Unpacked, error) {
 // ExtractTarball downloads the release's tarball and signature, and extracts it into dest while
 // the signature is checked over the uncompressed tar in the same streaming pass. The tree is
 // written beside dest and renamed into place only once the signature is good, so an unverified
-// tree is never where a build could use it.
+// tree is never where a build could use it. A cancelled ctx stops the download, xz and the
+// extraction at once; the partial tree beside dest is left for the next call to clear.
 func ExtractTarball(ctx context.Context, base string, r version.Release, trust Trust, dest string) (*Unpacked, error) {
 	url := TarballURL(base, r)
 	sig, xzr, err := openSigned(ctx, url)
@@ -132,7 +133,7 @@ func ExtractTarball(ctx context.Context, base string, r version.Release, trust T
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer discard(ctx, tmp)
 
 	signed, feed := io.Pipe()
 	verdict := make(chan error, 1)
@@ -143,7 +144,7 @@ func ExtractTarball(ctx context.Context, base string, r version.Release, trust T
 		verdict <- err
 	}()
 	tee := io.TeeReader(xzr, feed)
-	u, err := extractTar(tee, tmp, fmt.Sprintf("linux-%s/", r))
+	u, err := extractTar(ctx, tee, tmp, fmt.Sprintf("linux-%s/", r))
 	if err == nil {
 		// The tar's end padding is signed too: the verifier must see every byte.
 		_, err = io.Copy(io.Discard, tee)
@@ -151,13 +152,13 @@ func ExtractTarball(ctx context.Context, base string, r version.Release, trust T
 	feed.CloseWithError(err)
 	verr := <-verdict
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err) // the verifier only saw the stream break
+		return nil, fmt.Errorf("%s: %w", url, stopped(ctx, err)) // the verifier only saw the stream break
 	}
 	if verr != nil {
 		return nil, verr
 	}
 	u.Signer, u.How = signer, "tarball"
-	return u, renameInto(tmp, dest)
+	return u, renameInto(ctx, tmp, dest)
 }
 
 // ApplyIncremental makes the tree of release r at dest from prev, the tree of the previous point
@@ -172,7 +173,7 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 	defer xzr.Close()
 	diff, err := io.ReadAll(io.LimitReader(xzr, 1<<30))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %w", url, stopped(ctx, err))
 	}
 	signer, err := trust.VerifyDetached(path.Base(url), bytes.NewReader(diff), sig)
 	if err != nil {
@@ -180,6 +181,9 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 	}
 	commit, err := patch.ParseDiff(path.Base(url), diff)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	res, err := patch.Apply(prev, []*patch.Commit{commit})
@@ -190,9 +194,12 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	files, err := LinkTree(prev, tmp)
+	defer discard(ctx, tmp)
+	files, err := LinkTree(ctx, prev, tmp)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := res.Write(tmp); err != nil {
@@ -200,7 +207,7 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 	}
 	prevRel := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
 	u := &Unpacked{Signer: signer, Files: files, How: "incremental from " + prevRel.String()}
-	return u, renameInto(tmp, dest)
+	return u, renameInto(ctx, tmp, dest)
 }
 
 // openSigned fetches the signature of an .xz file on kernel.org and opens the file decompressed,
@@ -237,11 +244,12 @@ func unxz(ctx context.Context, r io.Reader) (*xzStream, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("xz: %w (install xz-utils)", err)
 	}
-	return &xzStream{cmd: cmd, out: out, stderr: &stderr}, nil
+	return &xzStream{ctx: ctx, cmd: cmd, out: out, stderr: &stderr}, nil
 }
 
 type xzStream struct {
-	body   io.Closer // the download feeding xz, if any
+	ctx    context.Context // killing xz when done
+	body   io.Closer       // the download feeding xz, if any
 	cmd    *exec.Cmd
 	out    io.ReadCloser
 	stderr *bytes.Buffer
@@ -265,6 +273,7 @@ func (x *xzStream) wait() error {
 		if err := x.cmd.Wait(); err != nil {
 			x.err = fmt.Errorf("xz: %v: %s", err, strings.TrimSpace(x.stderr.String()))
 		}
+		x.err = stopped(x.ctx, x.err) // killed because the run was stopped
 	}
 	return x.err
 }
@@ -284,11 +293,15 @@ func (x *xzStream) Close() error {
 }
 
 // LinkTree copies a tree with hard links for files, so a copy of the kernel costs seconds and no
-// space. Whoever changes a file in the copy must replace it, not write into it.
-func LinkTree(src, dst string) (int64, error) {
+// space. Whoever changes a file in the copy must replace it, not write into it. A cancelled ctx
+// stops it between two files, leaving dst partial.
+func LinkTree(ctx context.Context, src, dst string) (int64, error) {
 	var files int64
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
@@ -311,28 +324,17 @@ func LinkTree(src, dst string) (int64, error) {
 	return files, err
 }
 
-func tempBeside(dest string) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-")
-}
-
-func renameInto(tmp, dest string) error {
-	if err := os.RemoveAll(dest); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dest)
-}
-
 // extractTar writes the entries under prefix (linux-X.Y.Z/) into root. Anything outside the
 // prefix, a path that escapes root, a path through a symlink, or an entry type a kernel tarball
 // never holds is refused.
-func extractTar(r io.Reader, root, prefix string) (*Unpacked, error) {
+func extractTar(ctx context.Context, r io.Reader, root, prefix string) (*Unpacked, error) {
 	u := &Unpacked{}
 	tr := tar.NewReader(r)
 	links := map[string]bool{}
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return u, nil
