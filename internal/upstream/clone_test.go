@@ -40,9 +40,7 @@ func gitCmd(t *testing.T, dir string, args ...string) string {
 // the same contents; v6.12.1 and v6.12.2, repacked hard so deltas are deep.
 func deltaRepo(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git")
-	}
+	needTool(t, "git")
 	dir := filepath.Join(t.TempDir(), "linux")
 	os.MkdirAll(dir, 0o755)
 	gitCmd(t, dir, "init", "-q")
@@ -199,9 +197,7 @@ func TestFirstFetchWritesTheTreeAsThePackArrives(t *testing.T) {
 func TestFirstFetchRefusesUnsafeNames(t *testing.T) {
 	for _, name := range []string{"..", ".git"} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := exec.LookPath("git"); err != nil {
-				t.Skip("needs git")
-			}
+			needTool(t, "git")
 			dir := filepath.Join(t.TempDir(), "linux")
 			os.MkdirAll(dir, 0o755)
 			gitCmd(t, dir, "init", "-q")

@@ -28,9 +28,7 @@ func run(t *testing.T, dir string, args ...string) string {
 // A pack made by git with deep delta chains, plus loose objects from a later commit: the
 // pack-order export must give every file exactly as git has it.
 func TestExportDeltifiedPackAndLooseObjects(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	needTool(t, "git")
 	repo := t.TempDir()
 	run(t, repo, "git", "init", "-q", "-b", "main")
 	run(t, repo, "git", "config", "gc.auto", "0")
