@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -20,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/wslkernel/wslkernel/internal/version"
 	"golang.org/x/sys/unix"
 )
@@ -374,4 +377,40 @@ func TestIncrementalFetchStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("FetchTag after the cancel = %+v, %v; want an incremental fetch", f, err)
 	}
 	gitCmd(t, m.Dir, "fsck", "--full")
+}
+
+// Ctrl-C while a first fetch writes the files whose paths it learnt only at the end: git sends
+// the kernel's root tree after every blob, so nearly all of them are read back from the pack
+// and written once it is in (finishTree). No pack is left.
+func TestReceiverStopsWhenCancelledAtTheEnd(t *testing.T) {
+	files := manyFiles(6000, 1)
+	upstream := manyFilesRepo(t, files)
+	repo, err := git.PlainOpen(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := repo.Tag("v6.12.1")
+	tag, _ := repo.TagObject(ref.Hash())
+	commit, _ := tag.Commit()
+	root, _ := commit.Tree()
+	order := []plumbing.Hash{tag.Hash, commit.Hash}
+	for _, e := range root.Entries {
+		order = append(order, e.Hash)
+	}
+	var pack bytes.Buffer
+	if _, err := packfile.NewEncoder(&pack, repo.Storer, false).Encode(append(order, root.Hash), 0); err != nil {
+		t.Fatal(err)
+	}
+	packDir, tree := t.TempDir(), filepath.Join(t.TempDir(), "tree")
+	os.MkdirAll(tree, 0o755)
+	ctx, watch := newStopWatch()
+	onFiles(t, tree, "", 200, watch.stop)
+	rc := newReceiver(tag.Hash, tree, nil)
+
+	_, err = rc.receive(ctx, &pack, packDir, 2)
+	rc.close()
+	watch.returned(t, "receive", err)
+	if left, _ := os.ReadDir(packDir); len(left) != 0 {
+		t.Errorf("a cancelled receive left in the pack folder: %v", left)
+	}
 }
