@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/wslkernel/wslkernel/internal/version"
@@ -385,14 +384,11 @@ func TestIncrementalFetchStopsWhenCancelled(t *testing.T) {
 func TestReceiverStopsWhenCancelledAtTheEnd(t *testing.T) {
 	files := manyFiles(6000, 1)
 	upstream := manyFilesRepo(t, files)
-	repo, err := git.PlainOpen(upstream)
+	repo, tag, commit := openTag(t, upstream, "v6.12.1")
+	root, err := commit.Tree()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := repo.Tag("v6.12.1")
-	tag, _ := repo.TagObject(ref.Hash())
-	commit, _ := tag.Commit()
-	root, _ := commit.Tree()
 	order := []plumbing.Hash{tag.Hash, commit.Hash}
 	for _, e := range root.Entries {
 		order = append(order, e.Hash)
