@@ -4,9 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -166,9 +164,15 @@ func onFiles(t *testing.T, dir, prefix string, n int, fire func()) {
 	}
 	events := os.NewFile(uintptr(fd), "inotify") // non-blocking: Close wakes the reader
 	t.Cleanup(func() { events.Close() })
+	created := 0
+	count := func(k int) {
+		if created < n && created+k >= n {
+			fire()
+		}
+		created += k
+	}
 	go func() {
 		buf := make([]byte, 64<<10)
-		created := 0
 		for {
 			k, err := events.Read(buf)
 			if err != nil {
@@ -182,11 +186,13 @@ func onFiles(t *testing.T, dir, prefix string, n int, fire func()) {
 				switch {
 				case mask&unix.IN_CREATE == 0:
 				case mask&unix.IN_ISDIR != 0 && strings.HasPrefix(name, prefix):
-					unix.InotifyAddWatch(fd, filepath.Join(dir, name), unix.IN_CREATE)
+					sub := filepath.Join(dir, name)
+					unix.InotifyAddWatch(fd, sub, unix.IN_CREATE)
+					// What the operation wrote there before the watch (some counted twice).
+					entries, _ := os.ReadDir(sub)
+					count(len(entries))
 				case mask&unix.IN_ISDIR == 0:
-					if created++; created == n {
-						fire()
-					}
+					count(1)
 				}
 			}
 		}
@@ -305,8 +311,7 @@ func TestUnpackStopsWhenCancelled(t *testing.T) {
 // it stopped at once leaving no tree but its temporary one, for the next Unpack to clear.
 func stopUnpack(t *testing.T, cache, base string, r version.Release, trust Trust) {
 	t.Helper()
-	sum := sha256.Sum256([]byte(base))
-	dir := filepath.Join(cache, "tarballs", hex.EncodeToString(sum[:8])) // as Unpack names it
+	dir := tarballCache(cache, base)
 	name := "linux-" + r.String()
 	ctx, watch := newStopWatch()
 	onFiles(t, dir, name+".tmp-", 200, watch.stop)
@@ -314,6 +319,24 @@ func stopUnpack(t *testing.T, cache, base string, r version.Release, trust Trust
 	watch.returned(t, "Unpack "+r.String(), err)
 	if left, _ := filepath.Glob(filepath.Join(dir, name+"*")); len(left) != 1 || !strings.Contains(left[0], ".tmp-") {
 		t.Errorf("a cancelled Unpack %s left %v, want only its temporary tree", r, left)
+	}
+}
+
+// Ctrl-C while another run holds the tarball cache's lock: Unpack stops waiting for it.
+func TestUnpackStopsWaitingForTheLockWhenCancelled(t *testing.T) {
+	cache, base := t.TempDir(), "file://"+t.TempDir()
+	os.MkdirAll(tarballCache(cache, base), 0o755)
+	unlock, err := lockFile(filepath.Join(tarballCache(cache, base), ".lock")) // the other run
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, watch := newStopWatch()
+	watch.stop() // Unpack cannot be seen waiting: it is cancelled before it starts to
+	_, _, err = Unpack(ctx, cache, base, release("6.12.1"), Trust{})
+	watch.returned(t, "Unpack", err)
+	if !strings.Contains(err.Error(), "held by another run") {
+		t.Errorf("Unpack = %v, want it to say what it waited for", err)
 	}
 }
 
@@ -349,7 +372,8 @@ func TestWorktreeMoveStopsWhenCancelled(t *testing.T) {
 }
 
 // Ctrl-C during go-git's own fetch (the next point release into a mirror that holds one):
-// FetchContext stops reading the pack, and no pack (not even a temporary one) nor tag is left.
+// FetchContext stops reading the pack, and no pack nor tag is put in place; the temporary pack
+// go-git may leave is cleared by the next fetch.
 func TestIncrementalFetchStopsWhenCancelled(t *testing.T) {
 	files1, files2 := manyFiles(6000, 1), manyFiles(6000, 2)
 	upstream := manyFilesRepo(t, files1, files2)
@@ -358,22 +382,29 @@ func TestIncrementalFetchStopsWhenCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	packDir := filepath.Join(m.Dir, "objects/pack")
-	packs, _ := filepath.Glob(filepath.Join(packDir, "*"))
+	packs, _ := filepath.Glob(filepath.Join(packDir, "pack-*"))
 	ctx, watch := newStopWatch()
 	onFiles(t, packDir, "", 1, watch.stop) // go-git starts writing the pack it receives
 
 	_, err := m.FetchTag(ctx, release("6.12.2"), nil)
 	watch.returned(t, "FetchTag", err)
-	if now, _ := filepath.Glob(filepath.Join(packDir, "*")); !slices.Equal(now, packs) {
+	if now, _ := filepath.Glob(filepath.Join(packDir, "pack-*")); !slices.Equal(now, packs) {
 		t.Errorf("a cancelled fetch left in the pack folder %v, want %v", now, packs)
 	}
 	if ref, err := m.Repo().Tag("v6.12.2"); err == nil {
 		t.Errorf("a cancelled fetch left the tag %s", ref)
 	}
 
+	// What go-git leaves when cancelled at another moment (it does not always remove it).
+	if err := os.WriteFile(filepath.Join(packDir, "tmp_pack_123"), []byte("partial"), 0o444); err != nil {
+		t.Fatal(err)
+	}
 	f, err := m.FetchTag(context.Background(), release("6.12.2"), nil)
 	if err != nil || !f.Incremental {
 		t.Fatalf("FetchTag after the cancel = %+v, %v; want an incremental fetch", f, err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(packDir, "tmp_*")); len(tmp) != 0 {
+		t.Errorf("the next fetch left %v (what go-git may leave on a cancel is cleared)", tmp)
 	}
 	gitCmd(t, m.Dir, "fsck", "--full")
 }

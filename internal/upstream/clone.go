@@ -170,6 +170,22 @@ func clearPacks(packDir string) error {
 	return nil
 }
 
+// clearTempPacks removes the packs that fetches stopped halfway were receiving: go-git leaves
+// its tmp_pack_* behind when a fetch is cancelled, and nothing reads them. The mirror is locked,
+// so nobody else is writing them.
+func clearTempPacks(mirrorDir string) error {
+	tmp, err := filepath.Glob(filepath.Join(mirrorDir, "objects", "pack", "tmp_pack_*"))
+	if err != nil {
+		return err
+	}
+	for _, p := range tmp {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
 // whole is an object as git hashes it: its type and inflated content, deltas resolved.
 type whole struct {
 	typ  plumbing.ObjectType

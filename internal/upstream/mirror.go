@@ -163,6 +163,9 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 		}
 		return res, err
 	}
+	if err := clearTempPacks(m.Dir); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", m.Dir, err)
+	}
 	spec := gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))
 	err := m.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",

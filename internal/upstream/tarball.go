@@ -56,12 +56,11 @@ type Unpacked struct {
 // release unpacked, only the signed incremental patch is fetched; if that patch cannot be had or
 // does not apply, the whole tarball is, and How says why. A bad signature is never worked round.
 func Unpack(ctx context.Context, cacheDir, base string, r version.Release, trust Trust) (string, *Unpacked, error) {
-	sum := sha256.Sum256([]byte(base))
-	dir := filepath.Join(cacheDir, "tarballs", hex.EncodeToString(sum[:8]))
+	dir := tarballCache(cacheDir, base)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
-	unlock, err := lockFile(filepath.Join(dir, ".lock"))
+	unlock, err := lockFileContext(ctx, filepath.Join(dir, ".lock"))
 	if err != nil {
 		return "", nil, err
 	}
@@ -98,6 +97,12 @@ func Unpack(ctx context.Context, cacheDir, base string, r version.Release, trust
 		return "", nil, err
 	}
 	return dest, u, nil
+}
+
+// tarballCache is the folder of Unpack's cache for the tarballs under base.
+func tarballCache(cacheDir, base string) string {
+	sum := sha256.Sum256([]byte(base))
+	return filepath.Join(cacheDir, "tarballs", hex.EncodeToString(sum[:8]))
 }
 
 // readUnpacked reads the record written once a tree was unpacked and verified; without it the
