@@ -14,28 +14,47 @@ import (
 
 // tempBeside clears what an earlier writer of dest left beside it and makes a new temporary
 // folder there.
-func tempBeside(dest string) (string, error) {
-	if err := clearBeside(dest); err != nil {
+func tempBeside(ctx context.Context, dest string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return "", err
+	}
+	stale, err := filepath.Glob(globEscape(dest) + ".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	for _, p := range stale {
+		if err := removeTree(ctx, p); err != nil {
+			return "", err
+		}
 	}
 	return os.MkdirTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-")
 }
 
-// clearBeside removes the temporary folders of earlier writers of dest.
-func clearBeside(dest string) error {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+// removeTree is os.RemoveAll stopping when ctx is done, which may leave part of the tree: a
+// partial kernel tree takes seconds to remove.
+func removeTree(ctx context.Context, path string) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stale, err := filepath.Glob(globEscape(dest) + ".tmp-*")
+	if info, err := os.Lstat(path); err != nil || !info.IsDir() {
+		return os.RemoveAll(path) // a file or a link (never followed), or gone
+	}
+	entries, err := os.ReadDir(path)
 	if err != nil {
 		return err
 	}
-	for _, p := range stale {
-		if err := os.RemoveAll(p); err != nil {
+	for _, e := range entries {
+		child := filepath.Join(path, e.Name())
+		if e.IsDir() {
+			err = removeTree(ctx, child)
+		} else {
+			err = os.Remove(child)
+		}
+		if err != nil && !os.IsNotExist(err) {
 			return err
 		}
 	}
-	return nil
+	return os.RemoveAll(path)
 }
 
 // globEscape quotes the glob metacharacters of a path.
@@ -51,13 +70,11 @@ func globEscape(p string) string {
 	return string(out)
 }
 
-// discard removes an unfinished temporary tree, unless the run was stopped: removing a kernel
-// tree takes seconds, longer than Ctrl-C may wait, so the next writer clears it instead
-// (tempBeside).
+// discard removes a temporary tree no longer wanted, unless the run is stopped before it is
+// done: removing a kernel tree takes seconds, longer than Ctrl-C may wait, so the next writer
+// clears the rest instead (tempBeside).
 func discard(ctx context.Context, tmp string) {
-	if ctx.Err() == nil {
-		os.RemoveAll(tmp)
-	}
+	removeTree(ctx, tmp)
 }
 
 // renameInto puts a finished temporary tree at dest. What was there is renamed aside first (to a

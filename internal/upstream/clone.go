@@ -119,7 +119,7 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	if err := clearPacks(packDir); err != nil {
 		return nil, 0, err
 	}
-	tree, err := tempBeside(dest) // and clears the partial tree a stopped run left
+	tree, err := tempBeside(ctx, dest) // and clears the partial tree a stopped run left
 	if err != nil {
 		return nil, 0, err
 	}

@@ -56,7 +56,7 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	if err != nil {
 		return 0, fmt.Errorf("export %s: walking the tree: %w", commit, err)
 	}
-	tmp, err := tempBeside(dest)
+	tmp, err := tempBeside(ctx, dest)
 	if err != nil {
 		return 0, err
 	}

@@ -134,7 +134,7 @@ func ExtractTarball(ctx context.Context, base string, r version.Release, trust T
 		return nil, err
 	}
 	defer xzr.Close()
-	tmp, err := tempBeside(dest)
+	tmp, err := tempBeside(ctx, dest)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func ApplyIncremental(ctx context.Context, base string, r version.Release, trust
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := tempBeside(dest)
+	tmp, err := tempBeside(ctx, dest)
 	if err != nil {
 		return nil, err
 	}
