@@ -92,7 +92,7 @@ func patchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 		r.st.src = wt.Dir
 		return outcome{detail: fmt.Sprintf("%s, tree %s (%s)", applied, r.st.src, how), product: r.st.patchesHead}, nil
 	}
-	return r.tarballTree(series, res, applied)
+	return r.tarballTree(ctx, series, res, applied)
 }
 
 // recordPatches puts the series into the state, says which patches upstream already holds and
@@ -128,7 +128,7 @@ func (r *run) recordPatches(commits []*patch.Commit, res *patch.Result) string {
 
 // tarballTree is the patched tree of a tarball source: hard links to the verified release (patches
 // replace files by rename, so the cached tree is never changed), named by what it holds.
-func (r *run) tarballTree(series []patch.Entry, res *patch.Result, applied string) (outcome, error) {
+func (r *run) tarballTree(ctx context.Context, series []patch.Entry, res *patch.Result, applied string) (outcome, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "tarball %s signed by %s\n", r.st.pristine, r.st.upstream.Signer)
 	if fuzz := r.plan.Line.Profile.PatchFuzz; fuzz > 0 {
@@ -150,7 +150,7 @@ func (r *run) tarballTree(series []patch.Entry, res *patch.Result, applied strin
 	if err := os.RemoveAll(r.st.src); err != nil {
 		return outcome{}, err
 	}
-	files, err := upstream.LinkTree(r.st.pristine, r.st.src)
+	files, err := upstream.LinkTree(ctx, r.st.pristine, r.st.src)
 	if err == nil {
 		err = res.Write(r.st.src)
 	}

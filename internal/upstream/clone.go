@@ -39,7 +39,9 @@ import (
 // objects arrive. The pack and its index go into the mirror as git would leave them.
 //
 // dest is written beside and renamed into place at the end, so it is the whole tree or absent.
-// Errors are the caller's to say which tag and URL they concern.
+// Errors are the caller's to say which tag and URL they concern. A cancelled ctx stops the
+// download, the reading of the pack and the writers at once: nothing is put in place (no pack,
+// no ref, no dest), and what was written so far is cleared by the next first fetch.
 // Entry names are checked before anything is written (no "..", "/", duplicates), because the
 // tree is written before the tag's signature is checked: the caller must not use dest until it
 // has verified the tag, and removes it otherwise.
@@ -118,25 +120,10 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	}
 
 	packDir := filepath.Join(m.Dir, "objects", "pack")
-	if err := os.MkdirAll(packDir, 0o755); err != nil {
+	if err := clearPacks(packDir); err != nil {
 		return nil, 0, err
 	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return nil, 0, err
-	}
-	// What a run stopped halfway left: temporary files, an index whose pack was never renamed
-	// into place (the mirror holds no pack, or this would not run), a partial tree. The mirror
-	// and the work dir are locked, so nobody else is writing these.
-	stale, _ := filepath.Glob(dest + ".tmp-*")
-	if entries, err := os.ReadDir(packDir); err == nil {
-		for _, e := range entries {
-			stale = append(stale, filepath.Join(packDir, e.Name()))
-		}
-	}
-	for _, p := range stale {
-		os.RemoveAll(p)
-	}
-	tree, err := os.MkdirTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-")
+	tree, err := tempBeside(ctx, dest) // and clears the partial tree a stopped run left
 	if err != nil {
 		return nil, 0, err
 	}
@@ -144,13 +131,11 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	defer rc.close()
 	written, err := rc.receive(ctx, stream, packDir, workers)
 	if err != nil {
-		os.RemoveAll(tree)
-		return nil, 0, err
+		discard(ctx, tree)
+		return nil, 0, stopped(ctx, err)
 	}
-	if err := os.RemoveAll(dest); err != nil {
-		return nil, 0, err
-	}
-	if err := os.Rename(tree, dest); err != nil {
+	// The pack is in: from here on the fetch is finished whatever ctx says (a few renames).
+	if err := renameInto(ctx, tree, dest); err != nil {
 		return nil, 0, err
 	}
 
@@ -168,6 +153,41 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 		return nil, 0, err
 	}
 	return local, written, nil
+}
+
+// clearPacks empties the pack folder of what a first fetch stopped halfway left: temporary
+// files, an index whose pack was never renamed into place (the mirror holds no pack, or this
+// would not run). The mirror is locked, so nobody else is writing there.
+func clearPacks(packDir string) error {
+	if err := os.MkdirAll(packDir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(packDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(packDir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clearTempPacks removes the packs that fetches stopped halfway were receiving: go-git leaves
+// its tmp_pack_* behind when a fetch is cancelled, and nothing reads them. The mirror is locked,
+// so nobody else is writing them.
+func clearTempPacks(mirrorDir string) error {
+	tmp, err := filepath.Glob(filepath.Join(mirrorDir, "objects", "pack", "tmp_pack_*"))
+	if err != nil {
+		return err
+	}
+	for _, p := range tmp {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // whole is an object as git hashes it: its type and inflated content, deltas resolved.
@@ -277,11 +297,14 @@ func (rc *receiver) receive(ctx context.Context, stream io.Reader, packDir strin
 	if err != nil {
 		return 0, fmt.Errorf("reading the pack: %w", err)
 	}
-	if err := rc.resolveRefDeltas(); err != nil {
+	if err := rc.resolveRefDeltas(ctx); err != nil {
 		return 0, err
 	}
 	if err := rc.finishTree(ctx, workers); err != nil {
 		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err // the last moment to stop: then the pack goes in
 	}
 	if err := rc.writePack(packDir, sum); err != nil {
 		return 0, err
@@ -468,11 +491,14 @@ func (rc *receiver) readBack(off int64, depth int) (*whole, error) {
 
 // resolveRefDeltas resolves the deltas that named their base by hash, now that every other
 // object is hashed; one may be the base of another, so it goes round until nothing is left.
-func (rc *receiver) resolveRefDeltas() error {
+func (rc *receiver) resolveRefDeltas(ctx context.Context) error {
 	left := rc.refDeltas
 	for len(left) > 0 {
 		var next []refDelta
 		for _, d := range left {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			v, ok := rc.offsets.Load(d.base)
 			if !ok {
 				next = append(next, d)

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/wslkernel/wslkernel/internal/testtool"
 	"github.com/wslkernel/wslkernel/internal/version"
@@ -228,6 +229,28 @@ func TestFirstFetchRefusesUnsafeNames(t *testing.T) {
 	}
 }
 
+// openTag opens the repository at dir and reads its annotated tag name and the commit it tags.
+func openTag(t *testing.T, dir, name string) (*git.Repository, *object.Tag, *object.Commit) {
+	t.Helper()
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := repo.Tag(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := repo.TagObject(ref.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit, err := tag.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo, tag, commit
+}
+
 func mktree(t *testing.T, dir, entries string) string {
 	t.Helper()
 	cmd := exec.Command("git", "mktree")
@@ -326,13 +349,7 @@ func TestReceiverAnyObjectOrder(t *testing.T) {
 	upstream := deltaRepo(t)
 	checkout := filepath.Join(t.TempDir(), "checkout")
 	gitCmd(t, t.TempDir(), "clone", "-q", "--branch", "v6.12.1", upstream, checkout)
-	repo, err := git.PlainOpen(upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := repo.Tag("v6.12.1")
-	tag, _ := repo.TagObject(ref.Hash())
-	commit, _ := tag.Commit()
+	repo, tag, commit := openTag(t, upstream, "v6.12.1")
 	// Trees parent first, blobs after them, but for one folder (tools/) sent last, so the blob
 	// in include/uapi and tools/include/uapi arrives when only its first path is known; every
 	// blob before any tree; the root last, as git sends the kernel (every folder is then written

@@ -28,7 +28,8 @@ type exportItem struct {
 // It writes into a sibling temporary folder and renames it into place at the end, so dest is
 // either the whole tree or absent. Workers each open their own handle on the repository (go-git's
 // object storage is not documented as safe for concurrent use), and stream blobs to disk, so
-// memory stays bounded by the worker count. It returns the number of files written.
+// memory stays bounded by the worker count. It returns the number of files written. A cancelled
+// ctx stops it between two objects; the partial tree beside dest is cleared by the next export.
 func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int) (int64, error) {
 	return ExportWithProgress(ctx, repoDir, commit, dest, workers, nil)
 }
@@ -51,38 +52,20 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	if err != nil {
 		return 0, fmt.Errorf("%w: export %s: %v", ErrDamaged, commit, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return 0, err
+	want, err := treeFiles(ctx, tree)
+	if err != nil {
+		return 0, fmt.Errorf("export %s: walking the tree: %w", commit, err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-")
+	tmp, err := tempBeside(ctx, dest)
 	if err != nil {
 		return 0, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			os.RemoveAll(tmp)
+			discard(ctx, tmp)
 		}
 	}()
-
-	// The tree first: which blob goes where (identical files share a blob).
-	want := map[plumbing.Hash][]exportItem{}
-	walker := object.NewTreeWalker(tree, true, nil)
-	for {
-		name, entry, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			walker.Close()
-			return 0, fmt.Errorf("%w: export %s: walking the tree: %v", ErrDamaged, commit, err)
-		}
-		switch entry.Mode {
-		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
-			want[entry.Hash] = append(want[entry.Hash], exportItem{path: name, mode: entry.Mode, hash: entry.Hash})
-		}
-	}
-	walker.Close()
 
 	var dirs sync.Map
 	var done counted
@@ -96,7 +79,7 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 		return nil
 	})
 	emit := func(data []byte, items []exportItem) error { return send(exportJob{data: data, items: items}) }
-	err = packOrder(repoDir, want, emit)
+	err = packOrder(ctx, repoDir, want, emit)
 	if err == nil {
 		// Loose objects, and deltas on another pack's objects: one by one through go-git.
 		for h, items := range want {
@@ -117,14 +100,34 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	if err != nil {
 		return 0, err
 	}
-	if err := os.RemoveAll(dest); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp, dest); err != nil {
+	if err := renameInto(ctx, tmp, dest); err != nil {
 		return 0, err
 	}
 	ok = true
 	return done.files.Load(), nil
+}
+
+// treeFiles says which blob goes where (identical files share a blob).
+func treeFiles(ctx context.Context, tree *object.Tree) (map[plumbing.Hash][]exportItem, error) {
+	want := map[plumbing.Hash][]exportItem{}
+	walker := object.NewTreeWalker(tree, true, nil)
+	defer walker.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			return want, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+		}
+		switch entry.Mode {
+		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
+			want[entry.Hash] = append(want[entry.Hash], exportItem{path: name, mode: entry.Mode, hash: entry.Hash})
+		}
+	}
 }
 
 // openForExport opens the mirror for export: pack file descriptors kept open (go-git otherwise

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"syscall"
@@ -9,13 +10,27 @@ import (
 // lockFile takes an exclusive lock on path (created if missing), waiting for any other holder;
 // the returned func releases it. Mirrors and the tarball cache are shared between runs.
 func lockFile(path string) (func(), error) {
+	return lockFileContext(context.Background(), path)
+}
+
+// lockFileContext is lockFile that stops waiting when ctx is done: Ctrl-C must not wait for
+// another run to finish with the lock.
+func lockFileContext(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+	got := make(chan error, 1)
+	go func() { got <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
+	select {
+	case err := <-got:
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		return func() { f.Close() }, nil
+	case <-ctx.Done():
+		go func() { <-got; f.Close() }() // the lock, if it comes, goes at once
+		return nil, fmt.Errorf("waiting for the lock %s, held by another run: %w", path, ctx.Err())
 	}
-	return func() { f.Close() }, nil
 }

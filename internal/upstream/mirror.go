@@ -177,6 +177,9 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 	if err := m.checkAnnotated(tag, up.annotated); err != nil {
 		return nil, err
 	}
+	if err := clearTempPacks(m.Dir); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", m.Dir, err)
+	}
 	spec := gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))
 	err := m.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",

@@ -2,8 +2,10 @@ package upstream
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,8 +21,9 @@ import (
 // offset order, and a base is kept only until its last needed delta is done. Reading object by
 // object through go-git's store resolves each delta chain from scratch, which costs several times
 // as much on a kernel pack. Blobs it writes are removed from want; what is left there (loose
-// objects, deltas on another pack's objects) is for the object-by-object path.
-func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) error {
+// objects, deltas on another pack's objects) is for the object-by-object path. A cancelled ctx
+// stops it between two objects.
+func packOrder(ctx context.Context, repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) error {
 	idxs, err := filepath.Glob(filepath.Join(repoDir, "objects", "pack", "pack-*.idx"))
 	if err != nil {
 		return err
@@ -39,9 +42,12 @@ func packOrder(repoDir string, want map[plumbing.Hash][]exportItem, emit func(da
 		if len(want) == 0 {
 			break
 		}
-		if err := exportPack(idxPath, want, emitting); err != nil {
+		if err := exportPack(ctx, idxPath, want, emitting); err != nil {
 			if emitErr != nil {
 				return emitErr
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
 			return fmt.Errorf("%w: %s: %v", ErrDamaged, filepath.Base(idxPath), err)
 		}
@@ -56,37 +62,10 @@ type packObject struct {
 	children int // needed deltas based on this object not yet resolved
 }
 
-func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([]byte, []exportItem) error) error {
-	idx := idxfile.NewMemoryIndex()
-	f, err := os.Open(idxPath)
-	if err != nil {
+func exportPack(ctx context.Context, idxPath string, left map[plumbing.Hash][]exportItem, emit func([]byte, []exportItem) error) error {
+	idx, wanted, err := wantedIn(idxPath, left)
+	if err != nil || len(wanted) == 0 {
 		return err
-	}
-	err = idxfile.NewDecoder(f).Decode(idx)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	wanted := map[int64]plumbing.Hash{}
-	iter, err := idx.Entries()
-	if err != nil {
-		return err
-	}
-	for {
-		e, err := iter.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if _, ok := left[e.Hash]; ok {
-			wanted[int64(e.Offset)] = e.Hash
-		}
-	}
-	iter.Close()
-	if len(wanted) == 0 {
-		return nil
 	}
 	pack, err := os.Open(strings.TrimSuffix(idxPath, ".idx") + ".pack")
 	if err != nil {
@@ -94,8 +73,65 @@ func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([
 	}
 	defer pack.Close()
 	sc := packfile.NewScanner(pack)
+	objs, err := dependencies(ctx, sc, idx, wanted)
+	if err != nil {
+		return err
+	}
+	// A delta on an object in another pack (a thin pack's REF_DELTA) is left to the
+	// object-by-object path, with the chain it would have needed.
+	for off := range wanted {
+		o := objs[off]
+		for o.base >= 0 {
+			o = objs[o.base]
+		}
+		if o.delta {
+			delete(wanted, off)
+		}
+	}
+	return inflateInOrder(ctx, sc, objs, idxPath, wanted, func(h plumbing.Hash, data []byte) error {
+		if err := emit(data, left[h]); err != nil {
+			return err
+		}
+		delete(left, h)
+		return nil
+	})
+}
 
-	// Pass A: headers only (no inflating), to find every object the wanted blobs depend on.
+// wantedIn reads the pack index at idxPath and finds the offsets of the blobs left to write.
+func wantedIn(idxPath string, left map[plumbing.Hash][]exportItem) (*idxfile.MemoryIndex, map[int64]plumbing.Hash, error) {
+	idx := idxfile.NewMemoryIndex()
+	f, err := os.Open(idxPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = idxfile.NewDecoder(f).Decode(idx)
+	f.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	wanted := map[int64]plumbing.Hash{}
+	iter, err := idx.Entries()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer iter.Close()
+	for {
+		e, err := iter.Next()
+		if err == io.EOF {
+			return idx, wanted, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, ok := left[e.Hash]; ok {
+			wanted[int64(e.Offset)] = e.Hash
+		}
+	}
+}
+
+// dependencies reads headers only (no inflating), to find every object the wanted blobs depend
+// on (pass A).
+func dependencies(ctx context.Context, sc *packfile.Scanner, idx *idxfile.MemoryIndex, wanted map[int64]plumbing.Hash) (map[int64]*packObject, error) {
 	objs := map[int64]*packObject{}
 	var visit func(off int64) (*packObject, error)
 	visit = func(off int64) (*packObject, error) {
@@ -129,23 +165,19 @@ func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([
 		return o, nil
 	}
 	for off := range wanted {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if _, err := visit(off); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	// A delta on an object in another pack (a thin pack's REF_DELTA) is left to the
-	// object-by-object path, with the chain it would have needed.
-	for off := range wanted {
-		o := objs[off]
-		for o.base >= 0 {
-			o = objs[o.base]
-		}
-		if o.delta {
-			delete(wanted, off)
-		}
-	}
+	return objs, nil
+}
 
-	// Pass B: inflate in offset order; keep a base while deltas still need it.
+// inflateInOrder inflates the objects in offset order, keeping a base while deltas still need
+// it, and gives each wanted one to got (pass B).
+func inflateInOrder(ctx context.Context, sc *packfile.Scanner, objs map[int64]*packObject, idxPath string, wanted map[int64]plumbing.Hash, got func(plumbing.Hash, []byte) error) error {
 	cache := map[int64][]byte{}
 	var buf bytes.Buffer
 	var content func(off int64) ([]byte, error)
@@ -177,25 +209,22 @@ func exportPack(idxPath string, left map[plumbing.Hash][]exportItem, emit func([
 		}
 		return data, nil
 	}
-	offsets := make([]int64, 0, len(objs))
-	for off := range objs {
-		offsets = append(offsets, off)
-	}
-	slices.Sort(offsets)
-	for _, off := range offsets {
+	for _, off := range slices.Sorted(maps.Keys(objs)) {
 		h, isWanted := wanted[off]
 		if !isWanted && objs[off].children == 0 {
 			continue // already consumed by every delta that needed it
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		data, err := content(off)
 		if err != nil {
 			return err
 		}
 		if isWanted {
-			if err := emit(data, left[h]); err != nil {
+			if err := got(h, data); err != nil {
 				return err
 			}
-			delete(left, h)
 		}
 	}
 	return nil

@@ -9,8 +9,9 @@ import (
 
 // startPool starts n goroutines calling do on each job given to send. The first error stops
 // the pool: send then returns an error instead of queueing, and the jobs already queued are
-// drained unread. send also stops when ctx is done. wait returns that first error once every
-// goroutine is done; nothing may be sent after it.
+// drained unread. send also stops when ctx is done, even while the queue has room, so a caller
+// that reads before sending (a pack, a mirror) stops reading at once. wait returns that first
+// error once every goroutine is done; nothing may be sent after it.
 func startPool[T any](ctx context.Context, n int, do func(T) error) (send func(T) error, wait func() error) {
 	ctx, cancel := context.WithCancel(ctx)
 	jobs := make(chan T, 64)
@@ -32,6 +33,9 @@ func startPool[T any](ctx context.Context, n int, do func(T) error) (send func(T
 		}()
 	}
 	send = func(j T) error {
+		if err := ctx.Err(); err != nil {
+			return err // select would pick at random between a free slot and done
+		}
 		select {
 		case jobs <- j:
 			return nil

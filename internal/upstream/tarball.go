@@ -57,12 +57,11 @@ type Unpacked struct {
 // release unpacked, only the signed incremental patch is fetched; if that patch cannot be had or
 // does not apply, the whole tarball is, and How says why. A bad signature is never worked round.
 func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r version.Release, trust Trust) (string, *Unpacked, error) {
-	sum := sha256.Sum256([]byte(base))
-	dir := filepath.Join(cacheDir, "tarballs", hex.EncodeToString(sum[:8]))
+	dir := tarballCache(cacheDir, base)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
-	unlock, err := lockFile(filepath.Join(dir, ".lock"))
+	unlock, err := lockFileContext(ctx, filepath.Join(dir, ".lock"))
 	if err != nil {
 		return "", nil, err
 	}
@@ -78,8 +77,8 @@ func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r ver
 	prev := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
 	if _, perr := readUnpacked(tree(prev)); r.Patch >= 2 && perr == nil {
 		u, err = ApplyIncremental(ctx, run, base, r, trust, tree(prev), dest)
-		if errors.Is(err, ErrUntrusted) {
-			return "", nil, err
+		if errors.Is(err, ErrUntrusted) || ctx.Err() != nil {
+			return "", nil, err // refused, or stopped: not a reason to fetch the tarball
 		}
 		if err != nil {
 			u, fallback = nil, fmt.Sprintf("; the incremental patch failed (%v)", err)
@@ -99,6 +98,12 @@ func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r ver
 		return "", nil, err
 	}
 	return dest, u, nil
+}
+
+// tarballCache is the folder of Unpack's cache for the tarballs under base.
+func tarballCache(cacheDir, base string) string {
+	sum := sha256.Sum256([]byte(base))
+	return filepath.Join(cacheDir, "tarballs", hex.EncodeToString(sum[:8]))
 }
 
 // readUnpacked reads the record written once a tree was unpacked and verified; without it the
@@ -121,7 +126,8 @@ func readUnpacked(tree string) (*Unpacked, error) {
 // ExtractTarball downloads the release's tarball and signature, and extracts it into dest while
 // the signature is checked over the uncompressed tar in the same streaming pass. The tree is
 // written beside dest and renamed into place only once the signature is good, so an unverified
-// tree is never where a build could use it.
+// tree is never where a build could use it. A cancelled ctx stops the download, xz and the
+// extraction at once; the partial tree beside dest is left for the next call to clear.
 func ExtractTarball(ctx context.Context, run runner.Runner, base string, r version.Release, trust Trust, dest string) (*Unpacked, error) {
 	url := TarballURL(base, r)
 	sig, xzr, err := openSigned(ctx, run, url)
@@ -129,11 +135,11 @@ func ExtractTarball(ctx context.Context, run runner.Runner, base string, r versi
 		return nil, err
 	}
 	defer xzr.Close()
-	tmp, err := tempBeside(dest)
+	tmp, err := tempBeside(ctx, dest)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer discard(ctx, tmp)
 
 	signed, feed := io.Pipe()
 	verdict := make(chan error, 1)
@@ -144,7 +150,7 @@ func ExtractTarball(ctx context.Context, run runner.Runner, base string, r versi
 		verdict <- err
 	}()
 	tee := io.TeeReader(xzr, feed)
-	u, err := extractTar(tee, tmp, fmt.Sprintf("linux-%s/", r))
+	u, err := extractTar(ctx, tee, tmp, fmt.Sprintf("linux-%s/", r))
 	if err == nil {
 		// The tar's end padding is signed too: the verifier must see every byte.
 		_, err = io.Copy(io.Discard, tee)
@@ -152,13 +158,13 @@ func ExtractTarball(ctx context.Context, run runner.Runner, base string, r versi
 	feed.CloseWithError(err)
 	verr := <-verdict
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err) // the verifier only saw the stream break
+		return nil, fmt.Errorf("%s: %w", url, stopped(ctx, err)) // the verifier only saw the stream break
 	}
 	if verr != nil {
 		return nil, verr
 	}
 	u.Signer, u.How = signer, "tarball"
-	return u, renameInto(tmp, dest)
+	return u, renameInto(ctx, tmp, dest)
 }
 
 // ApplyIncremental makes the tree of release r at dest from prev, the tree of the previous point
@@ -173,7 +179,7 @@ func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r ver
 	defer xzr.Close()
 	diff, err := io.ReadAll(io.LimitReader(xzr, 1<<30))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %w", url, stopped(ctx, err))
 	}
 	signer, err := trust.VerifyDetached(path.Base(url), bytes.NewReader(diff), sig)
 	if err != nil {
@@ -183,17 +189,23 @@ func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r ver
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	res, err := patch.Apply(prev, []*patch.Commit{commit})
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := tempBeside(dest)
+	tmp, err := tempBeside(ctx, dest)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	files, err := LinkTree(prev, tmp)
+	defer discard(ctx, tmp)
+	files, err := LinkTree(ctx, prev, tmp)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := res.Write(tmp); err != nil {
@@ -201,7 +213,7 @@ func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r ver
 	}
 	prevRel := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
 	u := &Unpacked{Signer: signer, Files: files, How: "incremental from " + prevRel.String()}
-	return u, renameInto(tmp, dest)
+	return u, renameInto(ctx, tmp, dest)
 }
 
 // openSigned fetches the signature of an .xz file on kernel.org and opens the file decompressed,
@@ -251,11 +263,15 @@ func (x *xzStream) Close() error {
 }
 
 // LinkTree copies a tree with hard links for files, so a copy of the kernel costs seconds and no
-// space. Whoever changes a file in the copy must replace it, not write into it.
-func LinkTree(src, dst string) (int64, error) {
+// space. Whoever changes a file in the copy must replace it, not write into it. A cancelled ctx
+// stops it between two files, leaving dst partial.
+func LinkTree(ctx context.Context, src, dst string) (int64, error) {
 	var files int64
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
@@ -278,28 +294,17 @@ func LinkTree(src, dst string) (int64, error) {
 	return files, err
 }
 
-func tempBeside(dest string) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-")
-}
-
-func renameInto(tmp, dest string) error {
-	if err := os.RemoveAll(dest); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dest)
-}
-
 // extractTar writes the entries under prefix (linux-X.Y.Z/) into root. Anything outside the
 // prefix, a path that escapes root, a path through a symlink, or an entry type a kernel tarball
 // never holds is refused.
-func extractTar(r io.Reader, root, prefix string) (*Unpacked, error) {
+func extractTar(ctx context.Context, r io.Reader, root, prefix string) (*Unpacked, error) {
 	u := &Unpacked{}
 	tr := tar.NewReader(r)
 	links := map[string]bool{}
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return u, nil

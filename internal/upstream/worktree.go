@@ -100,7 +100,7 @@ func (w Worktree) state() (held plumbing.Hash, from []plumbing.Hash) {
 // did: "reused", "updated N paths from <commit>", or "exported N files". A tree that holds a commit
 // the repository no longer has, or none, is exported whole (beside, then renamed into place).
 func (w Worktree) Checkout(ctx context.Context, repoDir string, to plumbing.Hash, workers int, progress Progress) (how string, err error) {
-	if err := os.RemoveAll(w.Unverified()); err != nil { // left by a run stopped before its check
+	if err := removeTree(ctx, w.Unverified()); err != nil { // left by a run stopped before its check
 		return "", err
 	}
 	held, from := w.state()
