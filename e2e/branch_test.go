@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,5 +163,41 @@ func TestModulesVHDXHoldsTheModules(t *testing.T) {
 	vermagic, err := exec.Command("/sbin/modinfo", "-F", "vermagic", ko).Output()
 	if err != nil || !strings.HasPrefix(string(vermagic), wantRelease+" ") {
 		t.Errorf("modinfo vermagic of the module: %q, %v", vermagic, err)
+	}
+}
+
+// modules.vhd, the NuGet package's form, is a fixed VHD of the same ext4 image as modules.vhdx:
+// qemu-img reads it as vpc and checks the VHDX; the VHD mounts (a fixed VHD is the image and a footer) and
+// holds the very module the VHDX holds.
+func TestModulesVHDMountsWithTheSameModules(t *testing.T) {
+	if manifestRun == nil {
+		t.Skip("no shared run")
+	}
+	dir := filepath.Join(filepath.Dir(manifestAt), "x86_64")
+	vhd, vhdx := filepath.Join(dir, "modules.vhd"), filepath.Join(dir, "modules.vhdx")
+	if info, err := exec.Command("qemu-img", "info", "-f", "vpc", vhd).CombinedOutput(); err != nil || !strings.Contains(string(info), "file format: vpc") {
+		t.Fatalf("qemu-img info %s: %v\n%s", vhd, err, info)
+	}
+	// (qemu-img has no check for vpc images: it says so and exits 63.)
+	if out, err := exec.Command("qemu-img", "check", "-f", "vhdx", vhdx).CombinedOutput(); err != nil {
+		t.Errorf("qemu-img check %s: %v\n%s", vhdx, err, out)
+	}
+	raw := filepath.Join(t.TempDir(), "from-vhdx.img")
+	if out, err := exec.Command("qemu-img", "convert", "-O", "raw", vhdx, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, out)
+	}
+	image, _ := os.ReadFile(raw)
+	disk, _ := os.ReadFile(vhd)
+	if len(disk) != len(image)+512 || !bytes.Equal(disk[:len(image)], image) {
+		t.Fatalf("modules.vhd (%d bytes) is not modules.vhdx's image (%d bytes) and a 512-byte footer", len(disk), len(image))
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "ext4", "-o", fmt.Sprintf("loop,ro,sizelimit=%d", len(image)), vhd, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount %s: %v\n%s", vhd, err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	vermagic, err := exec.Command("/sbin/modinfo", "-F", "vermagic", filepath.Join(mnt, "kernel/lib/crc-itu-t.ko")).Output()
+	if err != nil || !strings.HasPrefix(string(vermagic), wantRelease+" ") {
+		t.Errorf("modinfo vermagic of the module in the mounted modules.vhd: %q, %v", vermagic, err)
 	}
 }
