@@ -137,7 +137,8 @@ func TestCheckComparesWithThePublishedRelease(t *testing.T) {
 }
 
 // Every input a shipping stage declares moves the digest, patch_fuzz among them (it changes where
-// a hunk lands); what only the boot test reads does not.
+// a hunk lands); what only the tests read (the boot test, the initrd, which no payload carries)
+// and where the release is published do not.
 func TestInputsDigestFollowsTheStagesInputs(t *testing.T) {
 	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
 	rel, err := version.ParseRelease("6.12.118")
@@ -162,11 +163,12 @@ func TestInputsDigestFollowsTheStagesInputs(t *testing.T) {
 		{"the base", func() { prof.Config.Base = "defconfig" }, true},
 		{"the local version", func() { l.Pipeline.Version.LocalVersion = "-other" }, true},
 		{"strict", func() { f := false; prof.Config.Strict = &f }, true},
-		{"the initrd spec", write("initrd.list", "dir /dev 0755 0 0\n"), true},
-		{"the initrd compression", func() { prof.Initrd.Compression = "xz" }, true},
+		{"the initrd spec (a test artifact, in no payload)", write("initrd.list", "dir /dev 0755 0 0\n"), false},
+		{"the initrd compression", func() { prof.Initrd.Compression = "xz" }, false},
 		{"the build wrapper", func() { prof.Build.Wrapper = "none" }, true},
 		{"the package formats", func() { prof.Package.Formats = []string{"cab"} }, true},
 		{"the boot test's memory", func() { prof.Boot.Memory = "1G" }, false},
+		{"the publish remote", func() { l.Pipeline.Publish.Remote = "file:///elsewhere.git" }, false},
 		{"the boot test's command line", func() { prof.Boot.Cmdline = "quiet" }, false},
 		{"an unrelated file", write("README", "unrelated\n"), false},
 	} {

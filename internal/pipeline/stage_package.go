@@ -34,27 +34,31 @@ func packages(r *run, _ *archRun) (bool, string) {
 	return true, ""
 }
 
-// packageDeclares: the package settings.
+// packageDeclares: the package settings: what the payloads are.
 func packageDeclares(l *config.Line, _ string) (inputs, error) {
 	pk := l.Profile.Package
-	in := inputs{"formats": strings.Join(pk.Formats, ","), "product": pk.Product, "nuget_id": pk.NugetID,
-		"min_windows_build": fmt.Sprint(pk.MinWindowsBuild), "repo": l.Pipeline.Publish.Remote, "line": l.Pipeline.Name}
-	if pk.OpenPGPKey != "" {
-		in["openpgp_key"] = fileKey(pk.OpenPGPKey)
-	}
-	in["nuget_revision"] = fmt.Sprint(pk.NugetRevision)
-	if pk.Signing != nil && pk.Signing.TimestampURL != "" {
-		in["timestamp_url"] = pk.Signing.TimestampURL
-	}
-	return in, nil
+	return inputs{"formats": strings.Join(pk.Formats, ","), "product": pk.Product, "nuget_id": pk.NugetID,
+		"min_windows_build": fmt.Sprint(pk.MinWindowsBuild), "line": l.Pipeline.Name, "nuget_revision": fmt.Sprint(pk.NugetRevision)}, nil
 }
 
-// packageDerives: every artifact packaged (by SHA-256), the version the payloads supersede, and
-// the signer's files or command (a new certificate re-signs), which the machine's environment
-// may name: not the release's inputs.
+// packageDerives: every artifact packaged (by SHA-256), the version the payloads supersede, the
+// publish remote, and the signer's files or command (a new certificate re-signs), which the
+// machine's environment may name: not the release's inputs.
 func packageDerives(_ context.Context, r *run, _ *archRun) inputs {
 	in := r.outputKeys()
 	in["supersedes"] = r.supersedes()
+	// Where the release is published (named in the nuspec and update.json) and how it is signed:
+	// they change the payloads' bytes, not what the release is made of, so they key the stage and
+	// stay out of the release's inputs digest (a run and a later check may be pointed at another
+	// remote, or sign elsewhere).
+	pk := r.plan.Line.Profile.Package
+	in["repo"] = r.plan.Line.Pipeline.Publish.Remote
+	if pk.OpenPGPKey != "" {
+		in["openpgp_key"] = fileKey(pk.OpenPGPKey)
+	}
+	if pk.Signing != nil && pk.Signing.TimestampURL != "" {
+		in["timestamp_url"] = pk.Signing.TimestampURL
+	}
 	signer, err := signerFor(r.plan.Line.Profile.Package.Signing)
 	if err != nil {
 		in["signer"] = err.Error()

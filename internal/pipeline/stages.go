@@ -27,7 +27,7 @@ var stages = []*stage{
 		declares: modulesDeclares, derives: modulesDerives, outputs: []string{"modules", "modules-vhd"}, restore: modulesRestore, body: modulesBody, describe: describeModules, rehearse: rehearseModules},
 	{name: "headers", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: wantsHeaders,
 		derives: headersDerives, outputs: []string{"headers"}, body: headersBody, describe: describeHeaders, rehearse: rehearseHeaders},
-	{name: "initrd", perArch: true, parallel: true, in: building, ships: true,
+	{name: "initrd", perArch: true, parallel: true, in: building, // a test artifact: never shipped
 		declares: initrdDeclares, derives: initrdDerives, outputs: []string{"initrd"}, body: initrdBody, describe: describeInitrd, rehearse: rehearseInitrd},
 	{name: "boot", perArch: true, parallel: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
 		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot, rehearse: rehearseBoot},
