@@ -21,7 +21,8 @@ kernel image, config, initrd, both modules disks (modules.vhdx and modules.vhd: 
 is pinned and our own writers make them) and the installed modules tree byte for byte.
 
 With --payloads (every arch), the rebuild is packaged too, superseding what the run's payloads
-supersede, and every payload is compared: the CAB, MSI and NuGet package must come out
+supersede, and naming the branch's defconfig commit made again from the rebuilt configs (the
+published ref is left where it is), and every payload is compared: the CAB, MSI and NuGet package must come out
 byte-identical from two builds in different folders, with separate compiler caches, made at
 different times.
 

@@ -82,6 +82,9 @@ func branchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 			return err
 		}
 		r.st.branchHead = top.String()
+		if r.keepRefs { // kbuild verify: the same commit, made again, but the published ref stays
+			return nil
+		}
 		return repo.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(r.st.branchRef), top))
 	})
 	if err != nil {

@@ -19,7 +19,7 @@ var stages = []*stage{
 		declares: patchDeclares, derives: patchDerives, intact: patchIntact, restore: patchRestore, body: patchBody, describe: describePatch},
 	{name: "configure", perArch: true, everyArch: true, after: []string{"patch"}, in: building | inConfigure | inAssemble, ships: true,
 		declares: configureDeclares, derives: configureDerives, intact: configureIntact, restore: configureRestore, body: configureBody, describe: describeConfigure, rehearse: rehearseConfigure},
-	{name: "branch", after: []string{"configure"}, in: inRun | inAssemble | inStatus | inPlan, ships: true,
+	{name: "branch", after: []string{"configure"}, in: inRun | inAssemble | inVerify | inStatus | inPlan, ships: true,
 		derives: branchDerives, intact: branchIntact, restore: branchRestore, body: branchBody, describe: describeBranch, rehearse: savedefconfigs},
 	{name: "build", perArch: true, parallel: true, after: []string{"patch", "configure"}, in: building, ships: true,
 		declares: buildDeclares, derives: buildDerives, outputs: []string{"kernel", "config"}, restore: buildRestore, body: buildBody, describe: describeBuild, rehearse: makeImage},

@@ -148,7 +148,8 @@ func TestVerifyPayloads(t *testing.T) {
 	if _, err := Verify(context.Background(), plan, opts); err == nil || !strings.Contains(err.Error(), "packaged nothing to compare with") {
 		t.Errorf("verify --payloads of a run without payloads = %v", err)
 	}
-	l.Profile.Package.Formats = []string{"cab", "nuget"}
+	// With a publish remote the nuspec names the branch head: the rebuild must make the same one.
+	l.Profile.Package.Formats, l.Pipeline.Publish.Remote = []string{"cab", "nuget"}, "https://example.invalid/kernel.git"
 	if _, err := Package(context.Background(), plan, opts, "6.12.117.1"); err != nil {
 		t.Fatal(err)
 	}
