@@ -121,9 +121,6 @@ func (r *run) exec(ctx context.Context, s *stage, ar *archRun) error {
 		}
 	}
 	in := r.keyInputs(ctx, s, ar)
-	if ar != nil && in != nil {
-		ar.keys[s.name] = in.key()
-	}
 	if rec, ok := r.reusable(ctx, s, ar, in); ok {
 		return r.skip(s, ar, rec)
 	}
@@ -177,19 +174,28 @@ func prevOutputs(m *manifest.Manifest, arch string, names []string) []manifest.F
 // the last run.
 func (r *run) skip(s *stage, ar *archRun, rec manifest.Stage) error {
 	start := time.Now()
-	if s.restore != nil {
-		if err := s.restore(r, ar, r.prev, rec); err != nil {
-			return err
-		}
+	if err := r.carry(s, ar, rec); err != nil {
+		return err
 	}
 	r.record(func() {
-		r.st.outputs = append(r.st.outputs, prevOutputs(r.prev, archName(ar), s.outputs)...)
 		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: rec.Name, Arch: rec.Arch, Status: "skipped", Started: start.UTC(),
 			Seconds: time.Since(start).Seconds(), Detail: rec.Detail, Key: rec.Key, Inputs: rec.Inputs, Product: rec.Product})
 		fmt.Fprintf(r.opts.Out, "%-18s up to date: %s\n", s.label(ar), rec.Detail)
 		r.report()
 	})
 	r.checkpoint()
+	return nil
+}
+
+// carry takes a stage's work from the last run's record into this one: the state it found out and
+// the outputs it recorded.
+func (r *run) carry(s *stage, ar *archRun, rec manifest.Stage) error {
+	if s.restore != nil {
+		if err := s.restore(r, ar, r.prev, rec); err != nil {
+			return err
+		}
+	}
+	r.record(func() { r.st.outputs = append(r.st.outputs, prevOutputs(r.prev, archName(ar), s.outputs)...) })
 	return nil
 }
 

@@ -105,7 +105,8 @@ func (s *stage) comesAfter(earlier string) bool {
 	return false
 }
 
-// keyInputs are the stage's cache key inputs now; nil when it has none (it always runs).
+// keyInputs are the stage's cache key inputs now; nil when it has none (it always runs). An
+// arch's stage leaves its key on the arch, for the stages after it to build on.
 func (r *run) keyInputs(ctx context.Context, s *stage, ar *archRun) inputs {
 	in := inputs{}
 	if s.declares != nil {
@@ -120,6 +121,9 @@ func (r *run) keyInputs(ctx context.Context, s *stage, ar *archRun) inputs {
 	}
 	if len(in) == 0 {
 		return nil
+	}
+	if ar != nil {
+		ar.keys[s.name] = in.key()
 	}
 	return in
 }

@@ -100,9 +100,6 @@ func (c *statusCheck) visit(ctx context.Context, s *stage, ar *archRun) error {
 	r := c.r
 	ss := StageStatus{Name: s.name, Arch: archName(ar)}
 	in := r.keyInputs(ctx, s, ar)
-	if ar != nil && in != nil {
-		ar.keys[s.name] = in.key()
-	}
 	rec := stageRecord(r.prev, s.name, ss.Arch)
 	switch {
 	case rec == nil:
@@ -117,10 +114,7 @@ func (c *statusCheck) visit(ctx context.Context, s *stage, ar *archRun) error {
 		} else {
 			ss.State = "up to date"
 		}
-		if s.restore != nil {
-			s.restore(r, ar, r.prev, *rec)
-		}
-		r.st.outputs = append(r.st.outputs, prevOutputs(r.prev, ss.Arch, s.outputs)...)
+		r.carry(s, ar, *rec) // what a real run would see after it, stale or not
 	}
 	if ss.State == "up to date" {
 		if e := c.staleBefore(s, ss.Arch); e != "" {
