@@ -139,30 +139,33 @@ func TestSmokeRunBootsTheVersionTheSchemeGives(t *testing.T) {
 // cache of its own, and finds kernel, config, initrd, both modules disks (modules.vhdx and
 // modules.vhd), the installed modules tree and headers byte-identical.
 // With --payloads it packages that rebuild too: every CAB, the MSI and the NuGet package come out
-// byte-identical to the run's, both arches.
+// byte-identical to the run's, both arches. It does so twice, in two folders with two compiler
+// caches, at two times: two clean builds, each identical to the run's (incremental) one.
 func TestVerifyFindsTheSmokeBuildReproducible(t *testing.T) {
 	if runErr != nil {
 		t.Skip("no shared run")
 	}
-	out, err := kbuild(context.Background(), "verify", "--profile", "smoke", "--payloads", "--work-dir", workDir)
-	if err != nil {
-		t.Fatalf("kbuild verify --payloads: %v\n%s", err, out)
-	}
-	for _, arch := range []string{"x86_64", "arm64"} {
-		for _, name := range []string{"kernel", "config", "initrd", "modules", "modules-vhd", "modules-tree", "headers"} {
-			if !regexp.MustCompile(`(?m)^` + name + ` \[` + arch + `\] +identical +[0-9a-f]{64}$`).MatchString(out) {
-				t.Errorf("kbuild verify does not report %s [%s] identical:\n%s", name, arch, out)
+	for _, in := range []string{"verify", "verify-2"} {
+		out, err := kbuild(context.Background(), "verify", "--profile", "smoke", "--payloads", "--in", in, "--work-dir", workDir)
+		if err != nil {
+			t.Fatalf("kbuild verify --payloads --in %s: %v\n%s", in, err, out)
+		}
+		for _, arch := range []string{"x86_64", "arm64"} {
+			for _, name := range []string{"kernel", "config", "initrd", "modules", "modules-vhd", "modules-tree", "headers"} {
+				if !regexp.MustCompile(`(?m)^` + name + ` \[` + arch + `\] +identical +[0-9a-f]{64}$`).MatchString(out) {
+					t.Errorf("kbuild verify --in %s does not report %s [%s] identical:\n%s", in, name, arch, out)
+				}
 			}
 		}
-	}
-	for _, name := range []string{"wsl-kernel-6.12.118.1-x64.cab", "wsl-kernel-6.12.118.1-arm64.cab", "wsl-kernel-6.12.118.1-x64.msi",
-		"Microsoft.WSL.Kernel.6.12.118.1-1.nupkg", "update-x64.json", "update-arm64.json"} {
-		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` +identical +[0-9a-f]{64}$`).MatchString(out) {
-			t.Errorf("kbuild verify --payloads does not report %s identical:\n%s", name, out)
+		for _, name := range []string{"wsl-kernel-6.12.118.1-x64.cab", "wsl-kernel-6.12.118.1-arm64.cab", "wsl-kernel-6.12.118.1-x64.msi",
+			"Microsoft.WSL.Kernel.6.12.118.1-1.nupkg", "update-x64.json", "update-arm64.json"} {
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` +identical +[0-9a-f]{64}$`).MatchString(out) {
+				t.Errorf("kbuild verify --payloads --in %s does not report %s identical:\n%s", in, name, out)
+			}
 		}
-	}
-	if !strings.Contains(out, filepath.Join(workDir, "verify", "src")) {
-		t.Errorf("kbuild verify built elsewhere than %s/verify:\n%s", workDir, out)
+		if !strings.Contains(out, filepath.Join(workDir, in, "src")) {
+			t.Errorf("kbuild verify built elsewhere than %s/%s:\n%s", workDir, in, out)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 func newVerifyCmd(g *globals) *cobra.Command {
 	var arches []string
 	var payloads bool
+	var in string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Rebuild the last run's kernel, modules and initrd elsewhere and compare the bytes",
@@ -37,7 +38,7 @@ shows where) or the rebuild failed.`,
 			if err := plan.OnlyArches(arches); err != nil {
 				return err
 			}
-			opts.Payloads = payloads
+			opts.Payloads, opts.VerifyIn = payloads, in
 			v, err := pipeline.Verify(cmd.Context(), plan, opts)
 			if v != nil {
 				out := cmd.OutOrStdout()
@@ -58,6 +59,7 @@ shows where) or the rebuild failed.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&arches, "arch", nil, "verify only these arches of the profile (default: all)")
+	cmd.Flags().StringVar(&in, "in", "verify", "the folder under the work dir to rebuild in, with a compiler cache of its own (ccache-<in> in the cache dir): two names give two clean builds")
 	cmd.Flags().BoolVar(&payloads, "payloads", false, "package the rebuild too and compare every payload (CAB, MSI, NuGet, update.json, SHA256SUMS); every arch")
 	return cmd
 }

@@ -31,6 +31,9 @@ type Options struct {
 	Arches []string
 	// Payloads: kbuild verify packages its rebuild too and compares the payloads.
 	Payloads bool
+	// VerifyIn names the folder under the work dir kbuild verify rebuilds in, and its compiler
+	// cache (ccache-<name> in the cache dir); default "verify". Two names, two clean builds.
+	VerifyIn string
 	// Chosen says how the caller chose the release, when it did (kbuild: "given by --release");
 	// empty: the line's own upstream.pin or the newest of its track.
 	Chosen string

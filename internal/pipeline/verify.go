@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
+
+// folderName is a folder of the work dir that kbuild verify may rebuild in.
+var folderName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // ErrNotReproducible is wrapped by a verification that found different bytes.
 var ErrNotReproducible = errors.New("the build is not reproducible")
@@ -58,7 +62,14 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 		return nil, err
 	}
 	vopts := opts
-	vopts.WorkDir = filepath.Join(opts.WorkDir, "verify")
+	in := opts.VerifyIn
+	if in == "" {
+		in = "verify"
+	}
+	if !folderName.MatchString(in) {
+		return nil, fmt.Errorf("verify folder %q: a name of letters, digits, - and _ (it goes under the work dir)", in)
+	}
+	vopts.WorkDir = filepath.Join(opts.WorkDir, in)
 	vp := *p
 	vp.OutDir = filepath.Join(vopts.WorkDir, "out", p.Line.Name, p.Version.String())
 	// Clean: no build tree, no outputs left from an earlier verification.
@@ -71,7 +82,7 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 		return nil, err
 	}
 	r := newRun(&vp, vopts, inVerify)
-	r.keepRefs, r.ccacheDir = true, filepath.Join(opts.CacheDir, "ccache-verify")
+	r.keepRefs, r.ccacheDir = true, filepath.Join(opts.CacheDir, "ccache-"+in)
 	r.m = r.newManifest()
 	if opts.Payloads {
 		if r.replaces, err = packagedAs(p, orig); err != nil {

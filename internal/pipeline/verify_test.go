@@ -170,3 +170,25 @@ func TestVerifyPayloads(t *testing.T) {
 		t.Errorf("payloads compared: %s", got)
 	}
 }
+
+// verify's folder is a plain name under the work dir, never a path out of it.
+func TestVerifyFolderIsAName(t *testing.T) {
+	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	work := t.TempDir()
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), plan, opts); err != nil {
+		t.Fatal(err)
+	}
+	opts.VerifyIn = "../elsewhere"
+	if _, err := Verify(context.Background(), plan, opts); err == nil || !strings.Contains(err.Error(), `verify folder "../elsewhere"`) {
+		t.Errorf("Verify in ../elsewhere = %v", err)
+	}
+	opts.VerifyIn = "verify-2"
+	if v, err := Verify(context.Background(), plan, opts); err != nil || v.WorkDir != filepath.Join(work, "verify-2") {
+		t.Errorf("Verify in verify-2 = %v, %v", v, err)
+	}
+}
