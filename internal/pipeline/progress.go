@@ -18,14 +18,15 @@ var quietCommand = regexp.MustCompile(`^  [A-Z][A-Z0-9_]*( \[M\])? +\S`)
 // buildProgress passes make's output to the log, counts the commands it reports (one per object,
 // archive or generated file) and, on a terminal, draws one line with done / expected and an ETA.
 type buildProgress struct {
-	log      io.Writer
-	term     io.Writer // nil when not a terminal
-	label    string
-	expected int // from the last build of this config, else an estimate
-	done     int
-	start    time.Time
-	drawn    time.Time
-	partial  []byte
+	log       io.Writer
+	term      io.Writer // nil when not a terminal
+	label     string
+	expected  int  // from the last build of this config, else an estimate
+	fromEmpty bool // nothing was compiled when the build started: its count is the next expectation
+	done      int
+	start     time.Time
+	drawn     time.Time
+	partial   []byte
 }
 
 func (p *buildProgress) Write(b []byte) (int, error) {

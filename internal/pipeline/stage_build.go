@@ -53,7 +53,7 @@ func buildBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	err := tree.Make(ctx, progress, tree.Arch.Image)
 	progress.clear()
 	b.Commands = progress.done
-	if err == nil && progress.expected > 0 { // a build from an empty tree: the next one expects as many
+	if err == nil && progress.fromEmpty { // the next build from an empty tree expects as many
 		recordCommands(tree.Out, progress.done)
 	}
 	if tree.Wrapper != "none" {
@@ -83,10 +83,15 @@ func buildBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	return out, nil
 }
 
-// buildProgress counts the build's commands; a build from an empty tree expects as many as the
-// last one from empty ran (an incremental build runs only what changed: nothing to expect).
+// buildProgress counts the build's commands. A tree without a vmlinux (empty, or a build that
+// was stopped) expects as many as the last build from an empty tree ran; an incremental build runs
+// only what changed: nothing to expect. Only a tree with nothing compiled yet (no init/main.o:
+// a stopped build leaves its objects) counts as from empty, so a resumed build's few commands
+// never become the next expectation.
 func (r *run) buildProgress(ar *archRun) *buildProgress {
 	p := &buildProgress{log: ar.log, term: r.live(), label: "build [" + ar.a.Name + "]", start: time.Now()}
+	_, err := os.Stat(filepath.Join(ar.tree.Out, "init", "main.o"))
+	p.fromEmpty = os.IsNotExist(err)
 	if _, err := os.Stat(filepath.Join(ar.tree.Out, "vmlinux")); os.IsNotExist(err) {
 		on := 0
 		for _, s := range ar.final.Settings() {
