@@ -1,0 +1,85 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/manifest"
+)
+
+// wslWork keeps the wsl line's trees between runs (its own, apart from the configure tests').
+func wslWork() string { return filepath.Join(cacheDir, "e2e-wsl-work") }
+
+// wslX86 is the wsl profile from the local kernel.org at release, x86_64 only: the arm64 wsl
+// kernel is built and booted by scripts/bench, not in CI.
+func wslX86(release string) func(string) string {
+	return func(s string) string {
+		s = wslLocal(release)(s)
+		s = strings.Replace(s, "    arches: [x86_64, arm64]\n", "    arches: [x86_64]\n", 1) // the wsl profile's comes first
+		s = strings.Replace(s, "      arch_base:\n        arm64: allnoconfig\n", "", 1)
+		return strings.Replace(s, "        arm64: [configs/wsl-base-arm64.config, configs/wsl-arm64.config]\n", "", 1)
+	}
+}
+
+// The wsl line end to end on x86_64: from the local kernel.org, patched, configured with every
+// feature, built, its modules disk made, booted with the smoke init, then booted with a real
+// Debian 12 userland (systemd, the modules disk overlaid as WSL's init does) where every probe
+// must pass (Docker on both iptables backends with a published port, --cpus, TUN, WireGuard,
+// FUSE, 9p, xfs/btrfs/squashfs, vhci-hcd, KVM, BTF, /proc/config.gz, no failed unit), and only
+// then packaged. The run's outputs are removed first, so every stage really runs; the trees and
+// ccache are kept between runs of the suite, as a servicing machine keeps them.
+func TestWslLineEndToEnd(t *testing.T) {
+	pipeline := localPipeline(t, wslX86("6.12.118"))
+	os.RemoveAll(filepath.Join(wslWork(), "out"))
+	start := time.Now()
+	out, err := kbuildWith(t, pipeline, "run", "--profile", "wsl", "--work-dir", wslWork())
+	t.Logf("kbuild run --profile wsl took %s:\n%s", time.Since(start).Round(time.Second), out)
+	if err != nil {
+		t.Fatalf("kbuild run --profile wsl: %v", err)
+	}
+	m, err := manifest.Read(filepath.Join(wslWork(), "out/wsl/6.12.118.1/manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Conformance) != 1 || m.Conformance[0].Release != "6.12.118.1-microsoft-standard-WSL2" ||
+		m.Conformance[0].InitSeconds <= 0 || m.Conformance[0].MultiUserSeconds <= m.Conformance[0].InitSeconds {
+		t.Fatalf("conformance record: %+v", m.Conformance)
+	}
+	proved := map[string]bool{}
+	for _, p := range m.Conformance[0].Probes {
+		if p.Status != "pass" {
+			t.Errorf("probe %s/%s: %s\n%s", p.Feature, p.Name, p.Status, p.Output)
+		}
+		proved[p.Feature] = true
+	}
+	for _, f := range []string{"docker-nft", "docker-legacy", "docker-limits", "tun-vpn", "wireguard-overlay", "fuse",
+		"shares-9p-virtiofs", "disk-filesystems", "usbip", "kvm-nested", "btf", "introspection", "systemd", "tc",
+		"bpf-tracing", "security"} {
+		if !proved[f] {
+			t.Errorf("no conformance probe proved feature %s", f)
+		}
+	}
+	names := stageNames(m)
+	if i, j := slices.Index(names, "conformance/x86_64"), slices.Index(names, "package"); i < 0 || j < i {
+		t.Errorf("package did not come after conformance: %v", names)
+	}
+}
+
+// stageNames lists a manifest's stages as name[/arch], in order.
+func stageNames(m *manifest.Manifest) []string {
+	var names []string
+	for _, st := range m.Stages {
+		name := st.Name
+		if st.Arch != "" {
+			name += "/" + st.Arch
+		}
+		names = append(names, name)
+	}
+	return names
+}
