@@ -264,3 +264,26 @@ func LatestRun(workDir, profile string) (*Manifest, string, error) {
 	}
 	return m, dir, nil
 }
+
+// ArchRecord is a record kept once per arch: a build, a boot or a conformance run.
+type ArchRecord interface{ ArchName() string }
+
+// ArchName is the arch the build is for.
+func (b Build) ArchName() string { return b.Arch }
+
+// ArchName is the arch the boot was for.
+func (b Boot) ArchName() string { return b.Arch }
+
+// ArchName is the arch the conformance run was for.
+func (c Conformance) ArchName() string { return c.Arch }
+
+// ForArch is a copy of the record in list for arch (the last, should there be several), or nil.
+func ForArch[T ArchRecord](list []T, arch string) *T {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].ArchName() == arch {
+			rec := list[i]
+			return &rec
+		}
+	}
+	return nil
+}

@@ -84,3 +84,22 @@ func TestLatestRunIsTheNewestSuccessfulRun(t *testing.T) {
 		}
 	}
 }
+
+// ForArch finds an arch's record and hands out a copy: changing it leaves the manifest as it was.
+func TestForArch(t *testing.T) {
+	m := Manifest{Builds: []Build{{Arch: "x86_64", Commands: 1}, {Arch: "arm64", Commands: 2}}}
+	b := ForArch(m.Builds, "arm64")
+	if b == nil || b.Commands != 2 {
+		t.Fatalf("ForArch(arm64) = %+v", b)
+	}
+	b.Commands = 99
+	if m.Builds[1].Commands != 2 {
+		t.Error("ForArch returned the manifest's own record, not a copy")
+	}
+	if c := ForArch(m.Conformance, "x86_64"); c != nil {
+		t.Errorf("ForArch on an empty list = %+v, want nil", c)
+	}
+	if b := ForArch(m.Builds, "riscv64"); b != nil {
+		t.Errorf("ForArch(riscv64) = %+v, want nil", b)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
@@ -29,7 +28,7 @@ func assembleBody(_ context.Context, r *run, ar *archRun) (outcome, error) {
 		if err != nil {
 			return outcome{}, err
 		}
-		if from == nil && slices.ContainsFunc(m.Builds, func(b manifest.Build) bool { return b.Arch == ar.a.Name }) {
+		if from == nil && manifest.ForArch(m.Builds, ar.a.Name) != nil {
 			from, dir = m, part
 		}
 	}
@@ -101,22 +100,12 @@ func (r *run) takeArch(dir string, m *manifest.Manifest, ar *archRun) (outcome, 
 // carryRecords takes the arch's build and boot records and its stages but configure (this run
 // configured it itself) from the part.
 func (r *run) carryRecords(m *manifest.Manifest, ar *archRun, out *outcome) {
-	for _, b := range m.Builds {
-		if b.Arch == ar.a.Name {
-			ar.build = &b
-		}
+	ar.build = manifest.ForArch(m.Builds, ar.a.Name)
+	if ar.boot = manifest.ForArch(m.Boots, ar.a.Name); ar.boot != nil {
+		ar.boot.ConsoleLog = filepath.Join(ar.out, "console.log")
 	}
-	for _, b := range m.Boots {
-		if b.Arch == ar.a.Name {
-			b.ConsoleLog = filepath.Join(ar.out, "console.log")
-			ar.boot = &b
-		}
-	}
-	for _, c := range m.Conformance {
-		if c.Arch == ar.a.Name {
-			c.ConsoleLog = filepath.Join(ar.out, "conformance", "console.log")
-			ar.conformance = &c
-		}
+	if ar.conformance = manifest.ForArch(m.Conformance, ar.a.Name); ar.conformance != nil {
+		ar.conformance.ConsoleLog = filepath.Join(ar.out, "conformance", "console.log")
 	}
 	for _, st := range m.Stages {
 		if st.Arch == ar.a.Name && st.Name != "configure" {

@@ -30,11 +30,7 @@ func bootDerives(_ context.Context, r *run, ar *archRun) inputs {
 }
 
 func bootRestore(_ *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
-	for _, bt := range prev.Boots {
-		if bt.Arch == ar.a.Name {
-			ar.boot = &bt
-		}
-	}
+	ar.boot = manifest.ForArch(prev.Boots, ar.a.Name)
 	return nil
 }
 

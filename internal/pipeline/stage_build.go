@@ -36,11 +36,8 @@ func buildDerives(ctx context.Context, r *run, ar *archRun) inputs {
 }
 
 func buildRestore(_ *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
-	for _, b := range prev.Builds {
-		if b.Arch == ar.a.Name {
-			ar.build = &b
-			return nil
-		}
+	if ar.build = manifest.ForArch(prev.Builds, ar.a.Name); ar.build != nil {
+		return nil
 	}
 	return fmt.Errorf("the last run's manifest has no build record for %s: run with --force", ar.a.Name)
 }

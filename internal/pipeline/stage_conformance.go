@@ -57,11 +57,7 @@ func conformanceDerives(_ context.Context, r *run, ar *archRun) inputs {
 }
 
 func conformanceRestore(_ *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
-	for _, c := range prev.Conformance {
-		if c.Arch == ar.a.Name {
-			ar.conformance = &c
-		}
-	}
+	ar.conformance = manifest.ForArch(prev.Conformance, ar.a.Name)
 	return nil
 }
 

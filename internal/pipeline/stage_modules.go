@@ -38,12 +38,10 @@ func modulesRestore(r *run, ar *archRun, prev *manifest.Manifest, _ manifest.Sta
 	for _, f := range prevOutputs(prev, ar.a.Name, []string{"modules"}) {
 		ar.vhdx = filepath.Join(r.plan.OutDir, f.Path)
 	}
-	for _, b := range prev.Builds {
-		if b.Arch == ar.a.Name {
-			ar.module = b.BootModule
-			if ar.build != nil {
-				ar.build.ModulesDigest, ar.build.BootModule = b.ModulesDigest, b.BootModule
-			}
+	if b := manifest.ForArch(prev.Builds, ar.a.Name); b != nil {
+		ar.module = b.BootModule
+		if ar.build != nil {
+			ar.build.ModulesDigest, ar.build.BootModule = b.ModulesDigest, b.BootModule
 		}
 	}
 	return nil

@@ -201,21 +201,11 @@ func (r *run) resume(m *manifest.Manifest) {
 	s.branchRef, s.patchesHead, s.branchHead = m.BranchRef, m.PatchesHead, m.BranchHead
 	s.outputs = slices.Clone(m.Outputs)
 	for _, ar := range r.arches {
-		for _, b := range m.Builds {
-			if b.Arch == ar.a.Name {
-				ar.build, ar.module = &b, b.BootModule
-			}
+		if b := manifest.ForArch(m.Builds, ar.a.Name); b != nil {
+			ar.build, ar.module = b, b.BootModule
 		}
-		for _, b := range m.Boots {
-			if b.Arch == ar.a.Name {
-				ar.boot = &b
-			}
-		}
-		for _, c := range m.Conformance {
-			if c.Arch == ar.a.Name {
-				ar.conformance = &c
-			}
-		}
+		ar.boot = manifest.ForArch(m.Boots, ar.a.Name)
+		ar.conformance = manifest.ForArch(m.Conformance, ar.a.Name)
 	}
 }
 
