@@ -36,7 +36,9 @@ func wslX86(release string) func(string) string {
 // ccache are kept between runs of the suite, as a servicing machine keeps them.
 func TestWslLineEndToEnd(t *testing.T) {
 	pipeline := localPipeline(t, wslX86("6.12.118"))
-	os.RemoveAll(filepath.Join(wslWork(), "out"))
+	if err := os.RemoveAll(filepath.Join(wslWork(), "out")); err != nil {
+		t.Fatal(err) // else the last run's records would stand in for this one's
+	}
 	start := time.Now()
 	out, err := kbuildWith(t, pipeline, "run", "--profile", "wsl", "--work-dir", wslWork())
 	t.Logf("kbuild run --profile wsl took %s:\n%s", time.Since(start).Round(time.Second), out)
@@ -51,25 +53,37 @@ func TestWslLineEndToEnd(t *testing.T) {
 		m.Conformance[0].InitSeconds <= 0 || m.Conformance[0].MultiUserSeconds <= m.Conformance[0].InitSeconds {
 		t.Fatalf("conformance record: %+v", m.Conformance)
 	}
-	proved := map[string]bool{}
+	var ran []string
 	for _, p := range m.Conformance[0].Probes {
 		if p.Status != "pass" {
 			t.Errorf("probe %s/%s: %s\n%s", p.Feature, p.Name, p.Status, p.Output)
 		}
-		proved[p.Feature] = true
-	}
-	for _, f := range []string{"docker-nft", "docker-legacy", "docker-limits", "tun-vpn", "wireguard-overlay", "fuse",
-		"shares-9p-virtiofs", "disk-filesystems", "usbip", "kvm-nested", "btf", "introspection", "systemd", "tc",
-		"bpf-tracing", "security"} {
-		if !proved[f] {
-			t.Errorf("no conformance probe proved feature %s", f)
+		if p.Feature == "modules" && !strings.Contains(p.Output, "overlaid on /lib/modules/6.12.118.1-microsoft-standard-WSL2") {
+			t.Errorf("the modules disk was not overlaid:\n%s", p.Output)
 		}
+		ran = append(ran, p.Feature+"/"+p.Name)
+	}
+	if !slices.Equal(ran, wslProbes) {
+		t.Errorf("the probes that ran:\n%v\nwant every one of the guest's:\n%v", ran, wslProbes)
 	}
 	names := stageNames(m)
+	for _, st := range m.Stages {
+		if st.Name == "conformance" && st.Status != "ok" {
+			t.Errorf("the conformance stage is %s, not ok: this run did not boot the userland", st.Status)
+		}
+	}
 	if i, j := slices.Index(names, "conformance/x86_64"), slices.Index(names, "package"); i < 0 || j < i {
 		t.Errorf("package did not come after conformance: %v", names)
 	}
 }
+
+// wslProbes is every probe the guest runs (conformance/guest/usr/local/sbin/wslk-probes), in order.
+var wslProbes = []string{"modules/overlay", "systemd/multi-user", "systemd/cgroup-v2", "systemd/no-failed-units",
+	"introspection/config-gz", "btf/vmlinux", "bpf-tracing/kprobe", "security/lsm", "tun-vpn/tun",
+	"wireguard-overlay/wireguard", "wireguard-overlay/vxlan", "tc/netem", "fuse/bindfs", "shares-9p-virtiofs/virtio-9p",
+	"disk-filesystems/ext4", "disk-filesystems/xfs", "disk-filesystems/btrfs", "disk-filesystems/squashfs",
+	"usbip/vhci-hcd", "kvm-nested/kvm-modules", "docker-nft/published-port", "docker-limits/cpus",
+	"docker-legacy/published-port"}
 
 // stageNames lists a manifest's stages as name[/arch], in order.
 func stageNames(m *manifest.Manifest) []string {

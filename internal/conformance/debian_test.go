@@ -25,11 +25,10 @@ import (
 // is a suite of its own, not part of scripts/test (whose e2e suite runs the conformance stage on
 // our wsl kernel):
 //
-//	go test -tags conformance -v ./internal/conformance/
+//	go test -tags conformance -timeout 60m -v ./internal/conformance/
 //
 // The userland cache is WSLKERNEL_CONFORMANCE_CACHE, else the user's cache folder.
 
-// The userland cache: WSLKERNEL_CONFORMANCE_CACHE, else the user's cache folder.
 func testUserland(t *testing.T) Userland {
 	cache := os.Getenv("WSLKERNEL_CONFORMANCE_CACHE")
 	if cache == "" {

@@ -118,7 +118,7 @@ func parseResults(data []byte) (*parsed, error) {
 func (p *parsed) check(wantRelease string) error {
 	switch {
 	case !p.started:
-		return errors.New("the guest's probe runner never started (no start record on the virtio-serial port wslkernel.results: did systemd reach multi-user.target? the kernel needs VIRTIO_CONSOLE)")
+		return errors.New("the guest's probe runner never started (no start record on the virtio-serial port wslkernel.results: did systemd reach basic.target, and did wslk-init make /run/wslk-conformance? the kernel needs VIRTIO_CONSOLE)")
 	case wantRelease != "" && p.result.Release != wantRelease:
 		return fmt.Errorf("the guest runs kernel %s, want %s", p.result.Release, wantRelease)
 	}

@@ -85,6 +85,19 @@ func expectedCommands(outDir string, settingsOn int) int {
 	return settingsOn * 2
 }
 
+// startsFromEmpty says whether a build about to start in outDir starts from an empty tree, and
+// marks the tree as built in. A build stopped at any point (even before its first object: the
+// headers, objtool and scripts come first) leaves the mark, so its resumption is not taken for a
+// build from empty; a tree built before the mark existed has its objects (init/main.o).
+func startsFromEmpty(outDir string) bool {
+	mark := filepath.Join(outDir, ".wslkernel-build-started")
+	_, err := os.Stat(mark)
+	_, objErr := os.Stat(filepath.Join(outDir, "init", "main.o"))
+	empty := os.IsNotExist(err) && os.IsNotExist(objErr)
+	os.WriteFile(mark, nil, 0o644)
+	return empty
+}
+
 // recordCommands keeps the count of a build that started from an empty tree, for the next one.
 func recordCommands(outDir string, n int) {
 	os.WriteFile(filepath.Join(outDir, ".wslkernel-commands"), []byte(strconv.Itoa(n)+"\n"), 0o644)

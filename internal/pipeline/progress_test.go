@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +75,23 @@ func TestPlainProgressThrottlesEachKind(t *testing.T) {
 	}
 	if got, want := out.String(), "export: 1 files, 0 MiB\nbuild [x86_64]: 1 commands\n"; got != want {
 		t.Errorf("plain progress = %q, want %q", got, want)
+	}
+}
+
+// Only the first build in a tree starts from empty: one stopped before its first object, or one
+// that left objects (a tree from before the mark), does not.
+func TestStartsFromEmpty(t *testing.T) {
+	dir := t.TempDir()
+	if !startsFromEmpty(dir) {
+		t.Error("an empty tree: startsFromEmpty = false")
+	}
+	if startsFromEmpty(dir) {
+		t.Error("the same tree again (the first build was stopped before any object): startsFromEmpty = true")
+	}
+	old := t.TempDir()
+	os.MkdirAll(filepath.Join(old, "init"), 0o755)
+	os.WriteFile(filepath.Join(old, "init", "main.o"), []byte("obj"), 0o644)
+	if startsFromEmpty(old) {
+		t.Error("a tree with init/main.o and no mark: startsFromEmpty = true")
 	}
 }

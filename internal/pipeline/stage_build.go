@@ -82,13 +82,11 @@ func buildBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 
 // buildProgress counts the build's commands. A tree without a vmlinux (empty, or a build that
 // was stopped) expects as many as the last build from an empty tree ran; an incremental build runs
-// only what changed: nothing to expect. Only a tree with nothing compiled yet (no init/main.o:
-// a stopped build leaves its objects) counts as from empty, so a resumed build's few commands
-// never become the next expectation.
+// only what changed: nothing to expect. Only a build from an empty tree (startsFromEmpty) records
+// its count, so a resumed build's few commands never become the next expectation.
 func (r *run) buildProgress(ar *archRun) *buildProgress {
 	p := &buildProgress{log: ar.log, term: r.live(), label: "build [" + ar.a.Name + "]", start: time.Now()}
-	_, err := os.Stat(filepath.Join(ar.tree.Out, "init", "main.o"))
-	p.fromEmpty = os.IsNotExist(err)
+	p.fromEmpty = startsFromEmpty(ar.tree.Out)
 	if _, err := os.Stat(filepath.Join(ar.tree.Out, "vmlinux")); os.IsNotExist(err) {
 		on := 0
 		for _, s := range ar.final.Settings() {
