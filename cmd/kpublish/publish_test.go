@@ -33,7 +33,7 @@ func fakeRun(t *testing.T, work, cache string) *manifest.Manifest {
 	m.Upstream.Commit = gittest.Git(t, src, "rev-parse", "HEAD")
 	gittest.Git(t, src, "commit", "-q", "--allow-empty", "-m", "arch: wsl_defconfig")
 	m.BranchHead = gittest.Git(t, src, "rev-parse", "HEAD")
-	mirror, unlock, err := upstream.OpenMirror(cache, gitURL)
+	mirror, unlock, err := upstream.OpenMirror(context.Background(), cache, gitURL)
 	if err != nil {
 		t.Fatal(err)
 	}

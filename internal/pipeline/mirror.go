@@ -17,7 +17,7 @@ import (
 // truncated pack, a missing object: a killed run or a bad disk) is said so, emptied, fetched
 // again, and fn runs once more.
 func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) error {
-	mirror, unlock, err := upstream.OpenMirror(r.opts.CacheDir, r.plan.Line.Upstream.Git)
+	mirror, unlock, err := upstream.OpenMirror(ctx, r.opts.CacheDir, r.plan.Line.Upstream.Git)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func decideRevision(ctx context.Context, l *config.Line, rel version.Release, di
 // publishedInputs reads a release's inputs digest through the locked upstream mirror, where
 // kpublish made its tag (a fresh machine's mirror fetches it from the remote).
 func publishedInputs(ctx context.Context, l *config.Line, cacheDir string, rel published.Release) (string, error) {
-	mirror, unlock, err := upstream.OpenMirror(cacheDir, l.Upstream.Git)
+	mirror, unlock, err := upstream.OpenMirror(ctx, cacheDir, l.Upstream.Git)
 	if err != nil {
 		return "", err
 	}

@@ -84,7 +84,7 @@ func (r *Run) Publish(ctx context.Context, o Options) (*github.RepositoryRelease
 		fmt.Fprintf(o.Out, "dry run: only reads are made; every write is printed instead\n")
 		g.Writes, push.Writes = DryRunWrites(g), DryRunRefWrites(o.Out)
 	}
-	mirror, unlock, err := upstream.OpenMirror(r.CacheDir, r.Manifest.Upstream.GitURL)
+	mirror, unlock, err := upstream.OpenMirror(ctx, r.CacheDir, r.Manifest.Upstream.GitURL)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (r *Run) Notes() (string, error) {
 	}
 	in.Previous, in.PrevDir = manifest.Previous(filepath.Dir(dir), current)
 	if in.Previous != nil && in.Previous.Upstream.Commit != m.Upstream.Commit && m.Upstream.GitURL != "" {
-		mirror, unlock, err := upstream.OpenMirror(r.CacheDir, m.Upstream.GitURL)
+		mirror, unlock, err := upstream.OpenMirror(context.Background(), r.CacheDir, m.Upstream.GitURL)
 		if err != nil {
 			return "", err
 		}

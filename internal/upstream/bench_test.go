@@ -27,7 +27,7 @@ func BenchmarkPointReleaseUpdate(b *testing.B) {
 
 	// One mirror holding v6.12.117, copied before every update so each starts from the same state.
 	seed := b.TempDir()
-	m, unlock, err := OpenMirror(seed, url)
+	m, unlock, err := OpenMirror(context.Background(), seed, url)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func BenchmarkPointReleaseUpdate(b *testing.B) {
 	unlock()
 
 	fetch := func(cache string) time.Duration {
-		m, unlock, err := OpenMirror(cache, url)
+		m, unlock, err := OpenMirror(context.Background(), cache, url)
 		if err != nil {
 			b.Fatal(err)
 		}

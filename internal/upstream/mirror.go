@@ -34,14 +34,15 @@ type Mirror struct {
 }
 
 // OpenMirror opens (creating if needed) the mirror of url under cacheDir, holding an exclusive
-// lock on it until Close, so concurrent runs do not interleave fetches.
-func OpenMirror(cacheDir, url string) (*Mirror, func(), error) {
+// lock on it until Close, so concurrent runs do not interleave fetches. Waiting for another run's
+// lock stops when ctx is done.
+func OpenMirror(ctx context.Context, cacheDir, url string) (*Mirror, func(), error) {
 	sum := sha256.Sum256([]byte(url))
 	dir := filepath.Join(cacheDir, "mirrors", hex.EncodeToString(sum[:8])+".git")
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, nil, err
 	}
-	release, err := lockFile(dir + ".lock")
+	release, err := lockFileContext(ctx, dir+".lock")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -61,7 +61,7 @@ func twoReleases(t *testing.T) string {
 // openMirror opens a mirror for the test, unlocked when it ends.
 func openMirror(t *testing.T, cacheDir, url string) *Mirror {
 	t.Helper()
-	m, unlock, err := OpenMirror(cacheDir, url)
+	m, unlock, err := OpenMirror(context.Background(), cacheDir, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestFetchErrors(t *testing.T) {
 	for name, fetch := range fetches {
 		t.Run(name, func(t *testing.T) {
 			parent := t.TempDir()
-			m, unlock, err := OpenMirror(t.TempDir(), "file://"+upstream)
+			m, unlock, err := OpenMirror(context.Background(), t.TempDir(), "file://"+upstream)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +148,7 @@ func TestFetchErrors(t *testing.T) {
 			if !errors.Is(err, ErrNoTag) || !strings.Contains(err.Error(), "fetch v6.12.9 from file://"+upstream) {
 				t.Errorf("missing tag: %v", err)
 			}
-			m, unlock, err = OpenMirror(t.TempDir(), "file:///nonexistent/linux.git")
+			m, unlock, err = OpenMirror(context.Background(), t.TempDir(), "file:///nonexistent/linux.git")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -292,7 +292,7 @@ func TestRetaggedUpstreamIsNoticed(t *testing.T) {
 // refused (flock says so at once: no timing involved), and once it lets go OpenMirror gets it.
 func TestMirrorLockSerialisesRuns(t *testing.T) {
 	cache := t.TempDir()
-	m, unlock, err := OpenMirror(cache, "file:///x/linux.git")
+	m, unlock, err := OpenMirror(context.Background(), cache, "file:///x/linux.git")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,8 +304,14 @@ func TestMirrorLockSerialisesRuns(t *testing.T) {
 	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
 		t.Fatalf("a second lock on %s.lock while OpenMirror holds it = %v, want EWOULDBLOCK", m.Dir, err)
 	}
+	// A run stopped (Ctrl-C) while it waits for the lock gives up, naming the lock.
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := OpenMirror(stopped, cache, "file:///x/linux.git"); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), m.Dir+".lock") {
+		t.Errorf("OpenMirror with its ctx done while the lock is held = %v, want context.Canceled naming %s.lock", err, m.Dir)
+	}
 	unlock()
-	_, unlock2, err := OpenMirror(cache, "file:///x/linux.git")
+	_, unlock2, err := OpenMirror(context.Background(), cache, "file:///x/linux.git")
 	if err != nil {
 		t.Fatalf("second OpenMirror after unlock: %v", err)
 	}
@@ -315,7 +321,7 @@ func TestMirrorLockSerialisesRuns(t *testing.T) {
 // A mirror git cannot open at all (its config clobbered by a crash) is started again, saying so.
 func TestUnopenableMirrorIsStartedAgain(t *testing.T) {
 	cache := t.TempDir()
-	m, unlock, err := OpenMirror(cache, "file:///x/linux.git")
+	m, unlock, err := OpenMirror(context.Background(), cache, "file:///x/linux.git")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +329,7 @@ func TestUnopenableMirrorIsStartedAgain(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(m.Dir, "config"), []byte("[core\x00garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, unlock, err = OpenMirror(cache, "file:///x/linux.git")
+	m, unlock, err = OpenMirror(context.Background(), cache, "file:///x/linux.git")
 	if err != nil {
 		t.Fatal(err)
 	}
