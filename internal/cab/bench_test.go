@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"testing"
 	"time"
@@ -70,13 +69,13 @@ func BenchmarkWriteVsGcab(b *testing.B) {
 		info, _ := os.Stat(gcab)
 		theirSize = info.Size()
 	}
-	o, t := median(ours), median(theirs)
+	o, t := testtool.Median(ours), testtool.Median(theirs)
 	b.ReportMetric(o, "ours-s")
 	b.ReportMetric(t, "gcab-s")
 	b.ReportMetric(o/t, "time-ratio")
-	b.ReportMetric(median(oursCPU), "ours-cpu-s")
-	b.ReportMetric(median(theirsCPU), "gcab-cpu-s")
-	b.ReportMetric(median(oursCPU)/median(theirsCPU), "cpu-ratio")
+	b.ReportMetric(testtool.Median(oursCPU), "ours-cpu-s")
+	b.ReportMetric(testtool.Median(theirsCPU), "gcab-cpu-s")
+	b.ReportMetric(testtool.Median(oursCPU)/testtool.Median(theirsCPU), "cpu-ratio")
 	b.ReportMetric(float64(ourSize)/float64(theirSize), "size-ratio")
 }
 
@@ -87,10 +86,4 @@ func cpuSeconds(b *testing.B) float64 {
 		b.Fatal(err)
 	}
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +69,7 @@ func BenchmarkWriteVsCpioGzip(b *testing.B) {
 		if a, t := listing(b, filepath.Join(out, "ours."+c.ours)), listing(b, filepath.Join(out, "theirs."+c.ours)); a != t {
 			b.Fatalf("%s: the two archives hold different files", c.ours)
 		}
-		mo, mt := median(ours), median(theirs)
+		mo, mt := testtool.Median(ours), testtool.Median(theirs)
 		so, _ := os.Stat(filepath.Join(out, "ours."+c.ours))
 		st, _ := os.Stat(filepath.Join(out, "theirs."+c.ours))
 		b.ReportMetric(mo.Seconds(), c.ours+"-ours-s")
@@ -95,10 +94,4 @@ func listing(b *testing.B, archive string) string {
 		b.Fatalf("unpacking %s: %v", archive, err)
 	}
 	return string(o)
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -7,12 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
 // BenchmarkOrchestratedBuild compares the build stage's make (through kbuild.Tree.Make, with the
@@ -87,14 +87,8 @@ func BenchmarkOrchestratedBuild(b *testing.B) {
 		raw = append(raw, time.Since(start).Seconds())
 		log.Close()
 	}
-	o, r := median(ours), median(raw)
+	o, r := testtool.Median(ours), testtool.Median(raw)
 	b.ReportMetric(o, "ours-s")
 	b.ReportMetric(r, "raw-s")
 	b.ReportMetric(o/r, "ours/raw")
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }

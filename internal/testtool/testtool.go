@@ -4,6 +4,7 @@
 package testtool
 
 import (
+	"cmp"
 	"os"
 	"slices"
 	"testing"
@@ -39,7 +40,7 @@ func Missing(t testing.TB, err error) {
 
 // Median is the middle of v (the upper middle of an even count), as benchmarks that alternate
 // us and the tool we compare with report it; v is left unsorted.
-func Median(v []float64) float64 {
+func Median[T cmp.Ordered](v []T) T {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]

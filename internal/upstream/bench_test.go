@@ -5,10 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/wslkernel/wslkernel/internal/testtool"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -61,14 +61,8 @@ func BenchmarkPointReleaseUpdate(b *testing.B) {
 		b.StopTimer()
 		os.RemoveAll(work)
 	}
-	up, fr := median(updates), median(fresh)
+	up, fr := testtool.Median(updates), testtool.Median(fresh)
 	b.ReportMetric(up.Seconds(), "update-s")
 	b.ReportMetric(fr.Seconds(), "fresh-s")
 	b.ReportMetric(up.Seconds()/fr.Seconds(), "update/fresh")
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
