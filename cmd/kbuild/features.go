@@ -12,6 +12,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/pipeline"
 )
 
 func newFeaturesCmd(g *globals) *cobra.Command {
@@ -66,7 +67,7 @@ func configured(l *config.Line, workDir, arch, configFile, tree string) (*kconfi
 	}
 	if configFile == "" {
 		// Where the configure stage leaves the profile's .config (pipeline's buildDir).
-		dir := filepath.Join(workDir, "build", l.Name, arch)
+		dir := pipeline.BuildDir(workDir, l, arch)
 		configFile = filepath.Join(dir, ".config")
 		if _, err := os.Stat(configFile); err != nil {
 			return nil, nil, nil

@@ -12,9 +12,9 @@ import (
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 )
 
-// buildDir is the O= tree of a profile's arch; it is kept between runs.
-func buildDir(opts Options, l *config.Line, arch string) string {
-	return filepath.Join(opts.WorkDir, "build", l.Name, arch)
+// BuildDir is the O= tree of a profile's arch in a work dir; it is kept between runs.
+func BuildDir(workDir string, l *config.Line, arch string) string {
+	return filepath.Join(workDir, "build", l.Name, arch)
 }
 
 // Explain says who set sym in the profile's last configured tree for arch and why it has its
@@ -29,7 +29,7 @@ func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
 	if !slices.Contains(l.Profile.Arches, arch) {
 		return nil, fmt.Errorf("profile %s does not build %s (%s)", l.Name, arch, strings.Join(l.Profile.Arches, ", "))
 	}
-	tree, err := readConfigured(buildDir(opts, l, arch), l.Name, a)
+	tree, err := readConfigured(BuildDir(opts.WorkDir, l, arch), l.Name, a)
 	if err != nil {
 		return nil, err
 	}

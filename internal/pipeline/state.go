@@ -97,7 +97,7 @@ func (r *run) newArch(a kbuild.Arch) *archRun {
 	ar := &archRun{a: a, out: filepath.Join(r.plan.OutDir, a.Name), keys: map[string]string{}, log: nopLog{}}
 	ar.logPath = filepath.Join(ar.out, "build.log")
 	ar.tree = &kbuild.Tree{
-		Out:          buildDir(r.opts, l, a.Name),
+		Out:          BuildDir(r.opts.WorkDir, l, a.Name),
 		Arch:         a,
 		Jobs:         r.opts.Jobs,
 		Wrapper:      l.Profile.Build.Wrapper,
