@@ -66,7 +66,7 @@ func configured(l *config.Line, workDir, arch, configFile, tree string) (*kconfi
 		return nil, nil, cli.UsageError{Err: fmt.Errorf("--arch: %w", err)}
 	}
 	if configFile == "" {
-		// Where the configure stage leaves the profile's .config (pipeline's buildDir).
+		// Where the configure stage leaves the profile's .config.
 		dir := pipeline.BuildDir(workDir, l, arch)
 		configFile = filepath.Join(dir, ".config")
 		if _, err := os.Stat(configFile); err != nil {
