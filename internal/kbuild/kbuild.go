@@ -109,7 +109,11 @@ func (t *Tree) Env() []string {
 		"KBUILD_BUILD_USER=wslkernel",
 		"KBUILD_BUILD_HOST=wslkernel",
 		"KBUILD_BUILD_VERSION=1",
-		"KCFLAGS=-ffile-prefix-map="+t.Src+"/=./ -ffile-prefix-map="+t.Out+"/=./",
+		// <out> without the slash too: make compiles in O=, and gcc writes that folder itself as
+		// DW_AT_comp_dir, which "<out>/" does not match. ccache hashes neither these maps' paths
+		// nor (CCACHE_NOHASHDIR) that folder, so through a shared cache it would reach the
+		// objects of another work dir.
+		"KCFLAGS=-ffile-prefix-map="+t.Src+"/=./ -ffile-prefix-map="+t.Out+"/=./ -ffile-prefix-map="+t.Out+"=.",
 		"CCACHE_BASEDIR="+t.Src,
 		"CCACHE_NOHASHDIR=1",
 		"LC_ALL=C",

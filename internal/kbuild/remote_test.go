@@ -2,6 +2,7 @@ package kbuild
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -107,6 +108,7 @@ func TestCcacheRemoteStorageSharesCompilationsBetweenWorkDirs(t *testing.T) {
 	addr := redisServer(t)
 	t.Setenv("CCACHE_REMOTE_STORAGE", "redis://"+addr)
 	const files = 30
+	var works []string
 	for _, c := range []struct {
 		name                 string
 		hits, misses, remote int // remote: compilations that found their result in redis
@@ -120,6 +122,19 @@ func TestCcacheRemoteStorageSharesCompilationsBetweenWorkDirs(t *testing.T) {
 		var log strings.Builder
 		if err := tree.Make(context.Background(), &log, "bzImage"); err != nil {
 			t.Fatalf("work dir %s: %v\n%s", c.name, err, log.String())
+		}
+		// The objects are shared because ccache hashes no path (base_dir makes them relative, and
+		// of -ffile-prefix-map only the option's name counts), so they must hold no path either:
+		// B's would otherwise name A's work dir.
+		image, err := os.ReadFile(filepath.Join(out, "bzImage"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		works = append(works, filepath.Dir(filepath.Dir(src)))
+		for _, w := range works {
+			if bytes.Contains(image, []byte(w)) {
+				t.Errorf("work dir %s: its objects name the work dir %s", c.name, w)
+			}
 		}
 		hits, misses, err := CcacheStats(tree.CcacheLog)
 		if err != nil {
