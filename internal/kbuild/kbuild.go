@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -109,7 +110,7 @@ func (t *Tree) Env() []string {
 		"KBUILD_BUILD_USER=wslkernel",
 		"KBUILD_BUILD_HOST=wslkernel",
 		"KBUILD_BUILD_VERSION=1",
-		"KCFLAGS=-ffile-prefix-map="+t.Src+"/=./ -ffile-prefix-map="+t.Out+"/=./",
+		"KCFLAGS="+t.prefixMaps(),
 		"CCACHE_BASEDIR="+t.Src,
 		"CCACHE_NOHASHDIR=1",
 		"LC_ALL=C",
@@ -128,6 +129,23 @@ func (t *Tree) Env() []string {
 		env = append(env, "CCACHE_PREFIX=distcc")
 	}
 	return env
+}
+
+// prefixMaps are the -ffile-prefix-map options that take the work dir's paths out of debug info
+// and __FILE__, so the objects are the same in any work dir: only then may ccache, which hashes
+// none of these paths (only the option's name) nor, with CCACHE_NOHASHDIR, the folder make
+// compiles in, hand one work dir's objects to another, as a shared remote storage does.
+//   - <src>/ and <out>/: the paths make passes to gcc.
+//   - <out> itself: gcc writes the folder it compiles in (O=) as DW_AT_comp_dir, with no slash.
+//   - <src> as seen from <out>: ccache's base_dir (CCACHE_BASEDIR) rewrites the absolute source
+//     paths into relative ones before gcc sees them; mapped too, an object compiled through
+//     ccache is the one compiled without it.
+func (t *Tree) prefixMaps() string {
+	maps := "-ffile-prefix-map=" + t.Src + "/=./ -ffile-prefix-map=" + t.Out + "/=./ -ffile-prefix-map=" + t.Out + "=."
+	if rel, err := filepath.Rel(t.Out, t.Src); err == nil && rel != "." {
+		maps += " -ffile-prefix-map=" + rel + "/=./"
+	}
+	return maps
 }
 
 // Make runs make for targets, writing all output to log. On failure the error carries the first
