@@ -97,11 +97,14 @@ func checkCode() (string, int) {
 	}
 }
 
-// buildUnderWay is kbuild --progress plain's line for a build that has run commands.
-var buildUnderWay = regexp.MustCompile(`^build \[x86_64\]: [1-9][0-9]*`)
+// buildUnderWay is kbuild --progress plain's first line of the x86_64 build: make has started
+// (its first output is in). Not "has run commands": with a warm compiler cache the incremental
+// build of the next point release takes 5 s, all of it between two throttled progress lines, so
+// a kill waiting for a count above zero came after the build had finished.
+var buildUnderWay = regexp.MustCompile(`^build \[x86_64\]: [0-9]`)
 
 // runKilledDuringBuild starts kbuild run and kills it (SIGKILL: no chance to clean up) as soon
-// as the build stage reports its first commands done (--progress plain prints each update as a
+// as the build stage reports make under way (--progress plain prints each update as a
 // line). It returns the output and how the process ended.
 func runKilledDuringBuild() (string, string) {
 	cmd := exec.Command(filepath.Join(bin, "kbuild"), "run", "--profile", "smoke", "--work-dir", workDir,
