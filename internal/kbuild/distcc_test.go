@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,14 +37,19 @@ func distccd(t *testing.T) (host string, compiled func(testing.TB) int) {
 	t.Helper()
 	testtool.Need(t, "distccd")
 	port, stats := freePort(t), freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
 	log := filepath.Join(t.TempDir(), "distccd.log")
-	cmd := exec.CommandContext(ctx, "distccd", "--daemon", "--no-detach", "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
+	cmd := exec.Command("distccd", "--daemon", "--no-detach", "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--allow", "127.0.0.1/32", "--stats", "--stats-port", strconv.Itoa(stats), "--jobs", "2", "--log-file", log)
+	// distccd forks its workers: stopping only the process we started left them running after
+	// the test (as user distccd, children of init). They share its process group; stop that.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+	})
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
