@@ -6,12 +6,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +28,19 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// daemon runs a server for the test through runner.Exec, which gives it a process group of its
+// own; when the test ends the group is stopped whole, whatever the server forked with it.
+func daemon(t *testing.T, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runner.Exec{}.Run(ctx, name, args, nil, io.Discard)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // distccd starts a distcc server on loopback for the test and returns its address and a function
 // reading how many compilations it has done, from its statistics port (which writes the page as
 // soon as a connection opens and then closes it: no HTTP request is read).
@@ -38,18 +49,10 @@ func distccd(t *testing.T) (host string, compiled func(testing.TB) int) {
 	testtool.Need(t, "distccd")
 	port, stats := freePort(t), freePort(t)
 	log := filepath.Join(t.TempDir(), "distccd.log")
-	cmd := exec.Command("distccd", "--daemon", "--no-detach", "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--allow", "127.0.0.1/32", "--stats", "--stats-port", strconv.Itoa(stats), "--jobs", "2", "--log-file", log)
 	// distccd forks its workers: stopping only the process we started left them running after
-	// the test (as user distccd, children of init). They share its process group; stop that.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		cmd.Wait()
-	})
+	// the test (as user distccd, children of init). daemon stops its whole process group.
+	daemon(t, "distccd", "--daemon", "--no-detach", "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--allow", "127.0.0.1/32", "--stats", "--stats-port", strconv.Itoa(stats), "--jobs", "2", "--log-file", log)
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
