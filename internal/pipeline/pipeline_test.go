@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/runner"
 	"github.com/wslkernel/wslkernel/internal/testtool"
+	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
 // fakeKbuild stands in for make and qemu on a fake kernel tree; go runs for real.
@@ -146,7 +148,7 @@ func upstreamFixtureKey(t *testing.T) (string, *openpgp.Entity) {
 		t.Fatal(err)
 	}
 	wt, _ := repo.Worktree()
-	for name, body := range map[string]string{"Makefile": "SUBLEVEL = 118\n", "init/main.c": "int main;\n", "scripts/run.sh": "#!/bin/sh\n"} {
+	for name, body := range map[string]string{"Makefile": makefileOf(118), "init/main.c": "int main;\n", "scripts/run.sh": "#!/bin/sh\n"} {
 		path := filepath.Join(dir, "linux", name)
 		os.MkdirAll(filepath.Dir(path), 0o755)
 		mode := os.FileMode(0o644)
@@ -170,6 +172,11 @@ func upstreamFixtureKey(t *testing.T) (string, *openpgp.Entity) {
 		{"iseol":false,"version":"6.12.118","moniker":"longterm"},
 		{"iseol":false,"version":"6.19-rc1","moniker":"mainline"}]}`), 0o644)
 	return dir, key
+}
+
+// makefileOf is the fixture tree's top Makefile for 6.12.<sublevel>: what fetch reads the release from.
+func makefileOf(sublevel int) string {
+	return fmt.Sprintf("SUBLEVEL = %d\nVERSION = 6\nPATCHLEVEL = 12\n", sublevel)
 }
 
 // line writes a pipeline.yaml for the fixture and loads its profile.
@@ -507,7 +514,7 @@ func TestRunFromTarballs(t *testing.T) {
 		t.Errorf("fetch stage: %q", m.Stages[0].Detail)
 	}
 
-	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 118\n+SUBLEVEL = 119\n"
+	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1,3 +1,3 @@\n-SUBLEVEL = 118\n+SUBLEVEL = 119\n VERSION = 6\n PATCHLEVEL = 12\n"
 	xzFile(filepath.Join(korg, "v6.x/incr/patch-6.12.118-119.xz"), []byte(diff))
 	sign(filepath.Join(korg, "v6.x/incr/patch-6.12.118-119.sign"), []byte(diff))
 	os.WriteFile(filepath.Join(korg, "releases.json"), []byte(`{"releases":[{"iseol":false,"version":"6.12.119","moniker":"longterm"}]}`), 0o644)
@@ -524,8 +531,35 @@ func TestRunFromTarballs(t *testing.T) {
 	}
 	for _, mk := range trees {
 		data, _ := os.ReadFile(mk)
-		if want := "SUBLEVEL = " + mk[len(mk)-len("118/Makefile"):len(mk)-len("/Makefile")] + "\n"; string(data) != want {
+		sublevel, _ := strconv.Atoi(mk[len(mk)-len("118/Makefile") : len(mk)-len("/Makefile")])
+		if want := makefileOf(sublevel); string(data) != want {
 			t.Errorf("%s = %q, want %q", mk, data, want)
+		}
+	}
+}
+
+// A signed tag whose tree's Makefile names another release is refused by fetch, in one line,
+// before anything is configured or built; with allow_unsigned too.
+func TestFetchRefusesATreeThatIsNotItsTagsRelease(t *testing.T) {
+	korg, key := upstreamFixtureKey(t)
+	repo, err := git.PlainOpen(filepath.Join(korg, "linux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := repo.Head()
+	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1763726161, 0)}
+	if _, err := repo.CreateTag("v6.12.119", head.Hash(), &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.119", SignKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(korg, "releases.json"), []byte(`{"releases":[{"iseol":false,"version":"6.12.119","moniker":"longterm"}]}`), 0o644)
+	for _, extra := range []string{"", ", allow_unsigned: true"} {
+		l := lineWith(t, korg, extra, map[string]string{"frag.config": "", "series": ""})
+		_, m, fake, err := runLine(t, l, t.TempDir())
+		if !errors.Is(err, upstream.ErrWrongTree) || !strings.Contains(err.Error(), "v6.12.119 in "+korg+"/linux holds Linux 6.12.118 (its Makefile's VERSION, PATCHLEVEL and SUBLEVEL), not 6.12.119") {
+			t.Errorf("Run of a 6.12.118 tree tagged v6.12.119 (%q) = %v", extra, err)
+		}
+		if len(fake.makes) != 0 || m == nil || m.Stages[0].Name != "fetch" || m.Stages[0].Status != "failed" {
+			t.Errorf("(%q) make ran %v; manifest %+v", extra, fake.makes, m)
 		}
 	}
 }

@@ -27,6 +27,11 @@ func fetchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
+	// Checked with allow_unsigned too: a tree that is not the release would fail the build's
+	// release check only after a whole build.
+	if err := upstream.CheckCommitRelease(tagged.Commit, r.plan.Release, r.plan.Release.Tag()+" in "+r.plan.Line.Upstream.Git); err != nil {
+		return outcome{}, err
+	}
 	r.st.upstream.Commit = tagged.Commit.Hash.String()
 	r.st.upstream.CommitTime = tagged.Commit.Committer.When.UTC()
 	how := ""

@@ -265,6 +265,7 @@ func TestUnpackStopsWhenCancelled(t *testing.T) {
 	key := newKey(t, "stable")
 	trust := Trust{Keyring: keyring(t, key)}
 	files := manyFiles(6000, 1)
+	files["Makefile"] = kernelMakefile(1)
 	entries := []entry{{name: "linux-6.12.1/", typ: tar.TypeDir, mode: 0o755}}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		entries = append(entries, entry{name: "linux-6.12.1/" + name, body: files[name], typ: tar.TypeReg, mode: 0o644})
@@ -281,11 +282,13 @@ func TestUnpackStopsWhenCancelled(t *testing.T) {
 	sameFiles(t, tree1, files)
 
 	context3 := strings.SplitAfterN(files["f0000.c"], "\n", 5)[1:4]
-	diff := "diff --git a/f0000.c b/f0000.c\n--- a/f0000.c\n+++ b/f0000.c\n@@ -1,4 +1,4 @@\n-/* file 0 */\n+/* file 0, 6.12.2 */\n " + strings.Join(context3, " ")
+	diff := "diff --git a/f0000.c b/f0000.c\n--- a/f0000.c\n+++ b/f0000.c\n@@ -1,4 +1,4 @@\n-/* file 0 */\n+/* file 0, 6.12.2 */\n " + strings.Join(context3, " ") +
+		makefileDiff(1, 2)
 	os.WriteFile(filepath.Join(root, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(root, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, key, []byte(diff)), 0o644)
 	files2 := maps.Clone(files)
 	files2["f0000.c"] = strings.Replace(files["f0000.c"], "/* file 0 */", "/* file 0, 6.12.2 */", 1)
+	files2["Makefile"] = kernelMakefile(2)
 	stopUnpack(t, cache, base, release("6.12.2"), trust)
 	tree2, u, err := Unpack(context.Background(), runner.Exec{}, cache, base, release("6.12.2"), trust)
 	if err != nil || u.How != "incremental from 6.12.1" || u.Files != int64(len(files)) {

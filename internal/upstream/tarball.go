@@ -69,6 +69,14 @@ func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r ver
 	tree := func(v version.Release) string { return filepath.Join(dir, "linux-"+v.String()) }
 	dest := tree(r)
 	if u, err := readUnpacked(dest); err == nil {
+		if err := CheckTreeRelease(dest, r, dest); err != nil {
+			// A cache entry that is not the release it is filed as is never used again.
+			os.Remove(dest + ".json")
+			if rerr := removeTree(ctx, dest); rerr != nil {
+				return "", nil, errors.Join(err, rerr)
+			}
+			return "", nil, fmt.Errorf("%w; the cached tree was removed", err)
+		}
 		u.How = "already unpacked"
 		return dest, u, nil
 	}
@@ -163,6 +171,9 @@ func ExtractTarball(ctx context.Context, run runner.Runner, base string, r versi
 	if verr != nil {
 		return nil, verr
 	}
+	if err := CheckTreeRelease(tmp, r, path.Base(url)); err != nil {
+		return nil, err
+	}
 	u.Signer, u.How = signer, "tarball"
 	return u, renameInto(ctx, tmp, dest)
 }
@@ -183,6 +194,12 @@ func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r ver
 	}
 	signer, err := trust.VerifyDetached(path.Base(url), bytes.NewReader(diff), sig)
 	if err != nil {
+		return nil, err
+	}
+	// The patch must move the tree from exactly the previous release to r: a genuine signed
+	// patch served under another name would otherwise apply in reverse, or to the wrong base.
+	prevRel := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
+	if err := CheckTreeRelease(prev, prevRel, prev); err != nil {
 		return nil, err
 	}
 	commit, err := patch.ParseDiff(path.Base(url), diff)
@@ -211,7 +228,9 @@ func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r ver
 	if err := res.Write(tmp); err != nil {
 		return nil, err
 	}
-	prevRel := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
+	if err := CheckTreeRelease(tmp, r, path.Base(url)+" applied to "+prevRel.String()); err != nil {
+		return nil, err
+	}
 	u := &Unpacked{Signer: signer, Files: files, How: "incremental from " + prevRel.String()}
 	return u, renameInto(ctx, tmp, dest)
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -68,6 +69,17 @@ func sign(t *testing.T, key *openpgp.Entity, data []byte) []byte {
 	return buf.Bytes()
 }
 
+// kernelMakefile is a top Makefile of release 6.12.<sublevel>, SUBLEVEL first so that a one-line
+// hunk at line 1 moves it to the next.
+func kernelMakefile(sublevel int) string {
+	return fmt.Sprintf("SUBLEVEL = %d\nVERSION = 6\nPATCHLEVEL = 12\nEXTRAVERSION =\n", sublevel)
+}
+
+// makefileDiff is the incremental patch's hunk that moves kernelMakefile(from) to (to).
+func makefileDiff(from, to int) string {
+	return fmt.Sprintf("diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1,4 +1,4 @@\n-SUBLEVEL = %d\n+SUBLEVEL = %d\n VERSION = 6\n PATCHLEVEL = 12\n EXTRAVERSION =\n", from, to)
+}
+
 func release(s string) version.Release {
 	r, _ := version.ParseRelease(s)
 	return r
@@ -75,7 +87,7 @@ func release(s string) version.Release {
 
 var tree1 = []entry{
 	{name: "linux-6.12.1/", typ: tar.TypeDir, mode: 0o775},
-	{name: "linux-6.12.1/Makefile", body: "SUBLEVEL = 1\n", typ: tar.TypeReg, mode: 0o664},
+	{name: "linux-6.12.1/Makefile", body: kernelMakefile(1), typ: tar.TypeReg, mode: 0o664},
 	{name: "linux-6.12.1/scripts/", typ: tar.TypeDir, mode: 0o775},
 	{name: "linux-6.12.1/scripts/config", body: "#!/bin/sh\n", typ: tar.TypeReg, mode: 0o775},
 	{name: "linux-6.12.1/scripts/link", link: "config", typ: tar.TypeSymlink, mode: 0o777},
@@ -130,7 +142,7 @@ func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	}
 
 	// Incremental: 6.12.1 -> 6.12.2 from kernel.org's signed patch, leaving 6.12.1 untouched.
-	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 1\n+SUBLEVEL = 2\n"
+	diff := makefileDiff(1, 2)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, key, []byte(diff)), 0o644)
 	next := filepath.Join(filepath.Dir(dest), "linux-6.12.2")
@@ -141,10 +153,10 @@ func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	if u2.How != "incremental from 6.12.1" || u2.Files != 3 {
 		t.Errorf("ApplyIncremental = %+v", u2)
 	}
-	if mk, _ := os.ReadFile(filepath.Join(next, "Makefile")); string(mk) != "SUBLEVEL = 2\n" {
+	if mk, _ := os.ReadFile(filepath.Join(next, "Makefile")); string(mk) != kernelMakefile(2) {
 		t.Errorf("6.12.2 Makefile = %q", mk)
 	}
-	if mk, _ := os.ReadFile(filepath.Join(dest, "Makefile")); string(mk) != "SUBLEVEL = 1\n" {
+	if mk, _ := os.ReadFile(filepath.Join(dest, "Makefile")); string(mk) != kernelMakefile(1) {
 		t.Errorf("the 6.12.1 tree changed under the hard-linked copy: Makefile = %q", mk)
 	}
 	// A tampered incremental patch is refused and leaves no tree.
@@ -241,6 +253,9 @@ func TestUnpackFallsBackOnlyForAMissingPatch(t *testing.T) {
 	tree2 := make([]entry, len(tree1))
 	for i, e := range tree1 {
 		e.name = strings.Replace(e.name, "linux-6.12.1/", "linux-6.12.2/", 1)
+		if e.name == "linux-6.12.2/Makefile" {
+			e.body = kernelMakefile(2)
+		}
 		tree2[i] = e
 	}
 	tar2 := makeTar(t, tree2)
@@ -255,7 +270,7 @@ func TestUnpackFallsBackOnlyForAMissingPatch(t *testing.T) {
 		t.Errorf("Unpack(6.12.1) again = %+v, %v", u, err)
 	}
 	// A badly signed incremental patch: refused, no fallback.
-	diff := "diff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-SUBLEVEL = 1\n+SUBLEVEL = 2\n"
+	diff := makefileDiff(1, 2)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, newKey(t, "mallory"), []byte(diff)), 0o644)
 	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust); !errors.Is(err, ErrUntrusted) {
@@ -270,5 +285,77 @@ func TestUnpackFallsBackOnlyForAMissingPatch(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dest, "scripts/config")); err != nil {
 		t.Errorf("the 6.12.2 tree: %v", err)
+	}
+}
+
+// A signature vouches for the bytes, the Makefile says which release they are: a genuine signed
+// tarball or incremental patch served as another release is refused before the tree is used,
+// and a cached tree that is not the release it is filed as is removed.
+func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
+	key := newKey(t, "stable")
+	trust := Trust{Keyring: keyring(t, key)}
+	base := kernelOrg(t, key, makeTar(t, tree1), makeTar(t, tree1))
+	ctx, cache := context.Background(), t.TempDir()
+	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust); err != nil {
+		t.Fatal(err)
+	}
+	// 6.12.1's genuine tarball, renamed and signed as 6.12.9: refused, nothing left in the cache.
+	renamed := make([]entry, len(tree1))
+	for i, e := range tree1 {
+		e.name = strings.Replace(e.name, "linux-6.12.1/", "linux-6.12.9/", 1)
+		renamed[i] = e
+	}
+	tar9 := makeTar(t, renamed)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.9.tar.xz"), xzBytes(t, tar9), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.9.tar.sign"), sign(t, key, tar9), 0o644)
+	_, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.9"), trust)
+	if !errors.Is(err, ErrWrongTree) || !strings.Contains(err.Error(), "linux-6.12.9.tar.xz holds Linux 6.12.1") {
+		t.Errorf("Unpack(6.12.1's tarball as 6.12.9) = %v; want ErrWrongTree", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tarballCache(cache, "file://"+base), "linux-6.12.9*")); len(left) != 0 {
+		t.Errorf("the refused tree stayed in the cache: %v", left)
+	}
+
+	// The genuine 6.12.1 -> 2 patch served as 6.12.2 -> 3 over a 6.12.2 tree: it applies in
+	// reverse ("already upstream"), which must not make a 6.12.3. With no 6.12.3 tarball either,
+	// the release is refused.
+	tree2 := make([]entry, len(tree1))
+	for i, e := range tree1 {
+		e.name = strings.Replace(e.name, "linux-6.12.1/", "linux-6.12.2/", 1)
+		if e.name == "linux-6.12.2/Makefile" {
+			e.body = kernelMakefile(2)
+		}
+		tree2[i] = e
+	}
+	tar2 := makeTar(t, tree2)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.xz"), xzBytes(t, tar2), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.sign"), sign(t, key, tar2), 0o644)
+	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust); err != nil {
+		t.Fatal(err)
+	}
+	diff := makefileDiff(1, 2)
+	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.2-3.xz"), xzBytes(t, []byte(diff)), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.2-3.sign"), sign(t, key, []byte(diff)), 0o644)
+	_, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.3"), trust)
+	if err == nil {
+		t.Fatalf("Unpack(6.12.3 from the 1 -> 2 patch) = %+v, want an error", u)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tarballCache(cache, "file://"+base), "linux-6.12.3*")); len(left) != 0 {
+		t.Errorf("the refused 6.12.3 stayed in the cache: %v", left)
+	}
+
+	// A cache entry poisoned earlier (filed as 6.12.3, holding 6.12.2) is removed, not used.
+	dir := tarballCache(cache, "file://"+base)
+	if _, err := LinkTree(context.Background(), filepath.Join(dir, "linux-6.12.2"), filepath.Join(dir, "linux-6.12.3")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "linux-6.12.2.json"))
+	os.WriteFile(filepath.Join(dir, "linux-6.12.3.json"), data, 0o644)
+	_, _, err = Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.3"), trust)
+	if !errors.Is(err, ErrWrongTree) || !strings.Contains(err.Error(), "the cached tree was removed") {
+		t.Errorf("Unpack(6.12.3) over a poisoned cache entry = %v; want ErrWrongTree, removed", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "linux-6.12.3*")); len(left) != 0 {
+		t.Errorf("the poisoned entry stayed in the cache: %v", left)
 	}
 }

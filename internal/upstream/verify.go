@@ -27,6 +27,11 @@ func VerifyTag(t *Tagged, name, keyringFile string, signers []string) (string, e
 	if t.Tag == nil {
 		return "", fmt.Errorf("%w: %s is a lightweight tag; kernel.org releases are signed annotated tags", ErrUntrusted, name)
 	}
+	// The signature covers the tag object, whose own name says which release it vouches for:
+	// upstream's ref for one release pointing at another release's genuine tag is refused.
+	if t.Tag.Name != name {
+		return "", fmt.Errorf("%w: upstream's %s points at the tag object of %s (%s): a signature vouches only for the release its tag names", ErrUntrusted, name, t.Tag.Name, t.Tag.Hash.String()[:12])
+	}
 	if t.Tag.PGPSignature == "" {
 		return "", fmt.Errorf("%w: %s is not signed", ErrUntrusted, name)
 	}

@@ -142,13 +142,20 @@ func TestVerifyTag(t *testing.T) {
 		{"lightweight", nil, "lightweight is a lightweight tag"},
 		{"unsigned", nil, "unsigned is not signed"},
 		{"by-mallory", nil, "by-mallory is signed by key " + fingerprint(mallory) + ", which is not in the keyring " + ring + ": if " + fingerprint(mallory) + " is a release signer you trust, add its public key there"},
-		{"altered", nil, "altered: signature does not verify"},
 		{"signed", []string{strings.Repeat("A", 40)}, "signed is signed by " + gregFpr + " (greg <greg@example.invalid>), which is not among the signers"},
 	} {
 		_, err := VerifyTag(resolveTag(t, repo, tc.tag), tc.tag, ring, tc.signers)
 		if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("VerifyTag(%s) = %v; want ErrUntrusted containing %q", tc.tag, err, tc.want)
 		}
+	}
+	// The message changed after signing: asked under the tag object's own name, the signature fails.
+	if _, err := VerifyTag(resolveTag(t, repo, "altered"), "signed", ring, nil); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "signed: signature does not verify") {
+		t.Errorf("VerifyTag(altered) = %v; want ErrUntrusted: signature does not verify", err)
+	}
+	// Upstream's ref for another release pointing at this genuine, signed tag object.
+	if _, err := VerifyTag(signed, "v6.12.2", ring, nil); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "upstream's v6.12.2 points at the tag object of signed") {
+		t.Errorf("VerifyTag(signed tag object, asked as v6.12.2) = %v; want ErrUntrusted naming both", err)
 	}
 	if _, err := VerifyTag(signed, "signed", filepath.Join(t.TempDir(), "none.asc"), nil); err == nil || !strings.Contains(err.Error(), "keyring:") {
 		t.Errorf("VerifyTag with a missing keyring = %v", err)
