@@ -28,8 +28,12 @@ var servicing struct {
 	code117, codeAfter117, code118    int    // and its exit code
 	run117                            string
 	err117                            error
-	killed                            string // the run of 6.12.118 that was killed during its build
-	killedState                       string // how it ended
+	killed                            string             // the run of 6.12.118 that was killed during its build
+	killedState                       string             // how it ended
+	manifest117, manifest118          *manifest.Manifest // as the run of each release left it
+	back, forth                       string             // 6.12.118 pulled: the run of 6.12.117 again; restored: of 6.12.118
+	backErr, forthErr                 error
+	backManifest, forthManifest       *manifest.Manifest
 	noop                              string // a run after the shared one: nothing to do
 	noopErr                           error
 	noopTook                          time.Duration
@@ -151,6 +155,7 @@ func serviceInLockStep() {
 	start := time.Now()
 	servicing.run117, servicing.err117 = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
 	fmt.Fprintf(os.Stderr, "run of 6.12.117 took %s:\n%s\n", time.Since(start).Round(time.Second), servicing.run117)
+	servicing.manifest117, _ = manifest.Read(filepath.Join(workDir, "out/smoke/6.12.117.1/manifest.json"))
 	servicing.checkAfter117, servicing.codeAfter117 = checkCode()
 
 	if err := stageKernelOrg(real, staged, true); err != nil {
@@ -164,6 +169,26 @@ func serviceInLockStep() {
 	start = time.Now()
 	runOut, runErr = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
 	fmt.Fprintf(os.Stderr, "resumed run of 6.12.118 took %s:\n%s\n", time.Since(start).Round(time.Second), runOut)
+	servicing.manifest118, _ = manifest.Read(filepath.Join(workDir, "out/smoke/6.12.118.1/manifest.json"))
+
+	// A point release pulled: kernel.org withdraws 6.12.118 and the next run, in the same work
+	// dir, builds 6.12.117 again; then 6.12.118 is back.
+	for _, step := range []struct {
+		newest bool
+		out    *string
+		err    *error
+		m      **manifest.Manifest
+		v      string
+	}{{false, &servicing.back, &servicing.backErr, &servicing.backManifest, "6.12.117.1"}, {true, &servicing.forth, &servicing.forthErr, &servicing.forthManifest, "6.12.118.1"}} {
+		if err := stageKernelOrg(real, staged, step.newest); err != nil {
+			runErr = err
+			return
+		}
+		start = time.Now()
+		*step.out, *step.err = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
+		*step.m, _ = manifest.Read(filepath.Join(workDir, "out/smoke", step.v, "manifest.json"))
+		fmt.Fprintf(os.Stderr, "run of %s after a newer one took %s:\n%s\n", step.v, time.Since(start).Round(time.Second), *step.out)
+	}
 	start = time.Now()
 	servicing.noop, servicing.noopErr = kbuild(context.Background(), "run", "--profile", "smoke", "--work-dir", workDir)
 	servicing.noopTook = time.Since(start)
@@ -246,6 +271,43 @@ func TestServicingInLockStep(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(s.status), &status); err != nil || !status.UpToDate || len(status.Stages) < 10 {
 		t.Errorf("kbuild status --json: %v\n%s", err, s.status)
+	}
+}
+
+// A point release pulled (kernel.org's releases.json offers 6.12.117 again after 6.12.118 was
+// built): the run in the same work dir builds 6.12.117, with 6.12.117's release and the very bytes
+// of the first 6.12.117 build; once 6.12.118 is back, its bytes are those of its first build.
+func TestStepBackToAPulledPointRelease(t *testing.T) {
+	s := servicing
+	for _, step := range []struct {
+		v, out  string
+		err     error
+		got, at *manifest.Manifest
+	}{{"6.12.117", s.back, s.backErr, s.backManifest, s.manifest117}, {"6.12.118", s.forth, s.forthErr, s.forthManifest, s.manifest118}} {
+		if step.err != nil || step.got == nil || step.at == nil {
+			t.Fatalf("run of %s after a newer one: %v (manifest %v, first %v)\n%s", step.v, step.err, step.got != nil, step.at != nil, step.out)
+		}
+		release := step.v + ".1-microsoft-standard-WSL2"
+		if step.got.KernelRelease != release || strings.Count(step.out, "init reports "+release) != 2 {
+			t.Errorf("run of %s after a newer one: release %s, want %s booted on both arches:\n%s", step.v, step.got.KernelRelease, release, step.out)
+		}
+		first := map[string]string{}
+		for _, o := range step.at.Outputs {
+			first[o.Name+" "+o.Arch+" "+o.Path] = o.SHA256
+		}
+		compared := 0
+		for _, o := range step.got.Outputs {
+			if o.Name != "kernel" && o.Name != "modules" && o.Name != "config" {
+				continue
+			}
+			compared++
+			if was := first[o.Name+" "+o.Arch+" "+o.Path]; was != o.SHA256 {
+				t.Errorf("%s %s [%s] after a step back: %s, the first build of %s gave %s", step.v, o.Name, o.Arch, o.SHA256, step.v, was)
+			}
+		}
+		if compared < 6 {
+			t.Errorf("run of %s after a newer one: %d kernels, modules disks and configs to compare, want 6", step.v, compared)
+		}
 	}
 }
 

@@ -538,6 +538,55 @@ func TestRunFromTarballs(t *testing.T) {
 	}
 }
 
+// A point release pulled: after a run of 6.12.119, kernel.org offers 6.12.118 again, and the run
+// in the same work dir builds 6.12.118 with its own release and bytes, then 6.12.119 once more.
+func TestStepBackToAPulledPointRelease(t *testing.T) {
+	korg, key := upstreamFixtureKey(t)
+	repo, err := git.PlainOpen(filepath.Join(korg, "linux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	os.WriteFile(filepath.Join(korg, "linux", "Makefile"), []byte(makefileOf(119)), 0o644)
+	wt.Add("Makefile")
+	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1763726161+7*86400, 0)}
+	next, err := wt.Commit("Linux 6.12.119", &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.CreateTag("v6.12.119", next, &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.119", SignKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	offer := func(v string) {
+		os.WriteFile(filepath.Join(korg, "releases.json"), []byte(`{"releases":[{"iseol":false,"version":"`+v+`","moniker":"longterm"}]}`), 0o644)
+	}
+	l := line(t, korg, map[string]string{"frag.config": "", "series": ""})
+	work := t.TempDir()
+	kernels := map[string]string{}
+	for _, sub := range []int{118, 119, 118, 119} {
+		v := "6.12." + strconv.Itoa(sub)
+		offer(v)
+		_, m, _, err := runLine(t, l, work)
+		if err != nil || m.KernelRelease != v+".1-microsoft-standard-WSL2" {
+			t.Fatalf("run of %s after the others: %v, release %s", v, err, m.KernelRelease)
+		}
+		mk, _ := os.ReadFile(filepath.Join(work, "src", "smoke", "Makefile"))
+		if string(mk) != makefileOf(sub) {
+			t.Errorf("run of %s: the source tree's Makefile is %q", v, mk)
+		}
+		kernel := ""
+		for _, o := range m.Outputs {
+			if o.Name == "kernel" {
+				kernel = o.SHA256
+			}
+		}
+		if was, seen := kernels[v]; seen && was != kernel {
+			t.Errorf("%s built again after a step back: kernel %s, first %s", v, kernel, was)
+		}
+		kernels[v] = kernel
+	}
+}
+
 // A signed tag whose tree's Makefile names another release is refused by fetch, in one line,
 // before anything is configured or built; with allow_unsigned too.
 func TestFetchRefusesATreeThatIsNotItsTagsRelease(t *testing.T) {
