@@ -4,6 +4,25 @@
 // makes from Debian's linux-source-6.12, kbuild run --profile smoke, and a qemu boot. One kernel
 // build is shared by every case (TestMain) and kept between runs under the cache folder, with
 // ccache, so only the first run on a machine pays for a full build.
+//
+// What the suite shares, and with whom: each case's result must not depend on what ran before
+// it on the machine (the demo, an earlier suite, a killed run), so what a case asserts on is
+// what it made itself.
+//   - Shared with the demo and every run on the machine, read-only or keyed by their inputs: the
+//     local kernel.org (scripts/mirror), the compiler cache (ccache), the conformance userland
+//     image (keyed by its package list and guest files), Go's caches.
+//   - Shared by the suite's cases, owned by the suite: its view of the local kernel.org, named
+//     after that kernel.org's signing key (kernelOrgView), and so its mirrors and tarball cache,
+//     which a rebuilt kernel.org never finds holding another key's tags.
+//   - Owned by TestMain: e2e-work, the servicing run's work dir. Its out/ is removed first so
+//     every stage of the servicing runs really runs; its source and build trees are kept, as a
+//     servicing machine keeps them, and each run proves what it reused by the release it boots
+//     and the bytes it makes (TestStepBackToAPulledPointRelease). The cases that read it
+//     (servicing, smoke, manifest, package, publish, install) assert on those runs' records.
+//   - Owned by one case each: e2e-work/verify (TestVerifyFindsTheSmokeBuildReproducible; kbuild
+//     verify removes its build and output first), e2e-wsl-work (TestWslLineEndToEnd; out/ removed
+//     first), e2e-wsl-config (the configure cases), e2e-custom-work (TestCustomKernelOnTheSmokeLine),
+//     and every t.TempDir().
 package e2e
 
 import (
@@ -22,6 +41,7 @@ import (
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
 var (
@@ -74,7 +94,12 @@ func setup(m *testing.M) int {
 	}
 	// The smoke profile reads KERNEL_ORG: from here on a view of the local kernel.org whose
 	// releases.json first offers only 6.12.117 (servicing_test.go).
-	os.Setenv("KERNEL_ORG", filepath.Join(cacheDir, "e2e-kernel.org"))
+	view, err := kernelOrgView()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "the suite's view of the local kernel.org: %v\n", err)
+		return 1
+	}
+	os.Setenv("KERNEL_ORG", view)
 	start := time.Now()
 	serviceInLockStep()
 	fmt.Fprintf(os.Stderr, "shared servicing runs took %s\n", time.Since(start).Round(time.Second))
@@ -83,6 +108,37 @@ func setup(m *testing.M) int {
 		manifestRun, _ = manifest.Read(manifestAt)
 	}
 	return m.Run()
+}
+
+// kernelOrgView names the suite's view of the local kernel.org after that kernel.org's signing
+// key, which scripts/mirror makes anew whenever it rebuilds it. The view's URL names the suite's
+// mirrors and tarball cache, so a rebuilt kernel.org (a new Debian point release, a new recipe)
+// gets mirrors of its own instead of finding the old one's tags there, "re-tagged"; the views of
+// earlier kernel.orgs are removed with their mirrors and tarballs.
+func kernelOrgView() (string, error) {
+	fpr, err := os.ReadFile(filepath.Join(kernelOrg, "signer.fpr"))
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(fpr))
+	if len(id) < 16 {
+		return "", fmt.Errorf("%s/signer.fpr: %q is no fingerprint", kernelOrg, id)
+	}
+	view := filepath.Join(cacheDir, "e2e-kernel.org-"+id[:16])
+	old, _ := filepath.Glob(filepath.Join(cacheDir, "e2e-kernel.org*"))
+	for _, dir := range old {
+		if dir == view {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "removing %s, the view of an earlier local kernel.org, with its mirror and tarballs\n", dir)
+		mirror := upstream.MirrorDir(cacheDir, "file://"+dir+"/linux.git")
+		for _, gone := range []string{mirror, mirror + ".lock", upstream.TarballCache(cacheDir, "file://"+dir), dir} {
+			if err := os.RemoveAll(gone); err != nil {
+				return "", err
+			}
+		}
+	}
+	return view, nil
 }
 
 func envOr(name, def string) string {

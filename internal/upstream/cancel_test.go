@@ -302,7 +302,7 @@ func TestUnpackStopsWhenCancelled(t *testing.T) {
 // it stopped at once leaving no tree but its temporary one, for the next Unpack to clear.
 func stopUnpack(t *testing.T, cache, base string, r version.Release, trust Trust) {
 	t.Helper()
-	dir := tarballCache(cache, base)
+	dir := TarballCache(cache, base)
 	name := "linux-" + r.String()
 	ctx, watch := newStopWatch()
 	onFiles(t, dir, name+".tmp-", 200, watch.stop)
@@ -316,8 +316,8 @@ func stopUnpack(t *testing.T, cache, base string, r version.Release, trust Trust
 // Ctrl-C while another run holds the tarball cache's lock: Unpack stops waiting for it.
 func TestUnpackStopsWaitingForTheLockWhenCancelled(t *testing.T) {
 	cache, base := t.TempDir(), "file://"+t.TempDir()
-	os.MkdirAll(tarballCache(cache, base), 0o755)
-	unlock, err := lockFile(filepath.Join(tarballCache(cache, base), ".lock")) // the other run
+	os.MkdirAll(TarballCache(cache, base), 0o755)
+	unlock, err := lockFile(filepath.Join(TarballCache(cache, base), ".lock")) // the other run
 	if err != nil {
 		t.Fatal(err)
 	}

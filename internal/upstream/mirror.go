@@ -37,8 +37,7 @@ type Mirror struct {
 // lock on it until Close, so concurrent runs do not interleave fetches. Waiting for another run's
 // lock stops when ctx is done.
 func OpenMirror(ctx context.Context, cacheDir, url string) (*Mirror, func(), error) {
-	sum := sha256.Sum256([]byte(url))
-	dir := filepath.Join(cacheDir, "mirrors", hex.EncodeToString(sum[:8])+".git")
+	dir := MirrorDir(cacheDir, url)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, nil, err
 	}
@@ -63,6 +62,12 @@ func OpenMirror(ctx context.Context, cacheDir, url string) (*Mirror, func(), err
 		return nil, nil, fmt.Errorf("mirror %s: %w", dir, err)
 	}
 	return m, release, nil
+}
+
+// MirrorDir is the folder of the mirror of url under cacheDir: one per upstream URL.
+func MirrorDir(cacheDir, url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return filepath.Join(cacheDir, "mirrors", hex.EncodeToString(sum[:8])+".git")
 }
 
 func (m *Mirror) init() error {

@@ -57,7 +57,7 @@ type Unpacked struct {
 // release unpacked, only the signed incremental patch is fetched; if that patch cannot be had or
 // does not apply, the whole tarball is, and How says why. A bad signature is never worked round.
 func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r version.Release, trust Trust) (string, *Unpacked, error) {
-	dir := tarballCache(cacheDir, base)
+	dir := TarballCache(cacheDir, base)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -108,8 +108,8 @@ func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r ver
 	return dest, u, nil
 }
 
-// tarballCache is the folder of Unpack's cache for the tarballs under base.
-func tarballCache(cacheDir, base string) string {
+// TarballCache is the folder of Unpack's cache for the tarballs under base.
+func TarballCache(cacheDir, base string) string {
 	sum := sha256.Sum256([]byte(base))
 	return filepath.Join(cacheDir, "tarballs", hex.EncodeToString(sum[:8]))
 }

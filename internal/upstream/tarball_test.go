@@ -312,7 +312,7 @@ func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
 	if !errors.Is(err, ErrWrongTree) || !strings.Contains(err.Error(), "linux-6.12.9.tar.xz holds Linux 6.12.1") {
 		t.Errorf("Unpack(6.12.1's tarball as 6.12.9) = %v; want ErrWrongTree", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(tarballCache(cache, "file://"+base), "linux-6.12.9*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(TarballCache(cache, "file://"+base), "linux-6.12.9*")); len(left) != 0 {
 		t.Errorf("the refused tree stayed in the cache: %v", left)
 	}
 
@@ -340,12 +340,12 @@ func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Unpack(6.12.3 from the 1 -> 2 patch) = %+v, want an error", u)
 	}
-	if left, _ := filepath.Glob(filepath.Join(tarballCache(cache, "file://"+base), "linux-6.12.3*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(TarballCache(cache, "file://"+base), "linux-6.12.3*")); len(left) != 0 {
 		t.Errorf("the refused 6.12.3 stayed in the cache: %v", left)
 	}
 
 	// A cache entry poisoned earlier (filed as 6.12.3, holding 6.12.2) is removed, not used.
-	dir := tarballCache(cache, "file://"+base)
+	dir := TarballCache(cache, "file://"+base)
 	if _, err := LinkTree(context.Background(), filepath.Join(dir, "linux-6.12.2"), filepath.Join(dir, "linux-6.12.3")); err != nil {
 		t.Fatal(err)
 	}
