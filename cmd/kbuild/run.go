@@ -8,7 +8,7 @@ import (
 )
 
 func newRunCmd(g *globals) *cobra.Command {
-	var force bool
+	var force, sequential bool
 	var arches []string
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -19,6 +19,10 @@ SHA-256 and sizes, upstream tag, commit and signer, stage timings), even when a 
 A stage whose inputs are unchanged since the last run of the same version, and whose outputs
 are still there unchanged, is skipped ("up to date"); a run that was stopped or failed is
 resumed from the stage it did not finish. --force runs every stage.
+
+On a machine too small to build the arches side by side, the next arch compiles while the one
+before it boots under qemu (one emulated CPU thread); its lines are held until that arch is done,
+so the output reads as a sequential run's. --sequential runs them strictly one after the other.
 
 --arch builds and boots only that arch (every arch is still configured, so the release branch
 is the same in each job): one CI job per arch, then kbuild assemble in a last job gathers their
@@ -33,12 +37,13 @@ output folders and packages them.`,
 				return cli.UsageError{Err: err}
 			}
 			plan.Print(cmd.OutOrStdout())
-			opts.Force, opts.Arches = force, arches
+			opts.Force, opts.Arches, opts.Sequential = force, arches, sequential
 			_, err = pipeline.Run(cmd.Context(), plan, opts)
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "run every stage, even those that are up to date")
+	cmd.Flags().BoolVar(&sequential, "sequential", false, "never compile one arch while another boots (to compare)")
 	cmd.Flags().StringArrayVar(&arches, "arch", nil, "build and boot only this arch (repeatable); package with kbuild assemble")
 	return cmd
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -52,15 +53,18 @@ func (r *run) walkGroup(ctx context.Context, group []*stage, visit visitor) erro
 		}
 		return nil
 	}
-	if !group[0].parallel || !r.canParallel(arches) {
-		for _, ar := range arches {
-			if err := each(ar); err != nil {
-				return err
-			}
-		}
-		return nil
+	switch {
+	case group[0].parallel && r.canParallel(arches):
+		return r.inParallel(arches, each)
+	case group[0].parallel && r.canOverlap(arches, group):
+		return r.overlapped(ctx, arches, group, visit)
 	}
-	return r.inParallel(arches, each)
+	for _, ar := range arches {
+		if err := each(ar); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // minParallelCores is how many cores a machine needs for the arches to build at the same time.
@@ -96,12 +100,20 @@ func (r *run) inParallel(arches []*archRun, each func(*archRun) error) error {
 	return nil
 }
 
+// console is where a stage's lines go: the arch's own while arches overlap, else the run's.
+func (r *run) console(ar *archRun) io.Writer {
+	if ar != nil && ar.console != nil {
+		return ar.console
+	}
+	return r.opts.Out
+}
+
 // visitIf visits a stage that applies; one that does not may say why.
 func (r *run) visitIf(ctx context.Context, s *stage, ar *archRun, visit visitor) error {
 	if s.applies != nil && r.mode != inPlan { // plan describes every stage, and what it depends on
 		if ok, why := s.applies(r, ar); !ok {
 			if why != "" {
-				fmt.Fprintf(r.opts.Out, "%-18s %s\n", s.label(ar), why)
+				fmt.Fprintf(r.console(ar), "%-18s %s\n", s.label(ar), why)
 			}
 			return nil
 		}
@@ -180,7 +192,7 @@ func (r *run) skip(s *stage, ar *archRun, rec manifest.Stage) error {
 	r.record(func() {
 		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: rec.Name, Arch: rec.Arch, Status: "skipped", Started: start.UTC(),
 			Seconds: time.Since(start).Seconds(), Detail: rec.Detail, Key: rec.Key, Inputs: rec.Inputs, Product: rec.Product})
-		fmt.Fprintf(r.opts.Out, "%-18s up to date: %s\n", s.label(ar), rec.Detail)
+		fmt.Fprintf(r.console(ar), "%-18s up to date: %s\n", s.label(ar), rec.Detail)
 		r.report()
 	})
 	r.checkpoint()
@@ -206,7 +218,7 @@ func (r *run) finish(s *stage, ar *archRun, in inputs, start time.Time, out outc
 	r.record(func() {
 		if err != nil {
 			st.Status, st.Detail = "failed", err.Error()
-			fmt.Fprintf(r.opts.Out, "%-18s failed after %.1fs\n", s.label(ar), st.Seconds)
+			fmt.Fprintf(r.console(ar), "%-18s failed after %.1fs\n", s.label(ar), st.Seconds)
 		} else {
 			if len(in) > 0 {
 				st.Key, st.Inputs = in.key(), in
@@ -216,7 +228,7 @@ func (r *run) finish(s *stage, ar *archRun, in inputs, start time.Time, out outc
 				return slices.ContainsFunc(out.outputs, func(o manifest.File) bool { return o.Name == f.Name && o.Arch == f.Arch })
 			})
 			r.st.outputs = append(r.st.outputs, out.outputs...)
-			fmt.Fprintf(r.opts.Out, "%-18s %s (%.1fs)\n", s.label(ar), out.detail, st.Seconds)
+			fmt.Fprintf(r.console(ar), "%-18s %s (%.1fs)\n", s.label(ar), out.detail, st.Seconds)
 		}
 		r.m.Stages = append(r.m.Stages, out.carried...)
 		r.m.Stages = append(r.m.Stages, st)

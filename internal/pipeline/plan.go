@@ -27,6 +27,9 @@ type Options struct {
 	Runner   runner.Runner
 	// Force runs every stage, even those whose inputs did not change since the last run.
 	Force bool
+	// Sequential runs each arch through the build rows in turn, never one arch's boot beside
+	// another's compile (see overlapped): to compare, or to read one arch's log at a time.
+	Sequential bool
 	// Arches, when set, are the only arches run builds and boots (every arch is still configured).
 	Arches []string
 	// Payloads: kbuild verify packages its rebuild too and compares the payloads.

@@ -85,7 +85,7 @@ func buildBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 // only what changed: nothing to expect. Only a build from an empty tree (startsFromEmpty) records
 // its count, so a resumed build's few commands never become the next expectation.
 func (r *run) buildProgress(ar *archRun) *buildProgress {
-	p := &buildProgress{log: ar.log, term: r.live(), label: "build [" + ar.a.Name + "]", start: time.Now()}
+	p := &buildProgress{log: ar.log, term: r.live(ar), label: "build [" + ar.a.Name + "]", start: time.Now()}
 	p.fromEmpty = startsFromEmpty(ar.tree.Out)
 	if _, err := os.Stat(filepath.Join(ar.tree.Out, "vmlinux")); os.IsNotExist(err) {
 		on := 0
@@ -118,10 +118,14 @@ func (r *run) copyOutputs(ar *archRun) (outcome, error) {
 	return out, nil
 }
 
-// live is where live progress goes: opts.Progress, or nowhere while arches build in parallel
-// (two bars on one line would be noise; each stage still gets its line).
-func (r *run) live() io.Writer {
+// live is where live progress goes: opts.Progress, or nowhere while arches build in parallel or
+// while the arch's lines are held behind another's (two bars on one line would be noise; each
+// stage still gets its line).
+func (r *run) live(ar *archRun) io.Writer {
 	if r.parallel {
+		return nil
+	}
+	if l, ok := ar.console.(archLines); ok && !l.isLive() {
 		return nil
 	}
 	return r.opts.Progress

@@ -29,9 +29,9 @@ var stages = []*stage{
 		derives: headersDerives, outputs: []string{"headers"}, body: headersBody, describe: describeHeaders, rehearse: rehearseHeaders},
 	{name: "initrd", perArch: true, parallel: true, in: building, // a test artifact: never shipped
 		declares: initrdDeclares, derives: initrdDerives, outputs: []string{"initrd"}, body: initrdBody, describe: describeInitrd, rehearse: rehearseInitrd},
-	{name: "boot", perArch: true, parallel: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
+	{name: "boot", perArch: true, parallel: true, light: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
 		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot, rehearse: rehearseBoot},
-	{name: "conformance", perArch: true, parallel: true, after: []string{"build", "modules"}, in: inRun | inStatus | inPlan, applies: wantsConformance,
+	{name: "conformance", perArch: true, parallel: true, light: true, after: []string{"build", "modules"}, in: inRun | inStatus | inPlan, applies: wantsConformance,
 		declares: conformanceDeclares, derives: conformanceDerives, restore: conformanceRestore, body: conformanceBody,
 		describe: describeConformance, rehearse: rehearseConformance},
 	{name: "assemble", perArch: true, after: []string{"branch"}, in: inAssemble, body: assembleBody},
@@ -45,6 +45,9 @@ type stage struct {
 	// perArch: the stage runs once per arch; everyArch: for every arch of the plan, even when
 	// the run builds fewer (--arch); parallel: arches may run it at the same time.
 	perArch, everyArch, parallel bool
+	// light: the stage keeps one core busy at most (qemu's one emulated CPU thread), so on a
+	// machine too small to build arches side by side, the next arch compiles beside it.
+	light bool
 	after                        []string // the stages whose results it reads
 	in                           mode     // the modes that walk it
 	// ships: its inputs shape what is released, so they go into the release's InputsDigest.

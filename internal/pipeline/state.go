@@ -78,6 +78,8 @@ type archRun struct {
 	module      string // modules: the module the boot test loads from it
 	// keys are the cache keys of this arch's stages so far, which the stages after them build on.
 	keys map[string]string
+	// console takes the arch's lines while arches overlap (overlapped); nil: the run's Out.
+	console io.Writer
 }
 
 // commitTS is the upstream commit's time: the time stamped on everything built from it.
