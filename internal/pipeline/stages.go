@@ -48,8 +48,8 @@ type stage struct {
 	// light: the stage keeps one core busy at most (qemu's one emulated CPU thread), so on a
 	// machine too small to build arches side by side, the next arch compiles beside it.
 	light bool
-	after                        []string // the stages whose results it reads
-	in                           mode     // the modes that walk it
+	after []string // the stages whose results it reads
+	in    mode     // the modes that walk it
 	// ships: its inputs shape what is released, so they go into the release's InputsDigest.
 	ships bool
 	// applies says whether the stage has anything to do; when not, why (or "" to say nothing).
