@@ -11,10 +11,11 @@ import (
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
-// canOverlap: at least two arches, a light row in the group for the next arch to compile
+// canOverlap: kbuild run (the other walks describe, compare or rebuild, and boot nothing beside
+// a compile), at least two arches, a light row in the group for the next arch to compile
 // beside, and no --sequential.
 func (r *run) canOverlap(arches []*archRun, group []*stage) bool {
-	return len(arches) >= 2 && !r.opts.Sequential && slices.ContainsFunc(group, func(s *stage) bool { return s.light })
+	return r.mode == inRun && len(arches) >= 2 && !r.opts.Sequential && slices.ContainsFunc(group, func(s *stage) bool { return s.light })
 }
 
 // overlapped runs the arches through the group in order, one compile at a time, on a machine
