@@ -225,7 +225,7 @@ func (l *loader) file(rel string, outer []block) error {
 		case kw == "help" || kw == "---help---":
 			helpMin, helpFirst = 0, true
 		case kw == "depends":
-			e, err := ParseExpr(strings.TrimSpace(strings.TrimPrefix(rest, "on")))
+			e, err := dependsOn(strings.TrimSpace(strings.TrimPrefix(rest, "on")))
 			if err != nil {
 				return fmt.Errorf("%s: %w", where(), err)
 			}
@@ -279,6 +279,21 @@ func (l *loader) file(rel string, outer []block) error {
 }
 
 // splitIf splits `X if COND` at the "if" that is not inside quotes.
+// dependsOn parses what follows "depends on": an expression, or since Linux 7.0 a conditional
+// dependency "X if Y", which the kernel's parser makes "!Y || X": X is required only where Y holds.
+func dependsOn(s string) (Expr, error) {
+	dep, cond := splitIf(s)
+	e, err := ParseExpr(dep)
+	if err != nil || cond == "" {
+		return e, err
+	}
+	c, err := ParseExpr(cond)
+	if err != nil {
+		return nil, fmt.Errorf("the condition of %q: %w", s, err)
+	}
+	return &binExpr{op: "||", l: &notExpr{x: c}, r: e}, nil
+}
+
 func splitIf(s string) (head, cond string) {
 	inQuote := false
 	for i := 0; i < len(s); i++ {

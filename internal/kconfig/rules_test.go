@@ -68,6 +68,11 @@ config VSOCKETS_LOOPBACK
 config HYPERV
 	tristate "Hyper-V"
 	depends on X86 && (ACPI || !X86)
+
+config USB_CDNS3
+	tristate "Cadence USB3 (a conditional dependency, as Linux 7.x writes them)"
+	depends on USB if !USB_GADGET
+	depends on NET
 `,
 	}
 	for name, text := range files {
@@ -121,6 +126,31 @@ func TestRulesReadTheKconfigLanguage(t *testing.T) {
 	}
 	if got := r.Symbols["HYPERV"].Defs[0].Depends.Explain(final); got != "X86 [=y] && (ACPI [=n] || !X86 [=y])" {
 		t.Errorf("HYPERV depends = %q", got)
+	}
+}
+
+// Linux 7.x: "depends on X if Y" is the kernel parser's "!Y || X", X needed only where Y holds.
+func TestConditionalDependency(t *testing.T) {
+	r, err := LoadRules(fakeKconfig(t), "x86")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := r.Symbols["USB_CDNS3"].Defs[0].Depends
+	for _, tc := range []struct {
+		config string
+		want   int
+	}{
+		{"CONFIG_NET=y\n", 0},                      // no gadget: USB needed, and off
+		{"CONFIG_NET=y\nCONFIG_USB=m\n", 1},        // USB as a module: at most m
+		{"CONFIG_NET=y\nCONFIG_USB_GADGET=y\n", 2}, // a gadget: USB not needed
+		{"CONFIG_USB_GADGET=y\n", 0},               // the plain dependency still holds
+	} {
+		if got := dep.Eval(mustParse(t, tc.config, ".config")); got != tc.want {
+			t.Errorf("USB_CDNS3's dependency under %q = %d, want %d (%s)", tc.config, got, tc.want, dep.Explain(mustParse(t, tc.config, ".config")))
+		}
+	}
+	if got, want := dep.Explain(mustParse(t, "CONFIG_NET=y\n", ".config")), "!!USB_GADGET [=n] || USB [=n]"; !strings.Contains(got, "USB_GADGET [=n]") || !strings.Contains(got, "USB [=n]") {
+		t.Errorf("explained as %q, want both symbols named (like %q)", got, want)
 	}
 }
 
@@ -224,6 +254,7 @@ var explainNotes = regexp.MustCompile(` \[=[^\]]*\]`)
 func FuzzLoadRules(f *testing.F) {
 	f.Add("config A\n\tbool \"a\" if B\n\tdepends on C && !D\n\tselect E if F\n\thelp\n\t  text\nif G\nconfig H\n\ttristate\nendif\n")
 	f.Add("source \"Kconfig\"\n")
+	f.Add("config U\n\ttristate \"u\"\n\tdepends on USB if !USB_GADGET\n\tdepends on (A || B) if C = y\n")
 	f.Add("menu \"m\"\n\tdepends on X\nchoice\nconfig Y\n\tbool \"y\"\nendchoice\nendmenu\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		root := t.TempDir()
