@@ -93,6 +93,27 @@ var tree1 = []entry{
 	{name: "linux-6.12.1/scripts/link", link: "config", typ: tar.TypeSymlink, mode: 0o777},
 }
 
+// releaseTree is tree1 under linux-6.12.<sublevel>/, its Makefile saying 6.12.<says>.
+func releaseTree(sublevel, says int) []entry {
+	tree := make([]entry, len(tree1))
+	for i, e := range tree1 {
+		e.name = strings.Replace(e.name, "linux-6.12.1/", fmt.Sprintf("linux-6.12.%d/", sublevel), 1)
+		if strings.HasSuffix(e.name, "/Makefile") {
+			e.body = kernelMakefile(says)
+		}
+		tree[i] = e
+	}
+	return tree
+}
+
+// serveTarball puts release v's tarball of entries and its signature by key under base.
+func serveTarball(t *testing.T, key *openpgp.Entity, base, v string, entries []entry) {
+	t.Helper()
+	tarball := makeTar(t, entries)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-"+v+".tar.xz"), xzBytes(t, tarball), 0o644)
+	os.WriteFile(filepath.Join(base, "v6.x/linux-"+v+".tar.sign"), sign(t, key, tarball), 0o644)
+}
+
 // kernelOrg serves base/v6.x/linux-6.12.1.tar.xz (+ .tar.sign) as kernel.org lays them out.
 func kernelOrg(t *testing.T, key *openpgp.Entity, tarball []byte, signed []byte) string {
 	t.Helper()
@@ -250,17 +271,7 @@ func TestUnpackFallsBackOnlyForAMissingPatch(t *testing.T) {
 	key := newKey(t, "stable")
 	trust := Trust{Keyring: keyring(t, key)}
 	base := kernelOrg(t, key, makeTar(t, tree1), makeTar(t, tree1))
-	tree2 := make([]entry, len(tree1))
-	for i, e := range tree1 {
-		e.name = strings.Replace(e.name, "linux-6.12.1/", "linux-6.12.2/", 1)
-		if e.name == "linux-6.12.2/Makefile" {
-			e.body = kernelMakefile(2)
-		}
-		tree2[i] = e
-	}
-	tar2 := makeTar(t, tree2)
-	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.xz"), xzBytes(t, tar2), 0o644)
-	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.sign"), sign(t, key, tar2), 0o644)
+	serveTarball(t, key, base, "6.12.2", releaseTree(2, 2))
 	ctx, cache := context.Background(), t.TempDir()
 
 	if _, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "tarball" {
@@ -300,14 +311,7 @@ func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 6.12.1's genuine tarball, renamed and signed as 6.12.9: refused, nothing left in the cache.
-	renamed := make([]entry, len(tree1))
-	for i, e := range tree1 {
-		e.name = strings.Replace(e.name, "linux-6.12.1/", "linux-6.12.9/", 1)
-		renamed[i] = e
-	}
-	tar9 := makeTar(t, renamed)
-	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.9.tar.xz"), xzBytes(t, tar9), 0o644)
-	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.9.tar.sign"), sign(t, key, tar9), 0o644)
+	serveTarball(t, key, base, "6.12.9", releaseTree(9, 1))
 	_, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.9"), trust)
 	if !errors.Is(err, ErrWrongTree) || !strings.Contains(err.Error(), "linux-6.12.9.tar.xz holds Linux 6.12.1") {
 		t.Errorf("Unpack(6.12.1's tarball as 6.12.9) = %v; want ErrWrongTree", err)
@@ -319,17 +323,7 @@ func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
 	// The genuine 6.12.1 -> 2 patch served as 6.12.2 -> 3 over a 6.12.2 tree: it applies in
 	// reverse ("already upstream"), which must not make a 6.12.3. With no 6.12.3 tarball either,
 	// the release is refused.
-	tree2 := make([]entry, len(tree1))
-	for i, e := range tree1 {
-		e.name = strings.Replace(e.name, "linux-6.12.1/", "linux-6.12.2/", 1)
-		if e.name == "linux-6.12.2/Makefile" {
-			e.body = kernelMakefile(2)
-		}
-		tree2[i] = e
-	}
-	tar2 := makeTar(t, tree2)
-	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.xz"), xzBytes(t, tar2), 0o644)
-	os.WriteFile(filepath.Join(base, "v6.x/linux-6.12.2.tar.sign"), sign(t, key, tar2), 0o644)
+	serveTarball(t, key, base, "6.12.2", releaseTree(2, 2))
 	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust); err != nil {
 		t.Fatal(err)
 	}

@@ -120,12 +120,7 @@ func CheckCommitRelease(c *object.Commit, want version.Release, from string) err
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, maxMakefile+1))
-	if err != nil {
-		return err
-	}
-	return checkRelease(data, want, from)
+	return checkReleaseFrom(r, want, from)
 }
 
 // CheckTreeRelease refuses a tree on disk whose Makefile is not release want's. The Makefile must
@@ -143,8 +138,14 @@ func CheckTreeRelease(dir string, want version.Release, from string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxMakefile+1))
+	return checkReleaseFrom(f, want, from)
+}
+
+// checkReleaseFrom is checkRelease of a Makefile read from r (closed after), at most one byte
+// more than any kernel's so that a larger one is refused as such.
+func checkReleaseFrom(r io.ReadCloser, want version.Release, from string) error {
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, maxMakefile+1))
 	if err != nil {
 		return err
 	}
