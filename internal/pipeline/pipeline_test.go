@@ -587,6 +587,35 @@ func TestStepBackToAPulledPointRelease(t *testing.T) {
 	}
 }
 
+// A work dir used by another profile in between: each profile's trees and outputs are its own, so
+// the first profile's next run finds every stage up to date, with the same bytes.
+func TestAnotherProfileInBetweenLeavesTheWorkDirReusable(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
+	other := *l
+	other.Name = "other"
+	work := t.TempDir()
+	_, first, _, err := runLine(t, l, work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, m, _, err := runLine(t, &other, work); err != nil || m.Profile != "other" {
+		t.Fatalf("run of the other profile: %v (%+v)", err, m)
+	}
+	_, again, fake, err := runLine(t, l, work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range again.Stages {
+		if st.Name != "fetch" && st.Status != "skipped" {
+			t.Errorf("after another profile's run, stage %s [%s] is %s, not up to date: %s", st.Name, st.Arch, st.Status, st.Detail)
+		}
+	}
+	if len(fake.makes) != 0 || !slices.Equal(first.Outputs, again.Outputs) {
+		t.Errorf("after another profile's run: make %v; outputs %v, first %v", fake.makes, again.Outputs, first.Outputs)
+	}
+}
+
 // A signed tag whose tree's Makefile names another release is refused by fetch, in one line,
 // before anything is configured or built; with allow_unsigned too.
 func TestFetchRefusesATreeThatIsNotItsTagsRelease(t *testing.T) {
