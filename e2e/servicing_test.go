@@ -56,11 +56,15 @@ func stageKernelOrg(real, dir string, withNewest bool) error {
 		if e.Name() == "releases.json" {
 			continue
 		}
-		link := filepath.Join(dir, e.Name())
-		if _, err := os.Lstat(link); err == nil {
+		link, target := filepath.Join(dir, e.Name()), filepath.Join(real, e.Name())
+		if now, err := os.Readlink(link); err == nil && now == target {
 			continue
 		}
-		if err := os.Symlink(filepath.Join(real, e.Name()), link); err != nil {
+		// Absent, or left by a kernel.org at another path (a cache folder moved): made anew.
+		if err := os.RemoveAll(link); err != nil {
+			return err
+		}
+		if err := os.Symlink(target, link); err != nil {
 			return err
 		}
 	}
