@@ -138,7 +138,7 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 	var up *advertised // upstream's tag, once asked
 	if ref, err := m.repo.Reference(refName, false); err == nil {
 		if _, err := m.Resolve(ref); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+			return nil, err // damage or a refusal, as Resolve says
 		}
 		remote, err := m.remoteTag(ctx, refName)
 		switch {
@@ -208,7 +208,7 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 func (m *Mirror) fetched(res *Fetched, ref *plumbing.Reference, incremental bool) (*Fetched, error) {
 	tagged, err := m.Resolve(ref)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+		return nil, err // damage or a refusal, as Resolve says
 	}
 	commitRef := plumbing.NewHashReference(plumbing.ReferenceName(commitRefs+ref.Name().Short()), tagged.Commit.Hash)
 	if err := m.repo.Storer.SetReference(commitRef); err != nil {
@@ -298,23 +298,66 @@ type Tagged struct {
 	Commit *object.Commit
 }
 
-// Resolve follows a tag reference to its tag object (if annotated) and commit.
+// Resolve follows a tag reference to its tag object (if annotated) and commit. An object the
+// mirror cannot read is ErrDamaged; a tag that does not name a commit directly (a tag of a tag,
+// of a tree) is ErrUntrusted: that is what upstream sent, and fetching it again would bring the
+// same thing, so it must never be taken for damage.
 func (m *Mirror) Resolve(ref *plumbing.Reference) (*Tagged, error) {
+	name := ref.Name().Short()
 	tag, err := m.repo.TagObject(ref.Hash())
 	switch {
 	case err == nil:
-		c, err := tag.Commit()
+		if err := m.tagsACommit(name, tag); err != nil {
+			return nil, err
+		}
+		c, err := m.repo.CommitObject(tag.Target)
 		if err != nil {
-			return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+			return nil, fmt.Errorf("%w: tag %s: its commit %s: %v", ErrDamaged, name, tag.Target, err)
 		}
 		return &Tagged{Tag: tag, Commit: c}, nil
 	case errors.Is(err, plumbing.ErrObjectNotFound):
 		c, err := m.repo.CommitObject(ref.Hash())
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			if o, oerr := m.repo.Storer.EncodedObject(plumbing.AnyObject, ref.Hash()); oerr == nil {
+				return nil, fmt.Errorf("%w: %s names a %s (%s), not a commit or a tag of one", ErrUntrusted, name, o.Type(), ref.Hash())
+			}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+			return nil, fmt.Errorf("%w: tag %s: %v", ErrDamaged, name, err)
 		}
 		return &Tagged{Commit: c}, nil
 	default:
-		return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+		return nil, fmt.Errorf("%w: tag %s: %v", ErrDamaged, name, err)
 	}
+}
+
+// tagsACommit refuses a tag object whose target is not a commit. A kernel.org release tag names
+// its commit; a signed tag of another tag would lend one signature to whatever the inner tag
+// says, so it is refused as what it is, naming both.
+func (m *Mirror) tagsACommit(name string, tag *object.Tag) error {
+	switch tag.TargetType {
+	case plumbing.CommitObject:
+		return nil
+	case plumbing.TagObject:
+		inner := "not in the mirror"
+		if t, err := m.repo.TagObject(tag.Target); err == nil {
+			inner = "named " + t.Name
+		}
+		return fmt.Errorf("%w: %s (tag object %s) is a tag of another tag, %s (%s): a release tag names its commit directly, so it is refused; ask upstream why",
+			ErrUntrusted, name, tag.Hash.String()[:12], tag.Target.String()[:12], inner)
+	}
+	return fmt.Errorf("%w: %s (tag object %s) tags a %s (%s), not a commit: a release tag names its commit",
+		ErrUntrusted, name, tag.Hash.String()[:12], tag.TargetType, tag.Target.String()[:12])
+}
+
+// Forget removes a refused tag from the mirror: its tag ref and the commit ref kept for it (see
+// commitRefs), so nothing later takes it for a release fetched and found fine, nor offers its
+// commit as a base. The objects stay (unreferenced); the next fetch of the tag starts over.
+func (m *Mirror) Forget(tag string) error {
+	for _, name := range []plumbing.ReferenceName{plumbing.NewTagReferenceName(tag), plumbing.ReferenceName(commitRefs + tag)} {
+		if err := m.repo.Storer.RemoveReference(name); err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return fmt.Errorf("mirror %s: removing the refused %s: %w", m.Dir, name, err)
+		}
+	}
+	return nil
 }

@@ -20,6 +20,13 @@ import (
 // ErrUntrusted is wrapped by every refusal to trust a tag.
 var ErrUntrusted = errors.New("untrusted tag")
 
+// Refused says whether err is a refusal of what upstream sent (an untrusted tag, a tree that is
+// not its release): such an error is never damage to repair by fetching again, and the tag it
+// concerns is forgotten by the mirror.
+func Refused(err error) bool {
+	return errors.Is(err, ErrUntrusted) || errors.Is(err, ErrWrongTree)
+}
+
 // VerifyTag checks that the release tag is annotated and signed by a key in the keyring file,
 // and, when signers is not empty, that the key is one of those fingerprints. It returns the
 // signer's fingerprint (upper-case hex).
