@@ -25,6 +25,9 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 	}
 	defer unlock()
 	mirror.AllowLightweight = r.plan.Line.Upstream.AllowUnsigned
+	if u := r.plan.Line.Upstream; !u.AllowUnsigned {
+		mirror.Trust = &upstream.Trust{Keyring: u.Keyring, Signers: u.Signers}
+	}
 	if mirror.Repaired != "" {
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "REPAIR", mirror.Repaired)
 	}

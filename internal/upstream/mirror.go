@@ -30,7 +30,11 @@ type Mirror struct {
 	// AllowLightweight lets a lightweight tag be fetched (allow_unsigned); otherwise one is
 	// refused from upstream's advertisement, before anything is fetched.
 	AllowLightweight bool
-	repo             *git.Repository
+	// Trust, when set, is checked against upstream's tag object before the tag's tree is
+	// fetched (ReadRemoteTag): a release signed by a key not trusted costs a few KB, not the
+	// whole tree. nil (allow_unsigned) skips it. The caller still verifies what was fetched.
+	Trust *Trust
+	repo  *git.Repository
 }
 
 // OpenMirror opens (creating if needed) the mirror of url under cacheDir, holding an exclusive
@@ -151,6 +155,11 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 		}
 		res.Retagged, up = ref.Hash().String(), &remote
 	}
+	if m.Trust != nil {
+		if err := m.trustBeforeFetch(ctx, tag); err != nil {
+			return nil, err
+		}
+	}
 	base := m.earlierRelease(rel)
 	depth := 1
 	if base != "" {
@@ -202,6 +211,32 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 		return nil, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
 	}
 	return m.fetched(res, ref, base != "")
+}
+
+// trustBeforeFetch reads upstream's tag object alone and refuses the tag, forgetting any copy the
+// mirror holds, when the object does not verify: who signed a release is in its tag object, so
+// there is no need to fetch the tree to refuse it. Upstream could still change the tag between
+// this and the fetch; what is fetched is verified again by the caller.
+func (m *Mirror) trustBeforeFetch(ctx context.Context, tag string) error {
+	rt, err := ReadRemoteTag(ctx, m.URL, tag)
+	if err != nil {
+		return fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
+	}
+	if !rt.Annotated {
+		err = m.checkAnnotated(tag, false)
+	} else {
+		_, err = VerifyTagObject(rt.Tag, tag, *m.Trust)
+	}
+	if err == nil {
+		return nil
+	}
+	if ferr := m.Forget(tag); ferr != nil {
+		return fmt.Errorf("%w (and %v)", err, ferr)
+	}
+	if rt.Annotated {
+		return fmt.Errorf("%w (decided from the tag object alone: %d bytes of pack read, its tree not fetched)", err, rt.Received)
+	}
+	return err
 }
 
 // fetched records the commit of a tag just fetched (see commitRefs).
@@ -307,7 +342,11 @@ func (m *Mirror) Resolve(ref *plumbing.Reference) (*Tagged, error) {
 	tag, err := m.repo.TagObject(ref.Hash())
 	switch {
 	case err == nil:
-		if err := m.tagsACommit(name, tag); err != nil {
+		inner := ""
+		if t, err := m.repo.TagObject(tag.Target); err == nil {
+			inner = t.Name
+		}
+		if err := tagsACommit(name, tag, inner); err != nil {
 			return nil, err
 		}
 		c, err := m.repo.CommitObject(tag.Target)
@@ -329,25 +368,6 @@ func (m *Mirror) Resolve(ref *plumbing.Reference) (*Tagged, error) {
 	default:
 		return nil, fmt.Errorf("%w: tag %s: %v", ErrDamaged, name, err)
 	}
-}
-
-// tagsACommit refuses a tag object whose target is not a commit. A kernel.org release tag names
-// its commit; a signed tag of another tag would lend one signature to whatever the inner tag
-// says, so it is refused as what it is, naming both.
-func (m *Mirror) tagsACommit(name string, tag *object.Tag) error {
-	switch tag.TargetType {
-	case plumbing.CommitObject:
-		return nil
-	case plumbing.TagObject:
-		inner := "not in the mirror"
-		if t, err := m.repo.TagObject(tag.Target); err == nil {
-			inner = "named " + t.Name
-		}
-		return fmt.Errorf("%w: %s (tag object %s) is a tag of another tag, %s (%s): a release tag names its commit directly, so it is refused; ask upstream why",
-			ErrUntrusted, name, tag.Hash.String()[:12], tag.Target.String()[:12], inner)
-	}
-	return fmt.Errorf("%w: %s (tag object %s) tags a %s (%s), not a commit: a release tag names its commit",
-		ErrUntrusted, name, tag.Hash.String()[:12], tag.TargetType, tag.Target.String()[:12])
 }
 
 // Forget removes a refused tag from the mirror: its tag ref and the commit ref kept for it (see
