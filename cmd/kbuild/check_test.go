@@ -75,22 +75,27 @@ profiles:
 	return filepath.Join(dir, "pipeline.yaml")
 }
 
-// TestCheckRelease: check --release of a release upstream does not have is a bad argument (2)
-// naming the tag and the repository, not "run to build it".
+// TestCheckRelease: check or plan --release of a release upstream does not have is a bad
+// argument (2) naming the tag, the repository and the series' tags it has, not "run to build it"
+// or a whole plan.
 func TestCheckRelease(t *testing.T) {
 	korg := kernelOrg(t)
 	config := smokeLine(t, korg, "")
+	noTag := "release 6.12.9: file://" + korg + "/linux.git has no tag v6.12.9 (the tags of 6.12 it has: v6.12.2, v6.12.1)"
 	for _, tc := range []struct {
+		cmd     string
 		release string
 		code    int
 		stdout  string
 		stderr  string
 	}{
-		{release: "6.12.9", code: 2, stderr: "release 6.12.9: file://" + korg + "/linux.git has no tag v6.12.9 (the newest of 6.12 there is 6.12.2)"},
-		{release: "6.12.1", code: 0, stdout: "upstream 6.12.1; nothing built yet: run to build it"},
+		{cmd: "check", release: "6.12.9", code: 2, stderr: noTag},
+		{cmd: "check", release: "6.12.1", code: 0, stdout: "upstream 6.12.1; nothing built yet: run to build it"},
+		{cmd: "plan", release: "6.12.9", code: 2, stderr: noTag},
+		{cmd: "plan", release: "6.12.1", code: 0, stdout: "upstream v6.12.1 (given by --release"},
 	} {
 		var stdout, stderr bytes.Buffer
-		args := []string{"check", "--config", config, "--profile", "smoke", "--release", tc.release,
+		args := []string{tc.cmd, "--config", config, "--profile", "smoke", "--release", tc.release,
 			"--work-dir", t.TempDir(), "--cache-dir", t.TempDir()}
 		code := run(context.Background(), args, &stdout, &stderr)
 		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {

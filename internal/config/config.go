@@ -396,9 +396,14 @@ func (l *Line) Track() version.Track {
 	return t
 }
 
-// Source is where the line's releases are listed.
+// Source is where the line's releases are listed, and whom a release tag must be signed by
+// (none with allow_unsigned).
 func (l *Line) Source() upstream.Source {
-	return upstream.Source{Kind: l.Upstream.Resolve, ReleasesURL: l.Upstream.Releases, GitURL: l.Upstream.Git}
+	src := upstream.Source{Kind: l.Upstream.Resolve, ReleasesURL: l.Upstream.Releases, GitURL: l.Upstream.Git}
+	if !l.Upstream.AllowUnsigned {
+		src.Trust = &upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
+	}
+	return src
 }
 
 type validator struct {

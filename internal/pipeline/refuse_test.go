@@ -144,3 +144,49 @@ func TestOnlyDamageIsRepaired(t *testing.T) {
 		}
 	}
 }
+
+// With resolve: tags, check and plan choose the release fetch would take: newer tags it would
+// refuse (a lightweight one, one signed by a stranger) are passed over and named, so a cron
+// `check && run` builds the newest trusted release instead of failing on every run.
+func TestCheckAndPlanPassOverTagsFetchWouldRefuse(t *testing.T) {
+	korg, _ := upstreamFixtureKey(t)
+	repo, err := git.PlainOpen(filepath.Join(korg, "linux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := openpgp.NewEntity("stranger", "", "stranger@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1763726161, 0)}
+	c119 := commitRelease(t, repo, filepath.Join(korg, "linux"), 119)
+	if _, err := repo.CreateTag("v6.12.119", c119, &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.119", SignKey: stranger}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.CreateTag("v6.12.120", commitRelease(t, repo, filepath.Join(korg, "linux"), 120), nil); err != nil {
+		t.Fatal(err)
+	}
+	l := lineWith(t, korg, ", resolve: tags", map[string]string{"frag.config": "", "series": ""})
+	work := t.TempDir()
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache")}
+	res, err := Check(context.Background(), l, opts)
+	if err != nil || res.Upstream.String() != "6.12.118" || len(res.Refused) != 2 {
+		t.Fatalf("Check = %+v, %v; want 6.12.118, refusing v6.12.120 and v6.12.119", res, err)
+	}
+	var out bytes.Buffer
+	res.Print(&out)
+	for _, want := range []string{"refused  untrusted tag: v6.12.120 is a lightweight tag", "refused  untrusted tag: v6.12.119 is signed by key", "upstream 6.12.118; nothing built yet"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check printed:\n%s\nwant %q", out.String(), want)
+		}
+	}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil || plan.Release.String() != "6.12.118" {
+		t.Fatalf("NewPlan = %v; want 6.12.118", err)
+	}
+	out.Reset()
+	plan.Print(&out)
+	if !strings.Contains(out.String(), "upstream v6.12.118 (") || !strings.Contains(out.String(), "refused  untrusted tag: v6.12.120") {
+		t.Errorf("plan printed:\n%s", out.String())
+	}
+}

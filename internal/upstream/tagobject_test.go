@@ -98,3 +98,70 @@ func TestUntrustedTagIsRefusedBeforeItsTree(t *testing.T) {
 		})
 	}
 }
+
+// With resolve: tags, the newest tag is taken only if fetch would take it: newer tags that are
+// lightweight, unsigned or signed by a stranger are passed over and named, and a keyring that
+// trusts none of them is an error naming each.
+func TestResolveTagsTakesTheNewestThatVerifies(t *testing.T) {
+	greg, mallory, nobody := newKey(t, "greg"), newKey(t, "mallory"), newKey(t, "nobody")
+	dir := filepath.Join(t.TempDir(), "linux")
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("SUBLEVEL = 1\n"), 0o644)
+	wt.Add("Makefile")
+	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1700000000, 0)}
+	head, err := wt.Commit("Linux", &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, opts := range map[string]*git.CreateTagOptions{
+		"v6.12.1": {Tagger: sig, Message: "Linux 6.12.1", SignKey: greg},
+		"v6.12.2": {Tagger: sig, Message: "Linux 6.12.2", SignKey: mallory},
+		"v6.12.3": nil, // lightweight
+		"v6.12.4": {Tagger: sig, Message: "Linux 6.12.4"},
+	} {
+		if _, err := repo.CreateTag(tag, head, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	track, _ := version.ParseTrack("6.12")
+	url := "file://" + dir
+	cases := []struct {
+		name    string
+		trust   *Trust
+		want    string
+		refused []string
+		err     string
+	}{
+		{"allow_unsigned", nil, "6.12.4", nil, ""},
+		{"greg's keyring", &Trust{Keyring: keyring(t, greg)}, "6.12.1",
+			[]string{"v6.12.4 is not signed", "v6.12.3 is a lightweight tag", "v6.12.2 is signed by key"}, ""},
+		{"mallory's keyring", &Trust{Keyring: keyring(t, mallory)}, "6.12.2",
+			[]string{"v6.12.4 is not signed", "v6.12.3 is a lightweight tag"}, ""},
+		{"nobody's keyring", &Trust{Keyring: keyring(t, nobody)}, "", nil,
+			"none of the newest 4 tags of 6.12 in " + url + " verifies"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Resolve(ctx, Source{Kind: "tags", GitURL: url, Trust: c.trust}, track, "")
+			if c.err != "" {
+				if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "v6.12.1 is signed by key") {
+					t.Errorf("Resolve = %+v, %v; want ErrUntrusted containing %q and each tag", got, err, c.err)
+				}
+				return
+			}
+			if err != nil || got.Release.String() != c.want || len(got.Refused) != len(c.refused) {
+				t.Fatalf("Resolve = %+v, %v; want %s, refusing %v", got, err, c.want, c.refused)
+			}
+			for i, want := range c.refused {
+				if !errors.Is(got.Refused[i], ErrUntrusted) || !strings.Contains(got.Refused[i].Error(), want) {
+					t.Errorf("refused[%d] = %v; want ErrUntrusted containing %q", i, got.Refused[i], want)
+				}
+			}
+		})
+	}
+}
