@@ -9,15 +9,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // kernelOrg makes what the smoke profile reads from KERNEL_ORG: linux.git, a real repository
-// holding v6.12.1 and v6.12.2 as annotated tags, and a releases.json naming 6.12.2.
+// holding v6.12.1 and v6.12.2 as annotated tags signed by the key in keys.asc, and a
+// releases.json naming 6.12.2.
 func kernelOrg(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	key, err := openpgp.NewEntity("stable", "", "stable@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ring bytes.Buffer
+	w, err := armor.Encode(&ring, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key.Serialize(w)
+	w.Close()
+	if err := os.WriteFile(filepath.Join(dir, "keys.asc"), ring.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	repo, err := git.PlainInit(filepath.Join(dir, "linux.git"), false)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +51,7 @@ func kernelOrg(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := repo.CreateTag("v"+rel, h, &git.CreateTagOptions{Tagger: sig, Message: "Linux " + rel}); err != nil {
+		if _, err := repo.CreateTag("v"+rel, h, &git.CreateTagOptions{Tagger: sig, Message: "Linux " + rel, SignKey: key}); err != nil {
 			t.Fatal(err)
 		}
 	}
