@@ -9,15 +9,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // kernelOrg makes what the smoke profile reads from KERNEL_ORG: linux.git, a real repository
-// holding v6.12.1 and v6.12.2 as annotated tags, and a releases.json naming 6.12.2.
+// holding v6.12.1 and v6.12.2 as annotated tags signed by the key in keys.asc, and a
+// releases.json naming 6.12.2.
 func kernelOrg(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	key, err := openpgp.NewEntity("stable", "", "stable@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ring bytes.Buffer
+	w, err := armor.Encode(&ring, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key.Serialize(w)
+	w.Close()
+	if err := os.WriteFile(filepath.Join(dir, "keys.asc"), ring.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	repo, err := git.PlainInit(filepath.Join(dir, "linux.git"), false)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +51,7 @@ func kernelOrg(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := repo.CreateTag("v"+rel, h, &git.CreateTagOptions{Tagger: sig, Message: "Linux " + rel}); err != nil {
+		if _, err := repo.CreateTag("v"+rel, h, &git.CreateTagOptions{Tagger: sig, Message: "Linux " + rel, SignKey: key}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,22 +93,27 @@ profiles:
 	return filepath.Join(dir, "pipeline.yaml")
 }
 
-// TestCheckRelease: check --release of a release upstream does not have is a bad argument (2)
-// naming the tag and the repository, not "run to build it".
+// TestCheckRelease: check or plan --release of a release upstream does not have is a bad
+// argument (2) naming the tag, the repository and the series' tags it has, not "run to build it"
+// or a whole plan.
 func TestCheckRelease(t *testing.T) {
 	korg := kernelOrg(t)
 	config := smokeLine(t, korg, "")
+	noTag := "release 6.12.9: file://" + korg + "/linux.git has no tag v6.12.9 (the tags of 6.12 it has: v6.12.2, v6.12.1)"
 	for _, tc := range []struct {
+		cmd     string
 		release string
 		code    int
 		stdout  string
 		stderr  string
 	}{
-		{release: "6.12.9", code: 2, stderr: "release 6.12.9: file://" + korg + "/linux.git has no tag v6.12.9 (the newest of 6.12 there is 6.12.2)"},
-		{release: "6.12.1", code: 0, stdout: "upstream 6.12.1; nothing built yet: run to build it"},
+		{cmd: "check", release: "6.12.9", code: 2, stderr: noTag},
+		{cmd: "check", release: "6.12.1", code: 0, stdout: "upstream 6.12.1; nothing built yet: run to build it"},
+		{cmd: "plan", release: "6.12.9", code: 2, stderr: noTag},
+		{cmd: "plan", release: "6.12.1", code: 0, stdout: "upstream v6.12.1 (given by --release"},
 	} {
 		var stdout, stderr bytes.Buffer
-		args := []string{"check", "--config", config, "--profile", "smoke", "--release", tc.release,
+		args := []string{tc.cmd, "--config", config, "--profile", "smoke", "--release", tc.release,
 			"--work-dir", t.TempDir(), "--cache-dir", t.TempDir()}
 		code := run(context.Background(), args, &stdout, &stderr)
 		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {

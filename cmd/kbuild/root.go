@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
+	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -96,6 +98,9 @@ func (g *globals) plan(ctx context.Context) (*pipeline.Plan, pipeline.Options, e
 	}
 	opts := g.options(l)
 	plan, err := pipeline.NewPlan(ctx, l, opts)
+	if errors.Is(err, upstream.ErrNoTag) {
+		err = cli.UsageError{Err: err} // --release or upstream.pin names no release: exit 2, as check
+	}
 	return plan, opts, err
 }
 

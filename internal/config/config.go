@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -396,9 +397,14 @@ func (l *Line) Track() version.Track {
 	return t
 }
 
-// Source is where the line's releases are listed.
+// Source is where the line's releases are listed, and whom a release tag must be signed by
+// (none with allow_unsigned).
 func (l *Line) Source() upstream.Source {
-	return upstream.Source{Kind: l.Upstream.Resolve, ReleasesURL: l.Upstream.Releases, GitURL: l.Upstream.Git}
+	src := upstream.Source{Kind: l.Upstream.Resolve, ReleasesURL: l.Upstream.Releases, GitURL: l.Upstream.Git}
+	if !l.Upstream.AllowUnsigned {
+		src.Trust = &upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
+	}
+	return src
 }
 
 type validator struct {
@@ -482,7 +488,36 @@ func (v *validator) url(key string, val *string, required bool) {
 	if !strings.Contains(expanded, "://") && !filepath.IsAbs(expanded) {
 		expanded = filepath.Join(v.p.Dir(), expanded)
 	}
+	if !v.notCleartext(key, *val, expanded) {
+		return
+	}
 	*val = expanded
+}
+
+// notCleartext refuses a plain http:// URL to any host but this machine's loopback: over it the
+// GitHub token, a pushed release or the code we build (and its signature's keyring) would cross
+// the network in clear, for anyone on the way to read or change. A test server on 127.0.0.1 is
+// fine. raw is the value as written, named when ${VAR} expansion made the URL.
+func (v *validator) notCleartext(key, raw, expanded string) bool {
+	u, err := url.Parse(expanded)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") || loopback(u.Hostname()) {
+		return true
+	}
+	from := ""
+	if raw != expanded {
+		from = fmt.Sprintf(" (from %s)", raw)
+	}
+	v.at(key, "%q%s is plain http to %s: the token, the release or the code fetched would cross the network in clear; use https (plain http is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost)", expanded, from, u.Host)
+	return false
+}
+
+// loopback says whether host is this machine by name or loopback address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // webURL expands ${VAR} references in an optional http(s) URL (GitHub Enterprise's API and
@@ -500,6 +535,7 @@ func (v *validator) webURL(key string, val *string) {
 		v.at(key, "%q is not a URL: %v", expanded, errors.Unwrap(err))
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		v.at(key, "%q is not an http or https URL (such as https://github.example.com/api/v3/)", expanded)
+	case !v.notCleartext(key, *val, expanded):
 	default:
 		*val = expanded
 	}

@@ -290,3 +290,45 @@ func TestFeaturesAreMergedAfterFragmentsBeforeArchFragments(t *testing.T) {
 		t.Errorf("FeaturePolicies() = %q, want %q", rules, wantRules)
 	}
 }
+
+// Plain http:// would send the GitHub token, a pushed release or the code we build in clear:
+// every URL setting refuses it, by file:line and setting, unless the host is loopback (a test
+// server), also when the URL comes from the environment.
+func TestCleartextURLsAreRefusedUnlessLoopback(t *testing.T) {
+	t.Setenv("TEST_KORG", "/srv/korg")
+	dir := fixture(t)
+	upstreamKey := "  git: https://git.kernel.org/stable/linux.git\n"
+	cases := []struct {
+		name, old, new, env string
+		want                []string // each error expected, or none
+	}{
+		{"upstream.git", upstreamKey, "  git: http://git.kernel.org/stable/linux.git\n", "",
+			[]string{`pipeline.yaml:5:8: upstream.git: "http://git.kernel.org/stable/linux.git" is plain http to git.kernel.org`}},
+		{"upstream.releases", "  releases: https://www.kernel.org/releases.json\n", "  releases: http://www.kernel.org/releases.json\n", "",
+			[]string{`pipeline.yaml:4:13: upstream.releases: "http://www.kernel.org/releases.json" is plain http`}},
+		{"upstream.tarballs", upstreamKey, upstreamKey + "  tarballs: HTTP://cdn.kernel.org/pub/linux/kernel\n", "",
+			[]string{`pipeline.yaml:6:13: upstream.tarballs: "HTTP://cdn.kernel.org/pub/linux/kernel" is plain http`}},
+		{"publish", "profiles:\n", "publish:\n  remote: http://github.com/o/r.git\n  api_url: ${TEST_API}\nprofiles:\n", "http://ghe.example.com/api/v3/",
+			[]string{`pipeline.yaml:12:11: publish.remote: "http://github.com/o/r.git" is plain http`,
+				`pipeline.yaml:13:12: publish.api_url: "http://ghe.example.com/api/v3/" (from ${TEST_API}) is plain http to ghe.example.com`}},
+		{"loopback", "profiles:\n", "publish:\n  remote: http://127.0.0.2:8080/r.git\n  api_url: ${TEST_API}\n  upload_url: http://localhost:1/\nprofiles:\n", "http://[::1]:4321/api/v3/", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("TEST_API", c.env)
+			doc := strings.Replace(valid, c.old, c.new, 1)
+			_, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Errorf("Parse = %v; want loopback http accepted", err)
+				}
+				return
+			}
+			for _, want := range c.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Parse = %v; want an error containing %q", err, want)
+				}
+			}
+		})
+	}
+}

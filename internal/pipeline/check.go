@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/upstream"
@@ -27,6 +28,32 @@ type CheckResult struct {
 	// Why says what decided it; Unknown why the published state could not be read, if it could not.
 	Why     string
 	Unknown error
+	// Refused are the newer tags passed over because fetch would refuse them (resolve: tags).
+	Refused []error
+}
+
+// resolve picks the release the line builds now, as fetch would accept it: with resolve: tags,
+// the newest tag that verifies (naming the newer ones refused); a pinned release (upstream.pin
+// or --release) must be a tag upstream has (one ls-remote), so that neither check nor plan
+// promises a release that does not exist.
+func resolve(ctx context.Context, l *config.Line) (upstream.Resolved, error) {
+	res, err := upstream.Resolve(ctx, l.Source(), l.Track(), l.Upstream.Pin)
+	if err != nil {
+		return upstream.Resolved{}, err
+	}
+	if l.Upstream.Pin != "" && l.Upstream.Git != "" {
+		if err := upstreamHas(ctx, l.Upstream.Git, res.Release); err != nil {
+			return upstream.Resolved{}, err
+		}
+	}
+	return res, nil
+}
+
+// printRefused names the tags resolve passed over, and why.
+func printRefused(w io.Writer, refused []error) {
+	for _, err := range refused {
+		fmt.Fprintf(w, "refused  %v\n", err)
+	}
 }
 
 // Check resolves the upstream release and decides whether a run has anything new to make. The
@@ -34,17 +61,13 @@ type CheckResult struct {
 // inputs is released already, or it is not. Without a readable remote, the newest successful
 // run of the profile in the work dir stands in for the last release.
 func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, error) {
-	rel, err := upstream.Resolve(ctx, l.Source(), l.Track(), l.Upstream.Pin)
+	resolved, err := resolve(ctx, l)
 	if err != nil {
 		return nil, err
 	}
-	if l.Upstream.Pin != "" {
-		if err := upstreamHas(ctx, l.Upstream.Git, rel); err != nil {
-			return nil, err
-		}
-	}
+	rel := resolved.Release
 	rev := decideRevision(ctx, l, rel, InputsDigest(l, rel), opts.CacheDir)
-	res := &CheckResult{Upstream: rel, Version: version.Version{Upstream: rel, Rev: rev.Rev}, Released: rev.Released, Why: rev.Why, Unknown: rev.Unknown}
+	res := &CheckResult{Upstream: rel, Refused: resolved.Refused, Version: version.Version{Upstream: rel, Rev: rev.Rev}, Released: rev.Released, Why: rev.Why, Unknown: rev.Unknown}
 	if m, _, err := LatestRun(opts.WorkDir, l.Name); err == nil {
 		if built, err := version.ParseRelease(m.Upstream.Release); err == nil {
 			res.LastBuilt = &built
@@ -72,15 +95,12 @@ func upstreamHas(ctx context.Context, gitURL string, rel version.Release) error 
 	if slices.ContainsFunc(tags, func(t version.Release) bool { return t.Compare(rel) == 0 }) {
 		return nil
 	}
-	newest := ""
-	if latest, err := upstream.LatestTag(tags, rel.Series(), gitURL); err == nil {
-		newest = fmt.Sprintf(" (the newest of %s there is %s)", rel.Series(), latest)
-	}
-	return fmt.Errorf("release %s: %s has no tag %s%s: %w; name a release it has, or none to take the newest", rel, gitURL, rel.Tag(), newest, upstream.ErrNoTag)
+	return fmt.Errorf("release %s: %s has no tag %s (%s): %w; name a release it has, or none to take the newest", rel, gitURL, rel.Tag(), seriesTags(tags, rel.Series()), upstream.ErrNoTag)
 }
 
 // Print says what Check found, in a line or two a person or a log can read.
 func (c *CheckResult) Print(w io.Writer) {
+	printRefused(w, c.Refused)
 	switch {
 	case c.Unknown == nil && c.Newer:
 		fmt.Fprintf(w, "upstream %s: %s to release; %s\n", c.Upstream, c.Version, c.Why)
@@ -96,4 +116,30 @@ func (c *CheckResult) Print(w io.Writer) {
 	if c.Unknown != nil && !errors.Is(c.Unknown, errNoRemote) {
 		fmt.Fprintf(w, "released versions: unknown (%v), so compared with the builds in the work dir\n", c.Unknown)
 	}
+}
+
+// maxNamed bounds the tags an error lists: the newest are the ones meant.
+const maxNamed = 10
+
+// seriesTags names the series' tags among tags, newest first.
+func seriesTags(tags []version.Release, series version.Series) string {
+	var in []version.Release
+	for _, t := range tags {
+		if series.Contains(t) {
+			in = append(in, t)
+		}
+	}
+	if len(in) == 0 {
+		return fmt.Sprintf("it has no tag of %s", series)
+	}
+	slices.SortFunc(in, func(a, b version.Release) int { return b.Compare(a) })
+	names := make([]string, 0, maxNamed)
+	for _, t := range in[:min(len(in), maxNamed)] {
+		names = append(names, t.Tag())
+	}
+	more := ""
+	if len(in) > maxNamed {
+		more = fmt.Sprintf(" and %d older", len(in)-maxNamed)
+	}
+	return fmt.Sprintf("the tags of %s it has: %s%s", series, strings.Join(names, ", "), more)
 }

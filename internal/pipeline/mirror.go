@@ -15,7 +15,9 @@ import (
 
 // withMirror runs fn on the locked mirror of the line's upstream. A mirror found damaged (a
 // truncated pack, a missing object: a killed run or a bad disk) is said so, emptied, fetched
-// again, and fn runs once more.
+// again, and fn runs once more. Only upstream.ErrDamaged is damage: a refusal (an untrusted tag,
+// a tree that is not its release, an unsafe name) is what upstream sent, so emptying the shared
+// mirror would only fetch it again, and is never done for one, even wrapped together with damage.
 func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) error {
 	mirror, unlock, err := upstream.OpenMirror(ctx, r.opts.CacheDir, r.plan.Line.Upstream.Git)
 	if err != nil {
@@ -23,11 +25,14 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 	}
 	defer unlock()
 	mirror.AllowLightweight = r.plan.Line.Upstream.AllowUnsigned
+	if u := r.plan.Line.Upstream; !u.AllowUnsigned {
+		mirror.Trust = &upstream.Trust{Keyring: u.Keyring, Signers: u.Signers}
+	}
 	if mirror.Repaired != "" {
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "REPAIR", mirror.Repaired)
 	}
 	err = fn(mirror)
-	if !errors.Is(err, upstream.ErrDamaged) {
+	if !damaged(err) {
 		return err
 	}
 	fmt.Fprintf(r.opts.Out, "%-18s %v\n%-18s fetching %s again into %s\n", "REPAIR", err, "", r.plan.Release.Tag(), mirror.Dir)
@@ -38,6 +43,11 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 		return err
 	}
 	return fn(mirror)
+}
+
+// damaged says whether err is damage to repair, and not also a refusal.
+func damaged(err error) bool {
+	return errors.Is(err, upstream.ErrDamaged) && !upstream.Refused(err)
 }
 
 // refetchSame fetches the release again into an emptied mirror; when this run verified the tag

@@ -13,7 +13,6 @@ import (
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/runner"
-	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -59,19 +58,22 @@ type Plan struct {
 	// Chosen says where Release came from: the caller, upstream.pin (and where it is), or the
 	// newest of the track in releases.json or the tags.
 	Chosen string
+	// Refused are the newer tags passed over because fetch would refuse them (resolve: tags).
+	Refused []error
 }
 
 // NewPlan resolves the upstream release and the version to build.
 func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error) {
-	rel, err := upstream.Resolve(ctx, line.Source(), line.Track(), line.Upstream.Pin)
+	resolved, err := resolve(ctx, line)
 	if err != nil {
 		return nil, err
 	}
+	rel := resolved.Release
 	digest := InputsDigest(line, rel)
 	revision := decideRevision(ctx, line, rel, digest, opts.CacheDir)
 	v := version.Version{Upstream: rel, Rev: revision.Rev}
 	p := &Plan{Line: line, Release: rel, Version: v, KernelRelease: v.KernelRelease(line.Pipeline.Version.LocalVersion),
-		InputsDigest: digest, Revision: revision, Chosen: chosen(line, opts)}
+		InputsDigest: digest, Revision: revision, Chosen: chosen(line, opts), Refused: resolved.Refused}
 	if p.Branch, err = version.Expand(line.Pipeline.Version.Branch, v); err != nil {
 		return nil, err
 	}
@@ -118,6 +120,7 @@ func (p *Plan) print(w io.Writer, commands bool) {
 	l := p.Line
 	fmt.Fprintf(w, "line     %s, profile %s, following %s\n", l.Pipeline.Name, l.Name, l.Track())
 	fmt.Fprintf(w, "upstream %s (%s)\n", p.Release.Tag(), p.Chosen)
+	printRefused(w, p.Refused)
 	fmt.Fprintf(w, "version  %s, uname -r %s\n", p.Version, p.KernelRelease)
 	fmt.Fprintf(w, "         %s\n", p.Revision.Why)
 	fmt.Fprintf(w, "publish  branch %s, tag %s\n", p.Branch, p.Tag)

@@ -16,20 +16,11 @@ func fetchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	if r.plan.Line.Upstream.Source == "tarball" {
 		return fetchTarball(ctx, r)
 	}
-	fetched, tagged, err := r.fetchTag(ctx)
+	fetched, tagged, trust, err := r.fetchTag(ctx)
 	if err == nil && fetched.Tree != "" {
-		defer os.RemoveAll(fetched.Tree) // gone once adopted; not used if the check fails
+		defer os.RemoveAll(fetched.Tree) // gone once adopted
 	}
 	if err != nil {
-		return outcome{}, err
-	}
-	trust, err := r.verifyTag(tagged)
-	if err != nil {
-		return outcome{}, err
-	}
-	// Checked with allow_unsigned too: a tree that is not the release would fail the build's
-	// release check only after a whole build.
-	if err := upstream.CheckCommitRelease(tagged.Commit, r.plan.Release, r.plan.Release.Tag()+" in "+r.plan.Line.Upstream.Git); err != nil {
 		return outcome{}, err
 	}
 	r.st.upstream.Commit = tagged.Commit.Hash.String()
@@ -46,27 +37,52 @@ func fetchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	return outcome{detail: fmt.Sprintf("%s %s%s, %s", r.plan.Release.Tag(), r.st.upstream.Commit[:12], how, trust)}, nil
 }
 
-// fetchTag fetches the tag into the mirror. A first fetch (no source tree yet) writes the tree
-// as the pack arrives; it is used only once the tag's signature is checked.
-func (r *run) fetchTag(ctx context.Context) (fetched *upstream.Fetched, tagged *upstream.Tagged, err error) {
+// fetchTag fetches the tag into the mirror and decides whether to trust it, under the mirror's
+// lock. A first fetch (no source tree yet) writes the tree as the pack arrives; it is used only
+// once the tag's signature is checked. A refused tag is forgotten by the mirror (its tag and
+// commit refs removed), so no later run or command takes it for a release fetched and found
+// fine; its tree, if written, is removed.
+func (r *run) fetchTag(ctx context.Context) (fetched *upstream.Fetched, tagged *upstream.Tagged, trust string, err error) {
 	wt := r.worktree()
+	rel := r.plan.Release
 	err = r.withMirror(ctx, func(m *upstream.Mirror) error {
 		var err error
-		if wt.Vacant() {
-			fetched, err = m.FetchTagTree(ctx, r.plan.Release, r.opts.Progress, upstream.TreeRequest{
-				Dest: wt.Unverified(), Workers: runtime.NumCPU(), Files: r.exportProgress(),
-			})
-			r.clearProgress()
-		} else {
-			fetched, err = m.FetchTag(ctx, r.plan.Release, r.opts.Progress)
+		fetched, tagged, trust, err = r.fetchAndVerify(ctx, m, wt)
+		if err != nil && fetched != nil && fetched.Tree != "" {
+			os.RemoveAll(fetched.Tree)
 		}
-		if err != nil {
-			return err
+		if upstream.Refused(err) {
+			if ferr := m.Forget(rel.Tag()); ferr != nil {
+				return fmt.Errorf("%w (and %v)", err, ferr)
+			}
 		}
-		tagged, err = m.Resolve(fetched.Ref)
 		return err
 	})
-	return fetched, tagged, err
+	return fetched, tagged, trust, err
+}
+
+func (r *run) fetchAndVerify(ctx context.Context, m *upstream.Mirror, wt upstream.Worktree) (fetched *upstream.Fetched, tagged *upstream.Tagged, trust string, err error) {
+	if wt.Vacant() {
+		fetched, err = m.FetchTagTree(ctx, r.plan.Release, r.opts.Progress, upstream.TreeRequest{
+			Dest: wt.Unverified(), Workers: runtime.NumCPU(), Files: r.exportProgress(),
+		})
+		r.clearProgress()
+	} else {
+		fetched, err = m.FetchTag(ctx, r.plan.Release, r.opts.Progress)
+	}
+	if err != nil {
+		return fetched, nil, "", err
+	}
+	if tagged, err = m.Resolve(fetched.Ref); err != nil {
+		return fetched, nil, "", err
+	}
+	if trust, err = r.verifyTag(tagged); err != nil {
+		return fetched, nil, "", err
+	}
+	// Checked with allow_unsigned too: a tree that is not the release would fail the build's
+	// release check only after a whole build.
+	err = upstream.CheckCommitRelease(tagged.Commit, r.plan.Release, r.plan.Release.Tag()+" in "+r.plan.Line.Upstream.Git)
+	return fetched, tagged, trust, err
 }
 
 // verifyTag checks the tag's signature against the line's keyring, or says loudly that it is not.

@@ -30,7 +30,11 @@ type Mirror struct {
 	// AllowLightweight lets a lightweight tag be fetched (allow_unsigned); otherwise one is
 	// refused from upstream's advertisement, before anything is fetched.
 	AllowLightweight bool
-	repo             *git.Repository
+	// Trust, when set, is checked against upstream's tag object before the tag's tree is
+	// fetched (ReadRemoteTag): a release signed by a key not trusted costs a few KB, not the
+	// whole tree. nil (allow_unsigned) skips it. The caller still verifies what was fetched.
+	Trust *Trust
+	repo  *git.Repository
 }
 
 // OpenMirror opens (creating if needed) the mirror of url under cacheDir, holding an exclusive
@@ -143,7 +147,7 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 	var up *advertised // upstream's tag, once asked
 	if ref, err := m.repo.Reference(refName, false); err == nil {
 		if _, err := m.Resolve(ref); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+			return nil, err // damage or a refusal, as Resolve says
 		}
 		remote, err := m.remoteTag(ctx, refName)
 		switch {
@@ -155,6 +159,11 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 			return res, nil
 		}
 		res.Retagged, up = ref.Hash().String(), &remote
+	}
+	if m.Trust != nil {
+		if err := m.trustBeforeFetch(ctx, tag); err != nil {
+			return nil, err
+		}
 	}
 	base := m.earlierRelease(rel)
 	depth := 1
@@ -209,11 +218,37 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 	return m.fetched(res, ref, base != "")
 }
 
+// trustBeforeFetch reads upstream's tag object alone and refuses the tag, forgetting any copy the
+// mirror holds, when the object does not verify: who signed a release is in its tag object, so
+// there is no need to fetch the tree to refuse it. Upstream could still change the tag between
+// this and the fetch; what is fetched is verified again by the caller.
+func (m *Mirror) trustBeforeFetch(ctx context.Context, tag string) error {
+	rt, err := ReadRemoteTag(ctx, m.URL, tag)
+	if err != nil {
+		return fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
+	}
+	if !rt.Annotated {
+		err = m.checkAnnotated(tag, false)
+	} else {
+		_, err = VerifyTagObject(rt.Tag, tag, *m.Trust)
+	}
+	if err == nil {
+		return nil
+	}
+	if ferr := m.Forget(tag); ferr != nil {
+		return fmt.Errorf("%w (and %v)", err, ferr)
+	}
+	if rt.Annotated {
+		return fmt.Errorf("%w (decided from the tag object alone: %d bytes of pack read, its tree not fetched)", err, rt.Received)
+	}
+	return err
+}
+
 // fetched records the commit of a tag just fetched (see commitRefs).
 func (m *Mirror) fetched(res *Fetched, ref *plumbing.Reference, incremental bool) (*Fetched, error) {
 	tagged, err := m.Resolve(ref)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+		return nil, err // damage or a refusal, as Resolve says
 	}
 	commitRef := plumbing.NewHashReference(plumbing.ReferenceName(commitRefs+ref.Name().Short()), tagged.Commit.Hash)
 	if err := m.repo.Storer.SetReference(commitRef); err != nil {
@@ -303,23 +338,51 @@ type Tagged struct {
 	Commit *object.Commit
 }
 
-// Resolve follows a tag reference to its tag object (if annotated) and commit.
+// Resolve follows a tag reference to its tag object (if annotated) and commit. An object the
+// mirror cannot read is ErrDamaged; a tag that does not name a commit directly (a tag of a tag,
+// of a tree) is ErrUntrusted: that is what upstream sent, and fetching it again would bring the
+// same thing, so it must never be taken for damage.
 func (m *Mirror) Resolve(ref *plumbing.Reference) (*Tagged, error) {
+	name := ref.Name().Short()
 	tag, err := m.repo.TagObject(ref.Hash())
 	switch {
 	case err == nil:
-		c, err := tag.Commit()
+		inner := ""
+		if t, err := m.repo.TagObject(tag.Target); err == nil {
+			inner = t.Name
+		}
+		if err := tagsACommit(name, tag, inner); err != nil {
+			return nil, err
+		}
+		c, err := m.repo.CommitObject(tag.Target)
 		if err != nil {
-			return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+			return nil, fmt.Errorf("%w: tag %s: its commit %s: %v", ErrDamaged, name, tag.Target, err)
 		}
 		return &Tagged{Tag: tag, Commit: c}, nil
 	case errors.Is(err, plumbing.ErrObjectNotFound):
 		c, err := m.repo.CommitObject(ref.Hash())
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			if o, oerr := m.repo.Storer.EncodedObject(plumbing.AnyObject, ref.Hash()); oerr == nil {
+				return nil, fmt.Errorf("%w: %s names a %s (%s), not a commit or a tag of one", ErrUntrusted, name, o.Type(), ref.Hash())
+			}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+			return nil, fmt.Errorf("%w: tag %s: %v", ErrDamaged, name, err)
 		}
 		return &Tagged{Commit: c}, nil
 	default:
-		return nil, fmt.Errorf("tag %s: %w", ref.Name().Short(), err)
+		return nil, fmt.Errorf("%w: tag %s: %v", ErrDamaged, name, err)
 	}
+}
+
+// Forget removes a refused tag from the mirror: its tag ref and the commit ref kept for it (see
+// commitRefs), so nothing later takes it for a release fetched and found fine, nor offers its
+// commit as a base. The objects stay (unreferenced); the next fetch of the tag starts over.
+func (m *Mirror) Forget(tag string) error {
+	for _, name := range []plumbing.ReferenceName{plumbing.NewTagReferenceName(tag), plumbing.ReferenceName(commitRefs + tag)} {
+		if err := m.repo.Storer.RemoveReference(name); err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return fmt.Errorf("mirror %s: removing the refused %s: %w", m.Dir, name, err)
+		}
+	}
+	return nil
 }

@@ -168,7 +168,7 @@ func TestResolveFromTags(t *testing.T) {
 	ctx := context.Background()
 	track, _ := version.ParseTrack("6.12")
 	got, err := Resolve(ctx, Source{Kind: "tags", GitURL: "file://" + upstream}, track, "")
-	if err != nil || got.String() != "6.12.2" {
+	if err != nil || got.Release.String() != "6.12.2" {
 		t.Errorf("Resolve(tags) = %v, %v; want 6.12.2", got, err)
 	}
 	other, _ := version.ParseTrack("6.6")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,54 +168,143 @@ type Source struct {
 	Kind        string // "releases" (kernel.org's releases.json, the default) or "tags" (the repository's)
 	ReleasesURL string
 	GitURL      string
+	// Trust, with Kind "tags", is whom the chosen tag must be signed by: the newest tag of the
+	// series whose tag object verifies is chosen, as fetch would decide. nil: allow_unsigned.
+	Trust *Trust
 }
 
-// Resolve picks the release to build: pin if set, else the newest the source lists for the track.
-func Resolve(ctx context.Context, src Source, track version.Track, pin string) (version.Release, error) {
+// Resolved is the release Resolve picked, and the newer tags it refused on the way.
+type Resolved struct {
+	Release version.Release
+	Refused []error // each wraps ErrUntrusted and names its tag
+}
+
+// maxCandidates bounds the tags read when the newest do not verify: each costs a session with
+// upstream, and a keyring that trusts none of a series' tags is better said soon.
+const maxCandidates = 8
+
+// Resolve picks the release to build: pin if set, else the newest the source lists for the
+// track. With tags, the newest tag is taken only once its tag object verifies (see Source.Trust):
+// check and plan must not promise a release that fetch will refuse, and one bad tag on top must
+// not stop every run when a good one is under it.
+func Resolve(ctx context.Context, src Source, track version.Track, pin string) (Resolved, error) {
 	if pin != "" {
-		return version.ParseRelease(pin)
+		r, err := version.ParseRelease(pin)
+		return Resolved{Release: r}, err
 	}
 	if src.Kind == "tags" {
 		if track.Moniker != "" {
-			return version.Release{}, fmt.Errorf("following %q needs releases.json: tags do not say which release is %s", track.Moniker, track.Moniker)
+			return Resolved{}, fmt.Errorf("following %q needs releases.json: tags do not say which release is %s", track.Moniker, track.Moniker)
 		}
-		tags, err := ListTags(ctx, src.GitURL)
-		if err != nil {
-			return version.Release{}, err
-		}
-		return LatestTag(tags, track.Series, src.GitURL)
+		return newestTrustedTag(ctx, src, track.Series)
 	}
 	data, err := Get(ctx, src.ReleasesURL)
 	if err != nil {
-		return version.Release{}, err
+		return Resolved{}, err
 	}
 	f, err := ParseReleases(data)
 	if err != nil {
-		return version.Release{}, fmt.Errorf("%s: %w", src.ReleasesURL, err)
+		return Resolved{}, fmt.Errorf("%s: %w", src.ReleasesURL, err)
 	}
 	r, _, err := f.Latest(track)
 	if err != nil {
-		return version.Release{}, fmt.Errorf("%s: %w", src.ReleasesURL, err)
+		return Resolved{}, fmt.Errorf("%s: %w", src.ReleasesURL, err)
 	}
-	return r, nil
+	return Resolved{Release: r}, nil
+}
+
+// newestTrustedTag is the newest release tag of the series whose tag object verifies: a
+// lightweight tag is refused from the ls-remote (no peeled line), an annotated one from its tag
+// object alone (ReadRemoteTag), newest first.
+func newestTrustedTag(ctx context.Context, src Source, series version.Series) (Resolved, error) {
+	tags, err := listTags(ctx, src.GitURL)
+	if err != nil {
+		return Resolved{}, err
+	}
+	releases := make([]version.Release, len(tags))
+	for i, t := range tags {
+		releases[i] = t.release
+	}
+	var candidates []remoteRelease
+	for _, t := range tags {
+		if series.Contains(t.release) && t.release.Patch > 0 {
+			candidates = append(candidates, t)
+		}
+	}
+	if len(candidates) == 0 {
+		_, err := LatestTag(releases, series, src.GitURL)
+		return Resolved{}, err
+	}
+	slices.SortFunc(candidates, func(a, b remoteRelease) int { return b.release.Compare(a.release) })
+	if src.Trust == nil {
+		return Resolved{Release: candidates[0].release}, nil
+	}
+	var res Resolved
+	for _, c := range candidates[:min(len(candidates), maxCandidates)] {
+		tag := c.release.Tag()
+		if !c.annotated {
+			res.Refused = append(res.Refused, fmt.Errorf("%w: %s is a lightweight tag (no peeled %s^{} line in the ls-remote)", ErrUntrusted, tag, tag))
+			continue
+		}
+		rt, err := ReadRemoteTag(ctx, src.GitURL, tag)
+		if err != nil {
+			return Resolved{}, err
+		}
+		if _, err := VerifyTagObject(rt.Tag, tag, *src.Trust); err != nil {
+			res.Refused = append(res.Refused, err)
+			continue
+		}
+		res.Release = c.release
+		return res, nil
+	}
+	why := make([]string, len(res.Refused))
+	for i, e := range res.Refused {
+		why[i] = e.Error()
+	}
+	return Resolved{}, fmt.Errorf("%w: none of the newest %d tags of %s in %s verifies against %s: %s; add the signer's key to the keyring if it is trusted, or pin a release",
+		ErrUntrusted, len(res.Refused), series, src.GitURL, src.Trust.Keyring, strings.Join(why, "; "))
 }
 
 // ListTags lists the release tags (vX.Y and vX.Y.Z) of a remote repository, as git ls-remote
 // would, without fetching anything.
 func ListTags(ctx context.Context, url string) ([]version.Release, error) {
+	tags, err := listTags(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]version.Release, len(tags))
+	for i, t := range tags {
+		out[i] = t.release
+	}
+	return out, nil
+}
+
+// remoteRelease is a release tag as upstream's ls-remote advertises it.
+type remoteRelease struct {
+	release   version.Release
+	annotated bool // advertised with a peeled ^{} line
+}
+
+func listTags(ctx context.Context, url string) ([]remoteRelease, error) {
 	remote := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
-	refs, err := remote.ListContext(ctx, &git.ListOptions{})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{PeelingOption: git.AppendPeeled})
 	if err != nil {
 		return nil, fmt.Errorf("list tags of %s: %w", url, err)
 	}
-	var out []version.Release
+	peeled := map[string]bool{}
+	for _, ref := range refs {
+		if name, ok := strings.CutSuffix(ref.Name().String(), peeledSuffix); ok {
+			peeled[name] = true
+		}
+	}
+	var out []remoteRelease
 	for _, ref := range refs {
 		name, ok := strings.CutPrefix(ref.Name().String(), "refs/tags/")
-		if !ok || strings.HasSuffix(name, "^{}") {
+		if !ok || strings.HasSuffix(name, peeledSuffix) {
 			continue
 		}
 		if r, err := version.ParseRelease(name); err == nil && strings.HasPrefix(name, "v") {
-			out = append(out, r)
+			out = append(out, remoteRelease{release: r, annotated: peeled[ref.Name().String()]})
 		}
 	}
 	return out, nil

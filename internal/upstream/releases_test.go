@@ -90,11 +90,11 @@ func TestResolveReadsFileURLsAndPins(t *testing.T) {
 	s, _ := version.ParseTrack("6.12")
 	for _, url := range []string{"file://" + path, path} {
 		r, err := Resolve(context.Background(), Source{ReleasesURL: url}, s, "")
-		if err != nil || r.String() != "6.12.118" {
+		if err != nil || r.Release.String() != "6.12.118" {
 			t.Errorf("Resolve(%s) = %v, %v", url, r, err)
 		}
 	}
-	if r, err := Resolve(context.Background(), Source{ReleasesURL: "file:///nonexistent/releases.json"}, s, "6.12.100"); err != nil || r.String() != "6.12.100" {
+	if r, err := Resolve(context.Background(), Source{ReleasesURL: "file:///nonexistent/releases.json"}, s, "6.12.100"); err != nil || r.Release.String() != "6.12.100" {
 		t.Errorf("a pin must win without reading releases.json: %v, %v", r, err)
 	}
 	_, err := Resolve(context.Background(), Source{ReleasesURL: "file://" + filepath.Join(dir, "missing.json")}, s, "")

@@ -1,5 +1,7 @@
 package upstream
 
+//lint:file-ignore ST1005 errors here start with the file they are about, "Makefile:12: …", as a compiler's do
+
 import (
 	"bufio"
 	"bytes"

@@ -15,10 +15,18 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // ErrUntrusted is wrapped by every refusal to trust a tag.
 var ErrUntrusted = errors.New("untrusted tag")
+
+// Refused says whether err is a refusal of what upstream sent (an untrusted tag, a tree that is
+// not its release): such an error is never damage to repair by fetching again, and the tag it
+// concerns is forgotten by the mirror.
+func Refused(err error) bool {
+	return errors.Is(err, ErrUntrusted) || errors.Is(err, ErrWrongTree)
+}
 
 // VerifyTag checks that the release tag is annotated and signed by a key in the keyring file,
 // and, when signers is not empty, that the key is one of those fingerprints. It returns the
@@ -27,25 +35,53 @@ func VerifyTag(t *Tagged, name, keyringFile string, signers []string) (string, e
 	if t.Tag == nil {
 		return "", fmt.Errorf("%w: %s is a lightweight tag; kernel.org releases are signed annotated tags", ErrUntrusted, name)
 	}
+	return VerifyTagObject(t.Tag, name, Trust{Keyring: keyringFile, Signers: signers})
+}
+
+// VerifyTagObject is VerifyTag on the tag object alone: everything that decides trust is in it
+// (its target's type, its own name, its signature), so it can be decided before the tree is
+// fetched (ReadRemoteTag), and by check and plan.
+func VerifyTagObject(tag *object.Tag, name string, trust Trust) (string, error) {
+	if err := tagsACommit(name, tag, ""); err != nil {
+		return "", err
+	}
 	// The signature covers the tag object, whose own name says which release it vouches for:
 	// upstream's ref for one release pointing at another release's genuine tag is refused.
-	if t.Tag.Name != name {
-		return "", fmt.Errorf("%w: upstream's %s points at the tag object of %s (%s): a signature vouches only for the release its tag names", ErrUntrusted, name, t.Tag.Name, t.Tag.Hash.String()[:12])
+	if tag.Name != name {
+		return "", fmt.Errorf("%w: upstream's %s points at the tag object of %s (%s): a signature vouches only for the release its tag names", ErrUntrusted, name, tag.Name, tag.Hash.String()[:12])
 	}
-	if t.Tag.PGPSignature == "" {
+	if tag.PGPSignature == "" {
 		return "", fmt.Errorf("%w: %s is not signed", ErrUntrusted, name)
 	}
 	// go-git's Tag.Verify reads only the keyring's first armored block: sign-check the tag's
 	// bytes ourselves against every key.
 	payload := &plumbing.MemoryObject{}
-	if err := t.Tag.EncodeWithoutSignature(payload); err != nil {
+	if err := tag.EncodeWithoutSignature(payload); err != nil {
 		return "", fmt.Errorf("%s: encoding the tag to check its signature: %w", name, err)
 	}
 	signed, err := payload.Reader()
 	if err != nil {
 		return "", fmt.Errorf("%s: encoding the tag to check its signature: %w", name, err)
 	}
-	return Trust{Keyring: keyringFile, Signers: signers}.VerifyDetached(name, signed, []byte(t.Tag.PGPSignature))
+	return trust.VerifyDetached(name, signed, []byte(tag.PGPSignature))
+}
+
+// tagsACommit refuses a tag object whose target is not a commit. A kernel.org release tag names
+// its commit; a signed tag of another tag would lend one signature to whatever the inner tag
+// says, so it is refused as what it is, naming both (inner: the inner tag's name, if known).
+func tagsACommit(name string, tag *object.Tag, inner string) error {
+	switch tag.TargetType {
+	case plumbing.CommitObject:
+		return nil
+	case plumbing.TagObject:
+		if inner != "" {
+			inner = ", named " + inner
+		}
+		return fmt.Errorf("%w: %s (tag object %s) is a tag of another tag (%s%s): a release tag names its commit directly, so it is refused and nothing is built from it",
+			ErrUntrusted, name, tag.Hash.String()[:12], tag.Target.String()[:12], inner)
+	}
+	return fmt.Errorf("%w: %s (tag object %s) tags a %s (%s), not a commit: a release tag names its commit",
+		ErrUntrusted, name, tag.Hash.String()[:12], tag.TargetType, tag.Target.String()[:12])
 }
 
 // Trust is who may sign what we build from.
