@@ -55,6 +55,7 @@ func (r *run) fetchTag(ctx context.Context) (fetched *upstream.Fetched, tagged *
 		if wt.Vacant() {
 			fetched, err = m.FetchTagTree(ctx, r.plan.Release, r.opts.Progress, upstream.TreeRequest{
 				Dest: wt.Unverified(), Workers: runtime.NumCPU(), Files: r.exportProgress(),
+				Limits: r.plan.Line.Upstream.Limits(),
 			})
 			r.clearProgress()
 		} else {
@@ -111,7 +112,7 @@ func fetchTarball(ctx context.Context, r *run) (outcome, error) {
 	l := r.plan.Line
 	rel := r.plan.Release
 	trust := upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
-	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust)
+	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust, l.Upstream.Limits())
 	if err != nil {
 		return outcome{}, err
 	}
