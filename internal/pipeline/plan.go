@@ -60,6 +60,11 @@ type Plan struct {
 
 // NewPlan resolves the upstream release and the version to build.
 func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error) {
+	if opts.WorkDir != "" {
+		if err := CheckBuildPath("the work dir", opts.WorkDir); err != nil {
+			return nil, err
+		}
+	}
 	rel, err := upstream.Resolve(ctx, line.Source(), line.Track(), line.Upstream.Pin)
 	if err != nil {
 		return nil, err
