@@ -340,3 +340,37 @@ func TestReceiverStopsBombs(t *testing.T) {
 		})
 	}
 }
+
+// One blob may be named by many paths: what is written to disk is bounded by the total too,
+// though the pack inflates only one copy.
+func TestReceiverBoundsWhatItWrites(t *testing.T) {
+	testtool.Need(t, "git")
+	dir := filepath.Join(t.TempDir(), "linux")
+	os.MkdirAll(dir, 0o755)
+	gitCmd(t, dir, "init", "-q")
+	body := bytes.Repeat([]byte("static int x;\n"), 300<<10/14)
+	for i := range 10 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("copy%d.c", i)), body, 0o644)
+	}
+	gitCmd(t, dir, "add", ".")
+	gitCmd(t, dir, "commit", "-q", "-m", "ten copies")
+	gitCmd(t, dir, "tag", "-a", "-m", "Linux 6.12.1", "v6.12.1")
+	cmd := exec.Command("git", "pack-objects", "--revs", "--stdout", "-q")
+	cmd.Dir, cmd.Stdin = dir, strings.NewReader("v6.12.1\n")
+	pack, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	packDir, tree := t.TempDir(), filepath.Join(t.TempDir(), "tree")
+	os.MkdirAll(tree, 0o755)
+	rc := newReceiver(plumbing.NewHash(gitCmd(t, dir, "rev-parse", "v6.12.1")), tree, nil)
+	rc.limit = newBudget(Limits{MaxUnpacked: 2 << 20, MaxEntry: 1 << 20}, gitHint)
+	_, err = rc.receive(context.Background(), bytes.NewReader(pack), packDir, 2)
+	rc.close()
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "would take the files written to") {
+		t.Fatalf("receive = %v; want ErrTooLarge for the files written", err)
+	}
+	if left, _ := os.ReadDir(packDir); len(left) != 0 {
+		t.Errorf("a refused pack left %v", left)
+	}
+}
