@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 errors here start with the file they are about, Makefile, as make names it (Makefile:12: ...)
+
 package upstream
 
 import (
