@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +59,48 @@ type Upstream struct {
 	Signers       []string `yaml:"signers"`                  // fingerprints allowed to sign tags; empty: any key in the keyring
 	Pin           string   `yaml:"pin"`                      // build this release rather than the newest of the series
 	AllowUnsigned bool     `yaml:"allow_unsigned"`           // enthusiasts only: build tags nobody signed
+	// Caps on what one fetch may unpack before its signature holds, as a size ("8GiB", "256MiB")
+	// or bytes; empty: upstream.DefaultMaxUnpacked and DefaultMaxEntry.
+	MaxUnpacked string `yaml:"max_unpacked"` // all files (tarball) or inflated objects (git) together
+	MaxEntry    string `yaml:"max_entry"`    // one file or one object
+}
+
+// Limits are the caps max_unpacked and max_entry set; validation has checked they parse.
+func (u Upstream) Limits() upstream.Limits {
+	var l upstream.Limits
+	l.MaxUnpacked, _ = ParseSize(u.MaxUnpacked)
+	l.MaxEntry, _ = ParseSize(u.MaxEntry)
+	return l
+}
+
+// sizeUnits are the suffixes ParseSize takes. Only binary units: "GB" could mean either.
+var sizeUnits = []struct {
+	suffix string
+	scale  int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
+
+// ParseSize reads a size of bytes written as a whole number with an optional binary unit:
+// "8GiB", "256 MiB", "1073741824". Empty is 0 (the default).
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	for _, u := range sizeUnits {
+		num, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+		if err != nil || n <= 0 {
+			break
+		}
+		if n > math.MaxInt64/u.scale {
+			return 0, fmt.Errorf("%q is more bytes than can be counted", s)
+		}
+		return n * u.scale, nil
+	}
+	return 0, fmt.Errorf("%q is not a size: write a positive whole number of bytes, or one with KiB, MiB, GiB or TiB (such as 8GiB)", s)
 }
 
 // Scheme is the version scheme: "<x.y.z>.<rev>" plus a local version, and the names of what we publish.
@@ -599,6 +643,18 @@ func (v *validator) upstream(key string, u *Upstream, track version.Track) {
 	v.url(key+".releases", &u.Releases, true)
 	v.url(key+".git", &u.Git, true)
 	v.url(key+".keyring", &u.Keyring, !u.AllowUnsigned)
+	maxUnpacked, err := ParseSize(u.MaxUnpacked)
+	if err != nil {
+		v.at(key+".max_unpacked", "%v", err)
+	}
+	maxEntry, err := ParseSize(u.MaxEntry)
+	if err != nil {
+		v.at(key+".max_entry", "%v", err)
+	}
+	lim := upstream.Limits{MaxUnpacked: maxUnpacked, MaxEntry: maxEntry}.WithDefaults()
+	if err == nil && lim.MaxEntry > lim.MaxUnpacked {
+		v.at(key+".max_entry", "%d bytes (%q, empty is the default) is more than max_unpacked's %d: one file cannot be larger than all of them; lower max_entry", lim.MaxEntry, u.MaxEntry, lim.MaxUnpacked)
+	}
 	for i, f := range u.Signers {
 		if !fingerprint.MatchString(f) {
 			v.at(fmt.Sprintf("%s.signers[%d]", key, i), "%q is not a 40-digit upper-case hex OpenPGP fingerprint", f)

@@ -129,6 +129,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad template", "tag: linux-msft-wsl-{version}", "tag: linux-msft-wsl-{ver}", `pipeline.yaml:10:8: version.tag: template "linux-msft-wsl-{ver}": unknown placeholder {ver}`},
 		{"bad localversion", "localversion: -microsoft-standard-WSL2", "localversion: microsoft", `pipeline.yaml:8:17: version.localversion: "microsoft" must start with '-'`},
 		{"bad fingerprint", "  keyring: keys.asc", "  keyring: keys.asc\n  signers: [ABC]", `pipeline.yaml:7:13: upstream.signers[0]: "ABC" is not a 40-digit`},
+		{"bad max_unpacked", "  keyring: keys.asc", "  keyring: keys.asc\n  max_unpacked: 8GB", `pipeline.yaml:7:17: upstream.max_unpacked: "8GB" is not a size: write a positive whole number of bytes, or one with KiB, MiB, GiB or TiB (such as 8GiB)`},
+		{"max_entry over max_unpacked", "  keyring: keys.asc", "  keyring: keys.asc\n  max_unpacked: 100MiB", `upstream.max_entry: 268435456 bytes ("", empty is the default) is more than max_unpacked's 104857600`},
 		{"pin outside series", "  keyring: keys.asc", "  keyring: keys.asc\n  pin: 6.6.87", `pipeline.yaml:7:8: upstream.pin: 6.6.87 is not in the series 6.12`},
 		{"bad compression", "      programs:", "      compression: bzip3\n      programs:", `profiles.smoke.initrd.compression: "bzip3" is not one of: gzip, zstd, xz, none`},
 		{"arch fragment for an arch not built", "[configs/smoke.config]", "[configs/smoke.config]\n      arch_fragments:\n        arm64: [configs/other.config]", `profiles.smoke.config.arch_fragments.arm64: arm64 is not one of the profile's arches (x86_64)`},
@@ -331,4 +333,52 @@ func TestCleartextURLsAreRefusedUnlessLoopback(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		err  string
+	}{
+		{"", 0, ""},
+		{"8GiB", 8 << 30, ""},
+		{"256 MiB", 256 << 20, ""},
+		{"1073741824", 1 << 30, ""},
+		{"512B", 512, ""},
+		{"2TiB", 2 << 40, ""},
+		{"8GB", 0, `"8GB" is not a size`},
+		{"-1", 0, `"-1" is not a size`},
+		{"0", 0, `"0" is not a size`},
+		{"1.5GiB", 0, `"1.5GiB" is not a size`},
+		{"9000000000TiB", 0, "more bytes than can be counted"},
+	} {
+		got, err := ParseSize(tc.in)
+		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestUpstreamLimits(t *testing.T) {
+	u := Upstream{MaxUnpacked: "4GiB"}
+	if got := u.Limits(); got.MaxUnpacked != 4<<30 || got.MaxEntry != 0 {
+		t.Errorf("Upstream{max_unpacked: 4GiB}.Limits() = %+v, want 4 GiB and the default for one entry", got)
+	}
+}
+
+// A size never panics, and one it takes is positive.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"8GiB", "1", "256 MiB", "9223372036854775807", "9223372036854775808", "8GB", "-1", " 1 KiB ", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err == nil && n < 0 {
+			t.Errorf("ParseSize(%q) = %d", s, n)
+		}
+		if err != nil && n != 0 {
+			t.Errorf("ParseSize(%q) = %d, %v: a size with an error", s, n, err)
+		}
+	})
 }

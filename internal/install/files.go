@@ -102,7 +102,8 @@ func copyFolder(dest string, files map[string]string) error {
 
 // wslConfigFile is a .wslconfig as read: its bytes, encoding and parsed text.
 type wslConfigFile struct {
-	path   string
+	path   string // as the user knows it: <home>/.wslconfig
+	target string // the file itself: path, or where path's symlinks lead (a dotfile manager's)
 	raw    []byte // the bytes read; exists is false when there was no file
 	perm   os.FileMode
 	enc    textEncoding
@@ -110,25 +111,74 @@ type wslConfigFile struct {
 	exists bool
 }
 
+// maxWSLConfig bounds the .wslconfig read: WSL's own are a few hundred bytes, and the whole
+// file is held, decoded and parsed in memory.
+const maxWSLConfig = 1 << 20
+
+// readWSLConfig reads the .wslconfig at path. A symlink is followed, and the file it leads to is
+// the one edited; what is not a regular file (a device, a FIFO, a folder) or is larger than
+// maxWSLConfig is refused before it is read.
 func readWSLConfig(path string) (*wslConfigFile, error) {
-	f := &wslConfigFile{path: path, perm: 0o644}
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	f := &wslConfigFile{path: path, target: path, perm: 0o644}
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		f.cfg = ParseConfig("")
 		return f, nil
 	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: following its symlink: %w; point it at a file, or remove it", path, err)
+	}
+	f.target = target
+	shown := path
+	if target != path {
+		shown = fmt.Sprintf("%s (a symlink to %s)", path, target)
+	}
+	info, err := os.Stat(target)
 	if err != nil {
 		return nil, err
 	}
-	if info, err := os.Stat(path); err == nil {
-		f.perm = info.Mode().Perm()
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is %s, not a regular file: .wslconfig must be a text file; replace it with one", shown, fileKind(info.Mode()))
 	}
+	if info.Size() > maxWSLConfig {
+		return nil, fmt.Errorf("%s is %d bytes, larger than the %d a .wslconfig can sensibly be: check it is the file WSL reads, shorten it, then run again", shown, info.Size(), maxWSLConfig)
+	}
+	in, err := os.Open(target)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	raw, err := io.ReadAll(io.LimitReader(in, maxWSLConfig+1)) // it may have grown since the Stat
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", shown, err)
+	}
+	if len(raw) > maxWSLConfig {
+		return nil, fmt.Errorf("%s grew past %d bytes while it was read: run again once it is not being written", shown, maxWSLConfig)
+	}
+	f.perm = info.Mode().Perm()
 	text, enc, err := decodeText(path, raw)
 	if err != nil {
 		return nil, err
 	}
 	f.raw, f.enc, f.cfg, f.exists = raw, enc, ParseConfig(text), true
 	return f, nil
+}
+
+// fileKind names what a file that is not a regular one is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
 
 // write replaces the file with its edited text in its own encoding, keeping the old file as
@@ -144,5 +194,7 @@ func (f *wslConfigFile) write(now time.Time) (backup string, err error) {
 			return "", err
 		}
 	}
-	return backup, atomicfile.WriteFile(f.path, out, f.perm)
+	// Written beside the target and renamed onto it: a symlink stays a symlink, and the file
+	// it leads to is the one that changes.
+	return backup, atomicfile.WriteFile(f.target, out, f.perm)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // home is a Windows home in a temporary folder, with builds to install from.
@@ -290,5 +292,87 @@ func TestRollbackRefuses(t *testing.T) {
 		if after, _ := os.ReadFile(filepath.Join(h.dir, ".wslconfig")); !bytes.Equal(after, before) {
 			t.Errorf("%s: a refused rollback changed .wslconfig", c.name)
 		}
+	}
+}
+
+// A .wslconfig that cannot be a text file WSL reads is refused before it is read: a device, a
+// FIFO, a folder, or one past 1 MiB (which took install to Go's out-of-memory before).
+func TestInstallRefusesAWSLConfigThatIsNoTextFile(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		make func(t *testing.T, path string)
+		want string
+	}{
+		{"a symlink to /dev/zero", func(t *testing.T, path string) { symlink(t, "/dev/zero", path) }, "(a symlink to /dev/zero) is a character device, not a regular file"},
+		{"a named pipe", func(t *testing.T, path string) {
+			if err := unix.Mkfifo(path, 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, "is a named pipe, not a regular file"},
+		{"a folder", func(t *testing.T, path string) { os.Mkdir(path, 0o755) }, "is a folder, not a regular file"},
+		{"past 1 MiB", func(t *testing.T, path string) { os.WriteFile(path, bytes.Repeat([]byte("#\n"), 1<<19+1), 0o644) }, "is 1048578 bytes, larger than the 1048576"},
+		{"a symlink leading nowhere", func(t *testing.T, path string) { symlink(t, filepath.Join(t.TempDir(), "gone"), path) }, "following its symlink"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHome(t, nil)
+			path := filepath.Join(h.dir, ".wslconfig")
+			c.make(t, path)
+			_, err := Install(h.options("6.12.118.1", "a", true))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("Install = %v, want an error naming %s with %q", err, path, c.want)
+			}
+			if left, _ := filepath.Glob(filepath.Join(h.dir, "wsl-kernel", "*")); len(left) != 0 {
+				t.Errorf("a refused install left %v", left)
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A symlinked .wslconfig (a dotfile manager's) stays a symlink: the file it leads to is edited in
+// place, and the backup holds what that file held.
+func TestInstallEditsASymlinkedWSLConfigsTarget(t *testing.T) {
+	const mine = "[wsl2]\nmemory=8GB\n"
+	h := newHome(t, nil)
+	dotfiles := filepath.Join(t.TempDir(), "dotfiles")
+	os.MkdirAll(dotfiles, 0o755)
+	target := filepath.Join(dotfiles, "wslconfig")
+	if err := os.WriteFile(target, []byte(mine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(h.dir, ".wslconfig")
+	symlink(t, target, link)
+
+	res := h.install("6.12.118.1", "a", true)
+	if got, err := os.Readlink(link); err != nil || got != target {
+		t.Fatalf(".wslconfig = a link to %q (%v), want it still a link to %s", got, err, target)
+	}
+	want := mine + entries("6.12.118.1", true, "\n")
+	if got, _ := os.ReadFile(target); string(got) != want {
+		t.Errorf("the link's target = %q, want %q", got, want)
+	}
+	if info, err := os.Stat(target); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("the link's target: %v %v, want its mode 0600 kept", info, err)
+	}
+	if res.Backup == "" || h.read(filepath.Base(res.Backup)) != mine {
+		t.Errorf("backup %q does not hold the target's old text", res.Backup)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dotfiles, "*.tmp-*")); len(left) != 0 {
+		t.Errorf("writing the target left %v", left)
+	}
+	if _, err := h.rollback(); err != nil {
+		t.Fatalf("Rollback = %v", err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != mine {
+		t.Errorf("after the rollback the link's target = %q, want %q", got, mine)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("after the rollback .wslconfig is %v (%v), want still a symlink", info, err)
 	}
 }

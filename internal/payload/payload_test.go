@@ -175,7 +175,8 @@ func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 			t.Errorf("SHA256SUMS lacks %s", f.Path)
 		}
 	}
-	// A PKCS#12 bundle signs too; its password reaches osslsigncode through a file, not argv.
+	// A PKCS#12 bundle signs too; its password reaches osslsigncode through a pipe (see
+	// TestSignPasswordLeavesNoFile), not argv.
 	p12, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca}, "s3cret-pass")
 	if err != nil {
 		t.Fatal(err)

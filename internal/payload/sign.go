@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,7 +25,7 @@ import (
 // certificate and key, or an external command (an HSM, a signing service).
 type Signer struct {
 	PKCS12   string // a .p12/.pfx bundle
-	Password string // its password; never printed, passed to osslsigncode through a 0600 file
+	Password string // its password; never printed, passed to osslsigncode through a pipe
 	Cert     string // or a PEM certificate (leaf first, then its chain)
 	Key      string // and its PEM private key
 	// Command signs {in} into {out}: each argument has those two replaced.
@@ -150,20 +151,12 @@ func (s *Signer) Sign(ctx context.Context, run runner.Runner, in, out, desc stri
 		return nil
 	}
 	args := []string{"sign", "-h", "sha256", "-n", desc, "-time", strconv.FormatInt(when.Unix(), 10)}
+	// The password goes through osslsigncode's stdin, a pipe: never in argv (which any user can
+	// read) nor in a file, which a kill would leave behind.
+	var stdin io.Reader = strings.NewReader("")
 	if s.PKCS12 != "" {
-		pw, err := os.CreateTemp("", "wslkernel-pass-")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(pw.Name())
-		_, err = pw.WriteString(s.Password)
-		if cerr := pw.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		args = append(args, "-pkcs12", s.PKCS12, "-readpass", pw.Name())
+		args = append(args, "-pkcs12", s.PKCS12, "-readpass", "/dev/stdin")
+		stdin = strings.NewReader(s.Password)
 	} else {
 		args = append(args, "-certs", s.Cert, "-key", s.Key)
 	}
@@ -171,12 +164,13 @@ func (s *Signer) Sign(ctx context.Context, run runner.Runner, in, out, desc stri
 		args = append(args, "-ts", s.TimestampURL)
 	}
 	args = append(args, "-in", in, "-out", out)
-	if err := run.Run(ctx, "osslsigncode", args, nil, &output); err != nil {
+	// Filter, for its stdin: osslsigncode's complaints (on stderr) go into its error.
+	if err := run.Filter(ctx, "osslsigncode", args, nil, stdin, &output); err != nil {
 		hint := ""
 		if s.TimestampURL != "" {
 			hint = fmt.Sprintf(" (timestamping by %s: if that server is unreachable, fix package.signing.timestamp_url or WSLKERNEL_SIGN_TSA)", s.TimestampURL)
 		}
-		return fmt.Errorf("signing %s%s: %v\n%s", filepath.Base(in), hint, err, redact(output.String(), s.Password))
+		return fmt.Errorf("signing %s%s: %s\n%s", filepath.Base(in), hint, redact(err.Error(), s.Password), redact(output.String(), s.Password))
 	}
 	return nil
 }

@@ -64,6 +64,11 @@ type Plan struct {
 
 // NewPlan resolves the upstream release and the version to build.
 func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error) {
+	if opts.WorkDir != "" {
+		if err := CheckBuildPath("the work dir", opts.WorkDir); err != nil {
+			return nil, err
+		}
+	}
 	resolved, err := resolve(ctx, line)
 	if err != nil {
 		return nil, err

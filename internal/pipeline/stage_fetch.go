@@ -65,6 +65,7 @@ func (r *run) fetchAndVerify(ctx context.Context, m *upstream.Mirror, wt upstrea
 	if wt.Vacant() {
 		fetched, err = m.FetchTagTree(ctx, r.plan.Release, r.opts.Progress, upstream.TreeRequest{
 			Dest: wt.Unverified(), Workers: runtime.NumCPU(), Files: r.exportProgress(),
+			Limits: r.plan.Line.Upstream.Limits(),
 		})
 		r.clearProgress()
 	} else {
@@ -127,7 +128,7 @@ func fetchTarball(ctx context.Context, r *run) (outcome, error) {
 	l := r.plan.Line
 	rel := r.plan.Release
 	trust := upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
-	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust)
+	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust, l.Upstream.Limits())
 	if err != nil {
 		return outcome{}, err
 	}

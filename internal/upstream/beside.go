@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // A tree (a fetched tag's files, an export, an unpacked tarball) is written into a temporary
@@ -70,12 +71,22 @@ func globEscape(p string) string {
 	return string(out)
 }
 
-// discard removes a temporary tree no longer wanted, unless the run is stopped before it is
-// done: removing a kernel tree takes seconds, longer than Ctrl-C may wait, so the next writer
-// clears the rest instead (tempBeside).
+// discard removes a temporary tree no longer wanted. A stopped run still gets stopGrace to
+// remove it: a bomb's partial tree is a few huge files, gone at once, while removing a whole
+// kernel tree takes seconds, longer than Ctrl-C may wait, so the next writer clears what is
+// left (tempBeside).
 func discard(ctx context.Context, tmp string) {
+	if ctx.Err() != nil {
+		grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
+		ctx = grace
+	}
 	removeTree(ctx, tmp)
 }
+
+// stopGrace is how long a stopped run may spend removing what it wrote: Ctrl-C is to take
+// effect within a second.
+const stopGrace = 300 * time.Millisecond
 
 // renameInto puts a finished temporary tree at dest. What was there is renamed aside first (to a
 // name the next tempBeside clears) and removed last, so dest is never a mix of the two, and a

@@ -275,7 +275,7 @@ func TestUnpackStopsWhenCancelled(t *testing.T) {
 	base, cache := "file://"+root, t.TempDir()
 
 	stopUnpack(t, cache, base, release("6.12.1"), trust)
-	tree1, u, err := Unpack(context.Background(), runner.Exec{}, cache, base, release("6.12.1"), trust)
+	tree1, u, err := Unpack(context.Background(), runner.Exec{}, cache, base, release("6.12.1"), trust, Limits{})
 	if err != nil || u.How != "tarball" || u.Files != int64(len(files)) {
 		t.Fatalf("Unpack after the cancel = %+v, %v; want the tarball's %d files", u, err, len(files))
 	}
@@ -290,7 +290,7 @@ func TestUnpackStopsWhenCancelled(t *testing.T) {
 	files2["f0000.c"] = strings.Replace(files["f0000.c"], "/* file 0 */", "/* file 0, 6.12.2 */", 1)
 	files2["Makefile"] = kernelMakefile(2)
 	stopUnpack(t, cache, base, release("6.12.2"), trust)
-	tree2, u, err := Unpack(context.Background(), runner.Exec{}, cache, base, release("6.12.2"), trust)
+	tree2, u, err := Unpack(context.Background(), runner.Exec{}, cache, base, release("6.12.2"), trust, Limits{})
 	if err != nil || u.How != "incremental from 6.12.1" || u.Files != int64(len(files)) {
 		t.Fatalf("Unpack(6.12.2) after the cancel = %+v, %v; want incremental, %d files", u, err, len(files))
 	}
@@ -299,17 +299,19 @@ func TestUnpackStopsWhenCancelled(t *testing.T) {
 }
 
 // stopUnpack runs Unpack of r, cancelled once 200 files of its tree are written, and checks that
-// it stopped at once leaving no tree but its temporary one, for the next Unpack to clear.
+// it stopped at once leaving no tree, at most what is left of its temporary one.
 func stopUnpack(t *testing.T, cache, base string, r version.Release, trust Trust) {
 	t.Helper()
 	dir := TarballCache(cache, base)
 	name := "linux-" + r.String()
 	ctx, watch := newStopWatch()
 	onFiles(t, dir, name+".tmp-", 200, watch.stop)
-	_, _, err := Unpack(ctx, runner.Exec{}, cache, base, r, trust)
+	_, _, err := Unpack(ctx, runner.Exec{}, cache, base, r, trust, Limits{})
 	watch.returned(t, "Unpack "+r.String(), err)
-	if left, _ := filepath.Glob(filepath.Join(dir, name+"*")); len(left) != 1 || !strings.Contains(left[0], ".tmp-") {
-		t.Errorf("a cancelled Unpack %s left %v, want only its temporary tree", r, left)
+	// The partial tree is removed within the stop's grace; what a slower disk leaves of it, the
+	// next Unpack clears. Never a tree or a record.
+	if left, _ := filepath.Glob(filepath.Join(dir, name+"*")); len(left) > 1 || len(left) == 1 && !strings.Contains(left[0], ".tmp-") {
+		t.Errorf("a cancelled Unpack %s left %v, want nothing or its temporary tree", r, left)
 	}
 }
 
@@ -324,7 +326,7 @@ func TestUnpackStopsWaitingForTheLockWhenCancelled(t *testing.T) {
 	defer unlock()
 	ctx, watch := newStopWatch()
 	watch.stop() // Unpack cannot be seen waiting: it is cancelled before it starts to
-	_, _, err = Unpack(ctx, runner.Exec{}, cache, base, release("6.12.1"), Trust{})
+	_, _, err = Unpack(ctx, runner.Exec{}, cache, base, release("6.12.1"), Trust{}, Limits{})
 	watch.returned(t, "Unpack", err)
 	if !strings.Contains(err.Error(), "held by another run") {
 		t.Errorf("Unpack = %v, want it to say what it waited for", err)

@@ -45,7 +45,12 @@ import (
 // Entry names are checked before anything is written (no "..", "/", duplicates), because the
 // tree is written before the tag's signature is checked: the caller must not use dest until it
 // has verified the tag, and removes it otherwise.
-func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, dest string, workers int, progress io.Writer, files Progress) (_ *plumbing.Reference, _ int64, err error) {
+//
+// lim bounds each object's inflated size and all of them together, and the files written: each
+// object is held whole in memory while it is hashed and written, so an object past the cap is
+// refused by the size its pack header (or, for a delta, its delta header) declares, before it is
+// inflated.
+func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, dest string, workers int, progress io.Writer, files Progress, lim Limits) (_ *plumbing.Reference, _ int64, err error) {
 	ep, err := transport.NewEndpoint(m.URL)
 	if err != nil {
 		return nil, 0, err
@@ -128,6 +133,7 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 		return nil, 0, err
 	}
 	rc := newReceiver(ref.Hash(), tree, files)
+	rc.limit = newBudget(lim, gitHint)
 	defer rc.close()
 	written, err := rc.receive(ctx, stream, packDir, workers)
 	if err != nil {
@@ -238,6 +244,8 @@ type receiver struct {
 	dirs      sync.Map
 	refDeltas []refDelta
 
+	limit *budget // what may be inflated and written
+
 	files   Progress
 	done    counted      // files written
 	count   atomic.Int64 // objects indexed
@@ -252,7 +260,7 @@ type refDelta struct {
 }
 
 func newReceiver(want plumbing.Hash, tree string, files Progress) *receiver {
-	return &receiver{want: want, tree: tree, files: files,
+	return &receiver{want: want, tree: tree, files: files, limit: newBudget(Limits{}, gitHint),
 		objects: map[plumbing.Hash]*whole{}, byOff: map[int64]*whole{}, recent: map[int64]*whole{}}
 }
 
@@ -322,8 +330,13 @@ func (rc *receiver) scan(ctx context.Context, sc *packfile.Scanner, count uint32
 		if err != nil {
 			return fmt.Errorf("reading the pack: object %d of %d: %w", i+1, count, err)
 		}
+		what := fmt.Sprintf("the pack's object %d of %d (offset %d)", i+1, count, h.Offset)
+		if err := rc.limit.entry(what, h.Length); err != nil {
+			return err
+		}
+		// go-git's scanner refuses what inflates past the header's length (5.19 does): the header is what the cap checks.
 		var buf bytes.Buffer
-		buf.Grow(int(min(h.Length, 16<<20))) // the header's word, not trusted further
+		buf.Grow(int(min(h.Length, 16<<20)))
 		_, crc, err := sc.NextObject(&buf)
 		if err != nil {
 			return fmt.Errorf("reading the pack: object %d of %d at offset %d: %w", i+1, count, h.Offset, err)
@@ -334,6 +347,9 @@ func (rc *receiver) scan(ctx context.Context, sc *packfile.Scanner, count uint32
 			base, err := rc.base(h.OffsetReference)
 			if err != nil {
 				return fmt.Errorf("reading the pack: the base at %d of the delta at %d: %w", h.OffsetReference, h.Offset, err)
+			}
+			if err := rc.limit.delta(what, data); err != nil {
+				return err
 			}
 			if data, err = packfile.PatchDelta(base.data, data); err != nil {
 				return fmt.Errorf("reading the pack: the delta at %d: %w", h.Offset, err)
@@ -408,6 +424,10 @@ func (rc *receiver) writeBlob(h plumbing.Hash, data []byte) error {
 	for _, it := range items {
 		if _, already := rc.written.LoadOrStore(it.path, true); already {
 			continue
+		}
+		// One blob may be named by any number of paths: the disk, too, is bounded.
+		if err := rc.limit.write(it.path, int64(len(data))); err != nil {
+			return err
 		}
 		if err := rc.done.write(rc.tree, it, data, &rc.dirs); err != nil {
 			return err
@@ -507,6 +527,9 @@ func (rc *receiver) resolveRefDeltas(ctx context.Context) error {
 			base, err := rc.base(v.(int64))
 			if err != nil {
 				return fmt.Errorf("reading the pack: the base %s of the delta at %d: %w", d.base, d.off, err)
+			}
+			if err := rc.limit.delta(fmt.Sprintf("the pack's delta at offset %d", d.off), d.delta); err != nil {
+				return err
 			}
 			data, err := packfile.PatchDelta(base.data, d.delta)
 			if err != nil {

@@ -130,6 +130,7 @@ type TreeRequest struct {
 	Dest    string   // the folder to write; replaced whole, written beside and renamed
 	Workers int      // hashing and writing files
 	Files   Progress // may be nil
+	Limits  Limits   // caps on what the pack may unpack; zero: the defaults
 }
 
 // FetchTagTree is FetchTag that, when the mirror holds nothing yet, also writes the tagged
@@ -171,7 +172,7 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 		depth = 0
 	}
 	if tr != nil && m.empty() { // cloneTag reads the advertisement itself
-		ref, files, err := m.cloneTag(ctx, refName, tr.Dest, tr.Workers, progress, tr.Files)
+		ref, files, err := m.cloneTag(ctx, refName, tr.Dest, tr.Workers, progress, tr.Files, tr.Limits)
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
 		}

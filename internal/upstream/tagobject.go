@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -109,7 +110,7 @@ func ReadRemoteTag(ctx context.Context, url, tag string) (_ *RemoteTag, err erro
 	}
 	counted := &countingReader{r: stream}
 	t, err := tagFromPack(counted, ref.Hash())
-	rt.Received = counted.n
+	rt.Received = counted.n.Load()
 	if err != nil {
 		return nil, fmt.Errorf("reading the tag object of %s from %s: %w", tag, url, err)
 	}
@@ -155,13 +156,15 @@ func tagFromPack(r io.Reader, want plumbing.Hash) (*object.Tag, error) {
 	return nil, fmt.Errorf("the pack has no tag object %s", want)
 }
 
+// countingReader counts what was read through it; the count may be read while another
+// goroutine reads.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }

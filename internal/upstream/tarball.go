@@ -56,7 +56,7 @@ type Unpacked struct {
 // is complete once its record (the Unpacked, as JSON beside it) exists. With the previous point
 // release unpacked, only the signed incremental patch is fetched; if that patch cannot be had or
 // does not apply, the whole tarball is, and How says why. A bad signature is never worked round.
-func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r version.Release, trust Trust) (string, *Unpacked, error) {
+func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r version.Release, trust Trust, lim Limits) (string, *Unpacked, error) {
 	dir := TarballCache(cacheDir, base)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
@@ -84,8 +84,8 @@ func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r ver
 	fallback := ""
 	prev := version.Release{Major: r.Major, Minor: r.Minor, Patch: r.Patch - 1}
 	if _, perr := readUnpacked(tree(prev)); r.Patch >= 2 && perr == nil {
-		u, err = ApplyIncremental(ctx, run, base, r, trust, tree(prev), dest)
-		if errors.Is(err, ErrUntrusted) || ctx.Err() != nil {
+		u, err = ApplyIncremental(ctx, run, base, r, trust, lim, tree(prev), dest)
+		if errors.Is(err, ErrUntrusted) || errors.Is(err, ErrTooLarge) || ctx.Err() != nil {
 			return "", nil, err // refused, or stopped: not a reason to fetch the tarball
 		}
 		if err != nil {
@@ -93,7 +93,7 @@ func Unpack(ctx context.Context, run runner.Runner, cacheDir, base string, r ver
 		}
 	}
 	if u == nil {
-		if u, err = ExtractTarball(ctx, run, base, r, trust, dest); err != nil {
+		if u, err = ExtractTarball(ctx, run, base, r, trust, lim, dest); err != nil {
 			return "", nil, err
 		}
 		u.How += fallback
@@ -134,11 +134,14 @@ func readUnpacked(tree string) (*Unpacked, error) {
 // ExtractTarball downloads the release's tarball and signature, and extracts it into dest while
 // the signature is checked over the uncompressed tar in the same streaming pass. The tree is
 // written beside dest and renamed into place only once the signature is good, so an unverified
-// tree is never where a build could use it. A cancelled ctx stops the download, xz and the
-// extraction at once; the partial tree beside dest is left for the next call to clear.
-func ExtractTarball(ctx context.Context, run runner.Runner, base string, r version.Release, trust Trust, dest string) (*Unpacked, error) {
+// tree is never where a build could use it. Since the tree is written before the signature can
+// hold, a signature by a key the keyring lacks is refused before the tarball is downloaded, and
+// lim bounds what is written (see Limits). A cancelled ctx stops the download, xz and the
+// extraction at once, inside a file too; the partial tree beside dest is removed on every
+// failure (what a stop leaves of it is cleared by the next call).
+func ExtractTarball(ctx context.Context, run runner.Runner, base string, r version.Release, trust Trust, lim Limits, dest string) (*Unpacked, error) {
 	url := TarballURL(base, r)
-	sig, xzr, err := openSigned(ctx, run, url)
+	sig, xzr, err := openSigned(ctx, run, url, trust)
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +161,16 @@ func ExtractTarball(ctx context.Context, run runner.Runner, base string, r versi
 		verdict <- err
 	}()
 	tee := io.TeeReader(xzr, feed)
-	u, err := extractTar(ctx, tee, tmp, fmt.Sprintf("linux-%s/", r))
+	u, err := extractTar(ctx, tee, tmp, fmt.Sprintf("linux-%s/", r), newBudget(lim, tarballHint))
 	if err == nil {
-		// The tar's end padding is signed too: the verifier must see every byte.
-		_, err = io.Copy(io.Discard, tee)
+		// The tar's end padding is signed too: the verifier must see every byte. git archive
+		// pads to 10 KiB; endless bytes after the end would be a bomb that writes nothing.
+		var n int64
+		if n, err = io.CopyN(io.Discard, tee, maxTrailer+1); n <= maxTrailer && errors.Is(err, io.EOF) {
+			err = nil
+		} else if err == nil {
+			err = fmt.Errorf("%w: more than %s after the end of the tar", ErrTooLarge, bytesText(maxTrailer))
+		}
 	}
 	feed.CloseWithError(err)
 	verr := <-verdict
@@ -178,19 +187,28 @@ func ExtractTarball(ctx context.Context, run runner.Runner, base string, r versi
 	return u, renameInto(ctx, tmp, dest)
 }
 
+// maxTrailer bounds the bytes after a tarball's end-of-archive blocks.
+const maxTrailer = 1 << 20
+
 // ApplyIncremental makes the tree of release r at dest from prev, the tree of the previous point
 // release: prev is copied with hard links (our patch writer replaces files by rename, so prev is
 // never changed) and kernel.org's signed incremental patch is applied.
-func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r version.Release, trust Trust, prev, dest string) (*Unpacked, error) {
+func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r version.Release, trust Trust, lim Limits, prev, dest string) (*Unpacked, error) {
 	url := IncrementalURL(base, r)
-	sig, xzr, err := openSigned(ctx, run, url)
+	sig, xzr, err := openSigned(ctx, run, url, trust)
 	if err != nil {
 		return nil, err
 	}
 	defer xzr.Close()
-	diff, err := io.ReadAll(io.LimitReader(xzr, 1<<30))
+	// The patch is held whole to be verified before it is applied: a point release's is a few
+	// hundred KB, so one file's cap bounds it.
+	lim = lim.WithDefaults()
+	diff, err := io.ReadAll(io.LimitReader(xzr, lim.MaxEntry+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, stopped(ctx, err))
+	}
+	if int64(len(diff)) > lim.MaxEntry {
+		return nil, fmt.Errorf("%w: %s unpacks to more than %s, the cap for one file; %s", ErrTooLarge, url, bytesText(lim.MaxEntry), tarballHint)
 	}
 	signer, err := trust.VerifyDetached(path.Base(url), bytes.NewReader(diff), sig)
 	if err != nil {
@@ -237,9 +255,14 @@ func ApplyIncremental(ctx context.Context, run runner.Runner, base string, r ver
 
 // openSigned fetches the signature of an .xz file on kernel.org and opens the file decompressed,
 // as its signature covers the uncompressed bytes. Closing the stream closes the download too.
-func openSigned(ctx context.Context, run runner.Runner, url string) ([]byte, io.ReadCloser, error) {
+// A signature made by a key the keyring lacks is refused before the file is downloaded: no
+// byte of it could be trusted, and a bomb would otherwise be unpacked to its end.
+func openSigned(ctx context.Context, run runner.Runner, url string, trust Trust) ([]byte, io.ReadCloser, error) {
 	sig, err := Get(ctx, signatureURL(url))
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := trust.knownIssuer(path.Base(url), sig); err != nil {
 		return nil, nil, err
 	}
 	body, err := Open(ctx, url)
@@ -315,8 +338,10 @@ func LinkTree(ctx context.Context, src, dst string) (int64, error) {
 
 // extractTar writes the entries under prefix (linux-X.Y.Z/) into root. Anything outside the
 // prefix, a path that escapes root, a path through a symlink, or an entry type a kernel tarball
-// never holds is refused.
-func extractTar(ctx context.Context, r io.Reader, root, prefix string) (*Unpacked, error) {
+// never holds is refused, and so is a file past b's caps (by the size its header declares,
+// before any of it is written) or a sparse file (its declared size is not what the stream holds,
+// and no kernel tarball has one).
+func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget) (*Unpacked, error) {
 	u := &Unpacked{}
 	tr := tar.NewReader(r)
 	links := map[string]bool{}
@@ -358,8 +383,14 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string) (*Unpacke
 		switch h.Typeflag {
 		case tar.TypeDir:
 			err = os.MkdirAll(target, 0o755)
-		case tar.TypeReg:
-			err = writeRegular(target, tr, h.Mode&0o111 != 0)
+		case tar.TypeReg, tar.TypeGNUSparse:
+			if sparse(h) {
+				return nil, fmt.Errorf("%s: a sparse file (declaring %s), which no kernel tarball holds", h.Name, bytesText(h.Size))
+			}
+			if err := b.entry(h.Name, h.Size); err != nil {
+				return nil, err
+			}
+			err = writeRegular(ctx, target, tr, h.Mode&0o111 != 0)
 			u.Files++
 		case tar.TypeSymlink:
 			links[clean] = true
@@ -376,7 +407,21 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string) (*Unpacke
 	}
 }
 
-func writeRegular(target string, r io.Reader, executable bool) error {
+// sparse tells a sparse file: GNU's type, or PAX records (GNU tar --sparse --format=pax), which
+// Go's reader turns into a regular file of the declared size.
+func sparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+func writeRegular(ctx context.Context, target string, r io.Reader, executable bool) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
@@ -388,7 +433,7 @@ func writeRegular(target string, r io.Reader, executable bool) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	if _, err := copyChunks(ctx, f, r); err != nil {
 		f.Close()
 		return err
 	}

@@ -142,7 +142,7 @@ func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	base := kernelOrg(t, key, tarball, tarball)
 	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
 	rec := &recording{}
-	u, err := ExtractTarball(context.Background(), rec, "file://"+base, release("6.12.1"), trust, dest)
+	u, err := ExtractTarball(context.Background(), rec, "file://"+base, release("6.12.1"), trust, Limits{}, dest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, key, []byte(diff)), 0o644)
 	next := filepath.Join(filepath.Dir(dest), "linux-6.12.2")
-	u2, err := ApplyIncremental(context.Background(), runner.Exec{}, "file://"+base, release("6.12.2"), trust, dest, next)
+	u2, err := ApplyIncremental(context.Background(), runner.Exec{}, "file://"+base, release("6.12.2"), trust, Limits{}, dest, next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestExtractTarballVerifiesWhileExtracting(t *testing.T) {
 	// A tampered incremental patch is refused and leaves no tree.
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(strings.Replace(diff, "= 2", "= 666", 1))), 0o644)
 	os.RemoveAll(next)
-	if _, err := ApplyIncremental(context.Background(), runner.Exec{}, "file://"+base, release("6.12.2"), trust, dest, next); !errors.Is(err, ErrUntrusted) {
+	if _, err := ApplyIncremental(context.Background(), runner.Exec{}, "file://"+base, release("6.12.2"), trust, Limits{}, dest, next); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("ApplyIncremental(tampered) = %v, want ErrUntrusted", err)
 	}
 	if _, err := os.Stat(next); err == nil {
@@ -214,7 +214,7 @@ func TestExtractTarballRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := kernelOrg(t, tc.signer, tc.served, tc.sign)
 			dest := filepath.Join(t.TempDir(), "linux-6.12.1")
-			_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+			_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, Limits{}, dest)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrUntrusted) != tc.untrusted {
 				t.Errorf("ExtractTarball = %v; want %q (untrusted %v)", err, tc.want, tc.untrusted)
 			}
@@ -223,7 +223,7 @@ func TestExtractTarballRefuses(t *testing.T) {
 			}
 		})
 	}
-	_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+t.TempDir(), release("6.12.1"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
+	_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+t.TempDir(), release("6.12.1"), Trust{Keyring: keyring(t, key)}, Limits{}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.1.tar.sign: 404") {
 		t.Errorf("ExtractTarball(missing) = %v", err)
 	}
@@ -237,11 +237,11 @@ func TestExtractTarballOverHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.FileServer(http.Dir(base)))
 	defer srv.Close()
 	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
-	u, err := ExtractTarball(context.Background(), runner.Exec{}, srv.URL, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+	u, err := ExtractTarball(context.Background(), runner.Exec{}, srv.URL, release("6.12.1"), Trust{Keyring: keyring(t, key)}, Limits{}, dest)
 	if err != nil || u.Files != 3 {
 		t.Fatalf("ExtractTarball over http = %+v, %v", u, err)
 	}
-	_, err = ExtractTarball(context.Background(), runner.Exec{}, srv.URL, release("6.12.2"), Trust{Keyring: keyring(t, key)}, filepath.Join(t.TempDir(), "x"))
+	_, err = ExtractTarball(context.Background(), runner.Exec{}, srv.URL, release("6.12.2"), Trust{Keyring: keyring(t, key)}, Limits{}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.2.tar.sign: 404 Not Found") {
 		t.Errorf("ExtractTarball(missing over http) = %v", err)
 	}
@@ -256,7 +256,7 @@ func TestCorruptXZIsAnError(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, data[:len(data)/2], 0o644)
 	dest := filepath.Join(t.TempDir(), "linux-6.12.1")
-	_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, dest)
+	_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, Limits{}, dest)
 	if err == nil || !strings.Contains(err.Error(), "linux-6.12.1.tar.xz: ") || !strings.Contains(err.Error(), "xz: exit status 1: xz: (stdin): Unexpected end of input") {
 		t.Fatalf("ExtractTarball(truncated xz) = %v", err)
 	}
@@ -274,23 +274,23 @@ func TestUnpackFallsBackOnlyForAMissingPatch(t *testing.T) {
 	serveTarball(t, key, base, "6.12.2", releaseTree(2, 2))
 	ctx, cache := context.Background(), t.TempDir()
 
-	if _, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "tarball" {
+	if _, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust, Limits{}); err != nil || u.How != "tarball" {
 		t.Fatalf("Unpack(6.12.1) = %+v, %v", u, err)
 	}
-	if _, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust); err != nil || u.How != "already unpacked" {
+	if _, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust, Limits{}); err != nil || u.How != "already unpacked" {
 		t.Errorf("Unpack(6.12.1) again = %+v, %v", u, err)
 	}
 	// A badly signed incremental patch: refused, no fallback.
 	diff := makefileDiff(1, 2)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"), sign(t, newKey(t, "mallory"), []byte(diff)), 0o644)
-	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust); !errors.Is(err, ErrUntrusted) {
+	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust, Limits{}); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("Unpack with a badly signed incremental patch = %v, want ErrUntrusted", err)
 	}
 	// No incremental patch at all: the whole tarball, saying why.
 	os.Remove(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.xz"))
 	os.Remove(filepath.Join(base, "v6.x/incr/patch-6.12.1-2.sign"))
-	dest, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust)
+	dest, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust, Limits{})
 	if err != nil || !strings.HasPrefix(u.How, "tarball; the incremental patch failed (") || !strings.Contains(u.How, "404") {
 		t.Fatalf("Unpack(6.12.2) without an incremental patch = %+v, %v", u, err)
 	}
@@ -307,12 +307,12 @@ func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
 	trust := Trust{Keyring: keyring(t, key)}
 	base := kernelOrg(t, key, makeTar(t, tree1), makeTar(t, tree1))
 	ctx, cache := context.Background(), t.TempDir()
-	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust); err != nil {
+	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.1"), trust, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	// 6.12.1's genuine tarball, renamed and signed as 6.12.9: refused, nothing left in the cache.
 	serveTarball(t, key, base, "6.12.9", releaseTree(9, 1))
-	_, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.9"), trust)
+	_, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.9"), trust, Limits{})
 	if !errors.Is(err, ErrWrongTree) || !strings.Contains(err.Error(), "linux-6.12.9.tar.xz holds Linux 6.12.1") {
 		t.Errorf("Unpack(6.12.1's tarball as 6.12.9) = %v; want ErrWrongTree", err)
 	}
@@ -324,13 +324,13 @@ func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
 	// reverse ("already upstream"), which must not make a 6.12.3. With no 6.12.3 tarball either,
 	// the release is refused.
 	serveTarball(t, key, base, "6.12.2", releaseTree(2, 2))
-	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust); err != nil {
+	if _, _, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.2"), trust, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	diff := makefileDiff(1, 2)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.2-3.xz"), xzBytes(t, []byte(diff)), 0o644)
 	os.WriteFile(filepath.Join(base, "v6.x/incr/patch-6.12.2-3.sign"), sign(t, key, []byte(diff)), 0o644)
-	_, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.3"), trust)
+	_, u, err := Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.3"), trust, Limits{})
 	if err == nil {
 		t.Fatalf("Unpack(6.12.3 from the 1 -> 2 patch) = %+v, want an error", u)
 	}
@@ -345,7 +345,7 @@ func TestTarballTreesMustBeTheReleaseTheyCameAs(t *testing.T) {
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "linux-6.12.2.json"))
 	os.WriteFile(filepath.Join(dir, "linux-6.12.3.json"), data, 0o644)
-	_, _, err = Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.3"), trust)
+	_, _, err = Unpack(ctx, runner.Exec{}, cache, "file://"+base, release("6.12.3"), trust, Limits{})
 	if !errors.Is(err, ErrWrongTree) || !strings.Contains(err.Error(), "the cached tree was removed") {
 		t.Errorf("Unpack(6.12.3) over a poisoned cache entry = %v; want ErrWrongTree, removed", err)
 	}

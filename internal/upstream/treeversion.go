@@ -1,6 +1,6 @@
-package upstream
+//lint:file-ignore ST1005 errors here start with the file they are about, Makefile, as make names it (Makefile:12: ...)
 
-//lint:file-ignore ST1005 errors here start with the file they are about, "Makefile:12: …", as a compiler's do
+package upstream
 
 import (
 	"bufio"

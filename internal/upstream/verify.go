@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -104,6 +105,42 @@ func (tr Trust) VerifyDetached(name string, signed io.Reader, signature []byte) 
 		return "", tr.refusal(name, signature, err)
 	}
 	return allowed(entity, name, tr.Signers)
+}
+
+// knownIssuer refuses a detached signature whose issuer (the key ID or fingerprint it names) is
+// not in the keyring, before what it signs is read: that content could only be refused at its
+// end, after it was downloaded and unpacked whole. A signature naming no issuer is left to
+// VerifyDetached.
+func (tr Trust) knownIssuer(name string, signature []byte) error {
+	ring, err := ReadKeyring(tr.Keyring)
+	if err != nil {
+		return err
+	}
+	block, err := armor.Decode(bytes.NewReader(signature))
+	if err != nil {
+		return fmt.Errorf("%w: %s: the signature is not armored OpenPGP: %v", ErrUntrusted, name, err)
+	}
+	p, err := packet.Read(block.Body)
+	sig, ok := p.(*packet.Signature)
+	if err != nil || !ok {
+		return fmt.Errorf("%w: %s: the signature holds no OpenPGP signature packet", ErrUntrusted, name)
+	}
+	var id uint64
+	switch {
+	case len(sig.IssuerFingerprint) == 20:
+		// A v4 key's ID is the last 8 bytes of its fingerprint, a v5 or v6 key's the first 8.
+		id = binary.BigEndian.Uint64(sig.IssuerFingerprint[12:])
+	case len(sig.IssuerFingerprint) >= 8:
+		id = binary.BigEndian.Uint64(sig.IssuerFingerprint[:8])
+	case sig.IssuerKeyId != nil:
+		id = *sig.IssuerKeyId
+	default:
+		return nil
+	}
+	if len(ring.KeysById(id)) == 0 {
+		return tr.refusal(name, signature, pgperrors.ErrUnknownIssuer)
+	}
+	return nil
 }
 
 // ReadKeyring reads every key in a keyring file: any number of armored blocks (gpg --export
