@@ -125,3 +125,20 @@ func noBranchCommits(t *testing.T, cache string) {
 		t.Errorf("the mirror holds %d commits, want only the release's", n)
 	}
 }
+
+// TestDefconfigIsNotWrittenThroughASymlink: the branch stage writes the generated defconfig into
+// upstream's tree, where arch/x86/configs may be a symlink out of it.
+func TestDefconfigIsNotWrittenThroughASymlink(t *testing.T) {
+	base := t.TempDir()
+	elsewhere := filepath.Join(base, "elsewhere")
+	os.MkdirAll(elsewhere, 0o755)
+	korg, _ := upstreamFixtureLinks(t, map[string]string{"arch/x86/configs": elsewhere})
+	l := line(t, korg, map[string]string{"frag.config": "", "series": ""})
+	_, _, _, err := runLine(t, l, filepath.Join(base, "work"))
+	if !errors.Is(err, treepath.ErrUnsafePath) || !strings.Contains(err.Error(), "arch/x86/configs") {
+		t.Errorf("Run = %v, want the defconfig write refused (ErrUnsafePath)", err)
+	}
+	if left, _ := os.ReadDir(elsewhere); len(left) != 0 {
+		t.Errorf("written outside the tree: %v", left)
+	}
+}

@@ -167,6 +167,7 @@ func upstreamFixtureLinks(t *testing.T, links map[string]string) (string, *openp
 	os.Symlink("init/main.c", filepath.Join(dir, "linux", "link"))
 	wt.Add("link")
 	for name, target := range links {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, "linux", name)), 0o755)
 		os.Symlink(target, filepath.Join(dir, "linux", name))
 		wt.Add(name)
 	}
