@@ -322,6 +322,7 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string) (*Unpacke
 	u := &Unpacked{}
 	tr := tar.NewReader(r)
 	var names treepath.Set
+	made := map[string]bool{} // folders made or checked: names refuses anything that would replace one
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -360,9 +361,12 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string) (*Unpacke
 		if err := names.Add(name, kind); err != nil {
 			return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
 		}
-		target, err := treepath.MkdirAll(root, name)
-		if err != nil {
-			return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
+		target := filepath.Join(root, filepath.FromSlash(name))
+		if dir := path.Dir(name); !made[dir] {
+			if _, err := treepath.MkdirAll(root, name); err != nil {
+				return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
+			}
+			made[dir] = true
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
