@@ -19,17 +19,40 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/wslkernel/wslkernel/internal/patch"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 )
 
 // Committer is who commits on the branch. Like git am --committer-date-is-author-date, each
 // patch commit takes its author's date, so the same inputs always give the same commit hashes.
 var Committer = object.Signature{Name: "wslkernel kbuild", Email: "kbuild@wslkernel.invalid"}
 
-// Reader reads files of a commit's tree, for patch.ApplyFrom.
+// Reader reads files of a commit's tree, for patch.ApplyFrom. It walks the tree a folder at a
+// time so that a name breaking treepath's rule, or one going through a symlink of the tree, is
+// refused for what it is rather than reported as a missing object; a symlink itself reads as its
+// target, never followed.
 func Reader(s storer.EncodedObjectStorer, tree *object.Tree) patch.ReadFunc {
 	return func(name string) ([]byte, fs.FileMode, error) {
-		e, err := tree.FindEntry(name)
-		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) || err == nil && !e.Mode.IsFile() {
+		if err := treepath.Check(name); err != nil {
+			return nil, 0, err
+		}
+		parts := strings.Split(name, "/")
+		dir := tree
+		for i, part := range parts[:len(parts)-1] {
+			e, err := dir.FindEntry(part)
+			if errors.Is(err, object.ErrEntryNotFound) {
+				return nil, 0, fs.ErrNotExist
+			} else if err != nil {
+				return nil, 0, err
+			}
+			if e.Mode != filemode.Dir {
+				return nil, 0, &treepath.Error{Name: name, Rule: fmt.Sprintf("goes through %q, which is a symlink or file in the tree", strings.Join(parts[:i+1], "/"))}
+			}
+			if dir, err = object.GetTree(s, e.Hash); err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		e, err := dir.FindEntry(parts[len(parts)-1])
+		if errors.Is(err, object.ErrEntryNotFound) || err == nil && !e.Mode.IsFile() {
 			return nil, 0, fs.ErrNotExist
 		}
 		if err != nil {
@@ -74,8 +97,14 @@ func Patches(s storer.EncodedObjectStorer, base *object.Commit, steps []patch.St
 }
 
 // Commit writes a commit whose tree is parentTree with changes made, and returns its hash and
-// its tree's.
+// its tree's. A name breaking treepath's rule, or one under a symlink or file of the tree, is
+// refused before any object is written: no commit holding it is ever made.
 func Commit(s storer.EncodedObjectStorer, parent, parentTree plumbing.Hash, changes map[string]*patch.Change, author, committer object.Signature, msg string) (commit, tree plumbing.Hash, err error) {
+	for name := range changes {
+		if err := treepath.Check(name); err != nil {
+			return plumbing.ZeroHash, plumbing.ZeroHash, err
+		}
+	}
 	if tree, err = editTree(s, parentTree, changes); err != nil {
 		return plumbing.ZeroHash, plumbing.ZeroHash, err
 	}
@@ -91,6 +120,11 @@ func Commit(s storer.EncodedObjectStorer, parent, parentTree plumbing.Hash, chan
 // editTree writes the trees on the paths that changes touch and returns the new root; untouched
 // subtrees are shared with the old one.
 func editTree(s storer.EncodedObjectStorer, root plumbing.Hash, changes map[string]*patch.Change) (plumbing.Hash, error) {
+	return editFolder(s, "", root, changes)
+}
+
+// editFolder is editTree for the folder at prefix (empty, or ending in a slash).
+func editFolder(s storer.EncodedObjectStorer, prefix string, root plumbing.Hash, changes map[string]*patch.Change) (plumbing.Hash, error) {
 	entries := map[string]object.TreeEntry{}
 	if !root.IsZero() {
 		t, err := object.GetTree(s, root)
@@ -129,8 +163,11 @@ func editTree(s storer.EncodedObjectStorer, root plumbing.Hash, changes map[stri
 		var subRoot plumbing.Hash
 		if e, ok := entries[name]; ok && e.Mode == filemode.Dir {
 			subRoot = e.Hash
+		} else if ok {
+			// git apply refuses this too: writing under a symlink would turn it into a folder.
+			return plumbing.ZeroHash, &treepath.Error{Name: prefix + name, Rule: "is a symlink or file in the tree, and the change writes under it"}
 		}
-		h, err := editTree(s, subRoot, sub)
+		h, err := editFolder(s, prefix+name+"/", subRoot, sub)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 )
 
 // Commit is one patch of a series, parsed: what git am would commit.
@@ -57,16 +57,11 @@ type Result struct {
 // an fs.ErrNotExist error.
 type ReadFunc func(name string) ([]byte, fs.FileMode, error)
 
-// DirReader reads files from a tree on disk.
+// DirReader reads files from a tree on disk, never through a symlink in it (treepath.ReadFile):
+// a symlink in the tree must not let a patch read, or learn of, a file outside it.
 func DirReader(root string) ReadFunc {
 	return func(name string) ([]byte, fs.FileMode, error) {
-		path := filepath.Join(root, filepath.FromSlash(name))
-		info, err := os.Lstat(path)
-		if err != nil {
-			return nil, 0, err
-		}
-		data, err := os.ReadFile(path)
-		return data, info.Mode(), err
+		return treepath.ReadFile(root, name)
 	}
 }
 
@@ -257,6 +252,19 @@ func applyFile(res *applied, read ReadFunc, c *Commit, f *gitdiff.File, fuzz int
 	if f.IsDelete {
 		name = f.OldName
 	}
+	// Names are checked before anything is read: a patch's names are as untrusted as its hunks.
+	var names []string
+	if !f.IsNew {
+		names = append(names, f.OldName)
+	}
+	if !f.IsDelete {
+		names = append(names, f.NewName)
+	}
+	for _, n := range names {
+		if err := treepath.Check(n); err != nil {
+			return fmt.Errorf("%s: %s: refused: %w", where, name, err)
+		}
+	}
 	if f.IsBinary {
 		return fmt.Errorf("%s: %s: binary patches are not supported", where, name)
 	}
@@ -269,9 +277,11 @@ func applyFile(res *applied, read ReadFunc, c *Commit, f *gitdiff.File, fuzz int
 		} else if err != nil {
 			return fmt.Errorf("%s: %s: %w", where, f.OldName, err)
 		}
-		src, mode = data, m.Perm()
+		src, mode = data, m&(fs.ModeSymlink|fs.ModePerm) // a patched symlink stays one
 	} else if _, _, err := read(f.NewName); err == nil {
 		return fmt.Errorf("%s: %s: creates a file that already exists", where, f.NewName)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %s: %w", where, f.NewName, err) // under a symlink, say
 	}
 	out, offsets, fuzzes, failed := applyFuzz(src, f.TextFragments, fuzz)
 	if failed >= 0 {
@@ -439,6 +449,8 @@ func hunkError(where, name string, src []byte, f *gitdiff.File, failed, fuzz int
 }
 
 // Write puts the result into the tree: each file is written beside its final name and renamed.
+// Every name is checked again and no folder on the way may be a symlink (treepath): a result is
+// written into a tree on disk, which may hold symlinks its reader never saw.
 func (r *Result) Write(root string) error {
 	names := make([]string, 0, len(r.Changes))
 	for n := range r.Changes {
@@ -447,18 +459,44 @@ func (r *Result) Write(root string) error {
 	slices.Sort(names)
 	for _, name := range names {
 		c := r.Changes[name]
-		path := filepath.Join(root, filepath.FromSlash(name))
 		if c.Delete {
+			path, err := treepath.Join(root, name)
+			if err != nil {
+				return fmt.Errorf("deleting %s: %w", name, err)
+			}
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			continue
 		}
+		path, err := treepath.MkdirAll(root, name)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
 		// A new file replaces the old one by rename: hard-linked copies of it elsewhere (the
-		// tarball cache) are never written through.
-		if err := atomicfile.WriteFile(path, c.Data, c.Mode); err != nil {
+		// tarball cache) are never written through, nor is a symlink there followed.
+		if c.Mode&fs.ModeSymlink != 0 {
+			err = replaceSymlink(path, string(c.Data))
+		} else {
+			err = atomicfile.WriteFile(path, c.Data, c.Mode.Perm())
+		}
+		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// replaceSymlink puts a symlink to target at path: made beside it and renamed over.
+func replaceSymlink(path, target string) error {
+	tmp := path + ".tmp-symlink"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	return nil
 }

@@ -132,6 +132,12 @@ func upstreamFixture(t *testing.T) string {
 
 func upstreamFixtureKey(t *testing.T) (string, *openpgp.Entity) {
 	t.Helper()
+	return upstreamFixtureLinks(t, nil)
+}
+
+// upstreamFixtureLinks is upstreamFixtureKey whose tree also holds symlinks (name → target).
+func upstreamFixtureLinks(t *testing.T, links map[string]string) (string, *openpgp.Entity) {
+	t.Helper()
 	dir := t.TempDir()
 	key, err := openpgp.NewEntity("stable", "", "stable@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
@@ -160,6 +166,11 @@ func upstreamFixtureKey(t *testing.T) (string, *openpgp.Entity) {
 	}
 	os.Symlink("init/main.c", filepath.Join(dir, "linux", "link"))
 	wt.Add("link")
+	for name, target := range links {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, "linux", name)), 0o755)
+		os.Symlink(target, filepath.Join(dir, "linux", name))
+		wt.Add(name)
+	}
 	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1763726161, 0)}
 	commit, err := wt.Commit("Linux 6.12.118", &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
@@ -474,16 +485,18 @@ func TestDamagedMirrorIsRepaired(t *testing.T) {
 
 // source: tarball builds from kernel.org's signed tarball, and the next point release comes from
 // the incremental patch on top of the unpacked previous one.
-func TestRunFromTarballs(t *testing.T) {
-	korg, key := upstreamFixtureKey(t)
-	sign := func(path string, data []byte) {
+// tarballPublisher puts files where kernel.org has them under korg: xz-compressed, with a
+// detached signature by key of the uncompressed bytes.
+func tarballPublisher(t *testing.T, korg string, key *openpgp.Entity) (xzFile func(path string, data []byte), sign func(path string, data []byte)) {
+	t.Helper()
+	sign = func(path string, data []byte) {
 		var sig bytes.Buffer
 		if err := openpgp.ArmoredDetachSign(&sig, key, bytes.NewReader(data), nil); err != nil {
 			t.Fatal(err)
 		}
 		os.WriteFile(path, sig.Bytes(), 0o644)
 	}
-	xzFile := func(path string, data []byte) {
+	xzFile = func(path string, data []byte) {
 		testtool.Need(t, "xz")
 		cmd := exec.Command("xz", "-c")
 		cmd.Stdin = bytes.NewReader(data)
@@ -493,6 +506,13 @@ func TestRunFromTarballs(t *testing.T) {
 		}
 		os.WriteFile(path, out, 0o644)
 	}
+	return xzFile, sign
+}
+
+// publishTarball makes the fixture's v6.12.118 a signed tarball on the local kernel.org.
+func publishTarball(t *testing.T, korg string, key *openpgp.Entity) {
+	t.Helper()
+	xzFile, sign := tarballPublisher(t, korg, key)
 	os.MkdirAll(filepath.Join(korg, "v6.x/incr"), 0o755)
 	tarball, err := exec.Command("git", "-C", filepath.Join(korg, "linux"), "archive", "--format=tar", "--prefix=linux-6.12.118/", "v6.12.118").Output()
 	if err != nil {
@@ -500,6 +520,12 @@ func TestRunFromTarballs(t *testing.T) {
 	}
 	xzFile(filepath.Join(korg, "v6.x/linux-6.12.118.tar.xz"), tarball)
 	sign(filepath.Join(korg, "v6.x/linux-6.12.118.tar.sign"), tarball)
+}
+
+func TestRunFromTarballs(t *testing.T) {
+	korg, key := upstreamFixtureKey(t)
+	xzFile, sign := tarballPublisher(t, korg, key)
+	publishTarball(t, korg, key)
 
 	l := lineWith(t, korg, ", source: tarball, tarballs: "+korg, map[string]string{"frag.config": "", "series": "0001-notes.patch\n", "0001-notes.patch": addNotes})
 	work := t.TempDir()

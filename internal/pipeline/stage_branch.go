@@ -13,6 +13,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/branch"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
@@ -64,7 +65,13 @@ func branchBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 		path := "arch/" + ar.a.SrcArch + "/configs/" + DefconfigName
 		files[path] = data
 		paths = append(paths, path)
-		if err := atomicfile.WriteFile(filepath.Join(r.st.src, filepath.FromSlash(path)), data, 0o644); err != nil {
+		// The tree is upstream's: a symlink on the way (arch/x86/configs, say) must not lead
+		// this write out of it.
+		dest, err := treepath.MkdirAll(r.st.src, path)
+		if err != nil {
+			return outcome{}, fmt.Errorf("writing the defconfig into %s: %w", r.st.src, err)
+		}
+		if err := atomicfile.WriteFile(dest, data, 0o644); err != nil {
 			return outcome{}, err
 		}
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 )
 
 // cloneTag is the first fetch of a tag into an empty mirror, with the tagged commit's tree
@@ -630,7 +631,7 @@ func (rc *receiver) placeAnchors() error {
 		if _, err := os.Lstat(to); err == nil {
 			continue // already there: its files are written again
 		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		if _, err := treepath.MkdirAll(rc.tree, at[0]); err != nil {
 			return err
 		}
 		if err := os.Rename(filepath.Join(rc.tree, filepath.FromSlash(from)), to); err != nil {
@@ -786,12 +787,10 @@ func (rc *receiver) walk(h plumbing.Hash, prefix string, paths map[plumbing.Hash
 	if err := t.Decode(memObject(o)); err != nil {
 		return fmt.Errorf("tree %s (%s): %w", h, strings.TrimSuffix(prefix, "/"), err)
 	}
-	seen := make(map[string]bool, len(t.Entries))
+	if err := checkFolder(strings.TrimPrefix(prefix, anchors), t.Entries); err != nil {
+		return fmt.Errorf("tree %s: %w", h, err)
+	}
 	for _, e := range t.Entries {
-		if !safeName(e.Name) || seen[e.Name] {
-			return fmt.Errorf("tree %s (%s) has an entry named %q, which no checkout may write", h, strings.TrimSuffix(prefix, "/"), e.Name)
-		}
-		seen[e.Name] = true
 		name := prefix + e.Name
 		switch e.Mode {
 		case filemode.Dir:
@@ -803,11 +802,6 @@ func (rc *receiver) walk(h plumbing.Hash, prefix string, paths map[plumbing.Hash
 		}
 	}
 	return nil
-}
-
-// safeName says whether a tree entry's name can be written as one path element.
-func safeName(name string) bool {
-	return name != "" && name != "." && name != ".." && name != ".git" && !strings.ContainsAny(name, "/\x00")
 }
 
 func memObject(o *whole) plumbing.EncodedObject {

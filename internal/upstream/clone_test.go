@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/wslkernel/wslkernel/internal/testtool"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -194,10 +196,11 @@ func TestFirstFetchWritesTheTreeAsThePackArrives(t *testing.T) {
 	gitCmd(t, m.Dir, "fsck", "--full")
 }
 
-// A tree entry that would write outside the folder (or into a .git) is refused before any file
-// is written: the tree is written before the tag's signature is checked.
+// A tree entry that would write outside the folder (or into a .git, in any letter case) is
+// refused before any file is written: the tree is written before the tag's signature is checked.
+// The refusal is treepath's, not damage: fetching again would not change the name.
 func TestFirstFetchRefusesUnsafeNames(t *testing.T) {
-	for _, name := range []string{"..", ".git"} {
+	for _, name := range []string{"..", ".git", ".GIT", ".Git"} {
 		t.Run(name, func(t *testing.T) {
 			testtool.Need(t, "git")
 			dir := filepath.Join(t.TempDir(), "linux")
@@ -213,8 +216,8 @@ func TestFirstFetchRefusesUnsafeNames(t *testing.T) {
 			parent := t.TempDir()
 			r1, _ := version.ParseRelease("6.12.1")
 			_, err := m.FetchTagTree(context.Background(), r1, nil, TreeRequest{Dest: filepath.Join(parent, "src"), Workers: 2})
-			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("entry named %q", name)) {
-				t.Fatalf("FetchTagTree = %v, want the unsafe name refused", err)
+			if !errors.Is(err, treepath.ErrUnsafePath) || errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), fmt.Sprintf("tree entry %q", name)) {
+				t.Fatalf("FetchTagTree = %v, want the unsafe name refused (ErrUnsafePath, not ErrDamaged)", err)
 			}
 			if entries, _ := os.ReadDir(parent); len(entries) != 0 {
 				t.Errorf("left behind: %v", entries)

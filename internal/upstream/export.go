@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -15,7 +16,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/wslkernel/wslkernel/internal/treepath"
 )
 
 type exportItem struct {
@@ -52,7 +56,7 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	if err != nil {
 		return 0, fmt.Errorf("%w: export %s: %v", ErrDamaged, commit, err)
 	}
-	want, err := treeFiles(ctx, tree)
+	want, err := treeFiles(ctx, repo.Storer, tree)
 	if err != nil {
 		return 0, fmt.Errorf("export %s: walking the tree: %w", commit, err)
 	}
@@ -107,27 +111,65 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 	return done.files.Load(), nil
 }
 
-// treeFiles says which blob goes where (identical files share a blob).
-func treeFiles(ctx context.Context, tree *object.Tree) (map[plumbing.Hash][]exportItem, error) {
+// treeFiles says which blob goes where (identical files share a blob). Every folder's entries are
+// held to treepath's rule (checkFolder) before anything is written: a mirror holds whatever was
+// pushed to it, and a name with a slash, or a symlink and a folder of the same name, would
+// otherwise lead a write out of the tree.
+func treeFiles(ctx context.Context, s storer.EncodedObjectStorer, tree *object.Tree) (map[plumbing.Hash][]exportItem, error) {
 	want := map[plumbing.Hash][]exportItem{}
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
+	var walk func(t *object.Tree, prefix string) error
+	walk = func(t *object.Tree, prefix string) error {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		name, entry, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			return want, nil
+		if err := checkFolder(prefix, t.Entries); err != nil {
+			return err
+		}
+		for _, e := range t.Entries {
+			name := prefix + e.Name
+			switch e.Mode {
+			case filemode.Dir:
+				sub, err := object.GetTree(s, e.Hash)
+				if err != nil {
+					return fmt.Errorf("%w: folder %s (%s): %v", ErrDamaged, name, e.Hash, err)
+				}
+				if err := walk(sub, name+"/"); err != nil {
+					return err
+				}
+			case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
+				want[e.Hash] = append(want[e.Hash], exportItem{path: name, mode: e.Mode, hash: e.Hash})
+			}
+		}
+		return nil
+	}
+	if err := walk(tree, ""); err != nil {
+		return nil, err
+	}
+	return want, nil
+}
+
+// checkFolder holds the entries of the folder at prefix (empty, or ending in a slash) to
+// treepath's rule: each one safe name, none twice. Within a git tree that is the whole rule: a
+// name under a symlink needs a folder of the same name beside it, or a slash in a name.
+func checkFolder(prefix string, entries []object.TreeEntry) error {
+	var names treepath.Set
+	for _, e := range entries {
+		err := treepath.CheckEntry(e.Name)
+		if err == nil {
+			kind := treepath.File
+			switch e.Mode {
+			case filemode.Dir, filemode.Submodule:
+				kind = treepath.Dir
+			case filemode.Symlink:
+				kind = treepath.Symlink
+			}
+			err = names.Add(e.Name, kind)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
-		}
-		switch entry.Mode {
-		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
-			want[entry.Hash] = append(want[entry.Hash], exportItem{path: name, mode: entry.Mode, hash: entry.Hash})
+			return fmt.Errorf("tree entry %q in folder %q: %w", e.Name, strings.TrimSuffix(prefix, "/"), err)
 		}
 	}
+	return nil
 }
 
 // openForExport opens the mirror for export: pack file descriptors kept open (go-git otherwise
@@ -164,12 +206,29 @@ func readBlob(r *git.Repository, h plumbing.Hash) ([]byte, error) {
 	return io.ReadAll(rd)
 }
 
+// writeData writes one file of a tree into root. Its name was checked where the tree was read
+// (checkFolder); here no folder on the way may be a symlink, and the file itself is created,
+// never opened through whatever is there. The fetcher's staging folder under .git/anchors/ is
+// its own root, so the names under it are held to the same rule.
 func writeData(root string, it exportItem, data []byte, dirs *sync.Map) error {
-	path := filepath.Join(root, filepath.FromSlash(it.path))
+	name, staged := strings.CutPrefix(it.path, anchors)
+	if staged {
+		root = filepath.Join(root, filepath.FromSlash(anchors))
+	}
+	if err := treepath.Check(name); err != nil {
+		return fmt.Errorf("writing %s: %w", it.path, err)
+	}
+	path := filepath.Join(root, filepath.FromSlash(name))
+	// Folders made once are real folders in a tree that holds no symlink where a folder is.
 	dir := filepath.Dir(path)
 	if _, done := dirs.Load(dir); !done {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+		if staged {
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				return err
+			}
+		}
+		if _, err := treepath.MkdirAll(root, name); err != nil {
+			return fmt.Errorf("writing %s: %w", it.path, err)
 		}
 		dirs.Store(dir, true)
 	}

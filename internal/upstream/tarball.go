@@ -21,6 +21,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/patch"
 	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -337,14 +338,16 @@ func LinkTree(ctx context.Context, src, dst string) (int64, error) {
 }
 
 // extractTar writes the entries under prefix (linux-X.Y.Z/) into root. Anything outside the
-// prefix, a path that escapes root, a path through a symlink, or an entry type a kernel tarball
-// never holds is refused, and so is a file past b's caps (by the size its header declares,
-// before any of it is written) or a sparse file (its declared size is not what the stream holds,
-// and no kernel tarball has one).
+// prefix, a name breaking treepath's rule (one that escapes root, names .git, comes twice, or goes
+// through a symlink or file of the tarball), or an entry type a kernel tarball never holds is
+// refused, and so is a file past b's caps (by the size its header declares, before any of it is
+// written) or a sparse file (its declared size is not what the stream holds, and no kernel
+// tarball has one).
 func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget) (*Unpacked, error) {
 	u := &Unpacked{}
 	tr := tar.NewReader(r)
-	links := map[string]bool{}
+	var names treepath.Set
+	made := map[string]bool{} // folders made or checked: names refuses anything that would replace one
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -370,36 +373,43 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			u.ModTime = h.ModTime
 			continue
 		}
-		clean := path.Clean(name)
-		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return nil, fmt.Errorf("%s: escapes the tree", h.Name)
+		if sparse(h) {
+			return nil, fmt.Errorf("%s: a sparse file (declaring %s), which no kernel tarball holds", h.Name, bytesText(h.Size))
 		}
-		for dir := path.Dir(clean); dir != "."; dir = path.Dir(dir) {
-			if links[dir] {
-				return nil, fmt.Errorf("%s: goes through the symlink %s", h.Name, dir)
-			}
-		}
-		target := filepath.Join(root, filepath.FromSlash(clean))
+		kind := treepath.File
 		switch h.Typeflag {
 		case tar.TypeDir:
-			err = os.MkdirAll(target, 0o755)
-		case tar.TypeReg, tar.TypeGNUSparse:
-			if sparse(h) {
-				return nil, fmt.Errorf("%s: a sparse file (declaring %s), which no kernel tarball holds", h.Name, bytesText(h.Size))
+			kind, name = treepath.Dir, strings.TrimSuffix(name, "/") // tar marks folders so
+		case tar.TypeSymlink:
+			kind = treepath.Symlink
+		case tar.TypeReg:
+		default:
+			return nil, fmt.Errorf("%s: entry type %q is not expected in a kernel tarball", h.Name, h.Typeflag)
+		}
+		if err := names.Add(name, kind); err != nil {
+			return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
+		}
+		target := filepath.Join(root, filepath.FromSlash(name))
+		if dir := path.Dir(name); !made[dir] {
+			if _, err := treepath.MkdirAll(root, name); err != nil {
+				return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
 			}
+			made[dir] = true
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err = os.Mkdir(target, 0o755); errors.Is(err, fs.ErrExist) {
+				err = nil // made already for a file listed before it
+			}
+		case tar.TypeReg:
 			if err := b.entry(h.Name, h.Size); err != nil {
 				return nil, err
 			}
 			err = writeRegular(ctx, target, tr, h.Mode&0o111 != 0)
 			u.Files++
 		case tar.TypeSymlink:
-			links[clean] = true
-			if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
-				err = os.Symlink(h.Linkname, target)
-			}
+			err = os.Symlink(h.Linkname, target)
 			u.Files++
-		default:
-			return nil, fmt.Errorf("%s: entry type %q is not expected in a kernel tarball", h.Name, h.Typeflag)
 		}
 		if err != nil {
 			return nil, err
@@ -421,10 +431,8 @@ func sparse(h *tar.Header) bool {
 	return false
 }
 
+// writeRegular creates target (its folder exists), never opening whatever is already there.
 func writeRegular(ctx context.Context, target string, r io.Reader, executable bool) error {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
 	perm := os.FileMode(0o644)
 	if executable {
 		perm = 0o755

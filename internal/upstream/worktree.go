@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
+	"github.com/wslkernel/wslkernel/internal/treepath"
 )
 
 // Worktree is a source tree kept at one path and moved from commit to commit in place. A build
@@ -143,10 +145,16 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 		return 0, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	paths := map[string]bool{}
+	checked := map[plumbing.Hash]bool{}
 	for _, f := range from {
 		fromTree, err := commitTree(repo, f)
 		if err != nil {
 			return 0, errUnknownBase
+		}
+		// go-git's diff looks entries up by name, so a tree with a name twice or a slash in one
+		// gives a wrong or failed diff: the folders that differ are checked first.
+		if err := checkChanged(repo, fromTree, toTree, "", checked); err != nil {
+			return 0, fmt.Errorf("moving to %s: %w", to, err)
 		}
 		changes, err := object.DiffTreeWithOptions(ctx, fromTree, toTree, &object.DiffTreeOptions{})
 		if err != nil {
@@ -154,21 +162,21 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 		}
 		for _, c := range changes {
 			for _, name := range []string{c.From.Name, c.To.Name} {
-				if name != "" {
-					paths[name] = true
+				if name == "" {
+					continue
 				}
+				// A name the tree walk joins from entries with slashes or ".." in them must
+				// not be looked up, removed or written: it lies outside the tree.
+				if err := treepath.Check(name); err != nil {
+					return 0, fmt.Errorf("moving to %s: %w", to, err)
+				}
+				paths[name] = true
 			}
 		}
 	}
-	stamp := fmt.Sprintf("%s%s %s\n", movingPrefix, from[0], to)
-	if len(from) > 1 {
-		stamp = fmt.Sprintf("%s%s %s\n", movingPrefix, from[0], from[1]) // still owed: both
-	}
-	if err := atomicfile.WriteFile(w.StampPath(), []byte(stamp), 0o644); err != nil {
-		return 0, err
-	}
 	// Removals first (deepest first), so a folder that becomes a file is gone before the file is
-	// written; then every path to holds, each written beside and renamed over.
+	// written; then every path to holds, each written beside and renamed over. Every path is
+	// looked up before the tree is touched, so a refused name leaves it as it was.
 	sorted := make([]string, 0, len(paths))
 	for p := range paths {
 		sorted = append(sorted, p)
@@ -180,29 +188,50 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 		hash plumbing.Hash
 	}
 	var writes []write
+	var removes, folders []string
 	for _, p := range sorted {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
 		e, err := lookup(toTree, p)
 		switch {
-		case err == nil && e == nil:
-			if err := removeWithEmptyParents(w.Dir, p); err != nil {
-				return 0, err
-			}
 		case err != nil:
 			return 0, fmt.Errorf("%w: %s in %s: %v", ErrDamaged, p, to, err)
+		case e == nil:
+			removes = append(removes, p)
 		case e.Mode == filemode.Dir:
-			// A file that became a folder: its files are among the paths too.
-			if info, err := os.Lstat(filepath.Join(w.Dir, filepath.FromSlash(p))); err == nil && !info.IsDir() {
-				if err := os.Remove(filepath.Join(w.Dir, filepath.FromSlash(p))); err != nil {
-					return 0, err
-				}
-			}
+			folders = append(folders, p)
 		case e.Mode == filemode.Submodule:
 			// Not in a kernel release; git leaves an empty folder, and so do we.
 		default:
 			writes = append(writes, write{p, e.Mode, e.Hash})
+		}
+	}
+	stamp := fmt.Sprintf("%s%s %s\n", movingPrefix, from[0], to)
+	if len(from) > 1 {
+		stamp = fmt.Sprintf("%s%s %s\n", movingPrefix, from[0], from[1]) // still owed: both
+	}
+	if err := atomicfile.WriteFile(w.StampPath(), []byte(stamp), 0o644); err != nil {
+		return 0, err
+	}
+	for _, p := range removes {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := removeWithEmptyParents(w.Dir, p); err != nil {
+			return 0, err
+		}
+	}
+	for _, p := range folders {
+		// A file (or symlink) that became a folder: its files are among the paths too.
+		path, err := treepath.Join(w.Dir, p)
+		if err != nil {
+			return 0, fmt.Errorf("moving to %s: %w", to, err)
+		}
+		if info, err := os.Lstat(path); err == nil && !info.IsDir() {
+			if err := os.Remove(path); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for _, wr := range writes {
@@ -221,6 +250,43 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 		return 0, err
 	}
 	return len(paths), nil
+}
+
+// checkChanged holds every folder of to that is not in from, at prefix, to treepath's rule
+// (checkFolder), skipping folders in checked and marking those it checks.
+func checkChanged(repo *git.Repository, from, to *object.Tree, prefix string, checked map[plumbing.Hash]bool) error {
+	if checked[to.Hash] || from != nil && from.Hash == to.Hash {
+		return nil
+	}
+	if err := checkFolder(prefix, to.Entries); err != nil {
+		return err
+	}
+	checked[to.Hash] = true
+	old := map[string]object.TreeEntry{}
+	if from != nil {
+		for _, e := range from.Entries {
+			old[e.Name] = e
+		}
+	}
+	for _, e := range to.Entries {
+		if e.Mode != filemode.Dir {
+			continue
+		}
+		sub, err := object.GetTree(repo.Storer, e.Hash)
+		if err != nil {
+			return fmt.Errorf("%w: folder %s%s (%s): %v", ErrDamaged, prefix, e.Name, e.Hash, err)
+		}
+		var was *object.Tree
+		if o, ok := old[e.Name]; ok && o.Mode == filemode.Dir {
+			if was, err = object.GetTree(repo.Storer, o.Hash); err != nil {
+				return fmt.Errorf("%w: folder %s%s (%s): %v", ErrDamaged, prefix, e.Name, o.Hash, err)
+			}
+		}
+		if err := checkChanged(repo, was, sub, prefix+e.Name+"/", checked); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lookup finds path in tree: nil (and no error) when the tree has nothing there, also when a
@@ -261,19 +327,27 @@ func commitTree(repo *git.Repository, h plumbing.Hash) (*object.Tree, error) {
 	return c.Tree()
 }
 
-// writeFile puts one blob at its path: a temporary name in the same folder, renamed over.
+// writeFile puts one blob at its path: a temporary name in the same folder, renamed over. No
+// folder on the way may be a symlink (treepath), and what is at the path is replaced, never
+// written through.
 func (w Worktree) writeFile(name string, mode filemode.FileMode, content []byte) error {
-	path := filepath.Join(w.Dir, filepath.FromSlash(name))
-	dir := filepath.Dir(path)
-	if info, err := os.Lstat(dir); err == nil && !info.IsDir() {
-		if err := os.Remove(dir); err != nil { // a file that became a folder
-			return err
+	dirName := path.Dir(name)
+	if dirName != "." {
+		dir, err := treepath.Join(w.Dir, dirName)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
+		if info, err := os.Lstat(dir); err == nil && info.Mode().IsRegular() {
+			if err := os.Remove(dir); err != nil { // a file that became a folder
+				return err
+			}
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	path, err := treepath.MkdirAll(w.Dir, name)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	tmp := filepath.Join(dir, ".wslkernel-tmp-"+filepath.Base(path))
+	tmp := filepath.Join(filepath.Dir(path), ".wslkernel-tmp-"+filepath.Base(path))
 	os.Remove(tmp)
 	if mode == filemode.Symlink {
 		if err := os.Symlink(string(content), tmp); err != nil {
@@ -301,11 +375,18 @@ func (w Worktree) writeFile(name string, mode filemode.FileMode, content []byte)
 }
 
 // removeWithEmptyParents removes rel under root and then each parent folder it leaves empty, as a
-// checkout does (git keeps no empty folders).
+// checkout does (git keeps no empty folders). A name under a symlink or file on disk is not in
+// the tree, so there is nothing of it to remove (and nothing outside is reached through it).
 func removeWithEmptyParents(root, rel string) error {
-	path := filepath.Join(root, filepath.FromSlash(rel))
+	if err := treepath.Check(rel); err != nil {
+		return err
+	}
+	path, err := treepath.Join(root, rel)
+	if err != nil {
+		return nil // under what is a symlink or file on disk
+	}
 	if _, err := os.Lstat(path); err != nil {
-		return nil // already absent (or under what is now a file)
+		return nil // already absent
 	}
 	if err := os.RemoveAll(path); err != nil {
 		return err
