@@ -92,6 +92,15 @@ func setup(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		return 1
 	}
+	// A machine with a Rust toolchain on PATH, as rustup leaves one: Kconfig asks rustc for its
+	// version, and what kbuild configures must not depend on the answer (see
+	// TestTheBuiltTreeIsPatchedAndConfigured).
+	rustc := "#!/bin/sh\necho 'rustc 1.95.0 (59807616e 2026-04-14)'\necho 'binary: rustc'\necho 'release: 1.95.0'\necho 'LLVM version: 22.1.2'\n"
+	if err := os.WriteFile(filepath.Join(bin, "rustc"), []byte(rustc), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	// The smoke profile reads KERNEL_ORG: from here on a view of the local kernel.org whose
 	// releases.json first offers only 6.12.117 (servicing_test.go).
 	view, err := kernelOrgView()
@@ -336,7 +345,8 @@ func TestTheBuiltTreeIsPatchedAndConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`, "CONFIG_SERIAL_8250_CONSOLE=y", "# CONFIG_LOCALVERSION_AUTO is not set"} {
+	// RUSTC_VERSION=0 although the suite's PATH has a rustc that answers 1.95.0 (setup).
+	for _, want := range []string{`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`, "CONFIG_SERIAL_8250_CONSOLE=y", "# CONFIG_LOCALVERSION_AUTO is not set", "CONFIG_RUSTC_VERSION=0"} {
 		if !bytes.Contains(config, []byte(want+"\n")) {
 			t.Errorf("the shipped config lacks %q", want)
 		}

@@ -80,6 +80,13 @@ func (t *Tree) Args(targets ...string) []string {
 	// EXTRAVERSION on the command line overrides the Makefile's; LOCALVERSION set (empty) stops
 	// setlocalversion from appending "+" for a tree it thinks is a dirty git checkout.
 	args = append(args, "EXTRAVERSION="+t.ExtraVersion, "LOCALVERSION=")
+	// The machine's Rust toolchain is not an input. Kconfig asks $(RUSTC) for its version and
+	// writes the answer into .config (RUSTC_VERSION, RUSTC_LLVM_VERSION and the RUSTC_HAS_*
+	// probes), so a rustup on PATH, or one that failed to answer, changed the shipped config and
+	// every object's autoconf.h, and no two machines shared a compiler cache entry. Our kernels
+	// carry no Rust: a profile that asks for CONFIG_RUST is refused in configure (RUST depends
+	// on RUST_IS_AVAILABLE), not built with whatever rustc the machine happens to have.
+	args = append(args, "RUSTC=false")
 	return append(args, targets...)
 }
 

@@ -72,7 +72,7 @@ func TestArgsAndEnvMakeTheBuildReproducible(t *testing.T) {
 	ts := time.Date(2026, 11, 21, 12, 56, 1, 0, time.UTC)
 	x := &Tree{Src: "/w/src", Out: "/w/build", Arch: arches["x86_64"], Jobs: 3, ExtraVersion: ".1", Timestamp: ts}
 	args := strings.Join(x.Args("bzImage"), " ")
-	if want := "-C /w/src O=/w/build ARCH=x86_64 -j3 CC=ccache gcc HOSTCC=ccache gcc EXTRAVERSION=.1 LOCALVERSION= bzImage"; args != want {
+	if want := "-C /w/src O=/w/build ARCH=x86_64 -j3 CC=ccache gcc HOSTCC=ccache gcc EXTRAVERSION=.1 LOCALVERSION= RUSTC=false bzImage"; args != want {
 		t.Errorf("args = %q\nwant   %q", args, want)
 	}
 	env := strings.Join(x.Env(), "\n")
