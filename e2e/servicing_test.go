@@ -406,6 +406,14 @@ func TestCustomKernelOnTheSmokeLine(t *testing.T) {
 			t.Errorf("kbuild custom output lacks %q:\n%s", want, out)
 		}
 	}
+	// The custom kernel's trees sit as the smoke line's do (custom/src/smoke, custom/build/smoke),
+	// so the compilations its one option leaves alone come from the smoke build of 6.12.118 the
+	// shared run made in this suite, through the suite's ccache.
+	if m := regexp.MustCompile(`ccache (\d+) hits, (\d+) misses`).FindStringSubmatch(out); m == nil {
+		t.Errorf("kbuild custom does not report its ccache hits:\n%s", out)
+	} else if hits, _ := strconv.Atoi(m[1]); hits < 800 {
+		t.Errorf("kbuild custom got %s compilations from the cache and compiled %s: the smoke line's build was not shared", m[1], m[2])
+	}
 	config, _ := os.ReadFile(filepath.Join(work, "out/custom/6.12.118.1/x86_64/config"))
 	if !strings.Contains(string(config), "CONFIG_CRC_CCITT=m\n") || !strings.Contains(string(config), "CONFIG_CRC_ITU_T=m\n") {
 		t.Errorf("the custom config lacks the profile's module or the added one")

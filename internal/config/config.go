@@ -415,6 +415,7 @@ func (p *Pipeline) ProfileNames() []string {
 type Line struct {
 	Pipeline *Pipeline
 	Name     string // the profile's name
+	Base     string // the profile a derived line (kbuild custom's) was made from; empty for pipeline.yaml's
 	Upstream Upstream
 	Profile  *Profile
 }

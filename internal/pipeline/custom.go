@@ -65,7 +65,7 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 	pipe := *base.Pipeline
 	pipe.Publish = config.Publish{}
 	pipe.Version.LocalVersion += "+custom"
-	return &config.Line{Pipeline: &pipe, Name: CustomProfile, Upstream: base.Upstream, Profile: &prof}, nil
+	return &config.Line{Pipeline: &pipe, Name: CustomProfile, Base: base.Name, Upstream: base.Upstream, Profile: &prof}, nil
 }
 
 // flagLines turns --enable and --disable into fragment lines, each after a comment naming its flag.

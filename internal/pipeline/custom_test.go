@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/config"
 )
 
 // A personal kernel: the profile plus --enable/--disable, merged last and verified; its release
@@ -39,6 +41,21 @@ func TestCustomKernelFromAProfile(t *testing.T) {
 	}
 	if _, _, err := LatestRun(work, "wsl"); err == nil || !strings.Contains(err.Error(), "no successful build of profile wsl") {
 		t.Errorf("LatestRun(nothing built) = %v", err)
+	}
+	// Its trees sit as its base's do, in a folder of its own: the same relative path from build
+	// tree to source, so ccache (paths relative to the source) sees the base's compilations.
+	if _, err := os.Stat(filepath.Join(work, "custom/src/smoke/Makefile")); err != nil {
+		t.Errorf("the custom line's source tree is not in custom/src/smoke: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "src/custom")); err == nil {
+		t.Errorf("the custom line's source tree is in src/custom, beside the lines'")
+	}
+	rel := func(l *config.Line) string {
+		r, _ := filepath.Rel(BuildDir(work, l, "x86_64"), treeDir(work, l, "src"))
+		return r
+	}
+	if rel(l) != rel(base) || rel(l) != "../../../src/smoke" {
+		t.Errorf("source seen from the build tree: custom %s, base %s", rel(l), rel(base))
 	}
 	if base.Pipeline.Version.LocalVersion != "-microsoft-standard-WSL2" || base.Name != "smoke" {
 		t.Errorf("CustomLine changed the base line: %s, %s", base.Name, base.Pipeline.Version.LocalVersion)

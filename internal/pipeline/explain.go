@@ -14,7 +14,19 @@ import (
 
 // BuildDir is the O= tree of a profile's arch in a work dir; it is kept between runs.
 func BuildDir(workDir string, l *config.Line, arch string) string {
-	return filepath.Join(workDir, "build", l.Name, arch)
+	return filepath.Join(treeDir(workDir, l, "build"), arch)
+}
+
+// treeDir is where a line keeps its source tree ("src") or its build trees ("build"):
+// <work>/<kind>/<profile>. A derived line (kbuild custom's) keeps them in a folder of its own,
+// <work>/<line>/<kind>/<base>, laid out as its base's are: from either build tree the source is
+// ../../../src/<base>, and as ccache sees paths (relative to the source, CCACHE_BASEDIR) the
+// custom kernel's compilations are its base's wherever its options left them alone.
+func treeDir(workDir string, l *config.Line, kind string) string {
+	if l.Base != "" {
+		return filepath.Join(workDir, l.Name, kind, l.Base)
+	}
+	return filepath.Join(workDir, kind, l.Name)
 }
 
 // Explain says who set sym in the profile's last configured tree for arch and why it has its

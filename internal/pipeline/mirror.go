@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -98,7 +97,7 @@ func (r *run) refIs(ctx context.Context, ref, commit string) bool {
 // worktree is the profile's source tree for a git upstream: one folder, moved from release to
 // release in place, so the build trees made from it stay incremental.
 func (r *run) worktree() upstream.Worktree {
-	return upstream.Worktree{Dir: filepath.Join(r.opts.WorkDir, "src", r.plan.Line.Name)}
+	return upstream.Worktree{Dir: treeDir(r.opts.WorkDir, r.plan.Line, "src")}
 }
 
 // branchRef is where the mirror keeps the profile's release branch: out of the way of the tags
