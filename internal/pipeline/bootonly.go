@@ -60,12 +60,12 @@ func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
 	r.resume(last)
 	for _, ar := range r.arches {
 		ar.boot = nil
-		for _, name := range []string{"kernel", "initrd", "modules"} {
+		for _, name := range []string{outKernel, outInitrd, outModules} {
 			path, err := CheckedOutput(p.OutDir, last, name, ar.a.Name)
 			if err != nil {
 				return nil, err
 			}
-			if name == "modules" {
+			if name == outModules {
 				ar.vhdx = path
 			}
 		}
@@ -101,7 +101,7 @@ func CheckedOutput(outDir string, m *manifest.Manifest, name, arch string) (stri
 		}
 		return path, nil
 	}
-	if name == "modules" {
+	if name == outModules {
 		return "", nil
 	}
 	return "", fmt.Errorf("the last run built no %s for %s", name, arch)

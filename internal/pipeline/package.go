@@ -18,7 +18,7 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 		return nil, err
 	}
 	// This stage replaces the run's: its payloads and its record.
-	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == "package" })
+	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == stPackage })
 	r := newRun(p, opts, inPackage)
 	r.resume(m)
 	r.m, r.replaces = m, supersedes
@@ -27,5 +27,5 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	if werr := m.Write(filepath.Join(p.OutDir, "manifest.json")); err == nil {
 		err = werr
 	}
-	return prevOutputs(m, "", []string{"payload"}), err
+	return prevOutputs(m, "", []string{outPayload}), err
 }

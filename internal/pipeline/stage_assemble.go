@@ -108,7 +108,7 @@ func (r *run) carryRecords(m *manifest.Manifest, ar *archRun, out *outcome) {
 		ar.conformance.ConsoleLog = filepath.Join(ar.out, "conformance", "console.log")
 	}
 	for _, st := range m.Stages {
-		if st.Arch == ar.a.Name && st.Name != "configure" {
+		if st.Arch == ar.a.Name && st.Name != stConfigure {
 			out.carried = append(out.carried, st)
 		}
 	}

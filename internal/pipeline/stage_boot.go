@@ -25,8 +25,8 @@ func bootDeclares(l *config.Line, _ string) (inputs, error) {
 // bootDerives: the kernel, initrd and modules disk booted, the module loaded, and the release the
 // init must report.
 func bootDerives(_ context.Context, r *run, ar *archRun) inputs {
-	return inputs{"kernel": r.outputKey("kernel", ar.a.Name), "initrd": r.outputKey("initrd", ar.a.Name),
-		"modules": r.outputKey("modules", ar.a.Name), "module": ar.module, "release": r.plan.KernelRelease}
+	return inputs{"kernel": r.outputKey(outKernel, ar.a.Name), "initrd": r.outputKey(outInitrd, ar.a.Name),
+		"modules": r.outputKey(outModules, ar.a.Name), "module": ar.module, "release": r.plan.KernelRelease}
 }
 
 func bootRestore(_ *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {

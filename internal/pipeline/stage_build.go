@@ -31,7 +31,7 @@ func buildDeclares(l *config.Line, arch string) (inputs, error) {
 // buildDerives: the configured tree, the .config, the version and timestamp baked in, the compiler.
 func buildDerives(ctx context.Context, r *run, ar *archRun) inputs {
 	t := ar.tree
-	return inputs{"configure": ar.keys["configure"], "config": fileKey(dotconfig(ar)), "extraversion": t.ExtraVersion,
+	return inputs{"configure": ar.keys[stConfigure], "config": fileKey(dotconfig(ar)), "extraversion": t.ExtraVersion,
 		"timestamp": r.st.commitTS().UTC().String(), "compiler": r.toolchainID(ctx, ar.a)}
 }
 
@@ -103,8 +103,8 @@ func (r *run) buildProgress(ar *archRun) *buildProgress {
 // folder, as kernel and config, and describes them.
 func (r *run) copyOutputs(ar *archRun) (outcome, error) {
 	var out outcome
-	from := map[string]string{"kernel": ar.a.ImagePath, "config": ".config"}
-	for _, name := range []string{"kernel", "config"} {
+	from := map[string]string{outKernel: ar.a.ImagePath, outConfig: ".config"}
+	for _, name := range []string{outKernel, outConfig} {
 		dest := filepath.Join(ar.out, name)
 		if err := atomicfile.Copy(filepath.Join(ar.tree.Out, from[name]), dest, 0o644); err != nil {
 			return out, err

@@ -53,7 +53,7 @@ func conformanceDeclares(l *config.Line, _ string) (inputs, error) {
 
 // conformanceDerives: the kernel and modules disk booted, and the release the guest must report.
 func conformanceDerives(_ context.Context, r *run, ar *archRun) inputs {
-	return inputs{"kernel": r.outputKey("kernel", ar.a.Name), "modules": r.outputKey("modules", ar.a.Name), "release": r.plan.KernelRelease}
+	return inputs{"kernel": r.outputKey(outKernel, ar.a.Name), "modules": r.outputKey(outModules, ar.a.Name), "release": r.plan.KernelRelease}
 }
 
 func conformanceRestore(_ *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {

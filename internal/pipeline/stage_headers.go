@@ -18,7 +18,7 @@ func wantsHeaders(r *run, _ *archRun) (bool, string) { return r.plan.Line.Profil
 
 // headersDerives: the build (headers_install reads the configured tree).
 func headersDerives(_ context.Context, _ *run, ar *archRun) inputs {
-	return inputs{"build": ar.keys["build"]}
+	return inputs{"build": ar.keys[stBuild]}
 }
 
 func headersBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
@@ -37,7 +37,7 @@ func headersBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	if err := os.Rename(tmp, dest); err != nil {
 		return outcome{}, err
 	}
-	f, err := r.output("headers", ar.a.Name, dest)
+	f, err := r.output(outHeaders, ar.a.Name, dest)
 	if err != nil {
 		return outcome{}, err
 	}

@@ -56,7 +56,7 @@ func initrdBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	if err := initrd.Write(ctx, r.opts.Runner, dest, entries, r.st.commitTS().Unix(), spec.Compression); err != nil {
 		return outcome{}, err
 	}
-	out, err := r.output("initrd", ar.a.Name, dest)
+	out, err := r.output(outInitrd, ar.a.Name, dest)
 	if err != nil {
 		return outcome{}, err
 	}

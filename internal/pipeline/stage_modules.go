@@ -31,11 +31,11 @@ func modulesDeclares(l *config.Line, _ string) (inputs, error) {
 
 // modulesDerives: the build.
 func modulesDerives(_ context.Context, _ *run, ar *archRun) inputs {
-	return inputs{"build": ar.keys["build"]}
+	return inputs{"build": ar.keys[stBuild]}
 }
 
 func modulesRestore(r *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
-	for _, f := range prevOutputs(prev, ar.a.Name, []string{"modules"}) {
+	for _, f := range prevOutputs(prev, ar.a.Name, []string{outModules}) {
 		ar.vhdx = filepath.Join(r.plan.OutDir, f.Path)
 	}
 	if b := manifest.ForArch(prev.Builds, ar.a.Name); b != nil {
@@ -72,7 +72,7 @@ func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		return outcome{}, err
 	}
 	var out outcome
-	for name, path := range map[string]string{"modules": vhdx, "modules-vhd": vhd} {
+	for name, path := range map[string]string{outModules: vhdx, outModulesVHD: vhd} {
 		f, err := r.output(name, ar.a.Name, path)
 		if err != nil {
 			return outcome{}, err

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/wslkernel/wslkernel/internal/config"
@@ -9,34 +11,62 @@ import (
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
+// Stage names, as the table, the records and the cache keys spell them.
+const (
+	stFetch       = "fetch"
+	stPatch       = "patch"
+	stConfigure   = "configure"
+	stBranch      = "branch"
+	stBuild       = "build"
+	stModules     = "modules"
+	stHeaders     = "headers"
+	stInitrd      = "initrd"
+	stBoot        = "boot"
+	stConformance = "conformance"
+	stAssemble    = "assemble"
+	stPackage     = "package"
+)
+
+// Output names: the files a stage makes for an arch (or the release's payload), as the manifest
+// names them. Each is declared by one row's outputs (TestTheStageTableHolds).
+const (
+	outKernel     = "kernel"
+	outConfig     = "config"
+	outModules    = "modules"
+	outModulesVHD = "modules-vhd"
+	outHeaders    = "headers"
+	outInitrd     = "initrd"
+	outPayload    = "payload"
+)
+
 // The stage table: the pipeline as data. Every command walks these rows in order, in its own
 // mode (modes.go): run executes them through the cache, status compares their keys with the last
 // run's, plan prints what each would do. A row's body lives in the file named after it
 // (stage_<name>.go); adding a stage is one such file and one row here.
 var stages = []*stage{
-	{name: "fetch", in: everyWalk &^ (inStatus | inBoot | inPackage), body: fetchBody, describe: describeFetch},
-	{name: "patch", after: []string{"fetch"}, in: everyWalk &^ (inRefresh | inBoot | inPackage), ships: true,
+	{name: stFetch, in: everyWalk &^ (inStatus | inBoot | inPackage), body: fetchBody, describe: describeFetch},
+	{name: stPatch, after: []string{stFetch}, in: everyWalk &^ (inRefresh | inBoot | inPackage), ships: true,
 		declares: patchDeclares, derives: patchDerives, intact: patchIntact, restore: patchRestore, body: patchBody, describe: describePatch},
-	{name: "configure", perArch: true, everyArch: true, after: []string{"patch"}, in: building | inConfigure | inAssemble, ships: true,
+	{name: stConfigure, perArch: true, everyArch: true, after: []string{stPatch}, in: building | inConfigure | inAssemble, ships: true,
 		declares: configureDeclares, derives: configureDerives, intact: configureIntact, restore: configureRestore, body: configureBody, describe: describeConfigure, rehearse: rehearseConfigure},
-	{name: "branch", after: []string{"configure"}, in: inRun | inAssemble | inVerify | inStatus | inPlan, ships: true,
+	{name: stBranch, after: []string{stConfigure}, in: inRun | inAssemble | inVerify | inStatus | inPlan, ships: true,
 		derives: branchDerives, intact: branchIntact, restore: branchRestore, body: branchBody, describe: describeBranch, rehearse: savedefconfigs},
-	{name: "build", perArch: true, parallel: true, after: []string{"patch", "configure"}, in: building, ships: true,
-		declares: buildDeclares, derives: buildDerives, outputs: []string{"kernel", "config"}, restore: buildRestore, body: buildBody, describe: describeBuild, rehearse: makeImage},
-	{name: "modules", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: hasModules,
-		declares: modulesDeclares, derives: modulesDerives, outputs: []string{"modules", "modules-vhd"}, restore: modulesRestore, body: modulesBody, describe: describeModules, rehearse: rehearseModules},
-	{name: "headers", perArch: true, parallel: true, after: []string{"build"}, in: building, ships: true, applies: wantsHeaders,
-		derives: headersDerives, outputs: []string{"headers"}, body: headersBody, describe: describeHeaders, rehearse: rehearseHeaders},
-	{name: "initrd", perArch: true, parallel: true, in: building, // a test artifact: never shipped
-		declares: initrdDeclares, derives: initrdDerives, outputs: []string{"initrd"}, body: initrdBody, describe: describeInitrd, rehearse: rehearseInitrd},
-	{name: "boot", perArch: true, parallel: true, light: true, after: []string{"build", "modules", "initrd"}, in: (building | inBoot) &^ inVerify,
+	{name: stBuild, perArch: true, parallel: true, after: []string{stPatch, stConfigure}, in: building, ships: true,
+		declares: buildDeclares, derives: buildDerives, outputs: []string{outKernel, outConfig}, restore: buildRestore, body: buildBody, describe: describeBuild, rehearse: makeImage},
+	{name: stModules, perArch: true, parallel: true, after: []string{stBuild}, in: building, ships: true, applies: hasModules,
+		declares: modulesDeclares, derives: modulesDerives, outputs: []string{outModules, outModulesVHD}, restore: modulesRestore, body: modulesBody, describe: describeModules, rehearse: rehearseModules},
+	{name: stHeaders, perArch: true, parallel: true, after: []string{stBuild}, in: building, ships: true, applies: wantsHeaders,
+		derives: headersDerives, outputs: []string{outHeaders}, body: headersBody, describe: describeHeaders, rehearse: rehearseHeaders},
+	{name: stInitrd, perArch: true, parallel: true, in: building, // a test artifact: never shipped
+		declares: initrdDeclares, derives: initrdDerives, outputs: []string{outInitrd}, body: initrdBody, describe: describeInitrd, rehearse: rehearseInitrd},
+	{name: stBoot, perArch: true, parallel: true, light: true, after: []string{stBuild, stModules, stInitrd}, in: (building | inBoot) &^ inVerify,
 		declares: bootDeclares, derives: bootDerives, restore: bootRestore, body: bootBody, describe: describeBoot, rehearse: rehearseBoot},
-	{name: "conformance", perArch: true, parallel: true, light: true, after: []string{"build", "modules"}, in: inRun | inStatus | inPlan, applies: wantsConformance,
+	{name: stConformance, perArch: true, parallel: true, light: true, after: []string{stBuild, stModules}, in: inRun | inStatus | inPlan, applies: wantsConformance,
 		declares: conformanceDeclares, derives: conformanceDerives, restore: conformanceRestore, body: conformanceBody,
 		describe: describeConformance, rehearse: rehearseConformance},
-	{name: "assemble", perArch: true, after: []string{"branch"}, in: inAssemble, body: assembleBody},
-	{name: "package", after: []string{"boot", "conformance", "assemble"}, in: inRun | inAssemble | inVerify | inStatus | inPlan | inPackage, ships: true, applies: packages,
-		declares: packageDeclares, derives: packageDerives, outputs: []string{"payload"}, body: packageBody, describe: describePackage},
+	{name: stAssemble, perArch: true, after: []string{stBranch}, in: inAssemble, body: assembleBody},
+	{name: stPackage, after: []string{stBoot, stConformance, stAssemble}, in: inRun | inAssemble | inVerify | inStatus | inPlan | inPackage, ships: true, applies: packages,
+		declares: packageDeclares, derives: packageDerives, outputs: []string{outPayload}, body: packageBody, describe: describePackage},
 }
 
 // stage is one row of the table.
@@ -92,10 +122,48 @@ func (s *stage) label(ar *archRun) string {
 	return s.name + " [" + ar.a.Name + "]"
 }
 
-// stageNamed is the table's row of that name.
+// stageNamed is the table's row of that name. The names it is asked for are the table's own
+// (checkTable), so a miss is a programming error, named as such.
 func stageNamed(name string) *stage {
 	i := slices.IndexFunc(stages, func(s *stage) bool { return s.name == name })
+	if i < 0 {
+		panic(fmt.Sprintf("pipeline: no stage named %q in the table", name))
+	}
 	return stages[i]
+}
+
+// checkTable is what the table promises its readers: names are unique, every row has a body,
+// every "after" names an earlier row, a row plan walks says what it would do, and each output
+// name is made by one row.
+func checkTable(rows []*stage) error {
+	var errs []error
+	seen := map[string]bool{}
+	made := map[string]string{}
+	for i, s := range rows {
+		row := fmt.Sprintf("row %d (%s)", i+1, s.name)
+		if s.name == "" || seen[s.name] {
+			errs = append(errs, fmt.Errorf("%s: the name is empty or taken by an earlier row", row))
+		}
+		if s.body == nil {
+			errs = append(errs, fmt.Errorf("%s: no body", row))
+		}
+		if s.in&inPlan != 0 && s.describe == nil {
+			errs = append(errs, fmt.Errorf("%s: kbuild plan walks it, and it has no describe", row))
+		}
+		for _, a := range s.after {
+			if !seen[a] {
+				errs = append(errs, fmt.Errorf("%s: after %q, which is no earlier row", row, a))
+			}
+		}
+		for _, o := range s.outputs {
+			if by, ok := made[o]; ok {
+				errs = append(errs, fmt.Errorf("%s: output %q is made by %s too", row, o, by))
+			}
+			made[o] = s.name
+		}
+		seen[s.name] = true
+	}
+	return errors.Join(errs...)
 }
 
 // comesAfter reports whether s reads, directly or through the stages it reads, what earlier makes.

@@ -242,7 +242,7 @@ func (r *run) outputKeys() inputs {
 	defer r.mu.Unlock()
 	in := inputs{}
 	for _, f := range r.st.outputs {
-		if f.Name != "payload" {
+		if f.Name != outPayload {
 			in[strings.TrimSpace(f.Name+" "+f.Arch)] = f.SHA256
 		}
 	}

@@ -71,7 +71,7 @@ func ReadStatus(ctx context.Context, p *Plan, opts Options) (*Status, error) {
 	r.prev = prev
 	r.st.upstream, r.st.src = prev.Upstream, prev.SourceTree
 	r.st.branchRef, r.st.patchesHead, r.st.branchHead = prev.BranchRef, prev.PatchesHead, prev.PatchesHead
-	if ps := stageRecord(prev, "patch", ""); ps != nil {
+	if ps := stageRecord(prev, stPatch, ""); ps != nil {
 		r.st.pristine = ps.Inputs["tarball"]
 	}
 	c := &statusCheck{r: r, st: st}

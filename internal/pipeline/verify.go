@@ -49,7 +49,7 @@ func (v *Verification) Differ() []Compared {
 
 // verified are the outputs compared: every one, the modules disks too (their ext4 image is pinned
 // and our own writers make the VHDX and VHD), and the modules tree through its digest as well.
-var verified = []string{"kernel", "config", "initrd", "headers", "modules", "modules-vhd"}
+var verified = []string{outKernel, outConfig, outInitrd, outHeaders, outModules, outModulesVHD}
 
 // Verify rebuilds what the last run of the plan made (its manifest.json), clean, in another
 // directory (work-dir/verify: its own source tree, build trees and compiler cache), and compares
@@ -73,7 +73,7 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	vp := *p
 	vp.OutDir = filepath.Join(vopts.WorkDir, "out", p.Line.Name, p.Version.String())
 	// Clean: no build tree, no outputs left from an earlier verification.
-	for _, dir := range []string{filepath.Join(vopts.WorkDir, "build", p.Line.Name), vp.OutDir} {
+	for _, dir := range []string{treeDir(vopts.WorkDir, p.Line, "build"), vp.OutDir} {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
 		}
@@ -94,7 +94,7 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	}
 	defer r.close()
 	err = r.walk(ctx, func(ctx context.Context, s *stage, ar *archRun) error {
-		if err := r.exec(ctx, s, ar); err != nil || s.name != "fetch" {
+		if err := r.exec(ctx, s, ar); err != nil || s.name != stFetch {
 			return err
 		}
 		if got := r.st.upstream.Commit; got != orig.Upstream.Commit {
@@ -111,7 +111,7 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 // packagedAs is what the run's package stage superseded, for the rebuild's payloads to say the
 // same; the run must have packaged every arch.
 func packagedAs(p *Plan, orig *manifest.Manifest) (string, error) {
-	rec := stageRecord(orig, "package", "")
+	rec := stageRecord(orig, stPackage, "")
 	if rec == nil || rec.Status == "failed" {
 		return "", fmt.Errorf("--payloads: the last run of %s packaged nothing to compare with", p.Version)
 	}
@@ -130,7 +130,7 @@ func (r *run) compare(p *Plan, orig *manifest.Manifest, workDir string) (*Verifi
 	}
 	v := &Verification{WorkDir: workDir}
 	for _, want := range orig.Outputs {
-		payload := want.Name == "payload" && r.opts.Payloads
+		payload := want.Name == outPayload && r.opts.Payloads
 		if !payload && (!slices.Contains(verified, want.Name) || !built[want.Arch]) {
 			continue
 		}
