@@ -134,7 +134,7 @@ func Install(o Options) (*Result, error) {
 	if m := want.Keys["kernelModules"]; m != nil {
 		res.Modules = m.File
 	}
-	res.Warnings = installWarnings(f.enc, want)
+	res.Warnings = installWarnings(f.enc, want, p.winHome)
 	sc, warning := nextState(statePath(o.Home), before, want, f.cfg, p)
 	if warning != "" {
 		res.Warnings = append(res.Warnings, warning)
@@ -173,15 +173,26 @@ func apply(f *wslConfigFile, s settings) (removed []string, err error) {
 	return removed, nil
 }
 
-func installWarnings(enc textEncoding, want settings) []string {
+func installWarnings(enc textEncoding, want settings, winHome string) []string {
 	var w []string
 	if enc == utf16BE {
 		w = append(w, ".wslconfig is UTF-16 BE, and is kept so; but WSL reads only UTF-8 and UTF-16 LE (the C runtime's ccs=UTF-8 mode): if WSL ignores it, save it as UTF-8")
 	}
-	if m := want.Keys["kernelModules"]; m != nil && !strings.HasPrefix(strings.ToUpper(m.Value), `C:\`) {
-		w = append(w, "the modules disk is outside C:\\, which WSL 2.7.1 to 2.7.4 refuse (HCS/E_ACCESSDENIED; fixed in 2.7.5): update WSL, or install under C: with --dir")
+	// WSL 2.7.1 to 2.7.4 attach the modules disk without granting the utility VM access to it
+	// (2.7.5 grants it): a disk in a folder the VM cannot read already fails with HCS's
+	// E_ACCESSDENIED. A folder under the user's profile is such a folder (its ACL names the user,
+	// SYSTEM and Administrators); one made in C:\ inherits read access for every user.
+	if m := want.Keys["kernelModules"]; m != nil && underFolder(m.Value, winHome) {
+		w = append(w, "the modules disk is under your Windows profile ("+winHome+"): WSL 2.7.1 to 2.7.4 attach it without granting the VM access to that folder and fail with HCS E_ACCESSDENIED (2.7.5 grants it): update WSL, or install outside the profile, e.g. --dir /mnt/c/wsl-kernel")
 	}
 	return w
+}
+
+// underFolder reports whether the Windows path win lies in the folder dir (compared as Windows
+// does, without regard to case).
+func underFolder(win, dir string) bool {
+	prefix := strings.TrimRight(dir, `\`) + `\`
+	return dir != "" && len(win) > len(prefix) && strings.EqualFold(win[:len(prefix)], prefix)
 }
 
 // nextState is the state after an install of want over what .wslconfig said before. A broken

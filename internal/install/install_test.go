@@ -104,10 +104,10 @@ func TestInstallKeepsTheFileAsItWas(t *testing.T) {
 		old, want []byte // nil: no file
 		warning   string
 	}{
-		{"no .wslconfig", nil, []byte("[wsl2]\n" + entries("6.12.118.1", true, "\n")), ""},
-		{"UTF-8", []byte(mine), []byte(want), ""},
-		{"UTF-8 with BOM", bomUTF8.encode(mine), bomUTF8.encode(want), ""},
-		{"UTF-16 LE (PowerShell 5.1)", utf16Bytes(mine, false), utf16Bytes(want, false), ""},
+		{"no .wslconfig", nil, []byte("[wsl2]\n" + entries("6.12.118.1", true, "\n")), "under your Windows profile"},
+		{"UTF-8", []byte(mine), []byte(want), "under your Windows profile"},
+		{"UTF-8 with BOM", bomUTF8.encode(mine), bomUTF8.encode(want), "under your Windows profile"},
+		{"UTF-16 LE (PowerShell 5.1)", utf16Bytes(mine, false), utf16Bytes(want, false), "under your Windows profile"},
 		{"UTF-16 BE", utf16Bytes(mine, true), utf16Bytes(want, true), "UTF-16 BE"},
 	} {
 		h := newHome(t, c.old)
@@ -374,5 +374,37 @@ func TestInstallEditsASymlinkedWSLConfigsTarget(t *testing.T) {
 	}
 	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("after the rollback .wslconfig is %v (%v), want still a symlink", info, err)
+	}
+}
+
+// WSL 2.7.1 to 2.7.4 attach the modules disk without granting the VM access: a disk under the
+// user's profile fails there, one in a folder of C:\ does not. Install warns for the first only,
+// and not for a kernel without modules.
+func TestWarnsOfAModulesDiskUnderTheProfile(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		dir     string // Windows folder; "" is the default, under the profile
+		modules bool
+		warn    bool
+	}{
+		{"default folder", "", true, true},
+		{"profile named in another case", `c:\USERS\ADA\k`, true, true},
+		{"a folder of C:", `C:\wsl-kernel`, true, false},
+		{"a sibling whose name starts like the profile", `C:\Users\ada2\k`, true, false},
+		{"no modules disk", "", false, false},
+	} {
+		h := newHome(t, nil)
+		o := h.options("6.12.118.1", "a", c.modules)
+		if c.dir != "" {
+			o.Dir, o.WindowsDir = filepath.Join(h.dir, "k"), c.dir
+		}
+		res, err := Install(o)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := strings.Contains(strings.Join(res.Warnings, "\n"), "under your Windows profile")
+		if got != c.warn {
+			t.Errorf("%s: warned %v, want %v: %q", c.name, got, c.warn, res.Warnings)
+		}
 	}
 }
