@@ -14,6 +14,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/wslkernel/wslkernel/internal/manifest"
 )
 
 // kernelOrg makes what the smoke profile reads from KERNEL_ORG: linux.git, a real repository
@@ -120,5 +122,60 @@ func TestCheckRelease(t *testing.T) {
 			t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
 				strings.Join(args, " "), code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
 		}
+	}
+}
+
+// TestCheckExitCodes: the codes a cron job branches on. 0 something to build (with a warning
+// when the line rots: the release is still worth building), 3 up to date, 4 up to date but the
+// followed series has ended or a newer longterm is out, 1 the check failed; a pinned release
+// reads no releases.json, so it says it cannot tell and keeps 3.
+func TestCheckExitCodes(t *testing.T) {
+	korg := kernelOrg(t)
+	config := smokeLine(t, korg, "")
+	const (
+		live     = `{"releases":[{"iseol":false,"version":"6.12.2","moniker":"longterm"},{"iseol":false,"version":"6.6.70","moniker":"longterm"}]}`
+		ended    = `{"releases":[{"iseol":true,"version":"6.12.2","moniker":"stable"},{"iseol":false,"version":"6.6.70","moniker":"longterm"}]}`
+		longterm = `{"releases":[{"iseol":false,"version":"6.12.2","moniker":"longterm"},{"iseol":false,"version":"6.18.35","moniker":"longterm"}]}`
+		eolWarn  = "warning  6.12 is end-of-life at kernel.org, and releases.json lists no newer longterm series"
+		ltWarn   = `warning  a longterm series newer than 6.12 is out at kernel.org: the newest is 6.18 (6.18.35): move the line with series: "6.18" in pipeline.yaml`
+	)
+	for _, tc := range []struct {
+		name     string
+		releases string
+		built    string // the release built in the work dir; "" for none
+		args     []string
+		code     int
+		stdout   string
+		stderr   string
+	}{
+		{name: "live; up to date", releases: live, built: "6.12.2", code: 3, stdout: "upstream 6.12.2; last build 6.12.2: up to date\n"},
+		{name: "live; newer", releases: live, built: "6.12.1", code: 0, stdout: "upstream 6.12.2 is newer than the last build (6.12.1): run to build it\n"},
+		{name: "ended; up to date", releases: ended, built: "6.12.2", code: 4, stdout: eolWarn},
+		{name: "ended; its final release to build", releases: ended, built: "6.12.1", code: 0, stdout: eolWarn},
+		{name: "newer longterm; up to date", releases: longterm, built: "6.12.2", code: 4, stdout: ltWarn},
+		{name: "newer longterm; nothing built", releases: longterm, code: 0, stdout: ltWarn},
+		{name: "pinned", releases: ended, built: "6.12.2", args: []string{"--release", "6.12.2"}, code: 3, stdout: "end of life: unknown (the release is pinned"},
+		{name: "bad releases.json", releases: `{"releases":[{"iseol":"yes"}]}`, built: "6.12.2", code: 1, stderr: "releases.iseol is a string, expected true or false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(korg, "releases.json"), []byte(tc.releases), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			work := t.TempDir()
+			if tc.built != "" {
+				v := tc.built + ".1"
+				m := &manifest.Manifest{Schema: manifest.Schema, Status: "ok", Version: v, Upstream: manifest.Upstream{Release: tc.built}}
+				if err := m.Write(filepath.Join(work, "out", "smoke", v, "manifest.json")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"check", "--config", config, "--profile", "smoke", "--work-dir", work, "--cache-dir", t.TempDir()}, tc.args...)
+			code := run(context.Background(), args, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
+					strings.Join(args, " "), code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+			}
+		})
 	}
 }

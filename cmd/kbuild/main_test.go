@@ -24,6 +24,8 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"plan", "extra"}, code: 2, stderr: `unknown command "extra"`},
 		{args: []string{"run", "--no-such-flag"}, code: 2, stderr: "unknown flag: --no-such-flag"},
 		{args: []string{"check", "--help"}, code: 0, stdout: "3 up to date: nothing to do"},
+		{args: []string{"check", "--help"}, code: 0, stdout: "4 up to date, but the followed series is end-of-life or a newer\nlongterm series is out"},
+		{args: []string{"--help"}, code: 0, stdout: "4 when there is nothing new but the\nfollowed series is end-of-life"},
 		{args: []string{"fetch", "--help"}, code: 0, stdout: "source tree's path"},
 		{args: []string{"config", "diff", "../../configs/smoke.config", "../../configs/wsl.config"}, code: 0, stdout: "-VIRTIO_MENU y\n+9P_FS y\n"},
 		{args: []string{"config", "diff", "../../configs/smoke.config"}, code: 2, stderr: "accepts 2 arg(s), received 1"},

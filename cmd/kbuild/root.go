@@ -42,7 +42,8 @@ apply patches/, merge configs/ and verify every requested option, build the kern
 write the initrd and boot both in qemu. kpublish publishes what it made.
 
 Exit codes: 0 success, 1 the pipeline failed, 2 bad usage or a bad pipeline.yaml;
-check also exits 3 when there is nothing new upstream.`,
+check also exits 3 when there is nothing new upstream, and 4 when there is nothing new but the
+followed series is end-of-life or a newer longterm series is out.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -30,7 +30,15 @@ type CheckResult struct {
 	Unknown error
 	// Refused are the newer tags passed over because fetch would refuse them (resolve: tags).
 	Refused []error
+	// Lifecycle is releases.json's word on the followed series: ended, or a newer longterm out.
+	// nil when none was read; LifecycleUnknown then says why, if the line follows a series.
+	Lifecycle        *upstream.Lifecycle
+	LifecycleUnknown string
 }
+
+// Rotting says the followed series has ended at kernel.org, or a newer longterm series is out:
+// the line should move, whether or not there is something to build now.
+func (c *CheckResult) Rotting() bool { return c.Lifecycle != nil && c.Lifecycle.Rotting() }
 
 // resolve picks the release the line builds now, as fetch would accept it: with resolve: tags,
 // the newest tag that verifies (naming the newer ones refused); a pinned release (upstream.pin
@@ -67,7 +75,8 @@ func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, err
 	}
 	rel := resolved.Release
 	rev := decideRevision(ctx, l, rel, InputsDigest(l, rel), opts.CacheDir)
-	res := &CheckResult{Upstream: rel, Refused: resolved.Refused, Version: version.Version{Upstream: rel, Rev: rev.Rev}, Released: rev.Released, Why: rev.Why, Unknown: rev.Unknown}
+	res := &CheckResult{Upstream: rel, Refused: resolved.Refused, Version: version.Version{Upstream: rel, Rev: rev.Rev}, Released: rev.Released, Why: rev.Why, Unknown: rev.Unknown,
+		Lifecycle: resolved.Lifecycle, LifecycleUnknown: lifecycleUnknown(l, resolved)}
 	if m, _, err := LatestRun(opts.WorkDir, l.Name); err == nil {
 		if built, err := version.ParseRelease(m.Upstream.Release); err == nil {
 			res.LastBuilt = &built
@@ -82,6 +91,21 @@ func Check(ctx context.Context, l *config.Line, opts Options) (*CheckResult, err
 		res.Newer = true
 	}
 	return res, nil
+}
+
+// lifecycleUnknown says why Resolve could not tell whether the followed series has ended: tags
+// do not say it, and a pin reads no releases.json. "" when it could tell, or when the line
+// follows a moniker, which moves on by itself.
+func lifecycleUnknown(l *config.Line, resolved upstream.Resolved) string {
+	switch {
+	case resolved.Lifecycle != nil || l.Track().Moniker != "":
+		return ""
+	case l.Source().Kind == "tags":
+		return "resolve: tags, and tags do not say when kernel.org ends a series or which is longterm"
+	case l.Upstream.Pin != "":
+		return "the release is pinned (upstream.pin or --release), so releases.json was not read"
+	}
+	return ""
 }
 
 // upstreamHas checks a pinned release (upstream.pin or --release) against the repository's tags
@@ -116,6 +140,29 @@ func (c *CheckResult) Print(w io.Writer) {
 	if c.Unknown != nil && !errors.Is(c.Unknown, errNoRemote) {
 		fmt.Fprintf(w, "released versions: unknown (%v), so compared with the builds in the work dir\n", c.Unknown)
 	}
+	c.printLifecycle(w)
+}
+
+// printLifecycle warns, in one line, that the followed series has ended or that a newer
+// longterm series is out, naming it and how to move the line; or says, once, that it could not
+// be known.
+func (c *CheckResult) printLifecycle(w io.Writer) {
+	lc := c.Lifecycle
+	switch {
+	case lc == nil && c.LifecycleUnknown != "":
+		fmt.Fprintf(w, "end of life: unknown (%s)\n", c.LifecycleUnknown)
+	case lc == nil || !lc.Rotting():
+	case lc.Longterm == nil:
+		fmt.Fprintf(w, "warning  %s is end-of-life at kernel.org, and releases.json lists no newer longterm series: move the line to a newer series in pipeline.yaml\n", lc.Series)
+	case lc.EOL:
+		fmt.Fprintf(w, "warning  %s is end-of-life at kernel.org; the newest longterm is %s (%s): %s\n", lc.Series, lc.Longterm.Series(), lc.Longterm, moveTo(lc.Longterm.Series()))
+	default:
+		fmt.Fprintf(w, "warning  a longterm series newer than %s is out at kernel.org: the newest is %s (%s): %s\n", lc.Series, lc.Longterm.Series(), lc.Longterm, moveTo(lc.Longterm.Series()))
+	}
+}
+
+func moveTo(s version.Series) string {
+	return fmt.Sprintf("move the line with series: \"%s\" in pipeline.yaml", s)
 }
 
 // maxNamed bounds the tags an error lists: the newest are the ones meant.

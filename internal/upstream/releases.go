@@ -87,16 +87,18 @@ func jsonKind(value string) string {
 	return value
 }
 
-// Latest is the newest release that is not end-of-life, of the series or with the moniker the
-// track names. Versions that are not X.Y.Z (linux-next's "next-YYYYMMDD", mainline's "-rcN")
-// are never stable releases.
+// Latest is the newest release of the series the track names, or the newest that is not
+// end-of-life with the moniker it names. A series' release marked end-of-life is still its
+// newest (kernel.org marks a series' final release so): the line builds it, and check says the
+// series has ended (see Lifecycle); a moniker moves on to a live series instead. Versions that are
+// not X.Y.Z (linux-next's "next-YYYYMMDD", mainline's "-rcN") are never stable releases.
 func (f *ReleasesFile) Latest(track version.Track) (version.Release, ReleaseEntry, error) {
 	var best version.Release
 	var bestEntry ReleaseEntry
 	found := false
 	for _, e := range f.Releases {
 		r, err := version.ParseRelease(e.Version)
-		if err != nil || e.IsEOL || e.Moniker == "linux-next" {
+		if err != nil || e.IsEOL && track.Moniker != "" || e.Moniker == "linux-next" {
 			continue
 		}
 		if track.Moniker != "" && e.Moniker != track.Moniker || track.Moniker == "" && !track.Series.Contains(r) {
@@ -114,6 +116,53 @@ func (f *ReleasesFile) Latest(track version.Track) (version.Release, ReleaseEntr
 		return version.Release{}, ReleaseEntry{}, fmt.Errorf("releases.json: %w %s (it lists %s)", ErrNoRelease, what, f.versions())
 	}
 	return best, bestEntry, nil
+}
+
+// Lifecycle is what releases.json says of a series' future: whether kernel.org has ended it,
+// and which newer longterm series a line following it could move to.
+type Lifecycle struct {
+	Series version.Series
+	// EOL: the series' newest release in releases.json is marked end-of-life (iseol). A series
+	// kernel.org no longer lists at all is not EOL here: Latest finds no release of it instead.
+	EOL bool
+	// Longterm is the newest release of the newest longterm series newer than Series that is not
+	// end-of-life; nil when there is none.
+	Longterm *version.Release
+}
+
+// Rotting says the line following the series should move: the series has ended, or a newer
+// longterm series exists.
+func (l Lifecycle) Rotting() bool { return l.EOL || l.Longterm != nil }
+
+// Lifecycle reads the series' lifecycle from the list. Entries whose version is not a release
+// (X.Y or X.Y.Z) say nothing about any series and are passed over, as Latest does; linux-next is
+// never a series' release.
+func (f *ReleasesFile) Lifecycle(series version.Series) Lifecycle {
+	lc := Lifecycle{Series: series}
+	var newest version.Release
+	found := false
+	for _, e := range f.Releases {
+		r, err := version.ParseRelease(e.Version)
+		if err != nil || e.Moniker == "linux-next" {
+			continue
+		}
+		switch {
+		case !series.Contains(r):
+		case !found || r.Compare(newest) > 0:
+			newest, lc.EOL, found = r, e.IsEOL, true
+		case r.Compare(newest) == 0:
+			lc.EOL = lc.EOL || e.IsEOL // listed twice: one entry saying it ended is enough to warn
+		}
+		if e.Moniker == "longterm" && !e.IsEOL && newerSeries(r.Series(), series) && (lc.Longterm == nil || r.Compare(*lc.Longterm) > 0) {
+			lc.Longterm = &r
+		}
+	}
+	return lc
+}
+
+// newerSeries reports whether a comes after b (6.18 after 6.12, 7.0 after 6.18).
+func newerSeries(a, b version.Series) bool {
+	return a.Major > b.Major || a.Major == b.Major && a.Minor > b.Minor
 }
 
 func (f *ReleasesFile) versions() string {
@@ -177,6 +226,9 @@ type Source struct {
 type Resolved struct {
 	Release version.Release
 	Refused []error // each wraps ErrUntrusted and names its tag
+	// Lifecycle is releases.json's word on the followed series; nil when none was read (a pin,
+	// resolve: tags) or the line follows a moniker, which moves on by itself.
+	Lifecycle *Lifecycle
 }
 
 // maxCandidates bounds the tags read when the newest do not verify: each costs a session with
@@ -210,7 +262,12 @@ func Resolve(ctx context.Context, src Source, track version.Track, pin string) (
 	if err != nil {
 		return Resolved{}, fmt.Errorf("%s: %w", src.ReleasesURL, err)
 	}
-	return Resolved{Release: r}, nil
+	res := Resolved{Release: r}
+	if track.Moniker == "" {
+		lc := f.Lifecycle(track.Series)
+		res.Lifecycle = &lc
+	}
+	return res, nil
 }
 
 // newestTrustedTag is the newest release tag of the series whose tag object verifies: a
