@@ -22,7 +22,7 @@ printk timestamps.
 Exit status: 0 when every arch booted, 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			plan, opts, err := g.plan(cmd.Context())
+			plan, opts, err := g.planArches(cmd.Context(), arches)
 			if err != nil {
 				return err
 			}

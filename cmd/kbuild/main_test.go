@@ -70,6 +70,9 @@ func TestNestedExitCodes(t *testing.T) {
 		{args: []string{"config", "explain", "FOO", "--config", "/nonexistent/pipeline.yaml"}, code: 2, stderr: "open /nonexistent/pipeline.yaml"},
 		{args: []string{"config", "explain", "FOO", "--work-dir", damaged}, code: 1, stderr: "the build tree has no source link"},
 		{args: []string{"patches", "refresh", "--bogus"}, code: 2, stderr: "unknown flag: --bogus"},
+		{args: []string{"run", "--arch", "riscv"}, code: 2, stderr: "--arch riscv: profile wsl builds x86_64, arm64"},
+		{args: []string{"boot", "--arch", "riscv"}, code: 2, stderr: "--arch riscv: profile wsl builds x86_64, arm64"},
+		{args: []string{"verify", "--arch", "x86_64", "--arch", "riscv"}, code: 2, stderr: "--arch riscv: profile wsl builds x86_64, arm64"},
 	} {
 		var stdout, stderr bytes.Buffer
 		args := append([]string{"--config", "../../pipeline.yaml"}, tc.args...)

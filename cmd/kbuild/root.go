@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -103,6 +105,21 @@ func (g *globals) plan(ctx context.Context) (*pipeline.Plan, pipeline.Options, e
 		err = cli.UsageError{Err: err} // --release or upstream.pin names no release: exit 2, as check
 	}
 	return plan, opts, err
+}
+
+// planArches is plan for a command that takes --arch (run, boot, verify): an arch the profile
+// does not build is a usage error (exit 2), said before anything is asked of upstream.
+func (g *globals) planArches(ctx context.Context, arches []string) (*pipeline.Plan, pipeline.Options, error) {
+	l, err := g.line()
+	if err != nil {
+		return nil, pipeline.Options{}, err
+	}
+	for _, a := range arches {
+		if !slices.Contains(l.Profile.Arches, a) {
+			return nil, pipeline.Options{}, cli.UsageError{Err: fmt.Errorf("--arch %s: profile %s builds %s", a, l.Name, strings.Join(l.Profile.Arches, ", "))}
+		}
+	}
+	return g.plan(ctx)
 }
 
 func (g *globals) options(l *config.Line) pipeline.Options {

@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/wslkernel/wslkernel/internal/cli"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
 )
 
@@ -29,12 +28,9 @@ is the same in each job): one CI job per arch, then kbuild assemble in a last jo
 output folders and packages them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			plan, opts, err := g.plan(cmd.Context())
+			plan, opts, err := g.planArches(cmd.Context(), arches)
 			if err != nil {
 				return err
-			}
-			if err := plan.CheckArches(arches); err != nil {
-				return cli.UsageError{Err: err}
 			}
 			plan.Print(cmd.OutOrStdout())
 			opts.Force, opts.Arches, opts.Sequential = force, arches, sequential

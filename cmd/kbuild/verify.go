@@ -31,7 +31,7 @@ Exit status: 0 when every output is identical, 1 when any differs (both files ar
 shows where) or the rebuild failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			plan, opts, err := g.plan(cmd.Context())
+			plan, opts, err := g.planArches(cmd.Context(), arches)
 			if err != nil {
 				return err
 			}

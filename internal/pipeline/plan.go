@@ -1,5 +1,8 @@
-// Package pipeline runs a release line's stages in order: resolve, fetch, patch, configure,
-// build, initrd, boot, and writes the manifest that kpublish reads.
+// Package pipeline runs a release line: it resolves the upstream release (plan.go), then walks
+// the stage table (stages.go) in order: fetch, patch, configure, branch, build, modules, headers,
+// initrd, boot, conformance, assemble, package. Each command (run, plan, status, verify, boot,
+// package...) is a mode that walks the rows it needs (modes.go); the executor runs each row
+// through the cache and writes the manifest that kpublish reads.
 package pipeline
 
 import (
