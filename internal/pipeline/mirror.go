@@ -25,6 +25,7 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 	}
 	defer unlock()
 	mirror.AllowLightweight = r.plan.Line.Upstream.AllowUnsigned
+	mirror.Limits = r.plan.Line.Upstream.Limits()
 	if u := r.plan.Line.Upstream; !u.AllowUnsigned {
 		mirror.Trust = &upstream.Trust{Keyring: u.Keyring, Signers: u.Signers}
 	}
