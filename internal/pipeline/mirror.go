@@ -99,7 +99,7 @@ func (r *run) refIs(ctx context.Context, ref, commit string) bool {
 // worktree is the profile's source tree for a git upstream: one folder, moved from release to
 // release in place, so the build trees made from it stay incremental.
 func (r *run) worktree() upstream.Worktree {
-	return upstream.Worktree{Dir: filepath.Join(r.opts.WorkDir, "src", r.plan.Line.Name)}
+	return upstream.Worktree{Dir: filepath.Join(r.opts.WorkDir, "src", r.plan.Line.Name), Limits: r.plan.Line.Upstream.Limits()}
 }
 
 // branchRef is where the mirror keeps the profile's release branch: out of the way of the tags
