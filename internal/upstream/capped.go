@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -45,7 +46,8 @@ func (s *cappedStorage) PackfileWriter() (io.WriteCloser, error) {
 	w := &checkedPack{pw: pw, spool: f, next: next, checked: make(chan error, 1)}
 	go func() {
 		err := checkPack(pr, f, s.limit)
-		if err != nil && s.stop != nil {
+		// A pack cut short because go-git stopped writing is go-git's failure to report.
+		if err != nil && !w.closed.Load() && s.stop != nil {
 			s.stop(err)
 		}
 		pr.CloseWithError(err)
@@ -60,6 +62,7 @@ type checkedPack struct {
 	spool   *os.File
 	next    storer.PackfileWriter
 	checked chan error
+	closed  atomic.Bool // go-git has written all it will
 }
 
 // Write passes p to the check. Once the check has refused the pack, the rest is dropped while
@@ -71,6 +74,7 @@ func (w *checkedPack) Write(p []byte) (int, error) {
 
 // Close waits for the check and, if the whole pack passed it, gives it to go-git's storage.
 func (w *checkedPack) Close() error {
+	w.closed.Store(true)
 	w.pw.Close()
 	err := <-w.checked
 	defer os.Remove(w.spool.Name())

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -86,6 +87,33 @@ func TestCappedStorageStopsBombs(t *testing.T) {
 				t.Errorf("a refused pack left %v", left)
 			}
 		})
+	}
+}
+
+// A connection that fails in the middle of the pack is go-git's failure to report as it is, not
+// a refusal (the cut-short pack fails the check too), and it leaves nothing either.
+func TestCappedStorageLeavesAFailedConnectionToGoGit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mirror.git")
+	repo, err := git.PlainInit(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packDir := filepath.Join(dir, "objects", "pack")
+	os.MkdirAll(packDir, 0o755)
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	st := &cappedStorage{Storer: repo.Storer, packDir: packDir, limit: newBudget(Limits{}, gitHint), stop: stop}
+	reset := errors.New("connection reset by peer")
+	blob := encodeObject(plumbing.BlobObject, 5, 0, []byte("hello"))
+	in := io.MultiReader(packStream(2, nil, blob), iotest.ErrReader(reset))
+	if err := packfile.UpdateObjectStorage(st, in); !errors.Is(err, reset) {
+		t.Errorf("UpdateObjectStorage = %v; want the connection's error", err)
+	}
+	if err := context.Cause(ctx); err != nil {
+		t.Errorf("the fetch was stopped as refused: %v", err)
+	}
+	if left, _ := os.ReadDir(packDir); len(left) != 0 {
+		t.Errorf("a failed fetch left %v", left)
 	}
 }
 
