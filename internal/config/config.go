@@ -539,20 +539,34 @@ func (v *validator) url(key string, val *string, required bool) {
 	*val = expanded
 }
 
-// notCleartext refuses a plain http:// URL to any host but this machine's loopback: over it the
-// GitHub token, a pushed release or the code we build (and its signature's keyring) would cross
-// the network in clear, for anyone on the way to read or change. A test server on 127.0.0.1 is
-// fine. raw is the value as written, named when ${VAR} expansion made the URL.
+// notCleartext refuses a URL over which the GitHub token, a pushed release or the code we build
+// (and its signature's keyring) would cross the network in clear or unauthenticated, for anyone
+// on the way to read or change: a URL must be https, ssh or file (or a path), or plain http to
+// this machine's loopback (a test server on 127.0.0.1). git:// is refused like http://, and so
+// is any other scheme. raw is the value as written, named when ${VAR} expansion made the URL.
 func (v *validator) notCleartext(key, raw, expanded string) bool {
-	u, err := url.Parse(expanded)
-	if err != nil || !strings.EqualFold(u.Scheme, "http") || loopback(u.Hostname()) {
-		return true
+	if !strings.Contains(expanded, "://") {
+		return true // a path
 	}
 	from := ""
 	if raw != expanded {
 		from = fmt.Sprintf(" (from %s)", raw)
 	}
-	v.at(key, "%q%s is plain http to %s: the token, the release or the code fetched would cross the network in clear; use https (plain http is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost)", expanded, from, u.Host)
+	u, err := url.Parse(expanded) // its scheme in lower case
+	switch {
+	case err != nil:
+		v.at(key, "%q%s is not a URL: %v", expanded, from, errors.Unwrap(err))
+	case u.Scheme == "https" || u.Scheme == "ssh" || u.Scheme == "file":
+		return true
+	case u.Scheme == "http" && loopback(u.Hostname()):
+		return true
+	case u.Scheme == "http":
+		v.at(key, "%q%s is plain http to %s: the token, the release or the code fetched would cross the network in clear; use https (plain http is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost)", expanded, from, u.Host)
+	case u.Scheme == "git":
+		v.at(key, "%q%s is git:// to %s: the git protocol is neither encrypted nor authenticated, so the code fetched would cross the network for anyone on the way to read or change; use https or ssh", expanded, from, u.Host)
+	default:
+		v.at(key, "%q%s is %s://, which is not one of https, ssh and file (nor plain http to a loopback host): use https or ssh", expanded, from, u.Scheme)
+	}
 	return false
 }
 

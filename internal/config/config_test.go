@@ -293,6 +293,55 @@ func TestFeaturesAreMergedAfterFragmentsBeforeArchFragments(t *testing.T) {
 	}
 }
 
+// git:// is cleartext and unauthenticated like http://, and any scheme but https, ssh, file (or
+// http to a loopback host) is refused too: by file:line, setting and scheme, also when the URL
+// comes from the environment.
+func TestUnauthenticatedSchemesAreRefused(t *testing.T) {
+	t.Setenv("TEST_KORG", "/srv/korg")
+	dir := fixture(t)
+	upstreamGit := "  git: https://git.kernel.org/stable/linux.git\n"
+	profileGit := "      git: file://${TEST_KORG}/linux.git\n"
+	cases := []struct {
+		name, old, new, env string
+		want                []string // each error expected, or none
+	}{
+		{"upstream.git", upstreamGit, "  git: git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git\n", "",
+			[]string{`pipeline.yaml:5:8: upstream.git: "git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git" is git:// to git.kernel.org: the git protocol is neither encrypted nor authenticated`}},
+		{"from the environment", profileGit, "      git: ${TEST_GIT}\n", "GIT://git.example.org/linux.git",
+			[]string{`pipeline.yaml:15:12: profiles.smoke.upstream.git: "GIT://git.example.org/linux.git" (from ${TEST_GIT}) is git:// to git.example.org`}},
+		{"publish.remote", "profiles:\n", "publish:\n  remote: git://github.com/o/r.git\nprofiles:\n", "",
+			[]string{`pipeline.yaml:12:11: publish.remote: "git://github.com/o/r.git" is git:// to github.com`}},
+		{"another scheme", upstreamGit, upstreamGit + "  tarballs: ftp://ftp.kernel.org/pub/linux/kernel\n", "",
+			[]string{`pipeline.yaml:6:13: upstream.tarballs: "ftp://ftp.kernel.org/pub/linux/kernel" is ftp://, which is not one of https, ssh and file`}},
+		{"not a URL", upstreamGit, "  git: git://git.kernel.org:port/linux.git\n", "",
+			[]string{`pipeline.yaml:5:8: upstream.git: "git://git.kernel.org:port/linux.git" is not a URL`}},
+		{"ssh", "profiles:\n", "publish:\n  remote: ssh://git@github.com/o/r.git\nprofiles:\n", "", nil},
+		{"file", upstreamGit, "  git: file:///srv/linux.git\n", "", nil},
+		{"a path", upstreamGit, "  git: /srv/linux.git\n", "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("TEST_GIT", c.env)
+			doc := strings.Replace(valid, c.old, c.new, 1)
+			if doc == valid {
+				t.Fatalf("%q is not in the fixture", c.old)
+			}
+			_, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Errorf("Parse = %v; want it accepted", err)
+				}
+				return
+			}
+			for _, want := range c.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Parse = %v; want an error containing %q", err, want)
+				}
+			}
+		})
+	}
+}
+
 // Plain http:// would send the GitHub token, a pushed release or the code we build in clear:
 // every URL setting refuses it, by file:line and setting, unless the host is loopback (a test
 // server), also when the URL comes from the environment.

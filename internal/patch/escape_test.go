@@ -167,3 +167,43 @@ func TestDirReaderDoesNotFollowSymlinks(t *testing.T) {
 		t.Errorf("DirReader(link) = %q, %v, %v, want its target", data, mode, err)
 	}
 }
+
+// A series names its patches relative to its folder, and a refresh rewrites and removes them
+// there: a name that leads out of the folder (dot-dot, absolute, through a symlinked folder) or a
+// patch that is a symlink is refused, naming the series file and line, before anything is read.
+func TestSeriesRefusesPatchesOutsideItsFolder(t *testing.T) {
+	base := t.TempDir()
+	dir, elsewhere := filepath.Join(base, "patches"), filepath.Join(base, "elsewhere")
+	for _, d := range []string{filepath.Join(dir, "sub"), elsewhere} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(elsewhere, "x.patch"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "a.patch"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "sub", "b.patch"), nil, 0o644)
+	os.Symlink(filepath.Join(elsewhere, "x.patch"), filepath.Join(dir, "link.patch"))
+	os.Symlink("a.patch", filepath.Join(dir, "inside.patch"))
+	os.Symlink(elsewhere, filepath.Join(dir, "linkdir"))
+	for _, tc := range []struct{ line, want string }{
+		{"../elsewhere/x.patch", `series:2: patch "../elsewhere/x.patch" has a ".." component`},
+		{"sub/../../elsewhere/x.patch", `series:2: patch "sub/../../elsewhere/x.patch" has a ".." component`},
+		{filepath.Join(elsewhere, "x.patch"), `series:2: patch "` + filepath.Join(elsewhere, "x.patch") + `" is absolute`},
+		{"linkdir/x.patch", `series:2: patch "linkdir/x.patch" goes through "linkdir", which is a symlink or file`},
+		{"link.patch", "series:2: patch link.patch is a symlink (to " + filepath.Join(elsewhere, "x.patch") + ")"},
+		{"inside.patch", "series:2: patch inside.patch is a symlink (to a.patch)"},
+	} {
+		series := filepath.Join(dir, "series")
+		os.WriteFile(series, []byte("a.patch\n"+tc.line+"\nsub/b.patch\n"), 0o644)
+		_, err := ReadSeries(series)
+		if !errors.Is(err, treepath.ErrUnsafePath) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadSeries(%q) = %v; want ErrUnsafePath, %q", tc.line, err, tc.want)
+		}
+	}
+	entries, err := ReadSeries(filepath.Join(dir, "series")) // the last: inside.patch refused
+	if err == nil {
+		t.Fatalf("ReadSeries = %v", entries)
+	}
+	os.WriteFile(filepath.Join(dir, "series"), []byte("a.patch\nsub/b.patch\n"), 0o644)
+	if entries, err := ReadSeries(filepath.Join(dir, "series")); err != nil || len(entries) != 2 || entries[1].Path != filepath.Join(dir, "sub", "b.patch") {
+		t.Errorf("ReadSeries(a.patch, sub/b.patch) = %v, %v", entries, err)
+	}
+}

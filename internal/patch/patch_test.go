@@ -222,7 +222,7 @@ func FuzzReadSeries(f *testing.F) {
 			return
 		}
 		for _, e := range entries {
-			if e.Line < 1 || e.Name == "" || strings.HasPrefix(e.Name, "#") {
+			if e.Line < 1 || e.Name == "" || strings.HasPrefix(e.Name, "#") || !strings.HasPrefix(e.Path, dir+string(filepath.Separator)) {
 				t.Fatalf("bad entry %+v", e)
 			}
 		}

@@ -5,9 +5,12 @@ package patch
 import (
 	"bufio"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/treepath"
 )
 
 // Entry is one line of a series file.
@@ -22,7 +25,10 @@ func (e Entry) String() string { return e.Name }
 
 // ReadSeries reads a quilt series file: one patch a line, relative to the file's folder; '#'
 // starts a comment; blank lines are skipped. Quilt's "-p1" is accepted (it is what git
-// format-patch produces); any other option is refused. Every listed patch must exist.
+// format-patch produces); any other option is refused. Every listed patch must exist, as a file
+// in the series folder: its name is held to treepath's rule (not absolute, no "..", no symlinked
+// folder on the way), and it may not be a symlink, since Refresh rewrites and removes the
+// patches where they are.
 func ReadSeries(series string) ([]Entry, error) {
 	f, err := os.Open(series)
 	if err != nil {
@@ -48,9 +54,19 @@ func ReadSeries(series string) ([]Entry, error) {
 			return nil, fmt.Errorf("%s:%d: %s is already listed on line %d", series, n, name, first)
 		}
 		seen[name] = n
-		path := filepath.Join(filepath.Dir(series), name)
-		if info, err := os.Stat(path); err != nil || info.IsDir() {
+		path, err := treepath.Join(filepath.Dir(series), name)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: patch %w; a patch is named relative to the series file's folder, and must be in it", series, n, err)
+		}
+		info, err := os.Lstat(path)
+		switch {
+		case err != nil || info.IsDir():
 			return nil, fmt.Errorf("%s:%d: patch %s does not exist (looked for %s)", series, n, name, path)
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(path)
+			return nil, fmt.Errorf("%s:%d: patch %s is a symlink (to %s): %w; a patch must be a file in the series folder", series, n, name, target, treepath.ErrUnsafePath)
+		case !info.Mode().IsRegular():
+			return nil, fmt.Errorf("%s:%d: patch %s is not a regular file (%s)", series, n, name, info.Mode().Type())
 		}
 		entries = append(entries, Entry{Path: path, Name: name, Series: series, Line: n})
 	}

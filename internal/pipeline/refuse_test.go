@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -36,10 +37,10 @@ func commitRelease(t *testing.T, repo *git.Repository, dir string, sublevel int)
 	return h
 }
 
-// A tag refused for what it is (a tag of a tag, an unknown signer, a tree of another release)
-// fails the fetch as a refusal: the shared mirror is not taken for damaged (no REPAIR, the
-// release fetched before it still there), and the refused tag's refs leave it, so no later run
-// or command takes it for fetched and fine.
+// A tag refused for what it is (a tag of a tag, an unknown signer, a tree of another release, a
+// pack past the caps) fails the fetch as a refusal: the shared mirror is not taken for damaged
+// (no REPAIR, the release fetched before it still there), and the refused tag's refs leave it,
+// so no later run or command takes it for fetched and fine.
 func TestRefusedTagIsNotRepairAndLeavesTheMirror(t *testing.T) {
 	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1763726161, 0)}
 	stranger, err := openpgp.NewEntity("stranger", "", "stranger@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
@@ -47,34 +48,46 @@ func TestRefusedTagIsNotRepairAndLeavesTheMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		name string
-		tag  func(t *testing.T, repo *git.Repository, dir string, key *openpgp.Entity)
-		is   error
-		says string
+		name  string
+		tag   func(t *testing.T, repo *git.Repository, dir string, key *openpgp.Entity)
+		is    error
+		says  string
+		extra string // more of the upstream setting
 	}{
 		{"tag of a tag", func(t *testing.T, repo *git.Repository, _ string, key *openpgp.Entity) {
 			inner, _ := repo.Tag("v6.12.118")
 			if _, err := repo.CreateTag("v6.12.119", inner.Hash(), &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.119", SignKey: key}); err != nil {
 				t.Fatal(err)
 			}
-		}, upstream.ErrUntrusted, "v6.12.119 (tag object "},
+		}, upstream.ErrUntrusted, "v6.12.119 (tag object ", ""},
 		{"unknown signer", func(t *testing.T, repo *git.Repository, dir string, _ *openpgp.Entity) {
 			c := commitRelease(t, repo, dir, 119)
 			if _, err := repo.CreateTag("v6.12.119", c, &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.119", SignKey: stranger}); err != nil {
 				t.Fatal(err)
 			}
-		}, upstream.ErrUntrusted, "which is not in the keyring"},
+		}, upstream.ErrUntrusted, "which is not in the keyring", ""},
 		{"tree of another release", func(t *testing.T, repo *git.Repository, _ string, key *openpgp.Entity) {
 			head, _ := repo.Head()
 			if _, err := repo.CreateTag("v6.12.119", head.Hash(), &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.119", SignKey: key}); err != nil {
 				t.Fatal(err)
 			}
-		}, upstream.ErrWrongTree, "holds Linux 6.12.118"},
+		}, upstream.ErrWrongTree, "holds Linux 6.12.118", ""},
+		{"a pack past the caps", func(t *testing.T, repo *git.Repository, dir string, key *openpgp.Entity) {
+			big := make([]byte, 3<<19)
+			rand.Read(big)
+			os.WriteFile(filepath.Join(dir, "big"), big, 0o644)
+			wt, _ := repo.Worktree()
+			wt.Add("big")
+			c := commitRelease(t, repo, dir, 119)
+			if _, err := repo.CreateTag("v6.12.119", c, &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.12.119", SignKey: key}); err != nil {
+				t.Fatal(err)
+			}
+		}, upstream.ErrTooLarge, "declares 1.5 MiB, over the cap of 1.0 MiB for one object", ", max_entry: 1MiB"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			korg, key := upstreamFixtureKey(t)
-			l := line(t, korg, map[string]string{"frag.config": "", "series": ""})
+			l := lineWith(t, korg, c.extra, map[string]string{"frag.config": "", "series": ""})
 			work := t.TempDir()
 			opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: &bytes.Buffer{}}
 			fetch := func() error {

@@ -65,7 +65,6 @@ func (r *run) fetchAndVerify(ctx context.Context, m *upstream.Mirror, wt upstrea
 	if wt.Vacant() {
 		fetched, err = m.FetchTagTree(ctx, r.plan.Release, r.opts.Progress, upstream.TreeRequest{
 			Dest: wt.Unverified(), Workers: runtime.NumCPU(), Files: r.exportProgress(),
-			Limits: r.plan.Line.Upstream.Limits(),
 		})
 		r.clearProgress()
 	} else {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,19 +31,22 @@ type exportItem struct {
 
 // Export writes the commit's tree into dest: regular files with their executable bits, and symlinks.
 // It writes into a sibling temporary folder and renames it into place at the end, so dest is
-// either the whole tree or absent. Workers each open their own handle on the repository (go-git's
-// object storage is not documented as safe for concurrent use), and stream blobs to disk, so
-// memory stays bounded by the worker count. It returns the number of files written. A cancelled
-// ctx stops it between two objects; the partial tree beside dest is cleared by the next export.
+// either the whole tree or absent. Blobs are read in one goroutine and written by workers, so
+// memory stays bounded by the worker count; a blob past streamAbove is streamed from the mirror to
+// its file. It returns the number of files written. A cancelled ctx stops it between two
+// objects; the partial tree beside dest is cleared by the next export. Export holds the tree to
+// the default Limits (ExportWithProgress: to any).
 func Export(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int) (int64, error) {
-	return ExportWithProgress(ctx, repoDir, commit, dest, workers, nil)
+	return ExportWithProgress(ctx, repoDir, commit, dest, workers, nil, Limits{})
 }
 
 // Progress receives the files and bytes written so far, a few times a second and once at the end.
 type Progress func(files, bytes int64)
 
-// ExportWithProgress is Export reporting its progress.
-func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int, progress Progress) (int64, error) {
+// ExportWithProgress is Export reporting its progress, and holding the tree to lim: each object
+// to the cap for one by the size it declares, before it is read (a mirror holds what upstream
+// sent), and the files written, together, to the total.
+func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Hash, dest string, workers int, progress Progress, lim Limits) (int64, error) {
 	repo, closeRepo, err := openForExport(repoDir)
 	if err != nil {
 		return 0, err
@@ -73,30 +77,38 @@ func ExportWithProgress(ctx context.Context, repoDir string, commit plumbing.Has
 
 	var dirs sync.Map
 	var done counted
+	limit := newBudget(lim, gitHint)
+	write := func(it exportItem, b blob) error {
+		if err := limit.write(it.path, b.size); err != nil {
+			return err
+		}
+		r, err := b.reader(it)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return done.writeFrom(tmp, it, r, b.size, &dirs)
+	}
 	stop := done.report(progress)
 	send, wait := startPool(ctx, workers, func(job exportJob) error {
 		for _, it := range job.items {
-			if err := done.write(tmp, it, job.data, &dirs); err != nil {
+			if err := write(it, job.blob); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	emit := func(data []byte, items []exportItem) error { return send(exportJob{data: data, items: items}) }
-	err = packOrder(ctx, repoDir, want, emit)
-	if err == nil {
-		// Loose objects, and deltas on another pack's objects: one by one through go-git.
-		for h, items := range want {
-			var data []byte
-			if data, err = readBlob(repo, h); err != nil {
-				err = damaged(items[0], err)
-				break
-			}
-			if err = emit(data, items); err != nil {
-				break
+	err = readBlobs(ctx, repoDir, repo, want, limit, func(b blob, items []exportItem) error {
+		if b.open == nil {
+			return send(exportJob{blob: b, items: items})
+		}
+		for _, it := range items { // streamed here, one path after another
+			if err := write(it, b); err != nil {
+				return err
 			}
 		}
-	}
+		return nil
+	})
 	if werr := wait(); werr != nil {
 		err = werr // the reading stopped because a writer failed
 	}
@@ -173,12 +185,16 @@ func checkFolder(prefix string, entries []object.TreeEntry) error {
 }
 
 // openForExport opens the mirror for export: pack file descriptors kept open (go-git otherwise
-// reopens the pack for every object) and a small object cache (each blob is read once). Objects
-// are not streamed (no LargeObjectThreshold): go-git's streaming delta reader re-reads the base for
-// every copy instruction, which took a pack with 9% deltified blobs from 33 s to over 4 minutes.
+// reopens the pack for every object) and a small object cache (each blob is read once). An object
+// past streamAbove is streamed by go-git (LargeObjectThreshold), and its size is known before
+// anything of it is read; packOrder reads the packs' blobs, so this is the way only of loose
+// objects and blobs past streamAbove stored whole. go-git's streaming delta reader re-reads the
+// base for every copy instruction backwards (a pack with 9% deltified blobs read through it took
+// over 4 minutes instead of 33 s): packOrder applies deltas itself, in memory.
 func openForExport(dir string) (*git.Repository, func(), error) {
 	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(8*cache.MiByte), filesystem.Options{
-		KeepDescriptors: true,
+		KeepDescriptors:      true,
+		LargeObjectThreshold: streamAbove,
 	})
 	repo, err := git.Open(st, nil)
 	if err != nil {
@@ -189,28 +205,106 @@ func openForExport(dir string) (*git.Repository, func(), error) {
 }
 
 type exportJob struct {
-	data  []byte
+	blob  blob
 	items []exportItem
 }
 
-func readBlob(r *git.Repository, h plumbing.Hash) ([]byte, error) {
-	blob, err := r.BlobObject(h)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := blob.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	return io.ReadAll(rd)
+// streamAbove is the size past which a blob stored whole in the mirror is streamed to its files
+// rather than held in memory. A delta's result is held whole whatever its size (it is applied
+// with its base at hand), bounded by the cap for one object. A variable for the tests.
+var streamAbove int64 = 16 << 20
+
+// blob is one blob of a tree as read from the mirror: whole in data, or, past streamAbove and
+// stored whole, opened for each of its paths in turn and streamed there.
+type blob struct {
+	data []byte
+	size int64
+	open func() (io.ReadCloser, error)
 }
 
-// writeData writes one file of a tree into root. Its name was checked where the tree was read
-// (checkFolder); here no folder on the way may be a symlink, and the file itself is created,
-// never opened through whatever is there. The fetcher's staging folder under .git/anchors/ is
-// its own root, so the names under it are held to the same rule.
-func writeData(root string, it exportItem, data []byte, dirs *sync.Map) error {
+// reader opens b for one of its paths; what fails to read from the mirror is damage.
+func (b blob) reader(it exportItem) (io.ReadCloser, error) {
+	if b.open == nil {
+		return io.NopCloser(bytes.NewReader(b.data)), nil
+	}
+	r, err := b.open()
+	if err != nil {
+		return nil, damaged(it, err)
+	}
+	return mirrorReader{r, it}, nil
+}
+
+type mirrorReader struct {
+	io.ReadCloser
+	it exportItem
+}
+
+func (m mirrorReader) Read(p []byte) (int, error) {
+	n, err := m.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = damaged(m.it, err)
+	}
+	return n, err
+}
+
+// readBlobs reads the blobs of want from the mirror at repoDir (repo, opened by openForExport)
+// and gives each to emit with its paths: what the packs hold in pack order (packOrder), then the
+// rest one by one through go-git. Each blob is held to lim's cap for one by the size it
+// declares before anything of it is read.
+func readBlobs(ctx context.Context, repoDir string, repo *git.Repository, want map[plumbing.Hash][]exportItem, lim *budget, emit func(blob, []exportItem) error) error {
+	err := packOrder(ctx, repoDir, want, lim, func(data []byte, items []exportItem) error {
+		return emit(blob{data: data, size: int64(len(data))}, items)
+	})
+	if err != nil {
+		return err
+	}
+	// Loose objects, blobs to stream, deltas on another pack's objects.
+	for h, items := range want {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := openBlob(repo, h, items[0], lim)
+		if err != nil {
+			return err
+		}
+		if err := emit(b, items); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openBlob looks blob h up, holds it to lim's cap for one by the size it declares, and reads it
+// whole, or, past streamAbove, leaves it to be streamed.
+func openBlob(repo *git.Repository, h plumbing.Hash, it exportItem, lim *budget) (blob, error) {
+	obj, err := repo.Storer.EncodedObject(plumbing.BlobObject, h)
+	if err != nil {
+		return blob{}, damaged(it, err)
+	}
+	if err := lim.one(fmt.Sprintf("%s (%s)", it.path, h), obj.Size()); err != nil {
+		return blob{}, err
+	}
+	b := blob{size: obj.Size(), open: obj.Reader}
+	if b.size > streamAbove {
+		return b, nil
+	}
+	r, err := b.reader(it)
+	if err != nil {
+		return blob{}, err
+	}
+	defer r.Close()
+	if b.data, err = io.ReadAll(r); err != nil {
+		return blob{}, err
+	}
+	b.open = nil
+	return b, nil
+}
+
+// writeFrom writes one file of a tree, its contents read from r, into root. Its name was checked
+// where the tree was read (checkFolder); here no folder on the way may be a symlink, and the file
+// itself is created, never opened through whatever is there. The fetcher's staging folder under
+// .git/anchors/ is its own root, so the names under it are held to the same rule.
+func writeFrom(root string, it exportItem, r io.Reader, dirs *sync.Map) error {
 	name, staged := strings.CutPrefix(it.path, anchors)
 	if staged {
 		root = filepath.Join(root, filepath.FromSlash(anchors))
@@ -233,7 +327,11 @@ func writeData(root string, it exportItem, data []byte, dirs *sync.Map) error {
 		dirs.Store(dir, true)
 	}
 	if it.mode == filemode.Symlink {
-		return os.Symlink(string(data), path)
+		target, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(string(target), path)
 	}
 	perm := os.FileMode(0o644)
 	if it.mode == filemode.Executable {
@@ -243,8 +341,11 @@ func writeData(root string, it exportItem, data []byte, dirs *sync.Map) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
+		if errors.Is(err, ErrDamaged) {
+			return err
+		}
 		return fmt.Errorf("export %s: %w", it.path, err)
 	}
 	return f.Close()

@@ -51,11 +51,19 @@ func newBudget(l Limits, hint string) *budget {
 	return &budget{Limits: l.WithDefaults(), hint: hint}
 }
 
-// entry refuses one item of size bytes (as its header declares it) before anything of it is
-// written, and takes it from the total.
-func (b *budget) entry(what string, size int64) error {
+// one refuses one item of size bytes (as its header declares it) past the cap for one, before
+// anything of it is read or written.
+func (b *budget) one(what string, size int64) error {
 	if size > b.MaxEntry {
 		return fmt.Errorf("%w: %s declares %s, over the cap of %s for one %s; %s", ErrTooLarge, what, bytesText(size), bytesText(b.MaxEntry), b.unit(), b.hint)
+	}
+	return nil
+}
+
+// entry is one, and takes the item from the total.
+func (b *budget) entry(what string, size int64) error {
+	if err := b.one(what, size); err != nil {
+		return err
 	}
 	if total := b.used.Add(size); total > b.MaxUnpacked {
 		return fmt.Errorf("%w: %s would take what is unpacked to %s, over the cap of %s; %s", ErrTooLarge, what, bytesText(total), bytesText(b.MaxUnpacked), b.hint)
@@ -67,15 +75,21 @@ func (b *budget) entry(what string, size int64) error {
 // object, and takes the result from the total. go-git's PatchDelta allocates the declared size
 // before it applies a single instruction.
 func (b *budget) delta(what string, delta []byte) error {
+	size, err := deltaSize(delta)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return b.entry(what+", a delta whose result", size)
+}
+
+// deltaSize is the size of a git delta's result, as its header declares it.
+func deltaSize(delta []byte) (int64, error) {
 	_, rest, err := deltaVarint(delta) // the base's size
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return 0, err
 	}
 	size, _, err := deltaVarint(rest)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return b.entry(what+", a delta whose result", int64(size))
+	return int64(size), err
 }
 
 // deltaVarint reads one of the sizes a git delta starts with: little-endian base-128.

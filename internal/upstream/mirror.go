@@ -34,7 +34,10 @@ type Mirror struct {
 	// fetched (ReadRemoteTag): a release signed by a key not trusted costs a few KB, not the
 	// whole tree. nil (allow_unsigned) skips it. The caller still verifies what was fetched.
 	Trust *Trust
-	repo  *git.Repository
+	// Limits caps what a fetch may unpack (upstream.max_unpacked, max_entry): a pack past them is
+	// refused before any of it is stored. Zero: the defaults.
+	Limits Limits
+	repo   *git.Repository
 }
 
 // OpenMirror opens (creating if needed) the mirror of url under cacheDir, holding an exclusive
@@ -120,7 +123,8 @@ type Fetched struct {
 // descend from the previous one, so the server walks back only to a commit the mirror has and
 // sends just the new objects. A tag already in the mirror is checked against upstream's (one
 // ls-remote): kernel.org never moves a release tag, so a changed one is fetched again and
-// reported, and its signature is then checked like any other.
+// reported, and its signature is then checked like any other. Either way the pack is held to
+// m.Limits before anything of it is stored; a tag refused so is forgotten (Forget).
 func (m *Mirror) FetchTag(ctx context.Context, rel version.Release, progress io.Writer) (*Fetched, error) {
 	return m.fetchTag(ctx, rel, progress, nil)
 }
@@ -130,7 +134,6 @@ type TreeRequest struct {
 	Dest    string   // the folder to write; replaced whole, written beside and renamed
 	Workers int      // hashing and writing files
 	Files   Progress // may be nil
-	Limits  Limits   // caps on what the pack may unpack; zero: the defaults
 }
 
 // FetchTagTree is FetchTag that, when the mirror holds nothing yet, also writes the tagged
@@ -172,7 +175,7 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 		depth = 0
 	}
 	if tr != nil && m.empty() { // cloneTag reads the advertisement itself
-		ref, files, err := m.cloneTag(ctx, refName, tr.Dest, tr.Workers, progress, tr.Files, tr.Limits)
+		ref, files, err := m.cloneTag(ctx, refName, tr.Dest, tr.Workers, progress, tr.Files, m.Limits)
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, err)
 		}
@@ -196,16 +199,14 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 	if err := clearTempPacks(m.Dir); err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", m.Dir, err)
 	}
-	spec := gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))
-	err := m.repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: "origin",
-		RemoteURL:  m.URL,
-		RefSpecs:   []gitconfig.RefSpec{spec},
-		Depth:      depth,
-		Tags:       git.NoTags,
-		Force:      true,
-		Progress:   progress,
-	})
+	err := m.fetchCapped(ctx, refName, depth, progress)
+	if errors.Is(err, ErrTooLarge) {
+		// Nothing of the pack was stored; a copy the mirror held of a tag upstream changed into
+		// this goes too, as for any refusal.
+		if ferr := m.Forget(tag); ferr != nil {
+			return nil, fmt.Errorf("fetch %s from %s: %w (and %v)", tag, m.URL, err, ferr)
+		}
+	}
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		if strings.Contains(err.Error(), "couldn't find remote ref") {
 			return nil, fmt.Errorf("fetch %s from %s: %w", tag, m.URL, ErrNoTag)
@@ -217,6 +218,38 @@ func (m *Mirror) fetchTag(ctx context.Context, rel version.Release, progress io.
 		return nil, fmt.Errorf("fetch %s from %s: tag missing after fetch: %w", tag, m.URL, err)
 	}
 	return m.fetched(res, ref, base != "")
+}
+
+// fetchCapped is go-git's fetch of one tag into the mirror, its pack held to m.Limits before
+// go-git stores any of it (cappedStorage). A fetch that fails leaves the mirror as it was: no
+// pack, no ref, and the shallow commits go-git records before it reads the pack are put back.
+func (m *Mirror) fetchCapped(ctx context.Context, refName plumbing.ReferenceName, depth int, progress io.Writer) error {
+	shallow, err := m.repo.Storer.Shallow()
+	if err != nil {
+		return err
+	}
+	fetchCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	st := &cappedStorage{Storer: m.repo.Storer, packDir: filepath.Join(m.Dir, "objects", "pack"), limit: newBudget(m.Limits, gitHint), stop: stop}
+	remote := git.NewRemote(st, &gitconfig.RemoteConfig{Name: "origin", URLs: []string{m.URL}})
+	err = remote.FetchContext(fetchCtx, &git.FetchOptions{
+		RemoteName: "origin",
+		RemoteURL:  m.URL,
+		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(fmt.Sprintf("+%s:%s", refName, refName))},
+		Depth:      depth,
+		Tags:       git.NoTags,
+		Force:      true,
+		Progress:   progress,
+	})
+	if cause := context.Cause(fetchCtx); err != nil && ctx.Err() == nil && cause != nil {
+		err = cause // the pack was refused: go-git saw only its fetch stopped
+	}
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		if serr := m.repo.Storer.SetShallow(shallow); serr != nil {
+			return fmt.Errorf("%w (and putting back the shallow commits: %v)", err, serr)
+		}
+	}
+	return err
 }
 
 // trustBeforeFetch reads upstream's tag object alone and refuses the tag, forgetting any copy the

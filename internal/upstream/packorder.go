@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -21,9 +22,11 @@ import (
 // offset order, and a base is kept only until its last needed delta is done. Reading object by
 // object through go-git's store resolves each delta chain from scratch, which costs several times
 // as much on a kernel pack. Blobs it writes are removed from want; what is left there (loose
-// objects, deltas on another pack's objects) is for the object-by-object path. A cancelled ctx
-// stops it between two objects.
-func packOrder(ctx context.Context, repoDir string, want map[plumbing.Hash][]exportItem, emit func(data []byte, items []exportItem) error) error {
+// objects, deltas on another pack's objects, blobs past streamAbove stored whole, to stream) is
+// for the object-by-object path. Every object read is held to lim's cap for one by the size its
+// header declares (a delta: its result's), before it is inflated. A cancelled ctx stops it
+// between two objects.
+func packOrder(ctx context.Context, repoDir string, want map[plumbing.Hash][]exportItem, lim *budget, emit func(data []byte, items []exportItem) error) error {
 	idxs, err := filepath.Glob(filepath.Join(repoDir, "objects", "pack", "pack-*.idx"))
 	if err != nil {
 		return err
@@ -42,12 +45,15 @@ func packOrder(ctx context.Context, repoDir string, want map[plumbing.Hash][]exp
 		if len(want) == 0 {
 			break
 		}
-		if err := exportPack(ctx, idxPath, want, emitting); err != nil {
+		if err := exportPack(ctx, idxPath, want, lim, emitting); err != nil {
 			if emitErr != nil {
 				return emitErr
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if errors.Is(err, ErrTooLarge) {
+				return err // what the mirror holds, as upstream sent it: not damage
 			}
 			return fmt.Errorf("%w: %s: %v", ErrDamaged, filepath.Base(idxPath), err)
 		}
@@ -59,10 +65,11 @@ type packObject struct {
 	base     int64 // offset of the delta base in this pack; -1 if none or external
 	external plumbing.Hash
 	delta    bool
-	children int // needed deltas based on this object not yet resolved
+	size     int64 // as its header declares it: a delta's own size, not its result's
+	children int   // needed deltas based on this object not yet resolved
 }
 
-func exportPack(ctx context.Context, idxPath string, left map[plumbing.Hash][]exportItem, emit func([]byte, []exportItem) error) error {
+func exportPack(ctx context.Context, idxPath string, left map[plumbing.Hash][]exportItem, lim *budget, emit func([]byte, []exportItem) error) error {
 	idx, wanted, err := wantedIn(idxPath, left)
 	if err != nil || len(wanted) == 0 {
 		return err
@@ -77,10 +84,25 @@ func exportPack(ctx context.Context, idxPath string, left map[plumbing.Hash][]ex
 	if err != nil {
 		return err
 	}
-	// A delta on an object in another pack (a thin pack's REF_DELTA) is left to the
-	// object-by-object path, with the chain it would have needed.
+	name := func(off int64) string {
+		if h, ok := wanted[off]; ok {
+			return fmt.Sprintf("%s (%s)", left[h][0].path, h)
+		}
+		return fmt.Sprintf("the object at offset %d of %s", off, filepath.Base(pack.Name()))
+	}
+	for off, o := range objs {
+		if err := lim.one(name(off), o.size); err != nil {
+			return err
+		}
+	}
 	for off := range wanted {
 		o := objs[off]
+		if !o.delta && o.size > streamAbove && o.children == 0 {
+			delete(wanted, off) // streamed to its files, not held here
+			continue
+		}
+		// A delta on an object in another pack (a thin pack's REF_DELTA) is left to the
+		// object-by-object path, with the chain it would have needed.
 		for o.base >= 0 {
 			o = objs[o.base]
 		}
@@ -88,7 +110,13 @@ func exportPack(ctx context.Context, idxPath string, left map[plumbing.Hash][]ex
 			delete(wanted, off)
 		}
 	}
-	return inflateInOrder(ctx, sc, objs, idxPath, wanted, func(h plumbing.Hash, data []byte) error {
+	return inflateInOrder(ctx, sc, objs, idxPath, wanted, func(off int64, delta []byte) error {
+		size, err := deltaSize(delta)
+		if err != nil {
+			return err
+		}
+		return lim.one(name(off)+", a delta whose result", size)
+	}, func(h plumbing.Hash, data []byte) error {
 		if err := emit(data, left[h]); err != nil {
 			return err
 		}
@@ -142,7 +170,7 @@ func dependencies(ctx context.Context, sc *packfile.Scanner, idx *idxfile.Memory
 		if err != nil {
 			return nil, err
 		}
-		o := &packObject{base: -1}
+		o := &packObject{base: -1, size: h.Length}
 		objs[off] = o
 		switch h.Type {
 		case plumbing.OFSDeltaObject:
@@ -176,8 +204,8 @@ func dependencies(ctx context.Context, sc *packfile.Scanner, idx *idxfile.Memory
 }
 
 // inflateInOrder inflates the objects in offset order, keeping a base while deltas still need
-// it, and gives each wanted one to got (pass B).
-func inflateInOrder(ctx context.Context, sc *packfile.Scanner, objs map[int64]*packObject, idxPath string, wanted map[int64]plumbing.Hash, got func(plumbing.Hash, []byte) error) error {
+// it, and gives each wanted one to got (pass B). check sees each delta before it is applied.
+func inflateInOrder(ctx context.Context, sc *packfile.Scanner, objs map[int64]*packObject, idxPath string, wanted map[int64]plumbing.Hash, check func(off int64, delta []byte) error, got func(plumbing.Hash, []byte) error) error {
 	cache := map[int64][]byte{}
 	var buf bytes.Buffer
 	var content func(off int64) ([]byte, error)
@@ -196,6 +224,9 @@ func inflateInOrder(ctx context.Context, sc *packfile.Scanner, objs map[int64]*p
 		raw := slices.Clone(buf.Bytes())
 		data := raw
 		if o.delta {
+			if err := check(off, raw); err != nil {
+				return nil, err
+			}
 			base, err := deltaBase(o, content, cache, objs, idxPath)
 			if err != nil {
 				return nil, err

@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,13 +58,18 @@ type counted struct {
 	files, bytes atomic.Int64
 }
 
-// write writes one file under root (writeData) and counts it.
+// write writes one file under root (writeFrom) and counts it.
 func (c *counted) write(root string, it exportItem, data []byte, dirs *sync.Map) error {
-	if err := writeData(root, it, data, dirs); err != nil {
+	return c.writeFrom(root, it, bytes.NewReader(data), int64(len(data)), dirs)
+}
+
+// writeFrom is write with the size bytes of the file read from r.
+func (c *counted) writeFrom(root string, it exportItem, r io.Reader, size int64, dirs *sync.Map) error {
+	if err := writeFrom(root, it, r, dirs); err != nil {
 		return err
 	}
 	c.files.Add(1)
-	c.bytes.Add(int64(len(data)))
+	c.bytes.Add(size)
 	return nil
 }
 

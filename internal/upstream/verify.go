@@ -23,10 +23,10 @@ import (
 var ErrUntrusted = errors.New("untrusted tag")
 
 // Refused says whether err is a refusal of what upstream sent (an untrusted tag, a tree that is
-// not its release): such an error is never damage to repair by fetching again, and the tag it
-// concerns is forgotten by the mirror.
+// not its release, a pack past the caps): such an error is never damage to repair by fetching
+// again, and the tag it concerns is forgotten by the mirror.
 func Refused(err error) bool {
-	return errors.Is(err, ErrUntrusted) || errors.Is(err, ErrWrongTree)
+	return errors.Is(err, ErrUntrusted) || errors.Is(err, ErrWrongTree) || errors.Is(err, ErrTooLarge)
 }
 
 // VerifyTag checks that the release tag is annotated and signed by a key in the keyring file,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,6 +27,9 @@ import (
 // move is under way it says so, and a move cut short (a kill, a full disk) is finished by the next.
 type Worktree struct {
 	Dir string
+	// Limits holds what is written to the caps on what a fetch may unpack (ExportWithProgress):
+	// the mirror holds what upstream sent. Zero: the defaults.
+	Limits Limits
 }
 
 // StampPath is the file that says which commit the tree holds.
@@ -122,7 +126,7 @@ func (w Worktree) Checkout(ctx context.Context, repoDir string, to plumbing.Hash
 	if err := w.unstamp(); err != nil {
 		return "", err
 	}
-	files, err := ExportWithProgress(ctx, repoDir, to, w.Dir, workers, progress)
+	files, err := ExportWithProgress(ctx, repoDir, to, w.Dir, workers, progress, w.Limits)
 	if err != nil {
 		return "", err
 	}
@@ -136,10 +140,11 @@ var errUnknownBase = errors.New("the tree's commit is not in the mirror")
 
 // move rewrites the paths where any of from differs from to, then stamps the tree as holding to.
 func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash, to plumbing.Hash) (int, error) {
-	repo, err := git.PlainOpen(repoDir)
+	repo, closeRepo, err := openForExport(repoDir)
 	if err != nil {
 		return 0, err
 	}
+	defer closeRepo()
 	toTree, err := commitTree(repo, to)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrDamaged, err)
@@ -176,18 +181,14 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 	}
 	// Removals first (deepest first), so a folder that becomes a file is gone before the file is
 	// written; then every path to holds, each written beside and renamed over. Every path is
-	// looked up before the tree is touched, so a refused name leaves it as it was.
+	// looked up, and every blob held to the caps by the size it declares, before the tree is
+	// touched, so a refused name or blob leaves it as it was.
 	sorted := make([]string, 0, len(paths))
 	for p := range paths {
 		sorted = append(sorted, p)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(sorted)))
-	type write struct {
-		path string
-		mode filemode.FileMode
-		hash plumbing.Hash
-	}
-	var writes []write
+	writes := map[plumbing.Hash][]exportItem{}
 	var removes, folders []string
 	for _, p := range sorted {
 		if err := ctx.Err(); err != nil {
@@ -204,7 +205,22 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 		case e.Mode == filemode.Submodule:
 			// Not in a kernel release; git leaves an empty folder, and so do we.
 		default:
-			writes = append(writes, write{p, e.Mode, e.Hash})
+			writes[e.Hash] = append(writes[e.Hash], exportItem{p, e.Mode, e.Hash})
+		}
+	}
+	limit := newBudget(w.Limits, gitHint)
+	for h, items := range writes {
+		obj, err := repo.Storer.EncodedObject(plumbing.BlobObject, h)
+		if err != nil {
+			return 0, damaged(items[0], err)
+		}
+		if err := limit.one(fmt.Sprintf("%s (%s)", items[0].path, h), obj.Size()); err != nil {
+			return 0, err
+		}
+		for _, it := range items {
+			if err := limit.write(it.path, obj.Size()); err != nil {
+				return 0, err
+			}
 		}
 	}
 	stamp := fmt.Sprintf("%s%s %s\n", movingPrefix, from[0], to)
@@ -234,17 +250,22 @@ func (w Worktree) move(ctx context.Context, repoDir string, from []plumbing.Hash
 			}
 		}
 	}
-	for _, wr := range writes {
-		if err := ctx.Err(); err != nil {
-			return 0, err
+	err = readBlobs(ctx, repoDir, repo, writes, limit, func(b blob, items []exportItem) error {
+		for _, it := range items {
+			r, err := b.reader(it)
+			if err != nil {
+				return err
+			}
+			err = w.writeFile(it.path, it.mode, r)
+			r.Close()
+			if err != nil {
+				return err
+			}
 		}
-		content, err := readBlob(repo, wr.hash)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %s (%s): %v", ErrDamaged, wr.path, wr.hash, err)
-		}
-		if err := w.writeFile(wr.path, wr.mode, content); err != nil {
-			return 0, err
-		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	if err := w.stamp(to); err != nil {
 		return 0, err
@@ -327,10 +348,10 @@ func commitTree(repo *git.Repository, h plumbing.Hash) (*object.Tree, error) {
 	return c.Tree()
 }
 
-// writeFile puts one blob at its path: a temporary name in the same folder, renamed over. No
-// folder on the way may be a symlink (treepath), and what is at the path is replaced, never
-// written through.
-func (w Worktree) writeFile(name string, mode filemode.FileMode, content []byte) error {
+// writeFile puts one blob, read from content, at its path: a temporary name in the same folder,
+// renamed over. No folder on the way may be a symlink (treepath), and what is at the path is
+// replaced, never written through.
+func (w Worktree) writeFile(name string, mode filemode.FileMode, content io.Reader) error {
 	dirName := path.Dir(name)
 	if dirName != "." {
 		dir, err := treepath.Join(w.Dir, dirName)
@@ -350,7 +371,11 @@ func (w Worktree) writeFile(name string, mode filemode.FileMode, content []byte)
 	tmp := filepath.Join(filepath.Dir(path), ".wslkernel-tmp-"+filepath.Base(path))
 	os.Remove(tmp)
 	if mode == filemode.Symlink {
-		if err := os.Symlink(string(content), tmp); err != nil {
+		target, err := io.ReadAll(content)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(string(target), tmp); err != nil {
 			return err
 		}
 	} else {
@@ -358,8 +383,11 @@ func (w Worktree) writeFile(name string, mode filemode.FileMode, content []byte)
 		if mode == filemode.Executable {
 			perm = 0o755
 		}
-		if err := os.WriteFile(tmp, content, perm); err != nil {
+		if err := writeTemp(tmp, content, perm); err != nil {
 			os.Remove(tmp)
+			if errors.Is(err, ErrDamaged) {
+				return err
+			}
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
 		if err := os.Chmod(tmp, perm); err != nil { // the umask may have narrowed it
@@ -372,6 +400,19 @@ func (w Worktree) writeFile(name string, mode filemode.FileMode, content []byte)
 		}
 	}
 	return os.Rename(tmp, path)
+}
+
+// writeTemp writes what r reads to a new file at path.
+func writeTemp(path string, r io.Reader, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // removeWithEmptyParents removes rel under root and then each parent folder it leaves empty, as a
