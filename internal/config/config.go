@@ -187,10 +187,13 @@ func (k *Kconfig) AddFeatures(fs ...*feature.Feature) {
 	}
 }
 
-// FeaturePolicies are the policy rules of the profile's features: each essential symbol must
-// hold the value its fragment asks for (a module request is also met by a built-in). Check
-// them on the final .config as the profile's Policy is.
-func (k Kconfig) FeaturePolicies() []*kconfig.Policy { return feature.Policies(k.features) }
+// FeaturePolicies are the policy rules of the profile's features on series s: each essential
+// symbol the features' fragments set on s must hold the value they ask for (a module request is
+// also met by a built-in). Check them on the final .config of a tree of series s as the
+// profile's Policy is.
+func (k Kconfig) FeaturePolicies(s version.Series) []*kconfig.Policy {
+	return feature.Policies(k.features, s)
+}
 
 // IsStrict reports whether a dropped request fails the stage.
 func (k Kconfig) IsStrict() bool { return k.Strict == nil || *k.Strict }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // valid is a complete pipeline.yaml; each error case edits one line of it.
@@ -282,14 +284,14 @@ func TestFeaturesAreMergedAfterFragmentsBeforeArchFragments(t *testing.T) {
 		}
 	}
 	var rules []string
-	for _, pol := range k.FeaturePolicies() {
+	for _, pol := range k.FeaturePolicies(version.Series{Major: 6, Minor: 12}) {
 		for _, r := range pol.Rules {
 			rules = append(rules, fmt.Sprintf("%s:%d %s %v", filepath.Base(pol.File), r.Line, r.Symbol, r.Allow["x86_64"]))
 		}
 	}
 	wantRules := []string{"kvm-nested.config:3 KVM [m y]", "kvm-nested-x86_64.config:1 KVM_INTEL [m y]", "fuse.config:3 FUSE_FS [m y]"}
 	if !slices.Equal(rules, wantRules) {
-		t.Errorf("FeaturePolicies() = %q, want %q", rules, wantRules)
+		t.Errorf("FeaturePolicies(6.12) = %q, want %q", rules, wantRules)
 	}
 }
 

@@ -149,7 +149,8 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
 		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
 	}
-	policies := prof.Config.FeaturePolicies()
+	series := r.plan.Release.Series()
+	policies := prof.Config.FeaturePolicies(series)
 	if prof.Config.Policy != "" {
 		pol, err := kconfig.LoadPolicy(prof.Config.Policy)
 		if err != nil {
@@ -159,7 +160,7 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 	}
 	var bad []kconfig.Violation
 	for _, pol := range policies {
-		bad = append(bad, pol.Check(ar.a.Name, final)...)
+		bad = append(bad, pol.Check(ar.a.Name, series, final)...)
 	}
 	if len(bad) > 0 {
 		var b strings.Builder
