@@ -736,7 +736,7 @@ func (v *validator) kconfig(key string, pr *Profile) {
 		}
 	}
 	for i := range pr.Config.Fragments {
-		v.path(fmt.Sprintf("%s.config.fragments[%d]", key, i), &pr.Config.Fragments[i], false)
+		v.fragment(fmt.Sprintf("%s.config.fragments[%d]", key, i), &pr.Config.Fragments[i])
 	}
 	v.features(key+".config.features", pr)
 	for _, a := range sortedKeys(pr.Config.ArchFragments) {
@@ -744,7 +744,7 @@ func (v *validator) kconfig(key string, pr *Profile) {
 		v.profileArch(k, a, pr.Arches)
 		frags := pr.Config.ArchFragments[a]
 		for i := range frags {
-			v.path(fmt.Sprintf("%s[%d]", k, i), &frags[i], false)
+			v.fragment(fmt.Sprintf("%s[%d]", k, i), &frags[i])
 		}
 	}
 	if pr.Config.Policy != "" {
@@ -754,6 +754,18 @@ func (v *validator) kconfig(key string, pr *Profile) {
 			if _, err := kconfig.LoadPolicy(pr.Config.Policy); err != nil {
 				v.at(key+".config.policy", "%v", err)
 			}
+		}
+	}
+}
+
+// fragment resolves a fragment's path and reads it, so that a bad line or "# series:" range is
+// reported when the pipeline loads, not when configure first merges it.
+func (v *validator) fragment(key string, path *string) {
+	before := len(v.errs)
+	v.path(key, path, false)
+	if len(v.errs) == before {
+		if _, err := kconfig.ParseFragmentFile(*path); err != nil {
+			v.at(key, "%v", err)
 		}
 	}
 }
