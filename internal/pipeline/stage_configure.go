@@ -249,6 +249,6 @@ func describeConfigure(p *Plan, a kbuild.Arch) string {
 	for _, f := range prof.Config.FragmentsFor(a.Name) {
 		frags = append(frags, l.Pipeline.Rel(f))
 	}
-	return fmt.Sprintf("base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, %s",
-		baseName(l, a.Name), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
+	return fmt.Sprintf("base %s + %s (their lines for %s), CONFIG_LOCALVERSION=%q, olddefconfig, %s",
+		baseName(l, a.Name), strings.Join(frags, " + "), p.Release.Series(), l.Pipeline.Version.LocalVersion, verify)
 }
