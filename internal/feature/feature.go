@@ -5,7 +5,8 @@
 // quietly go missing.
 //
 // A feature is <name>.config, for every arch, plus optionally <name>-<arch>.config with what
-// only that arch has (KVM_INTEL on x86_64). Header lines, before the first CONFIG_ line:
+// only that arch has (KVM_INTEL on x86_64). Header lines, before the first setting or "# series:"
+// line (a header key after it is an error):
 //
 //	# feature: Docker with the nft iptables backend      (required, one line: the summary)
 //	# users: docker run -p on Debian 11+ and Ubuntu 22.04+ (required: who needs it)
