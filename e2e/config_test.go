@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
 // localPipeline writes pipeline.yaml, edited by edit, into a folder that links to the
@@ -193,9 +196,6 @@ func TestMergeEqualsMergeConfigSh(t *testing.T) {
 	}
 }
 
-// mergeConfigSh is the .config the kernel's own tools make from base and the fragments (paths
-// relative to the repository), the local version included (and the EXTRAVERSION kbuild passes
-// make, which the .config's header line names).
 // wslFragments are the wsl profile's fragments for arch, features included, in the order
 // configure merges them, relative to the repository.
 func wslFragments(t *testing.T, arch string) []string {
@@ -215,14 +215,36 @@ func wslFragments(t *testing.T, arch string) []string {
 	return frags
 }
 
+// mergeConfigSh is the .config the kernel's own tools make from base and the fragments (paths
+// relative to the repository), the local version included (and the EXTRAVERSION kbuild passes
+// make, which the .config's header line names). merge_config.sh sees a "# series:" line as a
+// comment and would take every line, so it is given each fragment as it applies to src's series
+// (its Makefile's), as configure merges it: both merges see the same lines.
 func mergeConfigSh(t *testing.T, src, base string, frags []string) []byte {
 	t.Helper()
 	theirs := t.TempDir()
-	lv := filepath.Join(t.TempDir(), "localversion.config")
+	applied := t.TempDir()
+	lv := filepath.Join(applied, "localversion.config")
 	os.WriteFile(lv, []byte(`CONFIG_LOCALVERSION="-microsoft-standard-WSL2"`+"\n"), 0o644)
+	rel, _, err := upstream.TreeRelease(src)
+	if err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"-m", "-O", theirs, base}
-	for _, f := range frags {
-		args = append(args, filepath.Join(repoRoot, f))
+	for i, f := range frags {
+		frag, err := kconfig.ParseFragmentFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if _, err := frag.ForSeries(rel.Series()).WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(applied, fmt.Sprintf("%02d-%s", i, filepath.Base(f)))
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, path)
 	}
 	args = append(args, lv)
 	merge := exec.Command(filepath.Join(src, "scripts/kconfig/merge_config.sh"), args...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,34 @@ func TestExitCodes(t *testing.T) {
 		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
 			t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
 				strings.Join(tc.args, " "), code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
+
+// kbuild features judges on the series of the tree at hand, and says which and why.
+func TestFeaturesJudgesOnTheTreesSeries(t *testing.T) {
+	tree := t.TempDir()
+	os.WriteFile(filepath.Join(tree, "Makefile"), []byte("VERSION = 7\nPATCHLEVEL = 2\nSUBLEVEL = 13\nEXTRAVERSION =\n"), 0o644)
+	os.WriteFile(filepath.Join(tree, "Kconfig"), []byte("config NFS_FS\n\ttristate \"NFS\"\n"), 0o644)
+	features := []string{"features", "--config", "../../pipeline.yaml", "--config-file", "../../configs/smoke.config"}
+	pipeline, _ := filepath.Abs("../../pipeline.yaml")
+	for _, tc := range []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{nil, 1, "judged on x86_64, series 6.12 (the series " + pipeline + " follows; no kernel tree at hand", ""},
+		{[]string{"--series", "7.2", "--arch", "arm64"}, 1, "judged on arm64, series 7.2 (--series)\n", ""},
+		{[]string{"--kernel-tree", tree}, 1, "judged on x86_64, series 7.2 (Linux 7.2.13, " + filepath.Join(tree, "Makefile") + ")\n", ""},
+		{[]string{"--kernel-tree", tree, "--series", "6.12"}, 2, "", "--series 6.12, but the kernel tree " + tree + " is Linux 7.2.13"},
+		{[]string{"--series", "7"}, 2, "", `--series: series "7"`},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append(slices.Clone(features), tc.args...)
+		code := run(context.Background(), args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("kbuild %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
+				strings.Join(args, " "), code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
 		}
 	}
 }

@@ -187,10 +187,13 @@ func (k *Kconfig) AddFeatures(fs ...*feature.Feature) {
 	}
 }
 
-// FeaturePolicies are the policy rules of the profile's features: each essential symbol must
-// hold the value its fragment asks for (a module request is also met by a built-in). Check
-// them on the final .config as the profile's Policy is.
-func (k Kconfig) FeaturePolicies() []*kconfig.Policy { return feature.Policies(k.features) }
+// FeaturePolicies are the policy rules of the profile's features on series s: each essential
+// symbol the features' fragments set on s must hold the value they ask for (a module request is
+// also met by a built-in). Check them on the final .config of a tree of series s as the
+// profile's Policy is.
+func (k Kconfig) FeaturePolicies(s version.Series) []*kconfig.Policy {
+	return feature.Policies(k.features, s)
+}
 
 // IsStrict reports whether a dropped request fails the stage.
 func (k Kconfig) IsStrict() bool { return k.Strict == nil || *k.Strict }
@@ -747,7 +750,7 @@ func (v *validator) kconfig(key string, pr *Profile) {
 		}
 	}
 	for i := range pr.Config.Fragments {
-		v.path(fmt.Sprintf("%s.config.fragments[%d]", key, i), &pr.Config.Fragments[i], false)
+		v.fragment(fmt.Sprintf("%s.config.fragments[%d]", key, i), &pr.Config.Fragments[i])
 	}
 	v.features(key+".config.features", pr)
 	for _, a := range sortedKeys(pr.Config.ArchFragments) {
@@ -755,7 +758,7 @@ func (v *validator) kconfig(key string, pr *Profile) {
 		v.profileArch(k, a, pr.Arches)
 		frags := pr.Config.ArchFragments[a]
 		for i := range frags {
-			v.path(fmt.Sprintf("%s[%d]", k, i), &frags[i], false)
+			v.fragment(fmt.Sprintf("%s[%d]", k, i), &frags[i])
 		}
 	}
 	if pr.Config.Policy != "" {
@@ -765,6 +768,18 @@ func (v *validator) kconfig(key string, pr *Profile) {
 			if _, err := kconfig.LoadPolicy(pr.Config.Policy); err != nil {
 				v.at(key+".config.policy", "%v", err)
 			}
+		}
+	}
+}
+
+// fragment resolves a fragment's path and reads it, so that a bad line or "# series:" range is
+// reported when the pipeline loads, not when configure first merges it.
+func (v *validator) fragment(key string, path *string) {
+	before := len(v.errs)
+	v.path(key, path, false)
+	if len(v.errs) == before {
+		if _, err := kconfig.ParseFragmentFile(*path); err != nil {
+			v.at(key, "%v", err)
 		}
 	}
 }

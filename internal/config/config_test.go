@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // valid is a complete pipeline.yaml; each error case edits one line of it.
@@ -50,6 +52,7 @@ func fixture(t *testing.T) string {
 		"initrd.list":                               "dir /dev 0755 0 0\n",
 		"cmd/init/main.go":                          "package main\n",
 		"configs/other.config":                      "",
+		"configs/bad-range.config":                  "CONFIG_A=y\n# series: 7.2-6.1\nCONFIG_B=y\n",
 		"configs/features/fuse.config":              "# feature: FUSE\n# users: sshfs\n# essential: FUSE_FS\nCONFIG_FUSE_FS=m\n",
 		"configs/features/kvm-nested.config":        "# feature: KVM\n# users: emulators\n# essential: KVM\nCONFIG_KVM=m\n",
 		"configs/features/kvm-nested-x86_64.config": "# essential: KVM_INTEL\nCONFIG_KVM_INTEL=m\n",
@@ -114,6 +117,7 @@ func TestLoadErrors(t *testing.T) {
 		{"missing required top", "name: linux-msft-wsl\n", "", `missing required key "name"`},
 		{"duplicate key", "name: linux-msft-wsl", "name: linux-msft-wsl\nname: again", `pipeline.yaml:2:1: duplicate key "name"`},
 		{"fragment missing", "[configs/smoke.config]", "[configs/smoke.config, configs/gone.config]", `pipeline.yaml:20:41: profiles.smoke.config.fragments[1]: ` + "%DIR%/configs/gone.config does not exist"},
+		{"fragment with an empty series range", "[configs/smoke.config]", "[configs/smoke.config, configs/bad-range.config]", `pipeline.yaml:20:41: profiles.smoke.config.fragments[1]: %DIR%/configs/bad-range.config:2: # series: "7.2-6.1" is an empty range: 7.2 comes after 6.1`},
 		{"fragment is a folder", "[configs/smoke.config]", "[configs]", `profiles.smoke.config.fragments[0]: %DIR%/configs is a folder, expected a file`},
 		{"base file missing", "base: tinyconfig", "base: configs/base.config", `pipeline.yaml:19:13: profiles.smoke.config.base: %DIR%/configs/base.config does not exist`},
 		{"series missing", "patches: patches/series", "patches: patches/serie", `pipeline.yaml:21:14: profiles.smoke.patches: %DIR%/patches/serie does not exist`},
@@ -282,14 +286,14 @@ func TestFeaturesAreMergedAfterFragmentsBeforeArchFragments(t *testing.T) {
 		}
 	}
 	var rules []string
-	for _, pol := range k.FeaturePolicies() {
+	for _, pol := range k.FeaturePolicies(version.Series{Major: 6, Minor: 12}) {
 		for _, r := range pol.Rules {
 			rules = append(rules, fmt.Sprintf("%s:%d %s %v", filepath.Base(pol.File), r.Line, r.Symbol, r.Allow["x86_64"]))
 		}
 	}
 	wantRules := []string{"kvm-nested.config:3 KVM [m y]", "kvm-nested-x86_64.config:1 KVM_INTEL [m y]", "fuse.config:3 FUSE_FS [m y]"}
 	if !slices.Equal(rules, wantRules) {
-		t.Errorf("FeaturePolicies() = %q, want %q", rules, wantRules)
+		t.Errorf("FeaturePolicies(6.12) = %q, want %q", rules, wantRules)
 	}
 }
 

@@ -5,7 +5,8 @@
 // quietly go missing.
 //
 // A feature is <name>.config, for every arch, plus optionally <name>-<arch>.config with what
-// only that arch has (KVM_INTEL on x86_64). Header lines, before the first CONFIG_ line:
+// only that arch has (KVM_INTEL on x86_64). Header lines, before the first setting or "# series:"
+// line (a header key after it is an error):
 //
 //	# feature: Docker with the nft iptables backend      (required, one line: the summary)
 //	# users: docker run -p on Debian 11+ and Ubuntu 22.04+ (required: who needs it)
@@ -15,6 +16,12 @@
 // An arch file may carry its own "# essential:" lines, which apply to that arch only. Every
 // essential symbol must be set by the feature's fragments (for the arches it applies to); the
 // value wanted is the fragment's, and a module request is also met by a built-in.
+//
+// A feature knows its series: its fragments' "# series: <range>" lines (kconfig.Fragment) set
+// some symbols on some kernel series only, so one folder serves 6.1 to 7.x. An essential symbol
+// applies on a series where the feature's fragments set it there (unranged, or in a range that
+// holds the series), with the value they set there: NFS_V4_1, set up to 7.1, is essential up to
+// 7.1 and not asked for on 7.2, where NFS_V4 has it. Checks take the series of the tree at hand.
 package feature
 
 import (
@@ -29,6 +36,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/typo"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // ErrUnknown is returned (wrapped) by Lookup for a name no feature has.
@@ -43,18 +51,21 @@ type Feature struct {
 	File    string   // <name>.config
 	// ArchFiles are <name>-<arch>.config, merged after File on their arch.
 	ArchFiles map[string]string
-	// Essential lists the symbols checked on each arch, with where they were named.
-	Essential map[string][]Essential
-	// requested is what the fragments set, per arch (File, then the arch file over it).
-	requested map[string]*kconfig.Config
+	// essential lists the symbols the headers name for each arch, with where they were named;
+	// Essentials says which apply on a series, and the value wanted there.
+	essential map[string][]Essential
+	// fragments are what the feature merges on each arch, in order: File, then the arch file.
+	fragments map[string][]*kconfig.Fragment
 }
 
-// Essential is one symbol a feature cannot do without on an arch.
+// Essential is one symbol a feature cannot do without on an arch and series.
 type Essential struct {
 	Symbol string
-	Want   string // the fragment's value: y, m, a number or a string
+	Want   string // the fragment's value on the series: y, m, a number or a string
 	File   string // where it was named essential
 	Line   int
+	// Series is the range of the fragment line that sets it on the series (all: every series).
+	Series kconfig.SeriesRange
 }
 
 // Set is the features of one folder, by name.
@@ -67,7 +78,9 @@ type Set struct {
 var (
 	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	headerRE = regexp.MustCompile(`^#\s*([a-z_-]+):\s*(.*)$`)
-	symbolRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	// seriesLine starts the settings as a setting does: the header is over (kconfig reads it).
+	seriesLine = regexp.MustCompile(`(?i)^#\s*series\s*:`)
+	symbolRE   = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
 
 // headerKeys are the keys a header line may have.
@@ -132,23 +145,33 @@ func fileExists(path string) bool {
 // header is what a fragment's leading comment lines say.
 type header struct {
 	fields    map[string][]string
-	essential []Essential // Want filled in by resolve
+	essential []Essential // Want filled in by Essentials, per series
 }
 
-// readHeader reads the comment lines before the first setting of a fragment.
+// readHeader reads the comment lines before the first setting or "# series:" line of a fragment.
+// A header key after them is an error: read as a comment, an essential symbol there would go
+// unchecked without a word.
 func readHeader(path string, data []byte) (*header, error) {
 	h := &header{fields: map[string][]string{}}
+	inHeader := true
 	for i, line := range strings.Split(string(data), "\n") {
 		n := i + 1
 		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "CONFIG_") || strings.HasPrefix(line, "# CONFIG_") {
-			break
+		if strings.HasPrefix(line, "CONFIG_") || strings.HasPrefix(line, "# CONFIG_") || seriesLine.MatchString(line) {
+			inHeader = false
+			continue
 		}
 		m := headerRE.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
 		key, val := m[1], strings.TrimSpace(m[2])
+		if !inHeader {
+			if slices.Contains(headerKeys, key) {
+				return nil, fmt.Errorf("%s:%d: \"# %s:\" after the first setting or # series: line: the header comes first (an essential symbol applies on the series where the fragments set it)", path, n, key)
+			}
+			continue
+		}
 		if !slices.Contains(headerKeys, key) {
 			if near := closest(key, headerKeys); near != "" {
 				return nil, fmt.Errorf("%s:%d: unknown header key %q, did you mean %q?", path, n, key, near)
@@ -181,7 +204,7 @@ func (s *Set) readMain(path, name string) (*Feature, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Feature{Name: name, File: path, ArchFiles: map[string]string{}, Essential: map[string][]Essential{}, requested: map[string]*kconfig.Config{}}
+	f := &Feature{Name: name, File: path, ArchFiles: map[string]string{}, essential: map[string][]Essential{}, fragments: map[string][]*kconfig.Fragment{}}
 	switch summary := h.fields["feature"]; {
 	case len(summary) != 1 || summary[0] == "":
 		return nil, fmt.Errorf("%s:1: the header needs one \"# feature: <what users get>\" line before the first CONFIG_ line", path)
@@ -200,13 +223,13 @@ func (s *Set) readMain(path, name string) (*Feature, error) {
 			}
 		}
 	}
-	frag, err := kconfig.Parse(strings.NewReader(string(data)), path)
+	frag, err := kconfig.ParseFragment(strings.NewReader(string(data)), path)
 	if err != nil {
 		return nil, err
 	}
 	for _, arch := range f.Arches {
-		f.Essential[arch] = slices.Clone(h.essential)
-		f.requested[arch] = frag
+		f.essential[arch] = slices.Clone(h.essential)
+		f.fragments[arch] = []*kconfig.Fragment{frag}
 	}
 	return f, nil
 }
@@ -229,33 +252,56 @@ func (f *Feature) readArch(path, arch string) error {
 			return fmt.Errorf("%s: \"# %s:\" belongs in %s; an arch fragment's header has only essential: lines", path, key, filepath.Base(f.File))
 		}
 	}
-	frag, err := kconfig.Parse(strings.NewReader(string(data)), path)
+	frag, err := kconfig.ParseFragment(strings.NewReader(string(data)), path)
 	if err != nil {
 		return err
 	}
-	merged, _, _ := kconfig.Merge(f.requested[arch], frag)
-	f.requested[arch] = merged
+	f.fragments[arch] = append(f.fragments[arch], frag)
 	f.ArchFiles[arch] = path
-	f.Essential[arch] = append(f.Essential[arch], h.essential...)
+	f.essential[arch] = append(f.essential[arch], h.essential...)
 	return nil
 }
 
-// resolve fills in the value each essential symbol wants, from the fragments for its arch.
+// resolve checks that every essential symbol is set by the feature's fragments for its arch, on
+// some series at least: it applies on the series where they set it.
 func (f *Feature) resolve() error {
 	var errs []error
 	for _, arch := range f.Arches {
-		if len(f.Essential[arch]) == 0 {
+		if len(f.essential[arch]) == 0 {
 			errs = append(errs, fmt.Errorf("%s:1: feature %s names no essential symbol for %s: add \"# essential: SYM ...\" (what its probe needs)", f.File, f.Name, arch))
 		}
-		for i, e := range f.Essential[arch] {
-			want := f.requested[arch].Value(e.Symbol)
-			if want == "n" {
-				errs = append(errs, fmt.Errorf("%s:%d: essential CONFIG_%s is not set by the feature's fragments for %s: set it (=m where Kconfig allows) or drop it from the essential list", e.File, e.Line, e.Symbol, arch))
+		set := map[string]bool{}
+		for _, frag := range f.fragments[arch] {
+			for _, s := range frag.Settings() {
+				set[s.Symbol] = set[s.Symbol] || s.Value != "n"
 			}
-			f.Essential[arch][i].Want = want
+		}
+		for _, e := range f.essential[arch] {
+			if !set[e.Symbol] {
+				errs = append(errs, fmt.Errorf("%s:%d: essential CONFIG_%s is not set by the feature's fragments for %s, on any series: set it (=m where Kconfig allows) or drop it from the essential list", e.File, e.Line, e.Symbol, arch))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Essentials lists the essential symbols of the feature on arch and series: those its fragments
+// set on that series, each with the value they set. None when the feature is not for arch.
+func (f *Feature) Essentials(arch string, s version.Series) []Essential {
+	req := f.Requested(arch, s)
+	if req == nil {
+		return nil
+	}
+	var out []Essential
+	for _, e := range f.essential[arch] {
+		set, ok := req.Get(e.Symbol)
+		if !ok || set.Value == "n" {
+			continue
+		}
+		e.Want, e.Series = set.Value, set.Series
+		out = append(out, e)
+	}
+	return out
 }
 
 // Names lists the features, sorted.
@@ -300,5 +346,17 @@ func (f *Feature) FragmentsFor(arch string) []string {
 	return []string{f.File}
 }
 
-// Requested is what the feature's fragments set on arch (nil when it does not apply there).
-func (f *Feature) Requested(arch string) *kconfig.Config { return f.requested[arch] }
+// Requested is what the feature's fragments set on arch and series s, the arch file's word over
+// the main file's (nil when the feature is not for arch).
+func (f *Feature) Requested(arch string, s version.Series) *kconfig.Config {
+	frags, ok := f.fragments[arch]
+	if !ok {
+		return nil
+	}
+	var views []*kconfig.Config
+	for _, frag := range frags {
+		views = append(views, frag.ForSeries(s))
+	}
+	_, requested, _ := kconfig.Merge(&kconfig.Config{}, views...)
+	return requested
+}

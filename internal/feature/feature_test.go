@@ -9,9 +9,22 @@ import (
 	"testing"
 
 	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 var arches = []string{"x86_64", "arm64"}
+
+// s612 is the series most tests judge on; their fragments have no ranges.
+var s612 = version.Series{Major: 6, Minor: 12}
+
+func mustSeries(t *testing.T, s string) version.Series {
+	t.Helper()
+	v, err := version.ParseSeries(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
 
 // writeTree writes files (name -> text) under a fresh folder and returns it.
 func writeTree(t *testing.T, files map[string]string) string {
@@ -91,11 +104,11 @@ func TestLoadReadsHeadersAndArchFragments(t *testing.T) {
 			t.Errorf("%s.FragmentsFor(%s) = %v, want %v", tc.feature, tc.arch, frags, tc.fragments)
 		}
 		var ess []string
-		for _, e := range f.Essential[tc.arch] {
+		for _, e := range f.Essentials(tc.arch, s612) {
 			ess = append(ess, e.Symbol+"="+e.Want)
 		}
 		if !slices.Equal(ess, tc.essential) {
-			t.Errorf("%s.Essential[%s] = %v, want %v", tc.feature, tc.arch, ess, tc.essential)
+			t.Errorf("%s.Essentials(%s) = %v, want %v", tc.feature, tc.arch, ess, tc.essential)
 		}
 	}
 	f, _ := s.Lookup("docker-nft")
@@ -112,7 +125,11 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 	}{
 		{"empty folder", map[string]string{"README": "x"}, "no feature fragments"},
 		{"no summary", map[string]string{"a.config": "# users: u\n# essential: A\nCONFIG_A=y\n"}, `a.config:1: the header needs one "# feature: <what users get>" line`},
-		{"summary after the settings", map[string]string{"a.config": "CONFIG_A=y\n# feature: late\n# users: u\n# essential: A\n"}, `a.config:1: the header needs one "# feature:`},
+		{"summary after the settings", map[string]string{"a.config": "CONFIG_A=y\n# feature: late\n# users: u\n# essential: A\n"}, `a.config:2: "# feature:" after the first setting or # series: line: the header comes first`},
+		{"essential under a series line", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A\n# series: 7.2-\n# essential: B\nCONFIG_A=y\nCONFIG_B=y\n"}, `a.config:5: "# essential:" after the first setting or # series: line`},
+		{"bad series range", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A\n# series: 7.2-7.1\nCONFIG_A=y\n"}, `a.config:4: # series: "7.2-7.1" is an empty range`},
+		{"overlapping ranges", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A\n# series: -7.1\nCONFIG_A=y\n# series: 7.1-\nCONFIG_A=m\n"}, `a.config:7: CONFIG_A is set again for series 7.1`},
+		{"essential set off in every range", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A\n# series: -7.1\n# CONFIG_A is not set\n# series: 7.2-\n# CONFIG_A is not set\n"}, `a.config:3: essential CONFIG_A is not set by the feature's fragments for x86_64, on any series`},
 		{"no users", map[string]string{"a.config": "# feature: f\n# essential: A\nCONFIG_A=y\n"}, `a.config:1: the header needs a "# users: <who needs it>" line`},
 		{"misspelt key", map[string]string{"a.config": "# feature: f\n# users: u\n# esential: A\nCONFIG_A=y\n"}, `a.config:3: unknown header key "esential", did you mean "essential"?`},
 		{"bad symbol", map[string]string{"a.config": "# feature: f\n# users: u\n# essential: A-B\nCONFIG_A=y\n"}, `a.config:3: essential: "A-B" is not a Kconfig symbol name`},
@@ -195,7 +212,7 @@ func TestCheckAndPolicies(t *testing.T) {
 		f, _ := s.Lookup(tc.feature)
 		final := parseConfig(t, tc.config)
 		var got []string
-		for _, m := range f.Check(tc.arch, final) {
+		for _, m := range f.Check(tc.arch, s612, final) {
 			got = append(got, m.Symbol+"="+m.Have)
 		}
 		if !slices.Equal(got, tc.missing) {
@@ -203,8 +220,8 @@ func TestCheckAndPolicies(t *testing.T) {
 		}
 		// The generated policy agrees with Check.
 		var violations []string
-		for _, pol := range Policies([]*Feature{f}) {
-			for _, v := range pol.Check(tc.arch, final) {
+		for _, pol := range Policies([]*Feature{f}, s612) {
+			for _, v := range pol.Check(tc.arch, s612, final) {
 				violations = append(violations, v.Rule.Symbol+"="+v.Actual)
 			}
 		}
@@ -222,8 +239,8 @@ func TestPolicyViolationNamesTheHeaderLine(t *testing.T) {
 	}
 	f, _ := s.Lookup("kvm-nested")
 	var got []string
-	for _, pol := range Policies([]*Feature{f}) {
-		for _, v := range pol.Check("x86_64", parseConfig(t, "CONFIG_KVM=y\n")) {
+	for _, pol := range Policies([]*Feature{f}, s612) {
+		for _, v := range pol.Check("x86_64", s612, parseConfig(t, "CONFIG_KVM=y\n")) {
 			got = append(got, v.String())
 		}
 	}
@@ -266,7 +283,7 @@ config NFT_NAT
 			"  depends on: NF_TABLES [=n]  => n",
 		}},
 	} {
-		got := f.Explain("x86_64", parseConfig(t, tc.config), rules)
+		got := f.Explain("x86_64", s612, parseConfig(t, tc.config), rules)
 		if tc.want == nil && got != nil {
 			t.Errorf("Explain(%q) = %q, want nothing", tc.config, got)
 		}
@@ -282,27 +299,130 @@ config NFT_NAT
 	}
 }
 
-// The shipped features load, and no two of them ask for different values of one symbol: the
-// later would silently win, whatever order a profile lists them in.
+// The shipped features load, and no two of them ask for different values of one symbol on
+// one series: the later would silently win, whatever order a profile lists them in. The series
+// tried are every bound of every range, where what the fragments ask for can change.
 func TestShippedFeaturesAgree(t *testing.T) {
 	s, err := Load("../../configs/features", arches)
 	if err != nil {
 		t.Fatalf("Load(configs/features) = %v", err)
 	}
-	for _, arch := range arches {
-		who := map[string]kconfig.Setting{}
-		for _, name := range s.Names() {
-			req := s.Features[name].Requested(arch)
-			if req == nil {
-				continue
-			}
-			for _, set := range req.Settings() {
-				if prev, ok := who[set.Symbol]; ok && prev.Value != set.Value {
-					t.Errorf("%s: %s:%d sets CONFIG_%s=%s, but %s:%d sets %s", arch, set.File, set.Line, set.Symbol, set.Value, prev.File, prev.Line, prev.Value)
+	points := map[version.Series]bool{s612: true}
+	for _, name := range s.Names() {
+		for _, arch := range arches {
+			for _, path := range s.Features[name].FragmentsFor(arch) {
+				frag, err := kconfig.ParseFragmentFile(path)
+				if err != nil {
+					t.Fatal(err)
 				}
-				who[set.Symbol] = set
+				for _, set := range frag.Settings() {
+					points[set.Series.From], points[set.Series.To] = true, true
+				}
 			}
 		}
+	}
+	delete(points, version.Series{})
+	for _, arch := range arches {
+		for series := range points {
+			who := map[string]kconfig.Setting{}
+			for _, name := range s.Names() {
+				req := s.Features[name].Requested(arch, series)
+				if req == nil {
+					continue
+				}
+				for _, set := range req.Settings() {
+					if prev, ok := who[set.Symbol]; ok && prev.Value != set.Value {
+						t.Errorf("%s, series %s: %s:%d sets CONFIG_%s=%s, but %s:%d sets %s", arch, series, set.File, set.Line, set.Symbol, set.Value, prev.File, prev.Line, prev.Value)
+					}
+					who[set.Symbol] = set
+				}
+			}
+		}
+	}
+}
+
+// A feature knows its series: an essential symbol applies where the fragments set it, with the
+// value set there, the arch file's word over the main file's.
+var ranged = map[string]string{
+	"nfs.config": `# feature: NFS
+# users: NAS shares
+# essential: NFS_V4 NFS_V4_1 NETFILTER_XTABLES_LEGACY MODE
+CONFIG_NFS_V4=m
+# series: -7.1
+CONFIG_NFS_V4_1=y
+CONFIG_MODE=m
+# series: 7.2-
+CONFIG_NETFILTER_XTABLES_LEGACY=y
+CONFIG_MODE=y
+`,
+	"nfs-x86_64.config": `# series: 7.3-
+# CONFIG_MODE is not set
+`,
+	"new.config": `# feature: only from 7.2
+# users: new kernels
+# essential: NEW
+# series: 7.2-
+CONFIG_NEW=m
+`,
+}
+
+func TestEssentialsPerSeries(t *testing.T) {
+	s, err := Load(writeTree(t, ranged), arches)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	nfs, _ := s.Lookup("nfs")
+	for _, tc := range []struct {
+		arch, series string
+		want         []string // SYM=want@range
+	}{
+		{"x86_64", "6.1", []string{"NFS_V4=m@all", "NFS_V4_1=y@-7.1", "MODE=m@-7.1"}},
+		{"arm64", "7.1", []string{"NFS_V4=m@all", "NFS_V4_1=y@-7.1", "MODE=m@-7.1"}},
+		{"x86_64", "7.2", []string{"NFS_V4=m@all", "NETFILTER_XTABLES_LEGACY=y@7.2-", "MODE=y@7.2-"}},
+		{"x86_64", "7.3", []string{"NFS_V4=m@all", "NETFILTER_XTABLES_LEGACY=y@7.2-"}}, // the arch file turns MODE off
+		{"arm64", "7.3", []string{"NFS_V4=m@all", "NETFILTER_XTABLES_LEGACY=y@7.2-", "MODE=y@7.2-"}},
+	} {
+		var got []string
+		for _, e := range nfs.Essentials(tc.arch, mustSeries(t, tc.series)) {
+			got = append(got, e.Symbol+"="+e.Want+"@"+e.Series.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Essentials(%s, %s) = %v, want %v", tc.arch, tc.series, got, tc.want)
+		}
+	}
+
+	// Check and the generated policy judge on the series given, and say the range.
+	final := parseConfig(t, "CONFIG_NFS_V4=m\nCONFIG_MODE=m\n")
+	for _, tc := range []struct {
+		series  string
+		missing []string
+	}{
+		{"6.12", []string{"nfs.config:3: CONFIG_NFS_V4_1 is n, the feature needs y (for series -7.1)"}},
+		{"7.2", []string{
+			"nfs.config:3: CONFIG_NETFILTER_XTABLES_LEGACY is n, the feature needs y (for series 7.2-)",
+			"nfs.config:3: CONFIG_MODE is m, the feature needs y (for series 7.2-)",
+		}},
+	} {
+		series := mustSeries(t, tc.series)
+		var got, violations []string
+		for _, m := range nfs.Check("arm64", series, final) {
+			got = append(got, strings.TrimPrefix(m.String(), s.Dir+"/"))
+		}
+		for _, pol := range Policies([]*Feature{nfs}, series) {
+			for _, v := range pol.Check("arm64", series, final) {
+				violations = append(violations, v.Rule.Symbol+"="+v.Actual)
+			}
+		}
+		if !slices.Equal(got, tc.missing) || len(violations) != len(tc.missing) {
+			t.Errorf("%s: Check = %q, policy violations %v; want %q", tc.series, got, violations, tc.missing)
+		}
+	}
+
+	// On a series where the fragments set none of its essentials, a feature is not there ("-").
+	var b strings.Builder
+	Report{Set: s, Profile: []string{"new", "nfs"}, Arch: "x86_64", Final: parseConfig(t, "CONFIG_NFS_V4=m\nCONFIG_NFS_V4_1=y\nCONFIG_MODE=m\n"), Series: s612}.Write(&b)
+	if want := "judged on x86_64, series 6.12\nFEATURE  PROFILE  x86_64    WHAT USERS GET\nnew      yes      -         only from 7.2\nnfs      yes      provided  NFS\n"; b.String() != want {
+		t.Errorf("Report on 6.12 =\n%s\nwant\n%s", b.String(), want)
 	}
 }
 
@@ -324,7 +444,8 @@ func TestReport(t *testing.T) {
 			"kvm-nested  no       nested virtualisation",
 		}},
 		{"against a config", Report{Set: s, Profile: []string{"docker-nft", "kvm-nested"}, Arch: "arm64",
-			Final: parseConfig(t, "CONFIG_NF_TABLES=y\nCONFIG_KVM=m\n")}, 1, []string{
+			Final: parseConfig(t, "CONFIG_NF_TABLES=y\nCONFIG_KVM=m\n"), Series: s612, SeriesFrom: "Linux 6.12.118, the tree's Makefile"}, 1, []string{
+			"judged on arm64, series 6.12 (Linux 6.12.118, the tree's Makefile)",
 			"FEATURE     PROFILE  arm64     WHAT USERS GET",
 			"big-hosts   no       -         all the CPUs of a big host",
 			"docker-nft  yes      MISSING   Docker with the nft iptables backend",
@@ -342,7 +463,7 @@ func TestReport(t *testing.T) {
 		got := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 		for i := range got {
 			got[i] = strings.TrimRight(got[i], " ")
-			if i >= 5 { // the why lines name the file by its full path
+			if i >= 6 { // the why lines name the file by its full path
 				got[i] = strings.TrimPrefix(got[i], s.Dir+"/")
 			}
 		}

@@ -1,6 +1,6 @@
 // Package kconfig reads and writes kernel .config files and fragments, merges fragments over a
 // base knowing which fragment set each symbol, and checks that what was asked for survived
-// olddefconfig.
+// olddefconfig. A fragment's lines may apply to some kernel series only (Fragment, "# series:").
 package kconfig
 
 import (
@@ -19,6 +19,7 @@ type Setting struct {
 	Value  string // y, m, n (for "is not set"), a number, or a quoted string as written
 	File   string
 	Line   int
+	Series SeriesRange // the series the line applies to (a fragment's "# series:"); zero: every series
 }
 
 // Config is an ordered set of settings, as a .config or a fragment holds them. The zero value is
@@ -34,9 +35,26 @@ var (
 )
 
 // Parse reads .config syntax. Comments other than "is not set" and blank lines are skipped; any
-// other line is an error naming file and line.
+// other line is an error naming file and line. A "# series:" directive is an error too: a .config
+// is for no series in particular, and a fragment that has one is read with ParseFragment, as it
+// applies to a series (ForSeries), never as if every line applied to all.
 func Parse(r io.Reader, name string) (*Config, error) {
+	settings, err := parseLines(r, name, false)
+	if err != nil {
+		return nil, err
+	}
 	c := &Config{settings: map[string]Setting{}}
+	for _, s := range settings {
+		c.Set(s)
+	}
+	return c, nil
+}
+
+// parseLines reads the setting lines of .config syntax in order; with directives, "# series:"
+// lines give a range to the settings after them, else they are an error.
+func parseLines(r io.Reader, name string, directives bool) ([]Setting, error) {
+	var out []Setting
+	var series SeriesRange
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -46,6 +64,16 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			s = Setting{Symbol: m[1], Value: m[2]}
 		} else if m := unsetLine.FindStringSubmatch(line); m != nil {
 			s = Setting{Symbol: m[1], Value: "n"}
+		} else if m := seriesDirective.FindStringSubmatch(line); m != nil {
+			if !directives {
+				return nil, fmt.Errorf("%s:%d: %q: a series directive belongs in a fragment, and this file is read as a .config, for no series in particular", name, n, line)
+			}
+			rng, err := ParseSeriesRange(m[1])
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: # series: %w", name, n, err)
+			}
+			series = rng
+			continue
 		} else if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		} else {
@@ -54,13 +82,13 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		if err := checkValue(s.Value); err != nil {
 			return nil, fmt.Errorf("%s:%d: CONFIG_%s: %w", name, n, s.Symbol, err)
 		}
-		s.File, s.Line = name, n
-		c.Set(s)
+		s.File, s.Line, s.Series = name, n, series
+		out = append(out, s)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return c, nil
+	return out, nil
 }
 
 func checkValue(v string) error {

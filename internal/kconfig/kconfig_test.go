@@ -75,6 +75,7 @@ func TestVerifyNamesWhatWasDropped(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"s\"\n")
+	f.Add("CONFIG_A=y\n# series: 7.2-\nCONFIG_B=y\n") // a .config has no series: refused
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := Parse(strings.NewReader(text), "fuzz")
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // Policy is a list of values a final config must hold, per arch, each with the reason why, in
@@ -21,7 +23,15 @@ import (
 //	CONFIG_EXT4_FS       y|m     y|m    distro root file systems are ext4
 //
 // A value is y, m, n, a number or a quoted string; "a|b" allows either; "-" sets no rule for
-// that arch. The reason is required.
+// that arch. The reason is required. A "# series: <range>" line, as in a fragment, limits the
+// rules after it to those series (up to the next such line; "# series: all" goes back to every
+// series), so a symbol that a series removed or renamed is ruled on where it exists:
+//
+//	# series: -7.1
+//	CONFIG_HYPERV_IOMMU  y       -      interrupt remapping for more than 255 vCPUs (x86 only)
+//
+// One symbol may be ruled on twice only for series that do not overlap. Check takes the series
+// of the tree the config is for.
 type Policy struct {
 	File   string
 	Arches []string
@@ -34,6 +44,7 @@ type PolicyRule struct {
 	Allow  map[string][]string // by arch; no entry: no rule
 	Why    string
 	Line   int
+	Series SeriesRange // the series the rule holds on; zero: every series
 }
 
 // Violation is a policy rule the final config breaks.
@@ -45,8 +56,12 @@ type Violation struct {
 }
 
 func (v Violation) String() string {
+	on := v.Arch
+	if !v.Rule.Series.IsAll() {
+		on += " for " + v.Rule.Series.describe()
+	}
 	return fmt.Sprintf("%s:%d: CONFIG_%s must be %s on %s (%s), but the final .config has %s",
-		v.File, v.Rule.Line, v.Rule.Symbol, strings.Join(v.Rule.Allow[v.Arch], " or "), v.Arch, v.Rule.Why, v.Actual)
+		v.File, v.Rule.Line, v.Rule.Symbol, strings.Join(v.Rule.Allow[v.Arch], " or "), on, v.Rule.Why, v.Actual)
 }
 
 var (
@@ -66,10 +81,19 @@ func LoadPolicy(path string) (*Policy, error) {
 // ParsePolicy reads a policy; name is the file name used in errors.
 func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 	p := &Policy{File: name}
-	seen := map[string]int{}
+	seen := map[string][]PolicyRule{}
+	var series SeriesRange
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
+		if m := seriesDirective.FindStringSubmatch(line); m != nil {
+			rng, err := ParseSeriesRange(m[1])
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: # series: %w", name, n, err)
+			}
+			series = rng
+			continue
+		}
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -91,11 +115,17 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 		if !ok || sym == "" {
 			return nil, fmt.Errorf("%s:%d: %q is not a CONFIG_ symbol", name, n, f[0])
 		}
-		if prev, dup := seen[sym]; dup {
-			return nil, fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d", name, n, sym, prev)
+		for _, prev := range seen[sym] {
+			if both, ok := prev.Series.intersect(series); ok {
+				if prev.Series.IsAll() && series.IsAll() {
+					return nil, fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d", name, n, sym, prev.Line)
+				}
+				return nil, fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d for %s (that line is for %s, this one for %s); give each rule a series range of its own",
+					name, n, sym, prev.Line, both.describe(), prev.Series.describe(), series.describe())
+			}
 		}
-		seen[sym] = n
-		rule := PolicyRule{Symbol: sym, Allow: map[string][]string{}, Why: strings.Join(f[1+len(p.Arches):], " "), Line: n}
+		rule := PolicyRule{Symbol: sym, Allow: map[string][]string{}, Why: strings.Join(f[1+len(p.Arches):], " "), Line: n, Series: series}
+		seen[sym] = append(seen[sym], rule)
 		for i, arch := range p.Arches {
 			v := f[1+i]
 			if v == "-" {
@@ -119,12 +149,14 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 	return p, nil
 }
 
-// Check lists the rules final breaks on arch. A policy with no column for the arch rules nothing.
-func (p *Policy) Check(arch string, final *Config) []Violation {
+// Check lists the rules final, a config of a tree of the given series, breaks on arch. A policy
+// with no column for the arch rules nothing; a rule whose range does not hold the series is not
+// checked.
+func (p *Policy) Check(arch string, series version.Series, final *Config) []Violation {
 	var out []Violation
 	for _, r := range p.Rules {
 		allow, ok := r.Allow[arch]
-		if !ok {
+		if !ok || !r.Series.Contains(series) {
 			continue
 		}
 		if got := final.Value(r.Symbol); !slices.Contains(allow, got) {

@@ -69,14 +69,20 @@ func CustomLine(base *config.Line, workDir string, c Custom, hostArch string) (*
 }
 
 // flagLines turns --enable and --disable into fragment lines, each after a comment naming its flag.
+// A symbol named twice is an error, as two lines for one symbol in a fragment are: which should win?
 func flagLines(c Custom) ([]string, error) {
 	var lines []string
+	named := map[string]string{} // symbol -> the flag that named it
 	add := func(flag, spec string, disable bool) error {
 		name, value, hasValue := strings.Cut(spec, "=")
 		name = strings.TrimPrefix(name, "CONFIG_")
+		prev, twice := named[name]
+		named[name] = flag + " " + spec
 		switch {
 		case !symbolName.MatchString(name):
 			return fmt.Errorf("%s %q: not a Kconfig symbol name (such as NFS_FS or CONFIG_NFS_FS)", flag, spec)
+		case twice:
+			return fmt.Errorf("%s %q: CONFIG_%s is already named by %s: give each symbol once", flag, spec, name, prev)
 		case disable && hasValue:
 			return fmt.Errorf("--disable %q: takes a symbol alone (--enable NAME=y|m sets a value)", spec)
 		case disable:

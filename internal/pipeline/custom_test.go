@@ -90,6 +90,8 @@ func TestCustomRefusesBadFlags(t *testing.T) {
 		"disable with a value": {Disable: []string{"DRM=y"}},
 		"missing fragment":     {Fragments: []string{"/nonexistent.config"}},
 		"arch not in profile":  {Enable: []string{"NFS_FS"}, Arches: []string{"arm64"}},
+		"enabled and disabled": {Enable: []string{"NFS_FS"}, Disable: []string{"CONFIG_NFS_FS"}},
+		"enabled twice":        {Enable: []string{"NFS_FS", "NFS_FS=m"}},
 	} {
 		if _, err := CustomLine(base, t.TempDir(), c, "x86_64"); err == nil {
 			t.Errorf("%s: CustomLine accepted %+v", name, c)

@@ -10,6 +10,8 @@ import (
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/upstream"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // BuildDir is the O= tree of a profile's arch in a work dir; it is kept between runs.
@@ -52,7 +54,7 @@ func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
 	} else {
 		out = append(out, fmt.Sprintf("CONFIG_%s is absent from %s (reads as n)", sym, tree.dotconfig))
 	}
-	lines, want, err := whoSet(l, arch, sym, tree.base)
+	lines, want, err := whoSet(l, arch, sym, tree.base, tree.release.Series())
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +74,13 @@ func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
 }
 
 // configured is a configured build tree as explain reads it: the final .config, the base before
-// the fragments, and the source tree's Kconfig rules.
+// the fragments, and the source tree's Kconfig rules and release (whose series the fragments
+// were applied for).
 type configured struct {
 	dotconfig   string
 	final, base *kconfig.Config
 	rules       *kconfig.Rules
+	release     version.Release
 }
 
 func readConfigured(dir, profile string, a kbuild.Arch) (*configured, error) {
@@ -100,30 +104,44 @@ func readConfigured(dir, profile string, a kbuild.Arch) (*configured, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: the build tree has no source link: %w", dir, err)
 	}
+	if t.release, _, err = upstream.TreeRelease(src); err != nil {
+		return nil, err
+	}
 	t.rules, err = kconfig.LoadRules(src, a.SrcArch)
 	return t, err
 }
 
-// whoSet lists the base's value of sym and every fragment line that set it, and the value last
-// requested ("" when no fragment asks for it).
-func whoSet(l *config.Line, arch, sym string, base *kconfig.Config) (lines []string, want string, err error) {
+// whoSet lists the base's value of sym and every fragment line that set it on series s, and the
+// value last requested ("" when no fragment asks for it there).
+func whoSet(l *config.Line, arch, sym string, base *kconfig.Config, s version.Series) (lines []string, want string, err error) {
 	baseName := baseName(l, arch)
 	if s, ok := base.Get(sym); ok {
 		lines = append(lines, fmt.Sprintf("  base %s: %s", baseName, s.Value))
 	} else {
 		lines = append(lines, fmt.Sprintf("  base %s: not mentioned", baseName))
 	}
-	for _, f := range append(l.Profile.Config.FragmentsFor(arch), "") {
-		var frag *kconfig.Config
-		if f == "" {
-			frag = schemeFragment(l)
-		} else if frag, err = kconfig.ParseFile(f); err != nil {
+	for _, path := range l.Profile.Config.FragmentsFor(arch) {
+		frag, err := kconfig.ParseFragmentFile(path)
+		if err != nil {
 			return nil, "", err
 		}
-		if s, ok := frag.Get(sym); ok {
-			lines = append(lines, fmt.Sprintf("  set by %s:%d: %s", l.Pipeline.Rel(s.File), s.Line, s.Value))
-			want = s.Value
+		for _, set := range frag.Settings() {
+			switch {
+			case set.Symbol != sym:
+			case !set.Series.Contains(s):
+				lines = append(lines, fmt.Sprintf("  not applied: %s:%d: %s is for series %s, and this tree is %s", l.Pipeline.Rel(set.File), set.Line, set.Value, set.Series, s))
+			case set.Series.IsAll():
+				lines = append(lines, fmt.Sprintf("  set by %s:%d: %s", l.Pipeline.Rel(set.File), set.Line, set.Value))
+				want = set.Value
+			default:
+				lines = append(lines, fmt.Sprintf("  set by %s:%d: %s (for series %s)", l.Pipeline.Rel(set.File), set.Line, set.Value, set.Series))
+				want = set.Value
+			}
 		}
+	}
+	if set, ok := schemeFragment(l).Get(sym); ok {
+		lines = append(lines, fmt.Sprintf("  set by %s:%d: %s", l.Pipeline.Rel(set.File), set.Line, set.Value))
+		want = set.Value
 	}
 	return lines, want, nil
 }

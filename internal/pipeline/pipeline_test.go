@@ -26,10 +26,12 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/boot"
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/runner"
 	"github.com/wslkernel/wslkernel/internal/testtool"
 	"github.com/wslkernel/wslkernel/internal/upstream"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // fakeKbuild stands in for make and qemu on a fake kernel tree; go runs for real.
@@ -374,6 +376,88 @@ func TestDroppedOptionFailsConfigureNamingIt(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(fake.makes, " "), "bzImage") {
 		t.Errorf("built after configure failed: %v", fake.makes)
+	}
+}
+
+// Configure merges each fragment as it applies to the release's series (6.12 here): a line for
+// other series is neither merged nor verified, the policy and the features' essential symbols
+// are judged on 6.12, and a line for 6.12 is merged and verified like any other.
+func TestConfigureAppliesTheReleasesSeries(t *testing.T) {
+	korg := upstreamFixture(t)
+	l := line(t, korg, map[string]string{"series": "", "frag.config": `CONFIG_PRINTK=y
+# series: -6.11
+CONFIG_OLD=y
+# series: 6.12-
+CONFIG_NEW=m
+# series: 7.2-
+CONFIG_NEEDS_DEP=y
+`, "wsl.policy": `arches: x86_64
+CONFIG_PRINTK    y   always
+# series: -6.11
+CONFIG_OLD       y   gone from 6.12
+# series: 7.2-
+CONFIG_NEEDS_DEP y   only from 7.2
+`})
+	dir := l.Pipeline.Dir()
+	os.MkdirAll(filepath.Join(dir, "configs/features"), 0o755)
+	os.WriteFile(filepath.Join(dir, "configs/features/legacy.config"), []byte(`# feature: legacy tables
+# users: iptables-legacy
+# essential: NEW_FEAT OLD_FEAT
+CONFIG_NEW_FEAT=m
+# series: -6.11
+CONFIG_OLD_FEAT=y
+`), 0o644)
+	set, err := l.Pipeline.Features()
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, _ := set.Lookup("legacy")
+	l.Profile.Config.AddFeatures(legacy)
+	l.Profile.Config.Policy = filepath.Join(dir, "wsl.policy")
+	path, m, _, err := runLine(t, l, t.TempDir())
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "x86_64/config"))
+	for _, want := range []string{"CONFIG_PRINTK=y\n", "CONFIG_NEW=m\n", "CONFIG_NEW_FEAT=m\n"} {
+		if !bytes.Contains(cfg, []byte(want)) {
+			t.Errorf("the 6.12 config lacks %q:\n%s", want, cfg)
+		}
+	}
+	for _, unwanted := range []string{"CONFIG_OLD", "CONFIG_NEEDS_DEP", "CONFIG_OLD_FEAT"} {
+		if bytes.Contains(cfg, []byte(unwanted)) {
+			t.Errorf("the 6.12 config has %s, set for other series only:\n%s", unwanted, cfg)
+		}
+	}
+	if st := m.Stages[slices.IndexFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == "configure" })]; !strings.Contains(st.Detail, "policy wsl.policy holds, the essential symbols of 1 features are set") {
+		t.Errorf("configure: %s", st.Detail)
+	}
+
+	// A line for 6.12 is merged and verified as any: its dropped value fails configure by name.
+	l = line(t, korg, map[string]string{"series": "", "frag.config": "CONFIG_PRINTK=y\n# series: 6.12\nCONFIG_NEEDS_DEP=y\n"})
+	_, _, _, err = runLine(t, l, t.TempDir())
+	if want := "frag.config:3: CONFIG_NEEDS_DEP=y was requested, but the final .config has n"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Run = %v, want %q", err, want)
+	}
+}
+
+// kbuild config explain reads the fragments as they apply to the configured tree's series, and
+// names a line for other series rather than pass over it.
+func TestWhoSetPerSeries(t *testing.T) {
+	l := line(t, upstreamFixture(t), map[string]string{"series": "", "frag.config": "CONFIG_NFS_V4=m\n# series: -7.1\nCONFIG_NFS_V4_1=y\n"})
+	base, _ := kconfig.Parse(strings.NewReader("CONFIG_NFS_V4_1=n\n"), ".config")
+	for _, tc := range []struct {
+		series, want string
+		lines        []string
+	}{
+		{"6.12", "y", []string{"  base tinyconfig: n", "  set by frag.config:3: y (for series -7.1)"}},
+		{"7.2", "", []string{"  base tinyconfig: n", "  not applied: frag.config:3: y is for series -7.1, and this tree is 7.2"}},
+	} {
+		s, _ := version.ParseSeries(tc.series)
+		lines, want, err := whoSet(l, "x86_64", "NFS_V4_1", base, s)
+		if err != nil || want != tc.want || !slices.Equal(lines, tc.lines) {
+			t.Errorf("whoSet on %s = %q, %q, %v; want %q, %q", tc.series, lines, want, err, tc.lines, tc.want)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // The configure stage makes an arch's .config: the base, the fragments in order, the local
@@ -40,6 +41,8 @@ func configureDeclares(l *config.Line, arch string) (inputs, error) {
 }
 
 // configureDerives: the source tree and the compiler (Kconfig records its version in the .config).
+// The source tree is the release's (a commit on its tag, or a tree named by its tarball), so the
+// series the fragments are applied for is in the key too.
 func configureDerives(ctx context.Context, r *run, ar *archRun) inputs {
 	return inputs{"source": r.st.sourceID(), "compiler": r.toolchainID(ctx, ar.a)}
 }
@@ -89,9 +92,10 @@ func configureBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	return outcome{detail: detail, product: fileKey(dotconfig(ar))}, nil
 }
 
-// mergeFragments writes the base merged with every fragment and the version scheme's local
-// version as the .config, and returns what they requested. The base as it was goes to
-// .config.base, where kbuild config explain starts from.
+// mergeFragments writes the base merged with every fragment, as it applies to the release's
+// series (its "# series:" lines), and the version scheme's local version as the .config, and
+// returns what they requested. The base as it was goes to .config.base, where kbuild config
+// explain starts from.
 func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config, error) {
 	l := r.plan.Line
 	cfg := l.Profile.Config
@@ -110,13 +114,9 @@ func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config,
 	if err := atomicfile.Copy(path, path+".base", 0o644); err != nil {
 		return nil, err
 	}
-	var fragments []*kconfig.Config
-	for _, f := range cfg.FragmentsFor(ar.a.Name) {
-		frag, err := kconfig.ParseFile(f)
-		if err != nil {
-			return nil, err
-		}
-		fragments = append(fragments, frag)
+	fragments, err := seriesFragments(cfg.FragmentsFor(ar.a.Name), r.plan.Release.Series())
+	if err != nil {
+		return nil, err
 	}
 	merged, requested, overrides := kconfig.Merge(base, append(fragments, schemeFragment(l))...)
 	for _, o := range overrides {
@@ -127,6 +127,19 @@ func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config,
 		return nil, err
 	}
 	return requested, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// seriesFragments reads fragment files as they apply to series s.
+func seriesFragments(paths []string, s version.Series) ([]*kconfig.Config, error) {
+	var out []*kconfig.Config
+	for _, f := range paths {
+		frag, err := kconfig.ParseFragmentFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, frag.ForSeries(s))
+	}
+	return out, nil
 }
 
 // verifyConfig checks every requested value survived olddefconfig (a dropped one fails the stage,
@@ -149,7 +162,8 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
 		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
 	}
-	policies := prof.Config.FeaturePolicies()
+	series := r.plan.Release.Series()
+	policies := prof.Config.FeaturePolicies(series)
 	if prof.Config.Policy != "" {
 		pol, err := kconfig.LoadPolicy(prof.Config.Policy)
 		if err != nil {
@@ -159,7 +173,7 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 	}
 	var bad []kconfig.Violation
 	for _, pol := range policies {
-		bad = append(bad, pol.Check(ar.a.Name, final)...)
+		bad = append(bad, pol.Check(ar.a.Name, series, final)...)
 	}
 	if len(bad) > 0 {
 		var b strings.Builder
@@ -235,6 +249,6 @@ func describeConfigure(p *Plan, a kbuild.Arch) string {
 	for _, f := range prof.Config.FragmentsFor(a.Name) {
 		frags = append(frags, l.Pipeline.Rel(f))
 	}
-	return fmt.Sprintf("base %s + %s, CONFIG_LOCALVERSION=%q, olddefconfig, %s",
-		baseName(l, a.Name), strings.Join(frags, " + "), l.Pipeline.Version.LocalVersion, verify)
+	return fmt.Sprintf("base %s + %s (their lines for %s), CONFIG_LOCALVERSION=%q, olddefconfig, %s",
+		baseName(l, a.Name), strings.Join(frags, " + "), p.Release.Series(), l.Pipeline.Version.LocalVersion, verify)
 }

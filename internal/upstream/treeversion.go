@@ -38,8 +38,14 @@ var versionVars = [...]string{"VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION
 // second assignment, another operator or an override is refused rather than guessed at: make
 // would take the last one, a reader taking the first would be fooled.
 func MakefileRelease(makefile []byte) (version.Release, error) {
+	rel, _, err := makefileRelease(makefile, false)
+	return rel, err
+}
+
+// makefileRelease is MakefileRelease; with anyExtra, an EXTRAVERSION is taken and returned.
+func makefileRelease(makefile []byte, anyExtra bool) (version.Release, string, error) {
 	if len(makefile) > maxMakefile {
-		return version.Release{}, fmt.Errorf("the Makefile is %d bytes, more than any kernel's top Makefile (at most %d)", len(makefile), maxMakefile)
+		return version.Release{}, "", fmt.Errorf("the Makefile is %d bytes, more than any kernel's top Makefile (at most %d)", len(makefile), maxMakefile)
 	}
 	values := map[string]string{}
 	where := map[string]int{}
@@ -52,28 +58,58 @@ func MakefileRelease(makefile []byte) (version.Release, error) {
 		}
 		switch {
 		case where[name] != 0:
-			return version.Release{}, fmt.Errorf("%s:%d: %s is assigned again (first at line %d): make would take the last, so the release is ambiguous", makefileName, line, name, where[name])
+			return version.Release{}, "", fmt.Errorf("%s:%d: %s is assigned again (first at line %d): make would take the last, so the release is ambiguous", makefileName, line, name, where[name])
 		case op != "=" || prefixed:
-			return version.Release{}, fmt.Errorf("%s:%d: %s is set with %q: a kernel release's Makefile sets it with a plain \"=\"", makefileName, line, name, strings.TrimSpace(sc.Text()))
+			return version.Release{}, "", fmt.Errorf("%s:%d: %s is set with %q: a kernel release's Makefile sets it with a plain \"=\"", makefileName, line, name, strings.TrimSpace(sc.Text()))
 		}
 		values[name], where[name] = value, line
 	}
 	if err := sc.Err(); err != nil {
-		return version.Release{}, fmt.Errorf("%s: %w", makefileName, err)
+		return version.Release{}, "", fmt.Errorf("%s: %w", makefileName, err)
 	}
 	for _, name := range versionVars[:3] {
 		if where[name] == 0 {
-			return version.Release{}, fmt.Errorf("%s: %s is not set: not a kernel tree's top Makefile", makefileName, name)
+			return version.Release{}, "", fmt.Errorf("%s: %s is not set: not a kernel tree's top Makefile", makefileName, name)
 		}
 	}
-	if extra := values["EXTRAVERSION"]; extra != "" {
-		return version.Release{}, fmt.Errorf("%s:%d: EXTRAVERSION = %s: a stable release has none", makefileName, where["EXTRAVERSION"], extra)
+	extra := values["EXTRAVERSION"]
+	if extra != "" && !anyExtra {
+		return version.Release{}, "", fmt.Errorf("%s:%d: EXTRAVERSION = %s: a stable release has none", makefileName, where["EXTRAVERSION"], extra)
 	}
 	rel, err := version.ParseRelease(values["VERSION"] + "." + values["PATCHLEVEL"] + "." + values["SUBLEVEL"])
 	if err != nil {
-		return version.Release{}, fmt.Errorf("%s:%d: %w", makefileName, where["VERSION"], err)
+		return version.Release{}, "", fmt.Errorf("%s:%d: %w", makefileName, where["VERSION"], err)
 	}
-	return rel, nil
+	return rel, extra, nil
+}
+
+// TreeRelease reads the release of a kernel tree on disk from its top Makefile (a regular file)
+// as MakefileRelease does, except that an EXTRAVERSION (a release candidate's -rc3, a
+// distribution's suffix) is returned rather than refused: it is for knowing the series of a tree
+// someone points at, not for vouching that a tree is a stable release.
+func TreeRelease(dir string) (rel version.Release, extra string, err error) {
+	name := filepath.Join(dir, "Makefile")
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return version.Release{}, "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return version.Release{}, "", fmt.Errorf("%s: not a regular file (%s)", name, fi.Mode().Type())
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return version.Release{}, "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxMakefile+1))
+	if err != nil {
+		return version.Release{}, "", err
+	}
+	rel, extra, err = makefileRelease(data, true)
+	if err != nil {
+		return version.Release{}, "", fmt.Errorf("%s: %w", dir, err)
+	}
+	return rel, extra, nil
 }
 
 // assignment parses a make assignment to one of versionVars: the name, its operator, the value,

@@ -66,6 +66,27 @@ func TestCheckTreeRelease(t *testing.T) {
 	}
 }
 
+// A tree someone points at may be a release candidate: its series is what counts.
+func TestTreeRelease(t *testing.T) {
+	tree := t.TempDir()
+	if _, _, err := TreeRelease(tree); err == nil {
+		t.Error("TreeRelease(no Makefile) = nil error")
+	}
+	os.WriteFile(filepath.Join(tree, "Makefile"), []byte(strings.Replace(makefileHead, "EXTRAVERSION =", "EXTRAVERSION = -rc6", 1)), 0o644)
+	if rel, extra, err := TreeRelease(tree); err != nil || rel.Series() != (version.Series{Major: 6, Minor: 12}) || rel.Patch != 118 || extra != "-rc6" {
+		t.Errorf("TreeRelease(6.12.118-rc6) = %v, %q, %v", rel, extra, err)
+	}
+	os.WriteFile(filepath.Join(tree, "Makefile"), []byte(makefileHead+"SUBLEVEL = 117\n"), 0o644)
+	if _, _, err := TreeRelease(tree); err == nil || !strings.Contains(err.Error(), tree+": Makefile:9: SUBLEVEL is assigned again") {
+		t.Errorf("TreeRelease(ambiguous) = %v", err)
+	}
+	linked := t.TempDir()
+	os.Symlink(filepath.Join(tree, "Makefile"), filepath.Join(linked, "Makefile"))
+	if _, _, err := TreeRelease(linked); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("TreeRelease(symlinked Makefile) = %v", err)
+	}
+}
+
 func FuzzMakefileRelease(f *testing.F) {
 	f.Add([]byte(makefileHead))
 	f.Add([]byte("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n"))

@@ -97,6 +97,14 @@ func (r Release) Compare(o Release) int {
 
 func (s Series) String() string { return fmt.Sprintf("%d.%d", s.Major, s.Minor) }
 
+// Compare orders series numerically (6.12 > 6.6, 7.0 > 6.19): -1, 0 or +1.
+func (s Series) Compare(o Series) int {
+	if c := cmp.Compare(s.Major, o.Major); c != 0 {
+		return c
+	}
+	return cmp.Compare(s.Minor, o.Minor)
+}
+
 // Contains reports whether r is a release of the series.
 func (s Series) Contains(r Release) bool { return r.Major == s.Major && r.Minor == s.Minor }
 

@@ -46,6 +46,19 @@ func TestCompareIsNumeric(t *testing.T) {
 	}
 }
 
+func TestSeriesCompareIsNumeric(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"6.12", "6.6", 1}, {"6.6", "6.12", -1}, {"7.0", "6.19", 1}, {"7.2", "7.2", 0}} {
+		a, _ := ParseSeries(tc.a)
+		b, _ := ParseSeries(tc.b)
+		if got := a.Compare(b); got != tc.want {
+			t.Errorf("Compare(%s, %s) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
 func TestVersionAndTemplates(t *testing.T) {
 	v := Version{Upstream: Release{6, 12, 118}, Rev: 1}
 	if got := v.KernelRelease("-microsoft-standard-WSL2"); got != "6.12.118.1-microsoft-standard-WSL2" {
