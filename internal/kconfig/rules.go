@@ -10,12 +10,25 @@ import (
 )
 
 // Rules is what a kernel tree's Kconfig files say about each symbol: where it is defined, its
-// type, whether a user can set it, what it depends on and what selects it. It is read to explain
-// a value, not to compute one: make olddefconfig stays the authority.
+// type, whether a user can set it, what it depends on, its defaults, and what selects or implies
+// it. It is read to explain a value and to check one (Check): make olddefconfig stays the
+// authority that makes the .config.
 type Rules struct {
 	Symbols map[string]*Symbol
 	Choices [][]string // the members of each choice group: only one of them can be y
+	Groups  []*Choice  // the same groups with their defaults, Choices[i] is Groups[i].Members
+	Modules string     // the symbol with the "modules" attribute (MODULES); "" when none has it
 	Files   int        // Kconfig files read
+}
+
+// Choice is one choice block: its members in the order they are defined, its dependency (the
+// blocks around it and its own depends on) and its "default SYM if COND" lines, in order.
+type Choice struct {
+	File     string
+	Line     int
+	Members  []string
+	Depends  Expr
+	Defaults []Default
 }
 
 // Symbol is everything the Kconfig files say about one symbol.
@@ -26,6 +39,29 @@ type Symbol struct {
 	SelectedBy []Reverse
 	ImpliedBy  []Reverse
 	Choice     int // 1 + the index of its choice group in Rules.Choices; 0 when not in a choice
+	// Defaults are its default, def_bool and def_tristate lines in the order the kernel reads
+	// them, across all its definitions: the first whose condition holds gives the default.
+	Defaults []Default
+	Ranges   []Range // int and hex: range LO HI [if COND]
+	// Transitional (Linux 7.x): the symbol only carries an old name's value from an old .config
+	// to the defaults of new symbols, and is never written.
+	Transitional bool
+}
+
+// Default is one "default VALUE [if COND]" (or def_bool, def_tristate) of a symbol or a choice.
+type Default struct {
+	Value Expr // for a choice, the member it picks (a symbol)
+	If    Expr // its own condition, nil when unconditional
+	Def   *Def // the definition it belongs to, whose dependency also applies; nil for a choice's
+	File  string
+	Line  int
+}
+
+// Range is one "range LO HI [if COND]" of an int or hex symbol.
+type Range struct {
+	Lo, Hi string // symbols or numbers
+	If     Expr
+	Def    *Def
 }
 
 // Def is one "config SYM" entry; a symbol may have several, in different files.
@@ -35,12 +71,16 @@ type Def struct {
 	Prompt   string // "" when the entry offers no prompt
 	PromptIf Expr   // the prompt's "if" condition, or nil
 	Depends  Expr   // every "depends on" of the entry and the if/menu/choice blocks around it; nil for none
+	// VisibleIf is the "visible if" of the menus around the entry, which hide its prompt (and
+	// only its prompt); nil for none.
+	VisibleIf Expr
 }
 
 // Reverse is one "select SYM [if COND]" (or imply) in another symbol's entry.
 type Reverse struct {
 	By   string
 	If   Expr // nil when unconditional
+	Def  *Def // the selecting entry, whose dependency also limits the select
 	File string
 	Line int
 }
@@ -63,9 +103,18 @@ var (
 )
 
 // LoadRules reads the tree's Kconfig files from the top-level Kconfig, following source
-// statements with $(SRCARCH) (x86, arm64) as the kernel's make sets it.
+// statements with $(SRCARCH) (x86, arm64) as the kernel's make sets it; $(ARCH) is SRCARCH too.
+// Use LoadRulesArch where make's ARCH differs (x86_64), as it does for the values Check computes.
 func LoadRules(tree, srcarch string) (*Rules, error) {
-	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": srcarch}, rules: &Rules{Symbols: map[string]*Symbol{}}}
+	return LoadRulesArch(tree, srcarch, srcarch)
+}
+
+// LoadRulesArch reads the tree's Kconfig files as make ARCH=arch reads them: $(ARCH) is arch
+// (x86_64) and $(SRCARCH) its arch/ folder (x86), in source paths and in expressions ("64-bit
+// kernel" if "$(ARCH)" = "x86"). Any other $(...) stays as written: a toolchain test whose
+// outcome Kconfig learns by running the compiler, which Check treats as unknown.
+func LoadRulesArch(tree, arch, srcarch string) (*Rules, error) {
+	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": arch}, rules: &Rules{Symbols: map[string]*Symbol{}}}
 	if err := l.file("Kconfig", nil); err != nil {
 		return nil, err
 	}
@@ -81,8 +130,10 @@ type loader struct {
 
 // block is an open if, menu or choice: its condition applies to everything inside.
 type block struct {
-	kind string // if, menu, choice
-	dep  Expr
+	kind    string // if, menu, choice
+	dep     Expr
+	visible Expr    // a menu's "visible if": hides the prompts inside, not the symbols
+	choice  *Choice // the choice a choice block opened
 }
 
 func (l *loader) symbol(name string) *Symbol {
@@ -97,6 +148,20 @@ func (l *loader) symbol(name string) *Symbol {
 func (l *loader) expand(s string) string {
 	return macroRef.ReplaceAllStringFunc(s, func(m string) string {
 		return l.vars[macroRef.FindStringSubmatch(m)[1]]
+	})
+}
+
+// expandKnown replaces $(ARCH) and $(SRCARCH), as make sets them, and leaves every other $(...)
+// as it is.
+func (l *loader) expandKnown(s string) string {
+	if !strings.Contains(s, "$(") {
+		return s
+	}
+	return macroRef.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := l.vars[macroRef.FindStringSubmatch(m)[1]]; ok {
+			return v
+		}
+		return m
 	})
 }
 
@@ -130,12 +195,22 @@ func (l *loader) file(rel string, outer []block) error {
 		n         int
 	)
 	where := func() string { return fmt.Sprintf("%s:%d", rel, n) }
-	blockDep := func() Expr {
-		var e Expr
+	blockDep := func() (dep, visible Expr) {
 		for _, b := range stack {
-			e = and(e, b.dep)
+			dep, visible = and(dep, b.dep), and(visible, b.visible)
 		}
-		return e
+		return dep, visible
+	}
+	// cond parses the "if COND" of a line; "" is no condition.
+	cond := func(s string) (Expr, error) {
+		if s == "" {
+			return nil, nil
+		}
+		e, err := ParseExpr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where(), err)
+		}
+		return e, nil
 	}
 	endEntry := func() { cur, curSym = nil, nil }
 	for sc.Scan() {
@@ -165,6 +240,9 @@ func (l *loader) file(rel string, outer []block) error {
 			continue
 		}
 		kw, rest := m[1], strings.TrimSpace(m[2])
+		if !sourceKw[kw] {
+			rest = l.expandKnown(rest)
+		}
 		switch {
 		case kw == "config" || kw == "menuconfig":
 			menuOpen = nil
@@ -173,8 +251,10 @@ func (l *loader) file(rel string, outer []block) error {
 				g := choice[len(choice)-1]
 				curSym.Choice = g + 1
 				l.rules.Choices[g] = append(l.rules.Choices[g], curSym.Name)
+				l.rules.Groups[g].Members = l.rules.Choices[g]
 			}
-			cur = &Def{File: rel, Line: n, Depends: blockDep()}
+			dep, vis := blockDep()
+			cur = &Def{File: rel, Line: n, Depends: dep, VisibleIf: vis}
 			curSym.Defs = append(curSym.Defs, cur)
 		case sourceKw[kw]:
 			endEntry()
@@ -197,6 +277,7 @@ func (l *loader) file(rel string, outer []block) error {
 			}
 		case kw == "if":
 			endEntry()
+			menuOpen = nil
 			e, err := ParseExpr(rest)
 			if err != nil {
 				return fmt.Errorf("%s: %w", where(), err)
@@ -204,12 +285,18 @@ func (l *loader) file(rel string, outer []block) error {
 			stack = append(stack, block{kind: "if", dep: e})
 		case kw == "menu" || kw == "choice":
 			endEntry()
+			b := block{kind: kw}
 			if kw == "choice" {
 				choice = append(choice, len(l.rules.Choices))
 				l.rules.Choices = append(l.rules.Choices, nil)
+				b.choice = &Choice{File: rel, Line: n}
+				l.rules.Groups = append(l.rules.Groups, b.choice)
 			}
-			stack = append(stack, block{kind: kw})
+			stack = append(stack, b)
 			menuOpen = &stack[len(stack)-1]
+			if b.choice != nil {
+				b.choice.Depends, _ = blockDep()
+			}
 		case kw == "endif" || kw == "endmenu" || kw == "endchoice":
 			endEntry()
 			menuOpen = nil
@@ -234,7 +321,49 @@ func (l *loader) file(rel string, outer []block) error {
 				cur.Depends = and(cur.Depends, e)
 			case menuOpen != nil:
 				menuOpen.dep = and(menuOpen.dep, e)
+				if menuOpen.choice != nil {
+					menuOpen.choice.Depends, _ = blockDep()
+				}
 			}
+		case kw == "visible":
+			if menuOpen == nil || menuOpen.kind != "menu" {
+				continue
+			}
+			c, err := cond(strings.TrimSpace(strings.TrimPrefix(rest, "if")))
+			if err != nil {
+				return err
+			}
+			menuOpen.visible = and(menuOpen.visible, c)
+		case kw == "default" && curSym == nil:
+			if menuOpen == nil || menuOpen.choice == nil {
+				continue
+			}
+			target, c := splitIf(rest)
+			e, err := cond(c)
+			if err != nil {
+				return err
+			}
+			menuOpen.choice.Defaults = append(menuOpen.choice.Defaults, Default{Value: &symExpr{name: target}, If: e, File: rel, Line: n})
+		case kw == "default" || kw == "def_bool" || kw == "def_tristate":
+			if curSym == nil {
+				continue
+			}
+			if curSym.Type == "" && kw != "default" {
+				curSym.Type = typeKw[kw]
+			}
+			value, c := splitIf(rest)
+			v, err := cond(value)
+			if err != nil {
+				return err
+			}
+			e, err := cond(c)
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				return fmt.Errorf("%s: %s without a value", where(), kw)
+			}
+			curSym.Defaults = append(curSym.Defaults, Default{Value: v, If: e, Def: cur, File: rel, Line: n})
 		case typeKw[kw] != "" || kw == "prompt":
 			if curSym == nil {
 				continue // a choice's own type or prompt
@@ -242,31 +371,48 @@ func (l *loader) file(rel string, outer []block) error {
 			if kw != "prompt" && curSym.Type == "" {
 				curSym.Type = typeKw[kw]
 			}
-			if kw == "def_bool" || kw == "def_tristate" || rest == "" {
+			if rest == "" {
 				continue
 			}
-			prompt, cond := splitIf(rest)
+			prompt, c := splitIf(rest)
 			cur.Prompt = unquote(prompt)
-			if cond != "" {
-				e, err := ParseExpr(cond)
-				if err != nil {
-					return fmt.Errorf("%s: %w", where(), err)
-				}
-				cur.PromptIf = e
+			e, err := cond(c)
+			if err != nil {
+				return err
+			}
+			cur.PromptIf = e
+		case kw == "range":
+			if curSym == nil {
+				continue
+			}
+			bounds, c := splitIf(rest)
+			f := strings.Fields(bounds)
+			if len(f) != 2 {
+				return fmt.Errorf("%s: range wants two bounds, got %q", where(), bounds)
+			}
+			e, err := cond(c)
+			if err != nil {
+				return err
+			}
+			curSym.Ranges = append(curSym.Ranges, Range{Lo: f[0], Hi: f[1], If: e, Def: cur})
+		case kw == "modules":
+			if curSym != nil {
+				l.rules.Modules = curSym.Name
+			}
+		case kw == "transitional":
+			if curSym != nil {
+				curSym.Transitional = true
 			}
 		case kw == "select" || kw == "imply":
 			if curSym == nil {
 				continue
 			}
-			target, cond := splitIf(rest)
-			rv := Reverse{By: curSym.Name, File: rel, Line: n}
-			if cond != "" {
-				e, err := ParseExpr(cond)
-				if err != nil {
-					return fmt.Errorf("%s: %w", where(), err)
-				}
-				rv.If = e
+			target, c := splitIf(rest)
+			e, err := cond(c)
+			if err != nil {
+				return err
 			}
+			rv := Reverse{By: curSym.Name, If: e, Def: cur, File: rel, Line: n}
 			t := l.symbol(strings.TrimSpace(target))
 			if kw == "select" {
 				t.SelectedBy = append(t.SelectedBy, rv)
@@ -278,9 +424,10 @@ func (l *loader) file(rel string, outer []block) error {
 	return sc.Err()
 }
 
-// splitIf splits `X if COND` at the "if" that is not inside quotes.
 // dependsOn parses what follows "depends on": an expression, or since Linux 7.0 a conditional
-// dependency "X if Y", which the kernel's parser makes "!Y || X": X is required only where Y holds.
+// dependency "X if Y", which the kernel's parser (menu_add_dep) makes "X || (Y = n)": X is
+// required only where Y is not n. "Y = n" is expr_trans_compare's rewriting of Y, which is not
+// !Y: for Y = m it is n, where !Y is m, so "depends on X if Y" needs X in full when Y is m.
 func dependsOn(s string) (Expr, error) {
 	dep, cond := splitIf(s)
 	e, err := ParseExpr(dep)
@@ -291,9 +438,42 @@ func dependsOn(s string) (Expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the condition of %q: %w", s, err)
 	}
-	return &binExpr{op: "||", l: &notExpr{x: c}, r: e}, nil
+	return &binExpr{op: "||", l: e, r: transCompare(c, "=")}, nil
 }
 
+// transCompare is the kernel's expr_trans_compare(e, op, n): e compared with n, pushed down to
+// the symbols ("A && B" = n is "A = n || B = n", "!A" = n is "A != n").
+func transCompare(e Expr, op string) Expr {
+	negate := func(x Expr) Expr {
+		if op == "!=" {
+			return &notExpr{x: x}
+		}
+		return x
+	}
+	switch e := e.(type) {
+	case *binExpr:
+		l, r := transCompare(e.l, "="), transCompare(e.r, "=")
+		if e.op == "&&" {
+			return negate(&binExpr{op: "||", l: l, r: r})
+		}
+		return negate(&binExpr{op: "&&", l: l, r: r})
+	case *notExpr:
+		if op == "=" {
+			return transCompare(e.x, "!=")
+		}
+		return transCompare(e.x, "=")
+	case *cmpExpr:
+		if op == "=" {
+			return &notExpr{x: e}
+		}
+		return e
+	case *symExpr:
+		return &cmpExpr{op: op, l: e, r: &symExpr{name: "n"}}
+	}
+	return e
+}
+
+// splitIf splits `X if COND` at the "if" that is not inside quotes.
 func splitIf(s string) (head, cond string) {
 	inQuote := false
 	for i := 0; i < len(s); i++ {
