@@ -130,7 +130,7 @@ func configured(l *config.Line, workDir, arch, configFile, tree string) (*kconfi
 	if tree == "" {
 		return final, nil, "", nil
 	}
-	rules, err := kconfig.LoadRules(tree, a.SrcArch)
+	rules, err := kconfig.LoadRulesArch(tree, a.Make, a.SrcArch)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("--kernel-tree: %w", err)
 	}

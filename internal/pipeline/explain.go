@@ -107,7 +107,7 @@ func readConfigured(dir, profile string, a kbuild.Arch) (*configured, error) {
 	if t.release, _, err = upstream.TreeRelease(src); err != nil {
 		return nil, err
 	}
-	t.rules, err = kconfig.LoadRules(src, a.SrcArch)
+	t.rules, err = kconfig.LoadRulesArch(src, a.Make, a.SrcArch)
 	return t, err
 }
 

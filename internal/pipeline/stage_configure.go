@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,40 +94,48 @@ func configureBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 }
 
 // mergeFragments writes the base merged with every fragment, as it applies to the release's
-// series (its "# series:" lines), and the version scheme's local version as the .config, and
-// returns what they requested. The base as it was goes to .config.base, where kbuild config
-// explain starts from.
+// series (its "# series:" lines), and the version scheme's local version as the .config
+// (MergeConfig), warns of each override between fragments, and returns what they requested.
 func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config, error) {
-	l := r.plan.Line
-	cfg := l.Profile.Config
-	path := dotconfig(ar)
-	if base := cfg.BaseFor(ar.a.Name); config.IsMakeTarget(base) {
-		if err := ar.tree.Make(ctx, ar.log, base); err != nil {
-			return nil, err
-		}
-	} else if err := atomicfile.Copy(base, path, 0o644); err != nil {
-		return nil, err
-	}
-	base, err := kconfig.ParseFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Copy(path, path+".base", 0o644); err != nil {
-		return nil, err
-	}
-	fragments, err := seriesFragments(cfg.FragmentsFor(ar.a.Name), r.plan.Release.Series())
-	if err != nil {
-		return nil, err
-	}
-	merged, requested, overrides := kconfig.Merge(base, append(fragments, schemeFragment(l))...)
+	requested, overrides, err := MergeConfig(ctx, r.plan.Line, r.plan.Release.Series(), ar.tree, ar.log)
 	for _, o := range overrides {
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "warning", o)
 	}
+	return requested, err
+}
+
+// MergeConfig writes tree's .config as the configure stage has it before olddefconfig: the
+// line's base for the arch (make's target, or a file), every fragment in order as it applies to
+// series, then the version scheme's local version. The base as it was goes to .config.base,
+// where kbuild config explain starts from. It returns what the fragments requested and their
+// overrides of each other. Tests call it to configure a real tree the way the pipeline does.
+func MergeConfig(ctx context.Context, l *config.Line, series version.Series, tree *kbuild.Tree, log io.Writer) (requested *kconfig.Config, overrides []kconfig.Override, err error) {
+	cfg := l.Profile.Config
+	path := filepath.Join(tree.Out, ".config")
+	if base := cfg.BaseFor(tree.Arch.Name); config.IsMakeTarget(base) {
+		if err := tree.Make(ctx, log, base); err != nil {
+			return nil, nil, err
+		}
+	} else if err := atomicfile.Copy(base, path, 0o644); err != nil {
+		return nil, nil, err
+	}
+	base, err := kconfig.ParseFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := atomicfile.Copy(path, path+".base", 0o644); err != nil {
+		return nil, nil, err
+	}
+	fragments, err := seriesFragments(cfg.FragmentsFor(tree.Arch.Name), series)
+	if err != nil {
+		return nil, nil, err
+	}
+	merged, requested, overrides := kconfig.Merge(base, append(fragments, schemeFragment(l))...)
 	var buf bytes.Buffer
 	if _, err := merged.WriteTo(&buf); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return requested, os.WriteFile(path, buf.Bytes(), 0o644)
+	return requested, overrides, os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // seriesFragments reads fragment files as they apply to series s.
@@ -199,7 +208,7 @@ func explainer(ar *archRun) func(sym, want string) string {
 	return func(sym, want string) string {
 		if rules == nil {
 			var err error
-			if rules, err = kconfig.LoadRules(ar.tree.Src, ar.a.SrcArch); err != nil {
+			if rules, err = kconfig.LoadRulesArch(ar.tree.Src, ar.a.Make, ar.a.SrcArch); err != nil {
 				return "\n      (the Kconfig files could not be read to say why: " + err.Error() + ")"
 			}
 		}
