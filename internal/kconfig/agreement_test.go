@@ -1,0 +1,110 @@
+package kconfig_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/pipeline"
+	"github.com/wslkernel/wslkernel/internal/runner"
+	"github.com/wslkernel/wslkernel/internal/testtool"
+)
+
+// agreementSeries are the kernel series the reader is checked on: our release line's, and the
+// newest Debian ships (sid's 7.2, trixie-backports' 7.3).
+var agreementSeries = []string{"6.12", "7.2", "7.3"}
+
+// The Kconfig reader agrees with the kernel's own: for each series and arch, the wsl profile's
+// .config is made as the configure stage makes it (base, fragments, features, local version,
+// then the tree's make olddefconfig), and Rules.Check recomputes every symbol from it and finds
+// the line olddefconfig wrote (eval.go says exactly what agreeing means). Whatever olddefconfig
+// dropped on a series (7.2 drops IP_NF_*, NFS_V4_1, HYPERV_IOMMU) is no concern here: the
+// reference is what it wrote. The trees come from scripts/linux-source.
+func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
+	p, err := config.Load("../../pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.Select("wsl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, series := range agreementSeries {
+		t.Run(series, func(t *testing.T) {
+			tree := linuxSource(t, series)
+			for _, arch := range l.Profile.Arches {
+				t.Run(arch, func(t *testing.T) {
+					a, err := kbuild.LookupArch(arch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !a.Native() {
+						testtool.Need(t, a.CrossCompile+"gcc")
+					}
+					start := time.Now()
+					out := t.TempDir()
+					kt := &kbuild.Tree{Src: tree, Out: out, Arch: a, Wrapper: "none", Runner: runner.Exec{}}
+					var log bytes.Buffer
+					if _, _, err := pipeline.MergeConfig(t.Context(), l, kt, &log); err != nil {
+						t.Fatalf("merging the wsl profile's fragments: %v\n%s", err, log.String())
+					}
+					if err := kt.Make(t.Context(), &log, "olddefconfig"); err != nil {
+						t.Fatalf("%v\n%s", err, log.String())
+					}
+					made := time.Since(start)
+					final, err := kconfig.ParseFile(filepath.Join(out, ".config"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					start = time.Now()
+					rules, err := kconfig.LoadRulesArch(tree, a.Make, a.SrcArch)
+					if err != nil {
+						t.Fatalf("reading the Kconfig files: %v", err)
+					}
+					res := rules.Check(final)
+					for _, f := range res.Findings {
+						t.Error(f)
+					}
+					tests := slices.Sorted(func(yield func(string) bool) {
+						for s := range res.Toolchain {
+							if !yield(s) {
+								return
+							}
+						}
+					})
+					t.Logf("%s %s: %d Kconfig files, %d symbols checked (%d with a .config line), %d disagree; "+
+						"%d depend on toolchain tests (%s); olddefconfig %.1fs, read and check %.1fs",
+						series, arch, rules.Files, res.Checked, res.Written, len(res.Findings), len(tests),
+						strings.Join(tests, " "), made.Seconds(), time.Since(start).Seconds())
+				})
+			}
+		})
+	}
+}
+
+// linuxSource is the unpacked tree of Debian's linux-source-<series>, from scripts/linux-source
+// (which downloads it the first time); without it the test ends as testtool.Missing does.
+func linuxSource(t *testing.T, series string) string {
+	t.Helper()
+	cmd := exec.Command("../../scripts/linux-source", series)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		testtool.Missing(t, fmt.Errorf("scripts/linux-source %s: %v\n%s", series, err, stderr.String()))
+	}
+	tree := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(tree, "Kconfig")); err != nil {
+		t.Fatalf("scripts/linux-source %s printed %q, which is no kernel tree: %v", series, tree, err)
+	}
+	return tree
+}
