@@ -57,6 +57,10 @@ func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
 					if _, _, err := pipeline.MergeConfig(t.Context(), l, kt, &log); err != nil {
 						t.Fatalf("merging the wsl profile's fragments: %v\n%s", err, log.String())
 					}
+					input, err := kconfig.ParseFile(filepath.Join(out, ".config"))
+					if err != nil {
+						t.Fatal(err)
+					}
 					if err := kt.Make(t.Context(), &log, "olddefconfig"); err != nil {
 						t.Fatalf("%v\n%s", err, log.String())
 					}
@@ -72,7 +76,11 @@ func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
 					}
 					res := rules.Check(final)
 					for _, f := range res.Findings {
-						t.Error(f)
+						t.Errorf("Check: %s", f)
+					}
+					replay := rules.Replay(input, final)
+					for _, f := range replay.Findings {
+						t.Errorf("Replay: %s", f)
 					}
 					tests := slices.Sorted(func(yield func(string) bool) {
 						for s := range res.Toolchain {
@@ -81,10 +89,10 @@ func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
 							}
 						}
 					})
-					t.Logf("%s %s: %d Kconfig files, %d symbols checked (%d with a .config line), %d disagree; "+
-						"%d depend on toolchain tests (%s); olddefconfig %.1fs, read and check %.1fs",
+					t.Logf("%s %s: %d Kconfig files, %d symbols, %d with a .config line; Check: %d disagree, "+
+						"%d depend on toolchain tests (%s); Replay: %d computed, %d disagree; olddefconfig %.1fs, read and check %.1fs",
 						series, arch, rules.Files, res.Checked, res.Written, len(res.Findings), len(tests),
-						strings.Join(tests, " "), made.Seconds(), time.Since(start).Seconds())
+						strings.Join(tests, " "), replay.Checked, len(replay.Findings), made.Seconds(), time.Since(start).Seconds())
 				})
 			}
 		})

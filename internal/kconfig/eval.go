@@ -139,16 +139,21 @@ func (r *Rules) Check(final *Config) *CheckResult {
 // evaluator computes symbols from a .config, with assumed outcomes for the toolchain tests.
 type evaluator struct {
 	r       *Rules
-	f       *Config
-	pos     map[string]int // each symbol's line number in f, for the choice members' priority
+	f       *Config        // where the other symbols' values come from (Check), or the reference (Replay)
+	in      *Config        // the user's input: f for Check, the .config olddefconfig read for Replay
+	pos     map[string]int // each symbol's line number in in, for the choice members' priority
 	modules int
+	// Replay only: each symbol's computed value, and the symbols whose value a toolchain test
+	// decides, taken from the reference.
+	sim     map[string]*simValue
+	taken   map[string]bool
 	tests   map[string]int  // the assumed outcome of each toolchain test met so far
 	missing map[string]bool // tests met without an assumed outcome (taken as n)
 	wild    bool            // a default was a test's text: the value is the .config's
 }
 
 func newEvaluator(r *Rules, f *Config) *evaluator {
-	ev := &evaluator{r: r, f: f, pos: map[string]int{}, tests: map[string]int{}, missing: map[string]bool{}}
+	ev := &evaluator{r: r, f: f, in: f, pos: map[string]int{}, tests: map[string]int{}, missing: map[string]bool{}}
 	for i, s := range f.Settings() {
 		ev.pos[s.Symbol] = i
 	}
@@ -286,7 +291,7 @@ func (ev *evaluator) getType(name string) string {
 // user is the symbol's .config line as conf_read takes it for the user's value; ok is false for
 // no line, or one conf_read rejects.
 func (ev *evaluator) user(name string) (string, bool) {
-	set, ok := ev.f.Get(name)
+	set, ok := ev.in.Get(name)
 	if !ok {
 		return "", false
 	}
@@ -367,6 +372,10 @@ func (ev *evaluator) tri(name string) int {
 	}
 	switch ev.typeOf(name) {
 	case "bool", "tristate":
+		if ev.sim != nil {
+			v, _ := ev.simulate(name)
+			return tri(v)
+		}
 		return tri(ev.f.Value(name))
 	}
 	return 0
@@ -384,6 +393,10 @@ func (ev *evaluator) str(name string) string {
 	case "bool", "tristate":
 		return TriName(ev.tri(name))
 	case "int", "hex", "string":
+		if ev.sim != nil {
+			v, _ := ev.simulate(name)
+			return v
+		}
 		if set, ok := ev.f.Get(name); ok {
 			return ev.lineValue(name, set.Value)
 		}
@@ -854,6 +867,126 @@ func (ev *evaluator) choiceDefault(g *Choice) string {
 		if ev.visible(m) != 0 {
 			return m
 		}
+	}
+	return ""
+}
+
+// Replay
+//
+// Replay is the stronger check: it does not start from the .config olddefconfig wrote but from
+// the one it read (the base and fragments merged), and computes the whole .config as
+// olddefconfig does (conf_read, then conf_write): every symbol's value from the values computed
+// for the symbols it refers to, the input's lines as the user's values, the choice members in
+// the input's order. A visible symbol whose rules the reader got wrong can hide from Check,
+// which gives it its own line back; here it gets what its rules compute. The only values not
+// computed are the ones a toolchain test decides (a symbol whose own rules call $(cc-option,...)
+// and the like): those are taken from the reference, the .config olddefconfig wrote, and are not
+// compared. The rules agree when every other symbol's computed line is the reference's, and the
+// reference has no line for a symbol no Kconfig file types.
+
+// simValue is a symbol's value in Replay; busy while it is being computed, when a reference
+// back to it reads the kernel's starting value, as sym_calc_value's does.
+type simValue struct {
+	val           string
+	written, busy bool
+}
+
+// Replay computes what make olddefconfig writes for input and compares it with reference, the
+// .config it wrote: see Replay above. Toolchain lists the symbols taken from the reference.
+func (r *Rules) Replay(input, reference *Config) *CheckResult {
+	ev := &evaluator{r: r, f: reference, in: input, pos: map[string]int{}, tests: map[string]int{}, missing: map[string]bool{},
+		sim: map[string]*simValue{}, taken: map[string]bool{}}
+	for i, s := range input.Settings() {
+		ev.pos[s.Symbol] = i
+	}
+	// conf_read computes MODULES first; until then, modules read as n.
+	if r.Modules != "" && ev.typeOf(r.Modules) != "" {
+		v, _ := ev.simulate(r.Modules)
+		ev.modules = tri(v)
+		ev.sim, ev.taken = map[string]*simValue{}, map[string]bool{}
+	}
+	res := &CheckResult{Toolchain: map[string][]string{}}
+	names := make([]string, 0, len(r.Symbols))
+	for name, s := range r.Symbols {
+		if s.Type != "" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		ev.simulate(name)
+	}
+	for _, name := range names {
+		want := ""
+		if s, ok := reference.Get(name); ok {
+			want = configLine(name, s.Value)
+			res.Written++
+		}
+		if ev.taken[name] {
+			res.Toolchain[name] = nil
+			continue
+		}
+		res.Checked++
+		st := ev.sim[name]
+		got := ""
+		if st.written {
+			got = ev.render(name, st.val)
+		}
+		if got != want {
+			res.Findings = append(res.Findings, Finding{Symbol: name, Want: want, Got: got})
+		}
+	}
+	for _, s := range reference.Settings() {
+		if sym := r.Symbols[s.Symbol]; sym == nil || sym.Type == "" {
+			res.Findings = append(res.Findings, Finding{Symbol: s.Symbol, Want: configLine(s.Symbol, s.Value), Got: ""})
+		}
+	}
+	return res
+}
+
+// render is a computed value's .config line.
+func (ev *evaluator) render(name, v string) string {
+	if ev.r.Symbols[name].Type == "string" {
+		return configLine(name, escapeConfig(v))
+	}
+	return configLine(name, v)
+}
+
+// simulate computes a symbol's value once (sym_calc_value with SYMBOL_VALID); a symbol whose
+// rules meet a toolchain test takes the reference's line instead.
+func (ev *evaluator) simulate(name string) (string, bool) {
+	if st, ok := ev.sim[name]; ok {
+		if st.busy {
+			return ev.start(name), false
+		}
+		return st.val, st.written
+	}
+	st := &simValue{busy: true}
+	ev.sim[name] = st
+	missing, wild := ev.missing, ev.wild
+	ev.missing, ev.wild = map[string]bool{}, false
+	val, written := ev.value(name)
+	if len(ev.missing) > 0 || ev.wild {
+		ev.taken[name] = true
+		val, written = ev.start(name), false
+		if set, ok := ev.f.Get(name); ok {
+			val, written = ev.lineValue(name, set.Value), true
+		}
+	}
+	ev.missing, ev.wild = missing, wild
+	st.val, st.written, st.busy = val, written, false
+	return val, written
+}
+
+// start is the value sym_calc_value starts a symbol at.
+func (ev *evaluator) start(name string) string {
+	switch ev.typeOf(name) {
+	case "bool", "tristate":
+		return "n"
+	case "int":
+		return "0"
+	case "hex":
+		return "0x0"
 	}
 	return ""
 }
