@@ -25,10 +25,12 @@ var agreementSeries = []string{"6.12", "7.2", "7.3"}
 
 // The Kconfig reader agrees with the kernel's own: for each series and arch, the wsl profile's
 // .config is made as the configure stage makes it (base, fragments, features, local version,
-// then the tree's make olddefconfig), and Rules.Check recomputes every symbol from it and finds
-// the line olddefconfig wrote (eval.go says exactly what agreeing means). Whatever olddefconfig
-// dropped on a series (7.2 drops IP_NF_*, NFS_V4_1, HYPERV_IOMMU) is no concern here: the
-// reference is what it wrote. The trees come from scripts/linux-source.
+// then the tree's make olddefconfig). Rules.Check recomputes every symbol from it, and
+// Rules.Replay computes the whole of it from the merged input; both must find every line
+// olddefconfig wrote (eval.go says exactly what agreeing means). Whatever olddefconfig dropped
+// on a series (7.2 drops IP_NF_*, NFS_V4_1, HYPERV_IOMMU) is no concern here: the reference is
+// what it wrote. The language cases (language_test.go) then run through the tree's own conf, for
+// what the profile's configs do not exercise. The trees come from scripts/linux-source.
 func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
 	p, err := config.Load("../../pipeline.yaml")
 	if err != nil {
@@ -65,6 +67,13 @@ func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
 						t.Fatalf("%v\n%s", err, log.String())
 					}
 					made := time.Since(start)
+					if arch == l.Profile.Arches[0] {
+						// The tree's conf is built now: check the parts of the language this
+						// profile does not use against it.
+						t.Run("language", func(t *testing.T) {
+							checkLanguage(t, filepath.Join(out, "scripts", "kconfig", "conf"), series)
+						})
+					}
 					final, err := kconfig.ParseFile(filepath.Join(out, ".config"))
 					if err != nil {
 						t.Fatal(err)

@@ -94,8 +94,10 @@ func (r *Rules) Check(final *Config) *CheckResult {
 			res.Written++
 			want = configLine(name, s.Value)
 		}
-		got, tests, agreeing := ev.checkSymbol(name, want)
-		if len(tests) > 0 {
+		got, tests, wild, agreeing := ev.checkSymbol(name, want)
+		if wild != "" {
+			res.Toolchain[name] = append(slices.Clip(tests), wild)
+		} else if len(tests) > 0 {
 			res.Toolchain[name] = tests
 		}
 		if len(agreeing) == 0 {
@@ -149,7 +151,7 @@ type evaluator struct {
 	taken   map[string]bool
 	tests   map[string]int  // the assumed outcome of each toolchain test met so far
 	missing map[string]bool // tests met without an assumed outcome (taken as n)
-	wild    bool            // a default was a test's text: the value is the .config's
+	wild    string          // the default that gave the value, when it is a test's text: the value is the .config's
 }
 
 func newEvaluator(r *Rules, f *Config) *evaluator {
@@ -164,9 +166,10 @@ func newEvaluator(r *Rules, f *Config) *evaluator {
 }
 
 // checkSymbol computes name's line ("" for none) for every outcome of the tests its value
-// depends on, and returns the line for the first outcome (all n), the tests, and the outcomes
-// under which the line is want.
-func (ev *evaluator) checkSymbol(name, want string) (first string, tests []string, agreeing []map[string]int) {
+// depends on, and returns the line for the first outcome (all n), the tests, the default whose
+// text is a test ("" for none: its value is the .config's), and the outcomes under which the
+// line is want.
+func (ev *evaluator) checkSymbol(name, want string) (first string, tests []string, wild string, agreeing []map[string]int) {
 	for {
 		agreeing = nil
 		more := map[string]bool{}
@@ -175,13 +178,16 @@ func (ev *evaluator) checkSymbol(name, want string) (first string, tests []strin
 			for i, t := range tests {
 				assumed[t] = 2 * (combo >> i & 1)
 			}
-			ev.tests, ev.missing, ev.wild = assumed, map[string]bool{}, false
+			ev.tests, ev.missing, ev.wild = assumed, map[string]bool{}, ""
 			got := ev.line(name)
 			for t := range ev.missing {
 				more[t] = true
 			}
-			if ev.wild && want != "" && got != "" {
-				got = want
+			if ev.wild != "" {
+				wild = ev.wild
+				if want != "" && got != "" {
+					got = want
+				}
 			}
 			if combo == 0 {
 				first = got
@@ -191,14 +197,14 @@ func (ev *evaluator) checkSymbol(name, want string) (first string, tests []strin
 			}
 		}
 		if len(more) == 0 {
-			return first, tests, agreeing
+			return first, tests, wild, agreeing
 		}
 		for _, t := range tests {
 			more[t] = true
 		}
 		tests = slices.Sorted(mapKeys(more))
 		if len(tests) > 8 {
-			return first, tests, nil // too many to try each: a disagreement, named
+			return first, tests, wild, nil // too many to try each: a disagreement, named
 		}
 	}
 }
@@ -408,6 +414,9 @@ func (ev *evaluator) str(name string) string {
 // unquoteExpr is a quoted constant's text, as the Kconfig lexer reads it: a backslash keeps the
 // character after it.
 func unquoteExpr(s string) string {
+	if len(s) < 2 || s[len(s)-1] != '"' {
+		return s
+	}
 	s = s[1 : len(s)-1]
 	if !strings.Contains(s, `\`) {
 		return s
@@ -751,7 +760,7 @@ func (ev *evaluator) value(name string) (string, bool) {
 				if ds, ok := d.Value.(*symExpr); ok {
 					written = true
 					if isTest(ds.name) {
-						ev.wild = true // the compiler's answer: the .config's is taken
+						ev.wild = "default " + ds.name // the compiler's answer: the .config's is taken
 					} else {
 						val = ev.str(ds.name)
 					}
@@ -964,9 +973,9 @@ func (ev *evaluator) simulate(name string) (string, bool) {
 	st := &simValue{busy: true}
 	ev.sim[name] = st
 	missing, wild := ev.missing, ev.wild
-	ev.missing, ev.wild = map[string]bool{}, false
+	ev.missing, ev.wild = map[string]bool{}, ""
 	val, written := ev.value(name)
-	if len(ev.missing) > 0 || ev.wild {
+	if len(ev.missing) > 0 || ev.wild != "" {
 		ev.taken[name] = true
 		val, written = ev.start(name), false
 		if set, ok := ev.f.Get(name); ok {

@@ -129,7 +129,8 @@ func TestRulesReadTheKconfigLanguage(t *testing.T) {
 	}
 }
 
-// Linux 7.x: "depends on X if Y" is the kernel parser's "!Y || X", X needed only where Y holds.
+// Linux 7.x: "depends on X if Y" is the kernel parser's "X || (Y = n)": X is needed in full
+// wherever Y is not n, m included ("!Y || X" would let a module through).
 func TestConditionalDependency(t *testing.T) {
 	r, err := LoadRules(fakeKconfig(t), "x86")
 	if err != nil {
@@ -143,13 +144,14 @@ func TestConditionalDependency(t *testing.T) {
 		{"CONFIG_NET=y\n", 0},                      // no gadget: USB needed, and off
 		{"CONFIG_NET=y\nCONFIG_USB=m\n", 1},        // USB as a module: at most m
 		{"CONFIG_NET=y\nCONFIG_USB_GADGET=y\n", 2}, // a gadget: USB not needed
+		{"CONFIG_NET=y\nCONFIG_USB_GADGET=m\n", 2}, // a modular gadget: USB_GADGET != n holds in full
 		{"CONFIG_USB_GADGET=y\n", 0},               // the plain dependency still holds
 	} {
 		if got := dep.Eval(mustParse(t, tc.config, ".config")); got != tc.want {
 			t.Errorf("USB_CDNS3's dependency under %q = %d, want %d (%s)", tc.config, got, tc.want, dep.Explain(mustParse(t, tc.config, ".config")))
 		}
 	}
-	if got, want := dep.Explain(mustParse(t, "CONFIG_NET=y\n", ".config")), "!!USB_GADGET [=n] || USB [=n]"; !strings.Contains(got, "USB_GADGET [=n]") || !strings.Contains(got, "USB [=n]") {
+	if got, want := dep.Explain(mustParse(t, "CONFIG_NET=y\n", ".config")), "USB [=n] || USB_GADGET [=n] != n"; !strings.Contains(got, "USB_GADGET [=n]") || !strings.Contains(got, "USB [=n]") {
 		t.Errorf("explained as %q, want both symbols named (like %q)", got, want)
 	}
 }
@@ -249,28 +251,45 @@ func FuzzParseExpr(f *testing.F) {
 
 var explainNotes = regexp.MustCompile(` \[=[^\]]*\]`)
 
-// FuzzLoadRules feeds one Kconfig file: it must load or fail with an error naming file and
-// line, never panic or loop.
+// FuzzLoadRules feeds one Kconfig file and a .config: the file must load or fail with an error
+// naming file and line, never panic or loop, and what loads must explain, check and replay the
+// .config without panicking, whatever its symbols, cycles and constants.
 func FuzzLoadRules(f *testing.F) {
-	f.Add("config A\n\tbool \"a\" if B\n\tdepends on C && !D\n\tselect E if F\n\thelp\n\t  text\nif G\nconfig H\n\ttristate\nendif\n")
-	f.Add("source \"Kconfig\"\n")
-	f.Add("config U\n\ttristate \"u\"\n\tdepends on USB if !USB_GADGET\n\tdepends on (A || B) if C = y\n")
-	f.Add("menu \"m\"\n\tdepends on X\nchoice\nconfig Y\n\tbool \"y\"\nendchoice\nendmenu\n")
-	f.Fuzz(func(t *testing.T, text string) {
+	f.Add("config A\n\tbool \"a\" if B\n\tdepends on C && !D\n\tselect E if F\n\thelp\n\t  text\nif G\nconfig H\n\ttristate\nendif\n", "CONFIG_A=y\n")
+	f.Add("source \"Kconfig\"\n", "")
+	f.Add("config U\n\ttristate \"u\"\n\tdepends on USB if !USB_GADGET\n\tdepends on (A || B) if C = y\n", "CONFIG_USB_GADGET=m\nCONFIG_U=y\n")
+	f.Add("menu \"m\"\n\tdepends on X\nchoice\nconfig Y\n\tbool \"y\"\nendchoice\nendmenu\n", "CONFIG_X=y\n")
+	// Linux 7.x: transitional symbols, and a conditional dependency on a symbol's own module.
+	f.Add("config NEW\n\tbool \"new\"\n\tdefault OLD\nconfig OLD\n\tbool\n\ttransitional\n\thelp\n\t  The old name.\n", "CONFIG_OLD=y\n")
+	f.Add("config HV_BALLOON\n\ttristate \"b\"\n\tdepends on HYPERV_VMBUS if HYPERV_VMBUS\nconfig HYPERV_VMBUS\n\ttristate \"v\"\nconfig MODULES\n\tbool \"m\"\n\tmodules\n",
+		"CONFIG_MODULES=y\nCONFIG_HYPERV_VMBUS=m\nCONFIG_HV_BALLOON=y\n")
+	// The rest of what Check and Replay read: menus' visible if, choice defaults, ranges,
+	// int/hex/string defaults, def_bool with a condition, imply, comparisons, a cycle.
+	f.Add("menu \"h\"\n\tvisible if E\nconfig H\n\tbool \"h\"\n\tdefault y\nendmenu\nchoice\n\tprompt \"c\"\n\tdefault C2 if E\nconfig C1\n\tbool \"1\"\nconfig C2\n\tbool \"2\"\nendchoice\n",
+		"CONFIG_E=y\n# CONFIG_C2 is not set\n")
+	f.Add("config N\n\tint \"n\"\n\trange 2 N\n\tdefault 0x10 if S = \"a\\\"b\"\nconfig X\n\thex\n\tdefault N\nconfig S\n\tstring \"s\"\nconfig B\n\tdef_bool N > 3 if !B\n\timply B\n\tselect B\n",
+		"CONFIG_N=99\nCONFIG_S=\"a\\\"b\"\nCONFIG_X=zz\n")
+	f.Add("config A\n\tbool \"a\"\n\tdepends on $(cc-option,-foo) || \"$(ARCH)\" = \"x86\"\n\tdefault $(success,true)\nconfig V\n\tstring\n\tdefault \"$(CC_VERSION_TEXT)\"\n", "CONFIG_A=y\nCONFIG_V=\"gcc\"\n")
+	f.Fuzz(func(t *testing.T, text, dotconfig string) {
 		root := t.TempDir()
 		if err := os.WriteFile(filepath.Join(root, "Kconfig"), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r, err := LoadRules(root, "x86")
+		r, err := LoadRulesArch(root, "x86_64", "x86")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "Kconfig:") && !strings.Contains(err.Error(), "Kconfig") {
 				t.Fatalf("error does not name the file: %v", err)
 			}
 			return
 		}
-		final := &Config{}
+		final, err := Parse(strings.NewReader(dotconfig), ".config")
+		if err != nil {
+			final = &Config{}
+		}
 		for name := range r.Symbols {
 			r.Why(name, "y", final)
 		}
+		r.Check(final)
+		r.Replay(final, final)
 	})
 }
