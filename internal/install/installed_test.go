@@ -202,15 +202,20 @@ func TestPointRefuses(t *testing.T) {
 	for _, c := range []struct {
 		name      string
 		wslconfig []byte
+		mode      os.FileMode
 		edit      func(*Installed)
 		want      string
 	}{
-		{"a path WSL cannot read", nil, func(o *Installed) { o.Kernel = `C:\wsl kernel#1\kernel` }, "'#'"},
-		{"not a Windows path", nil, func(o *Installed) { o.Kernel = "/mnt/c/kernel" }, "not a Windows path"},
-		{"UTF-16 without a BOM", []byte("[\x00w\x00"), nil, "NUL"},
-		{"a value ending in a backslash at the end of the file", []byte("[x]\nA=\\"), nil, "would change what WSL reads for x.a"},
+		{"a path WSL cannot read", nil, 0, func(o *Installed) { o.Kernel = `C:\wsl kernel#1\kernel` }, "'#'"},
+		{"not a Windows path", nil, 0, func(o *Installed) { o.Kernel = "/mnt/c/kernel" }, "not a Windows path"},
+		{"UTF-16 without a BOM", []byte("[\x00w\x00"), 0, nil, "NUL"},
+		{"read-only", []byte("[wsl2]\n"), 0o444, nil, "is read-only"},
+		{"a value ending in a backslash at the end of the file", []byte("[x]\nA=\\"), 0, nil, "would change what WSL reads for x.a"},
 	} {
 		h := newHome(t, c.wslconfig)
+		if c.mode != 0 {
+			os.Chmod(filepath.Join(h.dir, ".wslconfig"), c.mode)
+		}
 		o := h.installed("6.12.118.1")
 		if c.edit != nil {
 			c.edit(&o)
