@@ -9,11 +9,17 @@
 //
 //	wslconfig-action set -kernel C:\wsl-kernel\<v>\kernel [-modules C:\wsl-kernel\<v>\modules.vhdx]
 //	wslconfig-action restore -kernel ... [-modules ...]
+//	wslconfig-action grant -kernel ... [-modules ...]
 //
 // set runs after the MSI installs the files, restore before it removes them (uninstall, and the
 // removal of the older version in an upgrade); both are deferred and run as the installing user,
 // whose profile holds the .wslconfig. What set replaced is recorded beside it
 // (install.MSIRecordName); the old file is kept as .wslconfig.bak-<time>, as kbuild install does.
+//
+// grant runs right after the files are installed, as LocalSystem (not impersonated: the user may
+// not change the permissions of a folder the installer made): it gives Readers read and execute
+// on the kernel's folder, inherited by its files. WSL 2.7.1 to 2.7.4 attach the modules disk
+// without granting the VM access to it (2.7.5 grants it); community kernels grant these.
 //
 // The profile: the folder the user profile service gives for the process's token
 // (GetUserProfileDirectory), since an impersonated custom action runs with the installing user's
@@ -47,12 +53,16 @@ func main() {
 	os.Exit(run(os.Args[1:], profileDir, os.Stderr))
 }
 
-const usage = `usage: wslconfig-action set|restore -kernel <path> [-modules <path>]`
+const usage = `usage: wslconfig-action set|restore|grant -kernel <path> [-modules <path>]`
+
+// Readers are given read and execute on the install's folder: BUILTIN\Users, ALL APPLICATION
+// PACKAGES and ALL RESTRICTED APPLICATION PACKAGES.
+var Readers = []string{"S-1-5-32-545", "S-1-15-2-1", "S-1-15-2-2"}
 
 // run does what args say for the profile profile finds, reporting to stderr and the log; it
 // returns the exit code.
 func run(args []string, profile func() (string, string, error), stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "set" && args[0] != "restore" {
+	if len(args) == 0 || args[0] != "set" && args[0] != "restore" && args[0] != "grant" {
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
@@ -69,6 +79,14 @@ func run(args []string, profile func() (string, string, error), stderr io.Writer
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s wslconfig-action %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
 	err := func() error {
+		if verb == "grant" {
+			dir := filepath.Dir(o.Kernel)
+			if err := grant(dir, Readers); err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "  granted        read and execute on %s to %s\n", dir, strings.Join(Readers, ", "))
+			return nil
+		}
 		home, how, err := profile()
 		if err != nil {
 			return err

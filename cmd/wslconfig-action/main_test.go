@@ -11,7 +11,7 @@ import (
 func TestUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"point"}, {"set"}, {"set", "-kernel"}, {"restore", "-kernel", `C:\k`, "extra"}} {
 		var stderr strings.Builder
-		if code := run(args, nil, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage: wslconfig-action set|restore") {
+		if code := run(args, nil, &stderr); code != 2 || !strings.Contains(stderr.String(), "usage: wslconfig-action set|restore|grant") {
 			t.Errorf("run(%q) = %d, %q", args, code, stderr.String())
 		}
 	}

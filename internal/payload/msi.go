@@ -59,10 +59,15 @@ type msiFile struct {
 // so the revision is folded into the third (msiVersion). The Windows build comes from the registry
 // (CurrentBuildNumber): the WindowsBuild property stops at 9600 on Windows 10 and 11.
 //
-// The custom actions run the installed program (FileKey: type 18), deferred and impersonated, so
-// they edit the user's own .wslconfig, and are sequenced by number: wixl 0.101 places
-// After=InstallFiles after InstallFinalize. "set" runs last before InstallFinalize, "restore"
-// right before RemoveFiles. wixl 0.101 writes no rollback flag, so there is no rollback action:
+// The custom actions run the installed program (FileKey: type 18), deferred, and are sequenced
+// by number (wixl 0.101 places After=InstallFiles after InstallFinalize). "grant" runs right
+// after InstallFiles as LocalSystem (not impersonated: a user may not change the permissions of
+// the folder the installer made) and gives BUILTIN\Users and both ALL APPLICATION PACKAGES
+// groups read and execute on the install's folder, inherited by its files: WSL 2.7.1 to 2.7.4
+// attach the modules disk without granting the VM access (2.7.5 does). "set" and "restore"
+// impersonate the installing user, whose .wslconfig they edit: "set" runs last before
+// InstallFinalize, "restore" right before RemoveFiles. wixl 0.101 has neither Permission nor
+// PermissionEx (LockPermissions, MsiLockPermissionsEx), hence "grant". wixl 0.101 writes no rollback flag, so there is no rollback action:
 // a failed "set" (which leaves .wslconfig as it was) fails the install, and the files roll back;
 // nothing after it can fail and roll the files back while .wslconfig points at them.
 var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscape}).Parse(`<?xml version="1.0" encoding="utf-8"?>
@@ -96,11 +101,13 @@ var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscap
       <ComponentRef Id="{{.ID}}"/>
 {{- end}}
     </Feature>
+    <CustomAction Id="GrantReaders" FileKey="{{.Action}}" ExeCommand="grant {{template "paths" .}}" Execute="deferred" Impersonate="no" Return="check"/>
     <CustomAction Id="SetWslConfig" FileKey="{{.Action}}" ExeCommand="set {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
     <CustomAction Id="RestoreWslConfig" FileKey="{{.Action}}" ExeCommand="restore {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
     <InstallExecuteSequence>
       <RemoveExistingProducts Sequence="1401"/>
       <Custom Action="RestoreWslConfig" Sequence="3499">REMOVE~="ALL"</Custom>
+      <Custom Action="GrantReaders" Sequence="4001">NOT REMOVE~="ALL"</Custom>
       <Custom Action="SetWslConfig" Sequence="6500">NOT REMOVE~="ALL"</Custom>
     </InstallExecuteSequence>
   </Product>

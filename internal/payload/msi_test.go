@@ -39,8 +39,8 @@ func makeMSIOf(t *testing.T, version string) string {
 
 // The MSI's tables say what Windows Installer will do: install the kernel and modules.vhdx under
 // C:\wsl-kernel\<version>, refuse old Windows and downgrades, upgrade an older version, and run
-// the installed wslconfig-action.exe as the user: set last before InstallFinalize, restore
-// before the files are removed.
+// the installed wslconfig-action.exe: grant as LocalSystem right after the files are installed,
+// set as the user last before InstallFinalize, restore before the files are removed.
 func TestMSITables(t *testing.T) {
 	testtool.Need(t, "wixl", "msiinfo", "faketime")
 	msi := makeMSIOf(t, "6.12.118.2")
@@ -62,13 +62,15 @@ func TestMSITables(t *testing.T) {
 		{"Directory", []string{"VERSIONDIR\tWSLKERNELDIR\t6.12.118.2", "WSLKERNELDIR\tWindowsVolume\twsl-kernel", "WindowsVolume\tTARGETDIR\t."}, []string{"System64Folder", "lxss"}},
 		{"File", []string{"File0\tFile0\tkernel\t200000\t\t\t512\t1", "File1\tFile1\tmodules.vhdx\t300008\t\t\t512\t2", "WslConfigAction\tWslConfigAction\twslconfig-action.exe\t"},
 			[]string{"initrd", "\tconfig\t", "modules.vhd\t", "update.json", "wslconfig.ps1"}},
-		// 1042 = 18 (run an installed file) + 1024 (deferred); no 2048: it impersonates the
-		// installing user, whose .wslconfig it edits.
+		// 1042 = 18 (run an installed file) + 1024 (deferred); no 2048: set and restore
+		// impersonate the installing user, whose .wslconfig they edit. 3090 = 1042 + 2048: grant
+		// runs as LocalSystem, which may change the folder's permissions.
 		{"CustomAction", []string{
+			`GrantReaders	3090	WslConfigAction	grant -kernel "[#File0]" -modules "[#File1]"	`,
 			`SetWslConfig	1042	WslConfigAction	set -kernel "[#File0]" -modules "[#File1]"	`,
 			`RestoreWslConfig	1042	WslConfigAction	restore -kernel "[#File0]" -modules "[#File1]"	`}, []string{"POWERSHELL", "powershell"}},
 		{"InstallExecuteSequence", []string{"CostFinalize\t\t1000", "RemoveExistingProducts\t\t1401", "RestoreWslConfig\tREMOVE~=\"ALL\"\t3499", "RemoveFiles\t\t3500",
-			"InstallFiles\t\t4000", "PublishProduct\t\t6400", "SetWslConfig\tNOT REMOVE~=\"ALL\"\t6500", "InstallFinalize\t\t6600"}, []string{"PowerShell"}},
+			"InstallFiles\t\t4000", "GrantReaders\tNOT REMOVE~=\"ALL\"\t4001", "PublishProduct\t\t6400", "SetWslConfig\tNOT REMOVE~=\"ALL\"\t6500", "InstallFinalize\t\t6600"}, []string{"PowerShell"}},
 	} {
 		rows := msiTable(t, msi, c.table)
 		for _, w := range c.want {

@@ -239,6 +239,11 @@ func TestMSIUnderWine(t *testing.T) {
 			t.Errorf("the installed %s is not the build's", name)
 		}
 	}
+	granted := `granted        read and execute on C:\wsl-kernel\6.12.118.1 to S-1-5-32-545, S-1-15-2-1, S-1-15-2-2`
+	if got := w.actionLog(); !strings.Contains(got, granted) {
+		t.Errorf("the action's log does not say grant ran:\n%s", got)
+	}
+	w.checkGrants(`C:\wsl-kernel\6.12.118.1`, "kernel", "modules.vhdx")
 	step("6.12.118.1 installed", since)
 
 	since = time.Now()
@@ -285,6 +290,70 @@ func TestMSIUnderWine(t *testing.T) {
 	}
 	step("failed action rolled back", since)
 	t.Logf("%-48s %5.1f s", "total", time.Since(start).Seconds())
+}
+
+// checkGrants reads back, with testdata/aces (GetNamedSecurityInfo), what grant gave the readers
+// on the folder and its files: read and execute (FILE_GENERIC_READ|FILE_GENERIC_EXECUTE,
+// 0x1200a9), inherited by files and folders (OI|CI) on the folder and inherited on the files.
+// Debian's Wine 8 keeps no security descriptor (its wineserver is built without the xattr that
+// would hold one): it turns a DACL into the file's Unix mode and, asked for one, makes a DACL up
+// from the mode (SYSTEM, the user, Everyone). Then the readers cannot be read back, and the test
+// says so rather than fail.
+func (w *winePrefix) checkGrants(folder string, files ...string) {
+	w.t.Helper()
+	exe := filepath.Join(w.t.TempDir(), "aces.exe")
+	build := exec.Command("go", "build", "-trimpath", "-o", exe, "./testdata/aces")
+	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		w.t.Fatalf("building testdata/aces: %v\n%s", err, out)
+	}
+	paths := []string{folder}
+	for _, f := range files {
+		paths = append(paths, folder+`\`+f)
+	}
+	out, code := w.wine(append([]string{exe}, paths...)...)
+	if code != 0 {
+		w.t.Fatalf("aces: exit %d\n%s", code, out)
+	}
+	type ace struct{ flags, mask uint32 }
+	got := map[string]map[string]ace{} // path → SID → entry
+	for _, line := range strings.Split(strings.TrimSpace(strings.ReplaceAll(out, "\r", "")), "\n") {
+		var path, sid string
+		var typ int
+		var a ace
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			continue
+		}
+		path, sid = f[0], f[4]
+		fmt.Sscanf(f[1], "%d", &typ)
+		fmt.Sscanf(f[2], "%v", &a.flags)
+		fmt.Sscanf(f[3], "%v", &a.mask)
+		if typ == 0 { // ACCESS_ALLOWED_ACE_TYPE
+			if got[path] == nil {
+				got[path] = map[string]ace{}
+			}
+			got[path][sid] = a
+		}
+	}
+	const readExecute, objectContainerInherit, inherited = 0x1200a9, 0x3, 0x10
+	readers := []string{"S-1-5-32-545", "S-1-15-2-1", "S-1-15-2-2"}
+	if _, kept := got[folder][readers[0]]; !kept {
+		w.t.Logf("Wine cannot show the readers' entries (it keeps no security descriptor; it shows the one it makes from the Unix mode):\n%s", out)
+		return
+	}
+	for _, p := range paths {
+		for _, sid := range readers {
+			a, ok := got[p][sid]
+			wantFlags := uint32(inherited)
+			if p == folder {
+				wantFlags = objectContainerInherit
+			}
+			if !ok || a.mask&readExecute != readExecute || a.flags&wantFlags != wantFlags {
+				w.t.Errorf("%s: %s has %+v (present %v), want mask %#x with flags %#x", p, sid, a, ok, readExecute, wantFlags)
+			}
+		}
+	}
 }
 
 // actionLog is what wslconfig-action wrote to its log in the user's temporary folder.
