@@ -29,7 +29,8 @@
 // Windows Installer shows an EXE custom action's failure only as "a program run as part of the
 // setup did not finish as expected" and logs no output of it, so each run appends what it did,
 // or why it failed, to %TEMP%\wslconfig-action.log (the user's temporary folder, where
-// msiexec's own logs go), and says it on stderr too. It exits 1 on failure, which fails the
+// msiexec's own logs go; grant's, run as LocalSystem, goes to LocalSystem's, under
+// C:\Windows), and says it on stderr too. It exits 1 on failure, which fails the
 // install (Return="check"): the MSI rolls its files back.
 package main
 

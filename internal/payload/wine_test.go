@@ -290,6 +290,7 @@ func TestMSIUnderWine(t *testing.T) {
 	}
 	step("failed action rolled back", since)
 	t.Logf("%-48s %5.1f s", "total", time.Since(start).Seconds())
+	t.Logf("the action's log:\n%s", w.actionLog())
 }
 
 // checkGrants reads back, with testdata/aces (GetNamedSecurityInfo), what grant gave the readers
