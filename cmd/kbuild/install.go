@@ -27,7 +27,7 @@ is never replaced), and sets kernel= and kernelModules= in the [wsl2] section of
 <windows-home>\.wslconfig, with Windows paths; kernelModules= is removed when the build has none.
 Every other line and byte of .wslconfig is kept, in its encoding (UTF-8, UTF-8 or UTF-16 with
 BOM) and line endings, and the old file is saved beside it as .wslconfig.bak-<time>. A path WSL's
-parser cannot read (not ASCII, or with # " ;) is refused. Run wsl --shutdown on Windows afterwards
+parser cannot read (not ASCII, or with # " ;) is refused, and so is a read-only .wslconfig. Run wsl --shutdown on Windows afterwards
 to start the new kernel.
 
   kbuild install --profile custom --windows-home /mnt/c/Users/ada

@@ -116,8 +116,8 @@ type wslConfigFile struct {
 const maxWSLConfig = 1 << 20
 
 // readWSLConfig reads the .wslconfig at path. A symlink is followed, and the file it leads to is
-// the one edited; what is not a regular file (a device, a FIFO, a folder) or is larger than
-// maxWSLConfig is refused before it is read.
+// the one edited; what is not a regular file (a device, a FIFO, a folder), is read-only or is
+// larger than maxWSLConfig is refused before it is read.
 func readWSLConfig(path string) (*wslConfigFile, error) {
 	f := &wslConfigFile{path: path, target: path, perm: 0o644}
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
@@ -139,6 +139,11 @@ func readWSLConfig(path string) (*wslConfigFile, error) {
 	}
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is %s, not a regular file: .wslconfig must be a text file; replace it with one", shown, fileKind(info.Mode()))
+	}
+	if info.Mode().Perm()&0o200 == 0 {
+		// Windows would refuse to replace it (the read-only attribute); root on Linux would not,
+		// but someone made it so: theirs to change.
+		return nil, fmt.Errorf("%s is read-only: nothing was changed; clear its read-only attribute (attrib -r, or chmod u+w), then run again", shown)
 	}
 	if info.Size() > maxWSLConfig {
 		return nil, fmt.Errorf("%s is %d bytes, larger than the %d a .wslconfig can sensibly be: check it is the file WSL reads, shorten it, then run again", shown, info.Size(), maxWSLConfig)

@@ -122,7 +122,7 @@ func Install(o Options) (*Result, error) {
 		return nil, err
 	}
 	before := currentSettings(f.cfg, p.home, p.winHome)
-	if res.Removed, err = apply(f, want); err != nil {
+	if res.Removed, err = apply(f, want, ownKeys); err != nil {
 		return nil, err
 	}
 	if !reuse {
@@ -142,12 +142,13 @@ func Install(o Options) (*Result, error) {
 	return res, commit(f, res, sc, o.Now)
 }
 
-// apply makes the owned keys of f say what s says: a key s has is set (to its recorded lines
-// when it has them), one it lacks is removed. It returns the keys removed. It refuses an edit
-// after which WSL would not read exactly that, or would read any other key differently.
-func apply(f *wslConfigFile, s settings) (removed []string, err error) {
+// apply makes keys (of the owned ones) of f say what s says: a key s has is set (to its recorded
+// lines when it has them), one it lacks is removed; the other keys are left as they are. It
+// returns the keys removed. It refuses an edit after which WSL would not read exactly that, or
+// would read any other key differently.
+func apply(f *wslConfigFile, s settings, keys []string) (removed []string, err error) {
 	orig, cfg := ParseConfig(f.cfg.String()), f.cfg
-	for _, k := range ownKeys {
+	for _, k := range keys {
 		v := s.Keys[k]
 		switch {
 		case v == nil:
@@ -162,12 +163,12 @@ func apply(f *wslConfigFile, s settings) (removed []string, err error) {
 		}
 	}
 	if id := changedKey(orig, cfg, "wsl2.kernel", "wsl2.kernelModules"); id != "" {
-		return nil, fmt.Errorf("%s: changing [wsl2] kernel= and kernelModules= would change what WSL reads for %s (a line ending in a backslash?): fix that line by hand, then run kbuild install again", f.path, id)
+		return nil, fmt.Errorf("%s: changing [wsl2] kernel= and kernelModules= would change what WSL reads for %s (a line ending in a backslash?): fix that line by hand, then install again", f.path, id)
 	}
-	for _, k := range ownKeys {
+	for _, k := range keys {
 		got, _, ok := cfg.Get("wsl2", k)
 		if want := s.Keys[k]; ok != (want != nil) || ok && got != want.Value {
-			return nil, fmt.Errorf("%s: could not make WSL read [wsl2] %s as wanted (it would read %q): fix the file by hand, then run kbuild install again", f.path, k, got)
+			return nil, fmt.Errorf("%s: could not make WSL read [wsl2] %s as wanted (it would read %q): fix the file by hand, then install again", f.path, k, got)
 		}
 	}
 	return removed, nil

@@ -296,7 +296,8 @@ func TestRollbackRefuses(t *testing.T) {
 }
 
 // A .wslconfig that cannot be a text file WSL reads is refused before it is read: a device, a
-// FIFO, a folder, or one past 1 MiB (which took install to Go's out-of-memory before).
+// FIFO, a folder, or one past 1 MiB (which took install to Go's out-of-memory before); so is a
+// read-only one, which Windows would not let us replace (root on Linux would).
 func TestInstallRefusesAWSLConfigThatIsNoTextFile(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -312,6 +313,7 @@ func TestInstallRefusesAWSLConfigThatIsNoTextFile(t *testing.T) {
 		{"a folder", func(t *testing.T, path string) { os.Mkdir(path, 0o755) }, "is a folder, not a regular file"},
 		{"past 1 MiB", func(t *testing.T, path string) { os.WriteFile(path, bytes.Repeat([]byte("#\n"), 1<<19+1), 0o644) }, "is 1048578 bytes, larger than the 1048576"},
 		{"a symlink leading nowhere", func(t *testing.T, path string) { symlink(t, filepath.Join(t.TempDir(), "gone"), path) }, "following its symlink"},
+		{"read-only", func(t *testing.T, path string) { os.WriteFile(path, []byte("[wsl2]\n"), 0o444) }, "is read-only: nothing was changed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHome(t, nil)

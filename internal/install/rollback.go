@@ -50,7 +50,7 @@ func Rollback(o Options) (*Result, error) {
 	if v := st.Previous.Keys["kernelModules"]; v != nil {
 		res.Modules = v.File
 	}
-	if res.Removed, err = apply(f, st.Previous); err != nil {
+	if res.Removed, err = apply(f, st.Previous, ownKeys); err != nil {
 		return nil, err
 	}
 	back := currentSettings(f.cfg, p.home, p.winHome)

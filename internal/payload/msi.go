@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,7 +35,7 @@ type msiSpec struct {
 	ProductCode, UpgradeCode                    string
 	MinWindowsBuild                             int
 	Files                                       []msiFile
-	Kernel, Modules, Script                     string // the File ids the script is handed
+	Kernel, Modules, Action                     string // the File ids the custom action is handed, and its own
 }
 
 type msiFile struct {
@@ -46,20 +46,30 @@ type msiFile struct {
 // The package installs the kernel and modules.vhdx into C:\wsl-kernel\<version>\ (the system
 // volume: WSL 2.7.1-2.7.4 cannot attach a modules disk from another; an ASCII path, since WSL's
 // .wslconfig parser breaks on others; not WSL's own folders, which WSL's updates own) and points
-// the installing user's .wslconfig at them through wslconfig.ps1, which puts the old values back
-// on uninstall. wixl 0.101 cannot express that part otherwise: it has no IniFile table, and
-// IniFile could neither double the backslashes WSL needs nor restore a replaced value.
+// the installing user's .wslconfig at them through wslconfig-action.exe (cmd/wslconfig-action:
+// internal/install's editor, which kbuild install uses, built for Windows), installed beside
+// them; it puts the old values back on uninstall. wixl 0.101 cannot express that part
+// otherwise: it has no IniFile table, and IniFile could neither double the backslashes WSL needs
+// nor restore a replaced value.
 //
 // Upgrades: the upgrade code is the release line's; MajorUpgrade removes an older version first
-// and refuses a downgrade. Windows Installer compares only the first three ProductVersion fields,
+// (RemoveExistingProducts right after InstallValidate, pinned there: wixl 0.101 otherwise places
+// it by the other actions it is given, after InstallFinalize for this template, where the old
+// version's restore would undo the new one's .wslconfig) and refuses a downgrade. Windows Installer compares only the first three ProductVersion fields,
 // so the revision is folded into the third (msiVersion). The Windows build comes from the registry
 // (CurrentBuildNumber): the WindowsBuild property stops at 9600 on Windows 10 and 11.
 //
-// The custom actions are deferred and impersonated, so they edit the user's own .wslconfig, and
-// sequenced by number: wixl 0.101 places After=InstallFiles after InstallFinalize, and gives
-// Before=CostFinalize sequence 1 or 901 from run to run (so the MSI was not reproducible). -Set
-// runs right after InstallFiles, -Restore right before RemoveFiles. (wixl 0.101 writes no rollback flag, so
-// there is no rollback action: a failed -Set fails the install, and the files roll back.)
+// The custom actions run the installed program (FileKey: type 18), deferred, and are sequenced
+// by number (wixl 0.101 places After=InstallFiles after InstallFinalize). "grant" runs right
+// after InstallFiles as LocalSystem (not impersonated: a user may not change the permissions of
+// the folder the installer made) and gives BUILTIN\Users and both ALL APPLICATION PACKAGES
+// groups read and execute on the install's folder, inherited by its files: WSL 2.7.1 to 2.7.4
+// attach the modules disk without granting the VM access (2.7.5 does). "set" and "restore"
+// impersonate the installing user, whose .wslconfig they edit: "set" runs last before
+// InstallFinalize, "restore" right before RemoveFiles. wixl 0.101 has neither Permission nor
+// PermissionEx (LockPermissions, MsiLockPermissionsEx), hence "grant". wixl 0.101 writes no rollback flag, so there is no rollback action:
+// a failed "set" (which leaves .wslconfig as it was) fails the install, and the files roll back;
+// nothing after it can fail and roll the files back while .wslconfig points at them.
 var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscape}).Parse(`<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
   <Product Id="{{.ProductCode}}" Name="{{x .Product}} {{x .Version}}" Language="1033" Version="{{.ProductVersion}}" Manufacturer="{{x .Manufacturer}}" UpgradeCode="{{.UpgradeCode}}">
@@ -91,24 +101,49 @@ var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscap
       <ComponentRef Id="{{.ID}}"/>
 {{- end}}
     </Feature>
-    <CustomAction Id="FindPowerShell" Property="POWERSHELL" Value="[System64Folder]WindowsPowerShell\v1.0\powershell.exe" Impersonate="yes"/>
-    <CustomAction Id="SetWslConfig" Property="POWERSHELL" ExeCommand="{{template "args" .}} -Set {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
-    <CustomAction Id="RestoreWslConfig" Property="POWERSHELL" ExeCommand="{{template "args" .}} -Restore {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
+    <CustomAction Id="GrantReaders" FileKey="{{.Action}}" ExeCommand="grant {{template "paths" .}}" Execute="deferred" Impersonate="no" Return="check"/>
+    <CustomAction Id="SetWslConfig" FileKey="{{.Action}}" ExeCommand="set {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
+    <CustomAction Id="RestoreWslConfig" FileKey="{{.Action}}" ExeCommand="restore {{template "paths" .}}" Execute="deferred" Impersonate="yes" Return="check"/>
     <InstallExecuteSequence>
-      <Custom Action="FindPowerShell" Sequence="990"/>
+      <RemoveExistingProducts Sequence="1401"/>
       <Custom Action="RestoreWslConfig" Sequence="3499">REMOVE~="ALL"</Custom>
-      <Custom Action="SetWslConfig" Sequence="4001">NOT REMOVE~="ALL"</Custom>
+      <Custom Action="GrantReaders" Sequence="4001">NOT REMOVE~="ALL"</Custom>
+      <Custom Action="SetWslConfig" Sequence="6500">NOT REMOVE~="ALL"</Custom>
     </InstallExecuteSequence>
   </Product>
 </Wix>
-{{define "args"}}-NoProfile -NonInteractive -ExecutionPolicy Bypass -File &quot;[#{{.Script}}]&quot;{{end}}
-{{- define "paths"}}-Kernel &quot;[#{{.Kernel}}]&quot;{{if .Modules}} -Modules &quot;[#{{.Modules}}]&quot;{{end}}{{end}}
+{{define "paths"}}-kernel &quot;[#{{.Kernel}}]&quot;{{if .Modules}} -modules &quot;[#{{.Modules}}]&quot;{{end}}{{end}}
 `))
 
-// wslconfigScript is windows/wslconfig.ps1, which the MSI installs beside the kernel and runs.
-//
-//go:embed windows/wslconfig.ps1
-var wslconfigScript []byte
+// actionName is the custom action's file, installed beside the kernel.
+const actionName = "wslconfig-action.exe"
+
+// goArch is the GOARCH of an arch the pipeline builds.
+var goArch = map[string]string{"x86_64": "amd64", "arm64": "arm64"}
+
+// buildAction builds cmd/wslconfig-action (o.ActionSource) for Windows on the arch into dest,
+// byte-reproducibly: no paths (-trimpath), no build ID, no VCS stamp, no cgo; the PE header
+// carries no timestamp (Go's linker writes 0). Signed like the payloads when signing is on: an
+// unsigned program inside a signed package is what a locked-down machine refuses to run.
+func (o *Options) buildAction(ctx context.Context, b *archBuild, dest, desc string) error {
+	if o.ActionSource == "" {
+		return errors.New("package: the MSI needs its custom action's source (cmd/wslconfig-action), and none was given")
+	}
+	unsigned, err := filepath.Abs(filepath.Join(b.scratch, "unsigned-"+actionName)) // go build -C reads -o from there
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	env := []string{"CGO_ENABLED=0", "GOOS=windows", "GOARCH=" + goArch[b.arch]}
+	args := []string{"build", "-C", o.ActionSource, "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", unsigned, "."}
+	if err := o.Runner.Run(ctx, "go", args, env, &out); err != nil {
+		return fmt.Errorf("package: building the MSI's custom action (%s) for Windows %s: %v\n%s", o.ActionSource, b.win, err, out.String())
+	}
+	if o.Signer == nil {
+		return os.Rename(unsigned, dest)
+	}
+	return o.Signer.Sign(ctx, o.Runner, unsigned, dest, desc, o.when())
+}
 
 // msiVersion is version (<x.y.z>.<rev>) as a ProductVersion Windows Installer orders correctly:
 // it compares only major.minor.build (at most 255.255.65535), so build is z*100+rev:
@@ -124,7 +159,7 @@ func msiVersion(version string) (string, error) {
 	return fmt.Sprintf("%d.%d.%d", x, y, z*100+rev), nil
 }
 
-// makeMSI writes the x64 MSI of files (the kernel and modules.vhdx) and wslconfig.ps1.
+// makeMSI writes the x64 MSI of files (the kernel and modules.vhdx) and the custom action.
 func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, desc string, files []artifact) error {
 	m := o.Manifest
 	pv, err := msiVersion(m.Version)
@@ -132,14 +167,22 @@ func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, d
 		return err
 	}
 	spec := msiSpec{Product: o.Product, Manufacturer: o.Manufacturer, Version: m.Version, ProductVersion: pv, Description: desc,
-		UpgradeCode: guid("upgrade", m.Pipeline, o.Product, b.win), MinWindowsBuild: o.MinWindowsBuild, Script: "WslConfigScript"}
+		UpgradeCode: guid("upgrade", m.Pipeline, o.Product, b.win), MinWindowsBuild: o.MinWindowsBuild, Action: "WslConfigAction"}
 	spec.ProductCode = guid("product", spec.UpgradeCode, m.Version)
+	action := filepath.Join(b.scratch, actionName)
+	if err := o.buildAction(ctx, b, action, desc); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(action)
+	if err != nil {
+		return err
+	}
 	ids := map[string]*string{"kernel": &spec.Kernel, "modules.vhdx": &spec.Modules}
-	all := append(slices.Clone(files), artifact{name: "wslconfig.ps1", data: wslconfigScript})
+	all := append(slices.Clone(files), artifact{name: actionName, data: data})
 	for i, f := range all {
 		id := fmt.Sprintf("File%d", i)
-		if f.name == "wslconfig.ps1" {
-			id = spec.Script
+		if f.name == actionName {
+			id = spec.Action
 		}
 		if p := ids[f.name]; p != nil {
 			*p = id
@@ -155,7 +198,7 @@ func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, d
 	if err := buildMSI(ctx, o.Runner, spec, b.scratch, unsigned, o.when()); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(unsigned)
+	data, err = os.ReadFile(unsigned)
 	if err != nil {
 		return err
 	}

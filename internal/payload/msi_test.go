@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func makeMSIOf(t *testing.T, version string) string {
 	t.Helper()
 	out, m, _ := fakeRun(t)
 	m.Version = version
-	if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"msi"}, MinWindowsBuild: 19045}); err != nil {
+	if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"msi"}, MinWindowsBuild: 19045, ActionSource: actionSource}); err != nil {
 		t.Fatal(err)
 	}
 	return filepath.Join(out, Dir, "wsl-kernel-"+version+"-x64.msi")
@@ -38,14 +39,15 @@ func makeMSIOf(t *testing.T, version string) string {
 
 // The MSI's tables say what Windows Installer will do: install the kernel and modules.vhdx under
 // C:\wsl-kernel\<version>, refuse old Windows and downgrades, upgrade an older version, and run
-// wslconfig.ps1 as the user after installing the files and before removing them.
+// the installed wslconfig-action.exe: grant as LocalSystem right after the files are installed,
+// set as the user last before InstallFinalize, restore before the files are removed.
 func TestMSITables(t *testing.T) {
 	testtool.Need(t, "wixl", "msiinfo", "faketime")
 	msi := makeMSIOf(t, "6.12.118.2")
 	upgrade := "{" + guid("upgrade", "linux-msft-wsl", "Windows Subsystem for Linux Kernel", "x64") + "}"
 	for _, c := range []struct {
 		table string
-		want  []string // rows that must be there
+		want  []string // rows that must be there (one ending in a tab: a row starting so)
 		none  []string // substrings no row may hold
 	}{
 		{"Property", []string{"ProductVersion\t6.12.11802", "UpgradeCode\t" + upgrade, "WSLKERNELVERSION\t6.12.118.2", "ProductName\tWindows Subsystem for Linux Kernel 6.12.118.2"}, nil},
@@ -58,19 +60,21 @@ func TestMSITables(t *testing.T) {
 		{"RegLocator", []string{"CurrentBuildNumber\t2\tSOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\tCurrentBuildNumber\t18"}, nil},
 		{"Upgrade", []string{upgrade + "\t\t6.12.11802\t\t1\t\tWIX_UPGRADE_DETECTED", upgrade + "\t6.12.11802\t\t\t2\t\tWIX_DOWNGRADE_DETECTED"}, nil},
 		{"Directory", []string{"VERSIONDIR\tWSLKERNELDIR\t6.12.118.2", "WSLKERNELDIR\tWindowsVolume\twsl-kernel", "WindowsVolume\tTARGETDIR\t."}, []string{"System64Folder", "lxss"}},
-		{"File", []string{"File0\tFile0\tkernel\t200000\t\t\t512\t1", "File1\tFile1\tmodules.vhdx\t300008\t\t\t512\t2"}, []string{"initrd", "\tconfig\t", "modules.vhd\t", "update.json"}},
-		// 1074 = 50 (run the program a property names) + 1024 (deferred); no 2048: it impersonates
-		// the installing user, whose .wslconfig it edits.
+		{"File", []string{"File0\tFile0\tkernel\t200000\t\t\t512\t1", "File1\tFile1\tmodules.vhdx\t300008\t\t\t512\t2", "WslConfigAction\tWslConfigAction\twslconfig-action.exe\t"},
+			[]string{"initrd", "\tconfig\t", "modules.vhd\t", "update.json", "wslconfig.ps1"}},
+		// 1042 = 18 (run an installed file) + 1024 (deferred); no 2048: set and restore
+		// impersonate the installing user, whose .wslconfig they edit. 3090 = 1042 + 2048: grant
+		// runs as LocalSystem, which may change the folder's permissions.
 		{"CustomAction", []string{
-			`FindPowerShell	51	POWERSHELL	[System64Folder]WindowsPowerShell\v1.0\powershell.exe	`,
-			`SetWslConfig	1074	POWERSHELL	-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "[#WslConfigScript]" -Set -Kernel "[#File0]" -Modules "[#File1]"	`,
-			`RestoreWslConfig	1074	POWERSHELL	-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "[#WslConfigScript]" -Restore -Kernel "[#File0]" -Modules "[#File1]"	`}, nil},
-		{"InstallExecuteSequence", []string{"FindPowerShell\t\t990", "CostFinalize\t\t1000", "RemoveExistingProducts\t\t1401", "RestoreWslConfig\tREMOVE~=\"ALL\"\t3499", "RemoveFiles\t\t3500",
-			"InstallFiles\t\t4000", "SetWslConfig\tNOT REMOVE~=\"ALL\"\t4001", "InstallFinalize\t\t6600"}, nil},
+			`GrantReaders	3090	WslConfigAction	grant -kernel "[#File0]" -modules "[#File1]"	`,
+			`SetWslConfig	1042	WslConfigAction	set -kernel "[#File0]" -modules "[#File1]"	`,
+			`RestoreWslConfig	1042	WslConfigAction	restore -kernel "[#File0]" -modules "[#File1]"	`}, []string{"POWERSHELL", "powershell"}},
+		{"InstallExecuteSequence", []string{"CostFinalize\t\t1000", "RemoveExistingProducts\t\t1401", "RestoreWslConfig\tREMOVE~=\"ALL\"\t3499", "RemoveFiles\t\t3500",
+			"InstallFiles\t\t4000", "GrantReaders\tNOT REMOVE~=\"ALL\"\t4001", "PublishProduct\t\t6400", "SetWslConfig\tNOT REMOVE~=\"ALL\"\t6500", "InstallFinalize\t\t6600"}, []string{"PowerShell"}},
 	} {
 		rows := msiTable(t, msi, c.table)
 		for _, w := range c.want {
-			if !contains(rows, w) {
+			if !contains(rows, w) && !(strings.HasSuffix(w, "\t") && slices.ContainsFunc(rows, func(r string) bool { return strings.HasPrefix(r, w) })) {
 				t.Errorf("%s lacks the row %q; it has:\n%s", c.table, w, strings.Join(rows, "\n"))
 			}
 		}
@@ -81,7 +85,7 @@ func TestMSITables(t *testing.T) {
 		}
 	}
 	if rows := msiTable(t, msi, "Component"); len(rows) != 3 {
-		t.Errorf("Component: %d rows, want 3 (kernel, modules.vhdx, wslconfig.ps1):\n%s", len(rows), strings.Join(rows, "\n"))
+		t.Errorf("Component: %d rows, want 3 (kernel, modules.vhdx, wslconfig-action.exe):\n%s", len(rows), strings.Join(rows, "\n"))
 	}
 }
 

@@ -32,7 +32,10 @@ type Options struct {
 	RepoURL         string             // the published source, for the nuspec
 	Signer          *Signer            // nil: unsigned, and update.json says so
 	OpenPGPKey      string             // an armored private key: SHA256SUMS.asc
-	Runner          runner.Runner
+	// ActionSource is the folder of cmd/wslconfig-action, the MSI's custom action, which is
+	// built for Windows when the MSI is made (so go must be on PATH); required for msi.
+	ActionSource string
+	Runner       runner.Runner
 }
 
 // Dir is where the payloads go, beside manifest.json.

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"debug/pe"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -32,6 +33,9 @@ import (
 )
 
 var released = time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
+
+// actionSource is cmd/wslconfig-action, the MSI's custom action, from this package's folder.
+const actionSource = "../../cmd/wslconfig-action"
 
 // fakeRun writes an out dir as kbuild run leaves it, for two arches, and its manifest. The
 // contents are the same on every call (a fixed seed), as two clean builds of a release give.
@@ -112,7 +116,7 @@ func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 	testtool.Need(t, "cabextract", "gcab", "wixl", "msiinfo", "msiextract", "osslsigncode", "faketime")
 	out, m, contents := fakeRun(t)
 	caPEM, certPEM, keyPEM, key, cert, ca := throwawayCA(t, nil)
-	o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Supersedes: "6.12.117.1", NugetRevision: 2,
+	o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Supersedes: "6.12.117.1", NugetRevision: 2, ActionSource: actionSource,
 		RepoURL: "https://github.com/wslkernel/WSL2-Linux-Kernel.git", Signer: &Signer{Cert: certPEM, Key: keyPEM}}
 	files, err := Make(context.Background(), o)
 	if err != nil {
@@ -160,11 +164,17 @@ func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 	if msg, err := exec.Command("msiextract", "-C", x, filepath.Join(pkg, "wsl-kernel-6.12.118.1-x64.msi")).CombinedOutput(); err != nil {
 		t.Fatalf("msiextract: %v\n%s", err, msg)
 	}
-	for name, want := range map[string][]byte{"kernel": contents["x86_64/kernel"], "modules.vhdx": contents["x86_64/modules.vhdx"], "wslconfig.ps1": wslconfigScript} {
+	for name, want := range map[string][]byte{"kernel": contents["x86_64/kernel"], "modules.vhdx": contents["x86_64/modules.vhdx"]} {
 		if got, _ := os.ReadFile(filepath.Join(x, "wsl-kernel/6.12.118.1", name)); !bytes.Equal(got, want) {
 			found, _ := exec.Command("find", x).Output()
 			t.Errorf("msiextract's %s differs; it wrote:\n%s", name, found)
 		}
+	}
+	// Beside them the custom action: a signed x64 Windows program.
+	action := filepath.Join(x, "wsl-kernel/6.12.118.1", actionName)
+	verifySigned(t, caPEM, action, nil)
+	if f, err := pe.Open(action); err != nil || f.Machine != pe.IMAGE_FILE_MACHINE_AMD64 || f.Characteristics&pe.IMAGE_FILE_DLL != 0 {
+		t.Errorf("%s is no x64 program: %v", actionName, err)
 	}
 	checkNuget(t, filepath.Join(pkg, "Microsoft.WSL.Kernel.6.12.118.1-2.nupkg"), contents)
 	checkUpdates(t, pkg, contents, true)
@@ -349,7 +359,7 @@ func TestBadInputLeavesNoPayloads(t *testing.T) {
 		if c.edit != nil {
 			c.edit(out, m)
 		}
-		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi"}, Signer: c.signer})
+		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi"}, Signer: c.signer, ActionSource: actionSource})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: Make = %v, want %q", c.name, err, c.want)
 		}

@@ -40,7 +40,7 @@ func TestPayloadsAreReproducible(t *testing.T) {
 		var builds [2]string
 		for i, run := range []runner.Runner{runner.Exec{}, laterClock{shift: "+3d"}} {
 			out, m, _ := fakeRun(t)
-			o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Signer: c.signer(), Runner: run}
+			o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Signer: c.signer(), Runner: run, ActionSource: actionSource}
 			if _, err := Make(context.Background(), o); err != nil {
 				t.Fatalf("%s, build %d: %v", c.name, i+1, err)
 			}

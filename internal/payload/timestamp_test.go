@@ -112,7 +112,7 @@ func TestTimestampOutlivesTheCertificate(t *testing.T) {
 		if stamped {
 			s.TimestampURL = tsaURL
 		}
-		if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi"}, Signer: s}); err != nil {
+		if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi"}, Signer: s, ActionSource: actionSource}); err != nil {
 			t.Fatal(err)
 		}
 		payloads[stamped] = filepath.Join(out, Dir)

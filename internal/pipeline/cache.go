@@ -1,12 +1,15 @@
 package pipeline
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"go/build"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -111,4 +114,74 @@ func goSourcesKey(pkg string) string {
 		return nil
 	})
 	return key(parts...)
+}
+
+// goProgramKey hashes the Go files the program in pkg is built from for goos/goarch: its
+// package's and those of every package of its module it imports, directly or not (chosen by
+// go/build, with the build constraints the go command applies), and go.mod, which pins every
+// other module. Unlike goSourcesKey it stays put when another package of the module changes: it
+// keys what ships (the MSI's custom action), where only a change of the program is a new
+// revision of the release.
+func goProgramKey(pkg, goos, goarch string) string {
+	dir, err := filepath.EvalSymlinks(pkg) // a pipeline folder may link to the module's cmd
+	if err != nil {
+		return "unreadable " + pkg
+	}
+	root, modPath := dir, ""
+	for {
+		if modPath = modulePath(filepath.Join(root, "go.mod")); modPath != "" {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "no go.mod above " + pkg
+		}
+		root = parent
+	}
+	ctx := build.Default
+	ctx.GOOS, ctx.GOARCH, ctx.CgoEnabled = goos, goarch, false
+	parts := []string{"go.mod", fileKey(filepath.Join(root, "go.mod"))}
+	seen := map[string]bool{dir: true}
+	for queue := []string{dir}; len(queue) > 0; queue = queue[1:] {
+		p, err := ctx.ImportDir(queue[0], 0)
+		if err != nil {
+			return fmt.Sprintf("unreadable %s: %v", queue[0], err)
+		}
+		files := slices.Clone(p.GoFiles)
+		for _, pattern := range p.EmbedPatterns {
+			matches, _ := filepath.Glob(filepath.Join(queue[0], filepath.FromSlash(pattern)))
+			for _, m := range matches {
+				files = append(files, m[len(queue[0])+1:])
+			}
+		}
+		for _, f := range files {
+			path := filepath.Join(queue[0], f)
+			rel, _ := filepath.Rel(root, path)
+			parts = append(parts, rel, fileKey(path))
+		}
+		for _, imp := range p.Imports {
+			if rest, ok := strings.CutPrefix(imp, modPath); ok && (rest == "" || rest[0] == '/') {
+				if d := filepath.Join(root, filepath.FromSlash(rest)); !seen[d] {
+					seen[d] = true
+					queue = append(queue, d)
+				}
+			}
+		}
+	}
+	return key(parts...)
+}
+
+// modulePath is the module path go.mod declares; empty when there is no such file.
+func modulePath(gomod string) string {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	for s := bufio.NewScanner(f); s.Scan(); {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(s.Text()), "module "); ok {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
 }

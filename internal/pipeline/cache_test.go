@@ -127,3 +127,57 @@ func TestPatchChangeMovesTheTreeInPlaceAndForceRunsAll(t *testing.T) {
 		t.Errorf("a forced run skipped stages: %s", got)
 	}
 }
+
+// The MSI action's key follows the files it is built from for Windows, through the module's
+// packages it imports, and go.mod; another package of the module, a test, or a file for another
+// OS leaves it (and so the release's revision) alone.
+func TestGoProgramKeyFollowsTheProgramOnly(t *testing.T) {
+	if k := goProgramKey("../../cmd/wslconfig-action", "windows", "amd64"); len(k) != 64 {
+		t.Errorf("the real action's key: %s", k)
+	}
+	root := t.TempDir()
+	files := map[string]string{
+		"go.mod":                        "module example.com/m\n\ngo 1.26\n",
+		"cmd/action/main.go":            "package main\n\nimport \"example.com/m/internal/edit\"\n\nfunc main() { edit.Do() }\n",
+		"internal/edit/edit.go":         "package edit\n\nimport \"example.com/m/internal/deep\"\n\nfunc Do() { deep.Do() }\n",
+		"internal/edit/edit_test.go":    "package edit\n",
+		"internal/deep/deep.go":         "package deep\n\nfunc Do() {}\n",
+		"internal/deep/deep_linux.go":   "package deep\n",
+		"internal/deep/deep_windows.go": "package deep\n",
+		"internal/other/other.go":       "package other\n",
+	}
+	for name, body := range files {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(name)), 0o755)
+		os.WriteFile(filepath.Join(root, name), []byte(body), 0o644)
+	}
+	// The pipeline's folder may link to the module's cmd, as e2e's do.
+	linked := t.TempDir()
+	if err := os.Symlink(filepath.Join(root, "cmd"), filepath.Join(linked, "cmd")); err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(linked, "cmd", "action")
+	for _, c := range []struct {
+		file  string
+		moves bool
+	}{
+		{"cmd/action/main.go", true},
+		{"internal/edit/edit.go", true},
+		{"internal/deep/deep.go", true},
+		{"internal/deep/deep_windows.go", true},
+		{"go.mod", true},
+		{"internal/deep/deep_linux.go", false},
+		{"internal/edit/edit_test.go", false},
+		{"internal/other/other.go", false},
+	} {
+		before := goProgramKey(pkg, "windows", "amd64")
+		if strings.HasPrefix(before, "unreadable") || strings.HasPrefix(before, "no go.mod") {
+			t.Fatal(before)
+		}
+		path := filepath.Join(root, c.file)
+		body, _ := os.ReadFile(path)
+		os.WriteFile(path, append(body, "// changed\n"...), 0o644)
+		if moved := goProgramKey(pkg, "windows", "amd64") != before; moved != c.moves {
+			t.Errorf("changing %s: key moved = %v, want %v", c.file, moved, c.moves)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/wslkernel/wslkernel/internal/config"
@@ -34,19 +35,34 @@ func packages(r *run, _ *archRun) (bool, string) {
 	return true, ""
 }
 
-// packageDeclares: the package settings: what the payloads are.
+// packageDeclares: the package settings: what the payloads are; with an MSI, the source of its
+// custom action (the Go files it is built from: a change elsewhere in the module is no new
+// release).
 func packageDeclares(l *config.Line, _ string) (inputs, error) {
 	pk := l.Profile.Package
-	return inputs{"formats": strings.Join(pk.Formats, ","), "product": pk.Product, "nuget_id": pk.NugetID,
-		"min_windows_build": fmt.Sprint(pk.MinWindowsBuild), "line": l.Pipeline.Name, "nuget_revision": fmt.Sprint(pk.NugetRevision)}, nil
+	in := inputs{"formats": strings.Join(pk.Formats, ","), "product": pk.Product, "nuget_id": pk.NugetID,
+		"min_windows_build": fmt.Sprint(pk.MinWindowsBuild), "line": l.Pipeline.Name, "nuget_revision": fmt.Sprint(pk.NugetRevision)}
+	if slices.Contains(pk.Formats, "msi") {
+		in["msi action"] = goProgramKey(msiAction(l), "windows", "amd64")
+	}
+	return in, nil
+}
+
+// msiAction is the folder of the MSI's custom action: cmd/wslconfig-action beside pipeline.yaml,
+// as the initrd's programs are found (the pipeline's folder is the module's).
+func msiAction(l *config.Line) string {
+	return filepath.Join(l.Pipeline.Dir(), "cmd", "wslconfig-action")
 }
 
 // packageDerives: every artifact packaged (by SHA-256), the version the payloads supersede, the
 // publish remote, and the signer's files or command (a new certificate re-signs), which the
 // machine's environment may name: not the release's inputs.
-func packageDerives(_ context.Context, r *run, _ *archRun) inputs {
+func packageDerives(ctx context.Context, r *run, _ *archRun) inputs {
 	in := r.outputKeys()
 	in["supersedes"] = r.supersedes()
+	if slices.Contains(r.plan.Line.Profile.Package.Formats, "msi") {
+		in["go"] = r.goVersion(ctx) // builds the MSI's custom action
+	}
 	// Where the release is published (named in the nuspec and update.json) and how it is signed:
 	// they change the payloads' bytes, not what the release is made of, so they key the stage and
 	// stay out of the release's inputs digest (a run and a later check may be pointed at another
@@ -89,7 +105,7 @@ func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	supersedes := r.supersedes()
 	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.snapshot(), Formats: pk.Formats, Product: pk.Product,
 		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, NugetRevision: pk.NugetRevision, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
-		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, Runner: r.opts.Runner}
+		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, ActionSource: msiAction(l), Runner: r.opts.Runner}
 	signer, err := signerFor(pk.Signing)
 	if err != nil {
 		return outcome{}, err

@@ -160,6 +160,7 @@ var debianPackages = map[string]string{
 	"qemu-system-x86_64": "qemu-system-x86", "qemu-system-aarch64": "qemu-system-arm",
 	"osslsigncode": "osslsigncode", "wixl": "wixl", "msiinfo": "msitools", "faketime": "faketime",
 	"cabextract": "cabextract", "gcab": "gcab", "ccache": "ccache", "distcc": "distcc",
+	"wine": "wine", "wineserver": "wine",
 }
 
 func notInstalled(name string) error {
