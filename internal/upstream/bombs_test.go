@@ -362,3 +362,49 @@ func TestReceiverBoundsWhatItWrites(t *testing.T) {
 		t.Errorf("a refused pack left %v", left)
 	}
 }
+
+// endlessDeflate is a pack of one blob whose zlib stream is empty stored blocks without end: it
+// inflates to nothing, so no cap on what objects inflate to ever stops it.
+func endlessDeflate() io.Reader {
+	head := []byte("PACK\x00\x00\x00\x02\x00\x00\x00\x01")
+	head = append(head, 0x30|0x0a, 0x78, 0x01) // a blob of 10 bytes, as its header says; zlib's header
+	empty := bytes.Repeat([]byte{0x00, 0x00, 0x00, 0xff, 0xff}, 1<<16)
+	return io.MultiReader(bytes.NewReader(head), &repeater{block: empty})
+}
+
+type repeater struct {
+	block []byte
+	at    int
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	n := copy(p, r.block[r.at:])
+	r.at = (r.at + n) % len(r.block)
+	return n, nil
+}
+
+// What a pack sends is capped as it arrives, on both ways a pack comes in: the first fetch's
+// receiver and go-git's own fetch.
+func TestAPackThatNeverEndsIsCapped(t *testing.T) {
+	lim := Limits{MaxUnpacked: 4 << 20, MaxEntry: 1 << 20}
+	spool, err := os.CreateTemp(t.TempDir(), "spool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spool.Close()
+	if err := checkPack(endlessDeflate(), spool, newBudget(lim, gitHint)); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "over the wire") {
+		t.Errorf("checkPack = %v; want ErrTooLarge for the bytes on the wire", err)
+	}
+	if info, _ := spool.Stat(); info.Size() > 5<<20 {
+		t.Errorf("the spool holds %d bytes past a cap of 4 MiB", info.Size())
+	}
+	packDir, tree := t.TempDir(), filepath.Join(t.TempDir(), "tree")
+	os.MkdirAll(tree, 0o755)
+	rc := newReceiver(plumbing.ZeroHash, tree, nil)
+	rc.limit = newBudget(lim, gitHint)
+	_, err = rc.receive(context.Background(), rc.limit.wire(endlessDeflate()), packDir, 2)
+	rc.close()
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "over the wire") {
+		t.Errorf("receive = %v; want ErrTooLarge for the bytes on the wire", err)
+	}
+}

@@ -103,7 +103,7 @@ func (w *checkedPack) Close() error {
 // them is kept but those first bytes.
 func checkPack(r io.Reader, spool *os.File, lim *budget) error {
 	out := bufio.NewWriterSize(spool, 1<<20)
-	sc := packfile.NewScanner(io.TeeReader(r, out))
+	sc := packfile.NewScanner(io.TeeReader(lim.wire(r), out))
 	_, count, err := sc.Header()
 	if err != nil {
 		return fmt.Errorf("reading the pack: %w", err)

@@ -136,7 +136,7 @@ func (m *Mirror) cloneTag(ctx context.Context, refName plumbing.ReferenceName, d
 	rc := newReceiver(ref.Hash(), tree, files)
 	rc.limit = newBudget(lim, gitHint)
 	defer rc.close()
-	written, err := rc.receive(ctx, stream, packDir, workers)
+	written, err := rc.receive(ctx, rc.limit.wire(stream), packDir, workers)
 	if err != nil {
 		discard(ctx, tree)
 		return nil, 0, stopped(ctx, err)

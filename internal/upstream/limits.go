@@ -118,6 +118,36 @@ func (b *budget) write(what string, n int64) error {
 	return nil
 }
 
+// wire bounds what a pack may send as it comes over the wire, before anything inflates it. The
+// caps above hold what objects inflate to; a stream of empty deflate blocks inflates to nothing
+// and never ends, so the pack's own bytes are held to MaxUnpacked too (a kernel's pack is a
+// fraction of what it inflates to: 0.25 GB against 1.5).
+func (b *budget) wire(r io.Reader) io.Reader { return &wireReader{r: r, b: b} }
+
+type wireReader struct {
+	r    io.Reader
+	b    *budget
+	read int64
+}
+
+func (w *wireReader) Read(p []byte) (int, error) {
+	if w.read > w.b.MaxUnpacked {
+		return 0, w.over()
+	}
+	if rest := w.b.MaxUnpacked + 1 - w.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := w.r.Read(p)
+	if w.read += int64(n); w.read > w.b.MaxUnpacked {
+		return n, w.over()
+	}
+	return n, err
+}
+
+func (w *wireReader) over() error {
+	return fmt.Errorf("%w: the pack sent more than %s over the wire, the cap for all it may unpack; %s", ErrTooLarge, bytesText(w.b.MaxUnpacked), w.b.hint)
+}
+
 func (b *budget) unit() string {
 	if b.hint == gitHint {
 		return "object"
