@@ -43,8 +43,10 @@ type msiFile struct {
 	Source         string // relative to the .wxs, as wixl resolves it
 }
 
-// The package installs the kernel and modules.vhdx into C:\wsl-kernel\<version>\ (the system
-// volume: WSL 2.7.1-2.7.4 cannot attach a modules disk from another; an ASCII path, since WSL's
+// The package installs the kernel and modules.vhdx into C:\wsl-kernel\<version>\ (outside the
+// user's profile: WSL 2.7.1-2.7.4 attach the modules disk without granting the VM access, and a
+// folder made in C:\ inherits read access for every user, which the grant action adds to for
+// WSL's readers; an ASCII path, since WSL's
 // .wslconfig parser breaks on others; not WSL's own folders, which WSL's updates own) and points
 // the installing user's .wslconfig at them through wslconfig-action.exe (cmd/wslconfig-action:
 // internal/install's editor, which kbuild install uses, built for Windows), installed beside
