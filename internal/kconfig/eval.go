@@ -486,22 +486,7 @@ func (ev *evaluator) compare(e *cmpExpr) int {
 	default:
 		res = cmpSigned(l1.s, l2.s)
 	}
-	ok := false
-	switch e.op {
-	case "=":
-		ok = res == 0
-	case "!=":
-		ok = res != 0
-	case "<":
-		ok = res < 0
-	case "<=":
-		ok = res <= 0
-	case ">":
-		ok = res > 0
-	case ">=":
-		ok = res >= 0
-	}
-	if ok {
+	if holds(e.op, res) {
 		return 2
 	}
 	return 0

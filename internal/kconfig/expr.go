@@ -131,22 +131,7 @@ func (e *cmpExpr) Eval(c *Config) int {
 	} else {
 		cmp = strings.Compare(l, r)
 	}
-	ok := false
-	switch e.op {
-	case "=":
-		ok = cmp == 0
-	case "!=":
-		ok = cmp != 0
-	case "<":
-		ok = cmp < 0
-	case "<=":
-		ok = cmp <= 0
-	case ">":
-		ok = cmp > 0
-	case ">=":
-		ok = cmp >= 0
-	}
-	if ok {
+	if holds(e.op, cmp) {
 		return 2
 	}
 	return 0
@@ -327,4 +312,23 @@ func (p *exprParser) atom() (*symExpr, error) {
 	}
 	p.i++
 	return &symExpr{name: t}, nil
+}
+
+// holds says whether a comparison whose operands compare as cmp (-1, 0, 1) holds under op.
+func holds(op string, cmp int) bool {
+	switch op {
+	case "=":
+		return cmp == 0
+	case "!=":
+		return cmp != 0
+	case "<":
+		return cmp < 0
+	case "<=":
+		return cmp <= 0
+	case ">":
+		return cmp > 0
+	case ">=":
+		return cmp >= 0
+	}
+	return false
 }
