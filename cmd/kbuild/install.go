@@ -103,21 +103,6 @@ func printInstall(out io.Writer, what string, res *install.Result) {
 	if res.Modules != "" {
 		fmt.Fprintf(out, "  modules        %s\n", res.Modules)
 	}
-	fmt.Fprintf(out, "  .wslconfig     %s: [wsl2]", res.WSLConfig)
-	for _, k := range []string{"kernel", "kernelModules"} {
-		if v, ok := res.Settings[k]; ok {
-			fmt.Fprintf(out, " %s=%s", k, v)
-		}
-	}
-	for _, k := range res.Removed {
-		fmt.Fprintf(out, " (%s= removed)", k)
-	}
-	fmt.Fprintln(out)
-	if res.Backup != "" {
-		fmt.Fprintf(out, "  previous       %s\n", res.Backup)
-	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(out, "  warning        %s\n", w)
-	}
+	res.Describe(out)
 	fmt.Fprintf(out, "Run wsl --shutdown on Windows; the next WSL start boots this kernel.\n")
 }

@@ -102,7 +102,7 @@ func run(args []string, profile func() (string, string, error), stderr io.Writer
 			res, err = install.Restore(o)
 		}
 		if res != nil {
-			describe(&b, res)
+			res.Describe(&b)
 		}
 		return err
 	}()
@@ -116,26 +116,6 @@ func run(args []string, profile func() (string, string, error), stderr io.Writer
 		fmt.Fprintf(stderr, "writing the log: %v\n", lerr)
 	}
 	return code
-}
-
-// describe says what Point or Restore did.
-func describe(b *strings.Builder, res *install.Result) {
-	fmt.Fprintf(b, "  .wslconfig     %s: [wsl2]", res.WSLConfig)
-	for _, k := range []string{"kernel", "kernelModules"} {
-		if v, ok := res.Settings[k]; ok {
-			fmt.Fprintf(b, " %s=%s", k, v)
-		}
-	}
-	for _, k := range res.Removed {
-		fmt.Fprintf(b, " (%s= removed)", k)
-	}
-	fmt.Fprintln(b)
-	if res.Backup != "" {
-		fmt.Fprintf(b, "  previous       %s\n", res.Backup)
-	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(b, "  warning        %s\n", w)
-	}
 }
 
 func appendLog(text string) error {

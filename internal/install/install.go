@@ -8,6 +8,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,27 @@ type Result struct {
 	Settings        map[string]string // [wsl2] keys set, as WSL reads them
 	Removed         []string          // [wsl2] keys removed
 	Warnings        []string
+}
+
+// Describe writes what was done to .wslconfig, a line each: the [wsl2] keys set or removed, the
+// backup kept, the warnings. kbuild install and the MSI's custom action report it so.
+func (r *Result) Describe(w io.Writer) {
+	fmt.Fprintf(w, "  .wslconfig     %s: [wsl2]", r.WSLConfig)
+	for _, k := range []string{"kernel", "kernelModules"} {
+		if v, ok := r.Settings[k]; ok {
+			fmt.Fprintf(w, " %s=%s", k, v)
+		}
+	}
+	for _, k := range r.Removed {
+		fmt.Fprintf(w, " (%s= removed)", k)
+	}
+	fmt.Fprintln(w)
+	if r.Backup != "" {
+		fmt.Fprintf(w, "  previous       %s\n", r.Backup)
+	}
+	for _, warning := range r.Warnings {
+		fmt.Fprintf(w, "  warning        %s\n", warning)
+	}
 }
 
 // paths are where things go, resolved and checked.
