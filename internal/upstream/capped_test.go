@@ -62,16 +62,9 @@ func TestCappedStorageStopsBombs(t *testing.T) {
 		}, "the pack's object 3 of 3", ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "mirror.git")
-			repo, err := git.PlainInit(dir, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			packDir := filepath.Join(dir, "objects", "pack")
-			os.MkdirAll(packDir, 0o755)
 			ctx, stop := context.WithCancelCause(context.Background())
 			defer stop(nil)
-			st := &cappedStorage{Storer: repo.Storer, packDir: packDir, limit: newBudget(tc.lim, gitHint), stop: stop}
+			st, packDir := newCappedStorage(t, tc.lim, stop)
 			// go-git reads the connection through its context, as here.
 			in := &countingReader{r: ctxReader{ctx, packStream(tc.count, zeroReader{}, tc.objs...)}}
 			if err := packfile.UpdateObjectStorage(st, in); !errors.Is(err, context.Canceled) {
@@ -93,16 +86,9 @@ func TestCappedStorageStopsBombs(t *testing.T) {
 // A connection that fails in the middle of the pack is go-git's failure to report as it is, not
 // a refusal (the cut-short pack fails the check too), and it leaves nothing either.
 func TestCappedStorageLeavesAFailedConnectionToGoGit(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "mirror.git")
-	repo, err := git.PlainInit(dir, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	packDir := filepath.Join(dir, "objects", "pack")
-	os.MkdirAll(packDir, 0o755)
 	ctx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
-	st := &cappedStorage{Storer: repo.Storer, packDir: packDir, limit: newBudget(Limits{}, gitHint), stop: stop}
+	st, packDir := newCappedStorage(t, Limits{}, stop)
 	reset := errors.New("connection reset by peer")
 	blob := encodeObject(plumbing.BlobObject, 5, 0, []byte("hello"))
 	in := io.MultiReader(packStream(2, nil, blob), iotest.ErrReader(reset))
@@ -345,4 +331,19 @@ func TestRefusedShallowFetchKeepsTheShallowCommits(t *testing.T) {
 	if now, _ := m.Repo().Storer.Shallow(); !slices.Equal(now, shallow) {
 		t.Errorf("a refused fetch changed the shallow commits to %v, was %v", now, shallow)
 	}
+}
+
+// newCappedStorage is an empty bare mirror's storage behind the caps, and its pack folder.
+func newCappedStorage(t *testing.T, lim Limits, stop context.CancelCauseFunc) (*cappedStorage, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "mirror.git")
+	repo, err := git.PlainInit(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packDir := filepath.Join(dir, "objects", "pack")
+	if err := os.MkdirAll(packDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &cappedStorage{Storer: repo.Storer, packDir: packDir, limit: newBudget(lim, gitHint), stop: stop}, packDir
 }
