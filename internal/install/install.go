@@ -205,17 +205,12 @@ func installWarnings(enc textEncoding, want settings, winHome string) []string {
 	// (2.7.5 grants it): a disk in a folder the VM cannot read already fails with HCS's
 	// E_ACCESSDENIED. A folder under the user's profile is such a folder (its ACL names the user,
 	// SYSTEM and Administrators); one made in C:\ inherits read access for every user.
-	if m := want.Keys["kernelModules"]; m != nil && underFolder(m.Value, winHome) {
-		w = append(w, "the modules disk is under your Windows profile ("+winHome+"): WSL 2.7.1 to 2.7.4 attach it without granting the VM access to that folder and fail with HCS E_ACCESSDENIED (2.7.5 grants it): update WSL, or install outside the profile, e.g. --dir /mnt/c/wsl-kernel")
+	if m := want.Keys["kernelModules"]; m != nil {
+		if _, under := cutFolder(m.Value, winHome); under {
+			w = append(w, "the modules disk is under your Windows profile ("+winHome+"): WSL 2.7.1 to 2.7.4 attach it without granting the VM access to that folder and fail with HCS E_ACCESSDENIED (2.7.5 grants it): update WSL, or install outside the profile, e.g. --dir /mnt/c/wsl-kernel")
+		}
 	}
 	return w
-}
-
-// underFolder reports whether the Windows path win lies in the folder dir (compared as Windows
-// does, without regard to case).
-func underFolder(win, dir string) bool {
-	prefix := strings.TrimRight(dir, `\`) + `\`
-	return dir != "" && len(win) > len(prefix) && strings.EqualFold(win[:len(prefix)], prefix)
 }
 
 // nextState is the state after an install of want over what .wslconfig said before. A broken

@@ -76,9 +76,8 @@ func checkWSLPath(p, suggest string) error {
 // (home is how this machine sees winHome), or under a drive mounted at /mnt/<drive>/ when home
 // is too. ok is false when it cannot tell.
 func localPath(win, home, winHome string) (string, bool) {
-	prefix := strings.TrimRight(winHome, `\`) + `\`
-	if winHome != "" && len(win) > len(prefix) && strings.EqualFold(win[:len(prefix)], prefix) {
-		return filepath.Join(home, filepath.FromSlash(strings.ReplaceAll(win[len(prefix):], `\`, "/"))), true
+	if rest, ok := cutFolder(win, winHome); ok {
+		return filepath.Join(home, filepath.FromSlash(strings.ReplaceAll(rest, `\`, "/"))), true
 	}
 	m := windowsPath.FindStringSubmatch(win)
 	abs, err := filepath.Abs(home)
@@ -86,4 +85,14 @@ func localPath(win, home, winHome string) (string, bool) {
 		return "", false
 	}
 	return "/mnt/" + strings.ToLower(m[1]) + "/" + strings.ReplaceAll(win[3:], `\`, "/"), true
+}
+
+// cutFolder is the Windows path win relative to the folder dir, when win lies in it (compared as
+// Windows does, without regard to case).
+func cutFolder(win, dir string) (string, bool) {
+	prefix := strings.TrimRight(dir, `\`) + `\`
+	if dir == "" || len(win) <= len(prefix) || !strings.EqualFold(win[:len(prefix)], prefix) {
+		return "", false
+	}
+	return win[len(prefix):], true
 }
