@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -114,10 +112,8 @@ func (g *globals) planArches(ctx context.Context, arches []string) (*pipeline.Pl
 	if err != nil {
 		return nil, pipeline.Options{}, err
 	}
-	for _, a := range arches {
-		if !slices.Contains(l.Profile.Arches, a) {
-			return nil, pipeline.Options{}, cli.UsageError{Err: fmt.Errorf("--arch %s: profile %s builds %s", a, l.Name, strings.Join(l.Profile.Arches, ", "))}
-		}
+	if err := pipeline.CheckArches(l, arches); err != nil {
+		return nil, pipeline.Options{}, cli.UsageError{Err: err}
 	}
 	return g.plan(ctx)
 }

@@ -175,11 +175,12 @@ func archOf(ar *archRun) kbuild.Arch {
 	return ar.a
 }
 
-// CheckArches reports an arch that is not the profile's.
-func (p *Plan) CheckArches(names []string) error {
+// CheckArches reports an arch that is not the line's profile's: a --arch it cannot take, known
+// before anything is resolved.
+func CheckArches(l *config.Line, names []string) error {
 	for _, n := range names {
-		if !slices.ContainsFunc(p.Arches, func(a kbuild.Arch) bool { return a.Name == n }) {
-			return fmt.Errorf("--arch %s: profile %s builds %s", n, p.Line.Name, strings.Join(p.Line.Profile.Arches, ", "))
+		if !slices.Contains(l.Profile.Arches, n) {
+			return fmt.Errorf("--arch %s: profile %s builds %s", n, l.Name, strings.Join(l.Profile.Arches, ", "))
 		}
 	}
 	return nil
@@ -190,7 +191,7 @@ func (p *Plan) OnlyArches(names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	if err := p.CheckArches(names); err != nil {
+	if err := CheckArches(p.Line, names); err != nil {
 		return err
 	}
 	var keep []kbuild.Arch
