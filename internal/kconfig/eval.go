@@ -1,6 +1,7 @@
 package kconfig
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -79,13 +80,7 @@ type CheckResult struct {
 func (r *Rules) Check(final *Config) *CheckResult {
 	ev := newEvaluator(r, final)
 	res := &CheckResult{Toolchain: map[string][]string{}}
-	names := make([]string, 0, len(r.Symbols))
-	for name, s := range r.Symbols {
-		if s.Type != "" {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
+	names := r.typedNames()
 	outcomes := map[string]map[int]bool{} // a test one symbol depends on alone -> outcomes agreed with
 	for _, name := range names {
 		res.Checked++
@@ -482,9 +477,9 @@ func (ev *evaluator) compare(e *cmpExpr) int {
 	case k1 == kString || k2 == kString:
 		res = strings.Compare(s1, s2)
 	case k1 == kUnsigned || k2 == kUnsigned:
-		res = cmpUnsigned(l1.u, l2.u)
+		res = cmp.Compare(l1.u, l2.u)
 	default:
-		res = cmpSigned(l1.s, l2.s)
+		res = cmp.Compare(l1.s, l2.s)
 	}
 	if holds(e.op, res) {
 		return 2
@@ -502,17 +497,6 @@ const (
 type number struct {
 	s int64
 	u uint64
-}
-
-func cmpSigned(a, b int64) int { return compareInt(a, b) }
-func cmpUnsigned(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parseNumber is expr_parse_string.
@@ -900,13 +884,7 @@ func (r *Rules) Replay(input, reference *Config) *CheckResult {
 		ev.sim, ev.taken = map[string]*simValue{}, map[string]bool{}
 	}
 	res := &CheckResult{Toolchain: map[string][]string{}}
-	names := make([]string, 0, len(r.Symbols))
-	for name, s := range r.Symbols {
-		if s.Type != "" {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
+	names := r.typedNames()
 	for _, name := range names {
 		ev.simulate(name)
 	}
@@ -983,4 +961,16 @@ func (ev *evaluator) start(name string) string {
 		return "0x0"
 	}
 	return ""
+}
+
+// typedNames are the names of the symbols that have a type, sorted: those a .config holds.
+func (r *Rules) typedNames() []string {
+	names := make([]string, 0, len(r.Symbols))
+	for name, s := range r.Symbols {
+		if s.Type != "" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }

@@ -1,6 +1,7 @@
 package kconfig
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -123,26 +124,16 @@ func (b *binExpr) Explain(c *Config) string {
 func (e *cmpExpr) Eval(c *Config) int {
 	l, _ := e.l.value(c)
 	r, _ := e.r.value(c)
-	var cmp int
+	var order int
 	li, lerr := strconv.ParseInt(l, 0, 64)
 	ri, rerr := strconv.ParseInt(r, 0, 64)
 	if lerr == nil && rerr == nil {
-		cmp = compareInt(li, ri)
+		order = cmp.Compare(li, ri)
 	} else {
-		cmp = strings.Compare(l, r)
+		order = strings.Compare(l, r)
 	}
-	if holds(e.op, cmp) {
+	if holds(e.op, order) {
 		return 2
-	}
-	return 0
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }
@@ -314,21 +305,21 @@ func (p *exprParser) atom() (*symExpr, error) {
 	return &symExpr{name: t}, nil
 }
 
-// holds says whether a comparison whose operands compare as cmp (-1, 0, 1) holds under op.
-func holds(op string, cmp int) bool {
+// holds says whether a comparison whose operands compare as order (-1, 0, 1) holds under op.
+func holds(op string, order int) bool {
 	switch op {
 	case "=":
-		return cmp == 0
+		return order == 0
 	case "!=":
-		return cmp != 0
+		return order != 0
 	case "<":
-		return cmp < 0
+		return order < 0
 	case "<=":
-		return cmp <= 0
+		return order <= 0
 	case ">":
-		return cmp > 0
+		return order > 0
 	case ">=":
-		return cmp >= 0
+		return order >= 0
 	}
 	return false
 }
