@@ -61,6 +61,13 @@ type msiFile struct {
 // so the revision is folded into the third (msiVersion). The Windows build comes from the registry
 // (CurrentBuildNumber): the WindowsBuild property stops at 9600 on Windows 10 and 11.
 //
+// The architecture: the package is x64 (wixl 0.101 makes no arm64 package), and Windows on
+// arm64 runs x64 installers under emulation, where VersionNT64 is set and no property of Windows
+// Installer 5 names the machine's own architecture; the registry's PROCESSOR_ARCHITECTURE (the
+// system environment, never redirected for an emulated process) does: AMD64 or ARM64. WSL on
+// arm64 cannot boot an x64 kernel, so the package refuses, naming what it found; an absent value
+// (no Windows this side of XP) is let through.
+//
 // The custom actions run the installed program (FileKey: type 18), deferred, and are sequenced
 // by number (wixl 0.101 places After=InstallFiles after InstallFinalize). "grant" runs right
 // after InstallFiles as LocalSystem (not impersonated: a user may not change the permissions of
@@ -83,7 +90,11 @@ var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscap
     <Property Id="WINDOWSBUILD">
       <RegistrySearch Id="CurrentBuildNumber" Root="HKLM" Key="SOFTWARE\Microsoft\Windows NT\CurrentVersion" Name="CurrentBuildNumber" Type="raw" Win64="yes"/>
     </Property>
+    <Property Id="NATIVEARCH">
+      <RegistrySearch Id="ProcessorArchitecture" Root="HKLM" Key="SYSTEM\CurrentControlSet\Control\Session Manager\Environment" Name="PROCESSOR_ARCHITECTURE" Type="raw" Win64="yes"/>
+    </Property>
     <Condition Message="{{x .Product}} needs 64-bit Windows.">Installed OR VersionNT64</Condition>
+    <Condition Message="{{x .Product}} {{x .Version}} is the x64 kernel, and this Windows runs on [NATIVEARCH]: WSL boots only a kernel of the machine's own architecture. Install the arm64 kernel (its CAB or NuGet package) instead.">Installed OR NOT NATIVEARCH OR NATIVEARCH~="AMD64"</Condition>
     <Condition Message="{{x .Product}} needs Windows build {{.MinWindowsBuild}} or later.">Installed OR WINDOWSBUILD &gt;= {{.MinWindowsBuild}}</Condition>
     <Directory Id="TARGETDIR" Name="SourceDir">
       <Directory Id="WindowsVolume">

@@ -54,10 +54,12 @@ func TestMSITables(t *testing.T) {
 		{"LaunchCondition", []string{
 			"NOT WIX_DOWNGRADE_DETECTED\tA newer version of Windows Subsystem for Linux Kernel is already installed: uninstall it first to go back to 6.12.118.2.",
 			"Installed OR VersionNT64\tWindows Subsystem for Linux Kernel needs 64-bit Windows.",
+			"Installed OR NOT NATIVEARCH OR NATIVEARCH~=\"AMD64\"\tWindows Subsystem for Linux Kernel 6.12.118.2 is the x64 kernel, and this Windows runs on [NATIVEARCH]: WSL boots only a kernel of the machine's own architecture. Install the arm64 kernel (its CAB or NuGet package) instead.",
 			"Installed OR WINDOWSBUILD >= 19045\tWindows Subsystem for Linux Kernel needs Windows build 19045 or later."}, nil},
-		{"AppSearch", []string{"WINDOWSBUILD\tCurrentBuildNumber"}, nil},
+		{"AppSearch", []string{"WINDOWSBUILD\tCurrentBuildNumber", "NATIVEARCH\tProcessorArchitecture"}, nil},
 		// Type 18: a raw value (REG_SZ, so no # prefix) from the 64-bit view.
-		{"RegLocator", []string{"CurrentBuildNumber\t2\tSOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\tCurrentBuildNumber\t18"}, nil},
+		{"RegLocator", []string{"CurrentBuildNumber\t2\tSOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\tCurrentBuildNumber\t18",
+			"ProcessorArchitecture\t2\tSYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment\tPROCESSOR_ARCHITECTURE\t18"}, nil},
 		{"Upgrade", []string{upgrade + "\t\t6.12.11802\t\t1\t\tWIX_UPGRADE_DETECTED", upgrade + "\t6.12.11802\t\t\t2\t\tWIX_DOWNGRADE_DETECTED"}, nil},
 		{"Directory", []string{"VERSIONDIR\tWSLKERNELDIR\t6.12.118.2", "WSLKERNELDIR\tWindowsVolume\twsl-kernel", "WindowsVolume\tTARGETDIR\t."}, []string{"System64Folder", "lxss"}},
 		{"File", []string{"File0\tFile0\tkernel\t200000\t\t\t512\t1", "File1\tFile1\tmodules.vhdx\t300008\t\t\t512\t2", "WslConfigAction\tWslConfigAction\twslconfig-action.exe\t"},
