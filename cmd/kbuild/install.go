@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/install"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
+	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
 func newInstallCmd(g *globals) *cobra.Command {
@@ -30,6 +32,12 @@ BOM) and line endings, and the old file is saved beside it as .wslconfig.bak-<ti
 parser cannot read (not ASCII, or with # " ;) is refused, and so is a read-only .wslconfig. Run wsl --shutdown on Windows afterwards
 to start the new kernel.
 
+Inside WSL, install finds your Windows profile itself through WSL's interop (cmd.exe's
+%USERPROFILE%, under the distro's automount root), and gives BUILTIN\Users and both ALL
+APPLICATION PACKAGES groups read and execute on the kernel's folder (icacls.exe): WSL 2.7.1 to
+2.7.4 cannot attach a modules disk under the profile otherwise (HCS E_ACCESSDENIED).
+
+  kbuild install --profile custom
   kbuild install --profile custom --windows-home /mnt/c/Users/ada
 
 --rollback puts back the kernel= and kernelModules= lines the last install replaced (removing
@@ -39,9 +47,14 @@ It refuses if .wslconfig was edited since, or the old files are gone.
 Outside WSL, say how Windows names the folders: --windows-path 'C:\Users\ada', --windows-dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Home == "" {
-				return cli.UsageError{Err: fmt.Errorf("--windows-home is required: the Windows user's home folder as this machine sees it (/mnt/c/Users/<you>)")}
+			wsl := install.WSL{Root: "/", Getenv: os.Getenv, Runner: runner.Exec{}}
+			if err := wsl.Complete(cmd.Context(), &o); err != nil {
+				return err
 			}
+			if o.Home == "" {
+				return cli.UsageError{Err: fmt.Errorf("--windows-home is required outside WSL: the Windows user's home folder as this machine sees it (/mnt/c/Users/<you>)")}
+			}
+
 			o.Now = time.Now()
 			if rollback {
 				res, err := install.Rollback(o)
@@ -104,5 +117,5 @@ func printInstall(out io.Writer, what string, res *install.Result) {
 		fmt.Fprintf(out, "  modules        %s\n", res.Modules)
 	}
 	res.Describe(out)
-	fmt.Fprintf(out, "Run wsl --shutdown on Windows; the next WSL start boots this kernel.\n")
+	fmt.Fprintf(out, "Run wsl.exe --shutdown (in Windows, or here: it ends this session too); the next WSL start boots this kernel.\n")
 }

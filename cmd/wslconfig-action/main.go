@@ -17,7 +17,7 @@
 // (install.MSIRecordName); the old file is kept as .wslconfig.bak-<time>, as kbuild install does.
 //
 // grant runs right after the files are installed, as LocalSystem (not impersonated: the user may
-// not change the permissions of a folder the installer made): it gives Readers read and execute
+// not change the permissions of a folder the installer made): it gives install.Readers read and execute
 // on the kernel's folder, inherited by its files. WSL 2.7.1 to 2.7.4 attach the modules disk
 // without granting the VM access to it (2.7.5 grants it); community kernels grant these.
 //
@@ -56,10 +56,6 @@ func main() {
 
 const usage = `usage: wslconfig-action set|restore|grant -kernel <path> [-modules <path>]`
 
-// Readers are given read and execute on the install's folder: BUILTIN\Users, ALL APPLICATION
-// PACKAGES and ALL RESTRICTED APPLICATION PACKAGES.
-var Readers = []string{"S-1-5-32-545", "S-1-15-2-1", "S-1-15-2-2"}
-
 // run does what args say for the profile profile finds, reporting to stderr and the log; it
 // returns the exit code.
 func run(args []string, profile func() (string, string, error), stderr io.Writer) int {
@@ -82,10 +78,10 @@ func run(args []string, profile func() (string, string, error), stderr io.Writer
 	err := func() error {
 		if verb == "grant" {
 			dir := filepath.Dir(o.Kernel)
-			if err := grant(dir, Readers); err != nil {
+			if err := install.GrantReaders(dir); err != nil {
 				return err
 			}
-			fmt.Fprintf(&b, "  granted        read and execute on %s to %s\n", dir, strings.Join(Readers, ", "))
+			install.DescribeGrant(&b, dir)
 			return nil
 		}
 		home, how, err := profile()

@@ -30,6 +30,10 @@ type Options struct {
 	// default Dir, else from a /mnt/<drive>/ path.
 	Dir, WindowsDir string
 	Now             time.Time // for the backup's name
+	// Grant gives Readers read and execute on the install's folder (dir as this machine sees
+	// it, winDir as Windows names it), once its files are there; nil when this machine cannot
+	// (Linux outside WSL): then a folder under the profile gets a warning instead.
+	Grant func(dir, winDir string) error
 }
 
 // Result is what Install or Rollback did.
@@ -39,6 +43,7 @@ type Result struct {
 	Reused          bool   // the folder already held these very files, so nothing was copied
 	WSLConfig       string
 	Backup          string            // the previous .wslconfig, kept; empty when there was none
+	Granted         string            // the folder (a Windows path) Readers were given read and execute on
 	Settings        map[string]string // [wsl2] keys set, as WSL reads them
 	Removed         []string          // [wsl2] keys removed
 	Warnings        []string
@@ -57,6 +62,9 @@ func (r *Result) Describe(w io.Writer) {
 		fmt.Fprintf(w, " (%s= removed)", k)
 	}
 	fmt.Fprintln(w)
+	if r.Granted != "" {
+		DescribeGrant(w, r.Granted)
+	}
 	if r.Backup != "" {
 		fmt.Fprintf(w, "  previous       %s\n", r.Backup)
 	}
@@ -156,7 +164,15 @@ func Install(o Options) (*Result, error) {
 	if m := want.Keys["kernelModules"]; m != nil {
 		res.Modules = m.File
 	}
-	res.Warnings = installWarnings(f.enc, want, p.winHome)
+	// Granted before .wslconfig names the files: WSL 2.7.1 to 2.7.4 could not read them else.
+	if o.Grant != nil {
+		winFolder := p.winDir + `\` + folder
+		if err := o.Grant(filepath.Join(p.dir, folder), winFolder); err != nil {
+			return nil, fmt.Errorf("%w\n.wslconfig was not changed: WSL 2.7.1 to 2.7.4 could not read the modules disk without the grant", err)
+		}
+		res.Granted = winFolder
+	}
+	res.Warnings = installWarnings(f.enc, want, p.winHome, res.Granted != "")
 	sc, warning := nextState(statePath(o.Home), before, want, f.cfg, p)
 	if warning != "" {
 		res.Warnings = append(res.Warnings, warning)
@@ -196,7 +212,7 @@ func apply(f *wslConfigFile, s settings, keys []string) (removed []string, err e
 	return removed, nil
 }
 
-func installWarnings(enc textEncoding, want settings, winHome string) []string {
+func installWarnings(enc textEncoding, want settings, winHome string, granted bool) []string {
 	var w []string
 	if enc == utf16BE {
 		w = append(w, ".wslconfig is UTF-16 BE, and is kept so; but WSL reads only UTF-8 and UTF-16 LE (the C runtime's ccs=UTF-8 mode): if WSL ignores it, save it as UTF-8")
@@ -204,8 +220,9 @@ func installWarnings(enc textEncoding, want settings, winHome string) []string {
 	// WSL 2.7.1 to 2.7.4 attach the modules disk without granting the utility VM access to it
 	// (2.7.5 grants it): a disk in a folder the VM cannot read already fails with HCS's
 	// E_ACCESSDENIED. A folder under the user's profile is such a folder (its ACL names the user,
-	// SYSTEM and Administrators); one made in C:\ inherits read access for every user.
-	if m := want.Keys["kernelModules"]; m != nil {
+	// SYSTEM and Administrators); one made in C:\ inherits read access for every user; one
+	// granted Readers is read.
+	if m := want.Keys["kernelModules"]; m != nil && !granted {
 		if _, under := cutFolder(m.Value, winHome); under {
 			w = append(w, "the modules disk is under your Windows profile ("+winHome+"): WSL 2.7.1 to 2.7.4 attach it without granting the VM access to that folder and fail with HCS E_ACCESSDENIED (2.7.5 grants it): update WSL, or install outside the profile, e.g. --dir /mnt/c/wsl-kernel")
 		}

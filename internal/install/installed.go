@@ -78,7 +78,7 @@ func Point(o Installed) (*Result, error) {
 	if res.Removed, err = apply(f, want, ownKeys); err != nil {
 		return nil, err
 	}
-	res.Warnings = installWarnings(f.enc, want, winHome)
+	res.Warnings = installWarnings(f.enc, want, winHome, false)
 	path := filepath.Join(o.Home, o.Record)
 	oldBytes, oldErr := os.ReadFile(path)
 	sc, warning := nextState(path, before, want, f.cfg, p)

@@ -1,4 +1,4 @@
-package main
+package install
 
 import (
 	"fmt"
@@ -6,10 +6,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// grant gives readers read and execute on dir, inherited by what is in it, added to the
+// GrantReaders gives Readers read and execute on dir, inherited by what is in it, added to the
 // folder's DACL (SetNamedSecurityInfo carries inheritable entries down to the files already
 // there, as icacls does).
-func grant(dir string, readers []string) error {
+func GrantReaders(dir string) error {
 	sd, err := windows.GetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT, windows.DACL_SECURITY_INFORMATION)
 	if err != nil {
 		return fmt.Errorf("reading the permissions of %s: %w", dir, err)
@@ -19,7 +19,7 @@ func grant(dir string, readers []string) error {
 		return fmt.Errorf("reading the permissions of %s: %w", dir, err)
 	}
 	var entries []windows.EXPLICIT_ACCESS
-	for _, s := range readers {
+	for _, s := range Readers {
 		sid, err := windows.StringToSid(s)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s, err)
