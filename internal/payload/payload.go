@@ -298,6 +298,9 @@ func artifacts(outDir string, m *manifest.Manifest, arch string) ([]artifact, er
 		if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != m.Outputs[i].SHA256 {
 			return nil, fmt.Errorf("package: %s changed since the build (sha256 %s, the manifest says %s): run kbuild run again", path, got, m.Outputs[i].SHA256)
 		}
+		if err := checkDisk(path, want.name, data); err != nil {
+			return nil, err
+		}
 		out = append(out, artifact{name: want.name, data: data})
 	}
 	return out, nil

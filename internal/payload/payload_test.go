@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"debug/pe"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/testtool"
+	"github.com/wslkernel/wslkernel/internal/vdisk"
 )
 
 var released = time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
@@ -59,7 +61,7 @@ func fakeRun(t *testing.T) (string, *manifest.Manifest, map[string][]byte) {
 			{"kernel", "kernel", kernel},
 			{"initrd", "initrd.img", []byte("initrd " + arch)},
 			{"modules", "modules.vhdx", append([]byte("vhdxfile"), make([]byte, 300000)...)},
-			{"modules-vhd", "modules.vhd", append(make([]byte, 300000), []byte("conectix")...)},
+			{"modules-vhd", "modules.vhd", fakeVHD(t, 300032)},
 			{"config", "config", []byte("CONFIG_HYPERV=y\n")},
 		} {
 			p := filepath.Join(out, arch, f.name)
@@ -74,6 +76,36 @@ func fakeRun(t *testing.T) (string, *manifest.Manifest, map[string][]byte) {
 		}
 	}
 	return out, m, contents
+}
+
+// fakeVHD is a fixed VHD (vdisk's) of an image of size bytes that is all zeros but the ext4
+// superblock's magic, which is what checkDisk reads of the file system.
+func fakeVHD(t *testing.T, size int) []byte {
+	t.Helper()
+	img := make([]byte, size)
+	binary.LittleEndian.PutUint16(img[ext4MagicAt:], 0xEF53)
+	var b bytes.Buffer
+	if err := vdisk.WriteFixedVHD(&b, bytes.NewReader(img), int64(size), []byte("fake"), released); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// rewrite replaces a build output of the fake run, and its hash in the manifest.
+func rewrite(t *testing.T, out string, m *manifest.Manifest, path string, edit func([]byte) []byte) {
+	t.Helper()
+	p := filepath.Join(out, path)
+	data, _ := os.ReadFile(p)
+	if err := os.WriteFile(p, edit(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(m.Outputs, func(f manifest.File) bool { return f.Path == path })
+	d, err := manifest.Describe(m.Outputs[i].Name, m.Outputs[i].Arch, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Path = path
+	m.Outputs[i] = d
 }
 
 // throwawayCA makes a CA and a certificate signed by it, as PEM files; leaf edits the
@@ -353,6 +385,23 @@ func TestBadInputLeavesNoPayloads(t *testing.T) {
 		{"no kernel in the manifest", nil, func(out string, m *manifest.Manifest) {
 			m.Outputs = slices.DeleteFunc(m.Outputs, func(f manifest.File) bool { return f.Name == "kernel" && f.Arch == "arm64" })
 		}, "lists no kernel for arm64"},
+		// Modules disks WSL would not mount: Windows opens a disk by its extension; the NuGet's
+		// modules.vhd is a fixed VHD; WSL's init mounts ext4.
+		{"modules.vhdx that is no VHDX", nil, func(out string, m *manifest.Manifest) {
+			rewrite(t, out, m, "x86_64/modules.vhdx", func(b []byte) []byte { return b[8:] })
+		}, "x86_64/modules.vhdx is not a VHDX (no vhdxfile signature)"},
+		{"modules.vhd that is no VHD", nil, func(out string, m *manifest.Manifest) {
+			rewrite(t, out, m, "arm64/modules.vhd", func(b []byte) []byte { return b[:len(b)-512] })
+		}, "arm64/modules.vhd is not a fixed VHD (no conectix footer in its last 512 bytes)"},
+		{"dynamic modules.vhd", nil, func(out string, m *manifest.Manifest) {
+			rewrite(t, out, m, "x86_64/modules.vhd", func(b []byte) []byte { b[len(b)-512+63] = 3; return b })
+		}, "x86_64/modules.vhd is a dynamic VHD; the NuGet package's modules.vhd is a fixed one"},
+		{"modules.vhd cut short", nil, func(out string, m *manifest.Manifest) {
+			rewrite(t, out, m, "x86_64/modules.vhd", func(b []byte) []byte { return b[512:] })
+		}, "its footer says 300032 bytes, the disk holds 299520"},
+		{"modules.vhd without ext4", nil, func(out string, m *manifest.Manifest) {
+			rewrite(t, out, m, "x86_64/modules.vhd", func(b []byte) []byte { b[ext4MagicAt] = 0; return b })
+		}, "x86_64/modules.vhd holds no ext4 file system (no superblock magic at byte 1080)"},
 		{"version the MSI cannot encode", nil, func(out string, m *manifest.Manifest) { m.Version = "6.12.118.100" }, "does not fit an MSI ProductVersion"},
 	} {
 		out, m, _ := fakeRun(t)
