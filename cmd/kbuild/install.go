@@ -29,8 +29,8 @@ is never replaced), and sets kernel= and kernelModules= in the [wsl2] section of
 <windows-home>\.wslconfig, with Windows paths; kernelModules= is removed when the build has none.
 Every other line and byte of .wslconfig is kept, in its encoding (UTF-8, UTF-8 or UTF-16 with
 BOM) and line endings, and the old file is saved beside it as .wslconfig.bak-<time>. A path WSL's
-parser cannot read (not ASCII, or with # " ;) is refused, and so is a read-only .wslconfig. Run wsl --shutdown on Windows afterwards
-to start the new kernel.
+parser cannot read (not ASCII, or with # " ;) is refused, and so is a read-only .wslconfig. Run
+wsl.exe --shutdown afterwards (in Windows, or in WSL: it ends the session) to start the new kernel.
 
 Inside WSL, install finds your Windows profile itself through WSL's interop (cmd.exe's
 %USERPROFILE%, under the distro's automount root), and gives BUILTIN\Users and both ALL
