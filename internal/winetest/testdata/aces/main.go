@@ -1,8 +1,8 @@
 //go:build windows
 
 // Command aces prints the access-control entries of each file or folder named, one a line:
-// path, type, flags and access mask (hex), SID. TestMSIUnderWine reads back with it what the
-// MSI's grant action set.
+// path, type, flags and access mask (hex), SID. winetest's CheckGrants reads back with it
+// what the MSI's grant action set.
 package main
 
 import (
