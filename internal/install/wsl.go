@@ -67,7 +67,7 @@ func (w WSL) Profile(ctx context.Context) (home, winHome string, err error) {
 	}
 	home = w.drivePath(winHome)
 	if info, err := os.Stat(home); err != nil || !info.IsDir() {
-		return "", "", fmt.Errorf("Windows names your profile %s, which this distro should see at %s, but that is no folder (%v): is drive %s mounted? Say where it is: --windows-home", winHome, home, err, winHome[:2])
+		return "", "", fmt.Errorf("your Windows profile, %s, should be at %s in this distro, but no folder is there: is drive %s mounted? Say where it is: --windows-home", winHome, home, winHome[:2])
 	}
 	return home, winHome, nil
 }

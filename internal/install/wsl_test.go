@@ -112,7 +112,7 @@ func TestProfileThroughInterop(t *testing.T) {
 func TestProfileThroughInteropRefuses(t *testing.T) {
 	for _, c := range []struct{ name, body, want string }{
 		{"no USERPROFILE", `printf '%%USERPROFILE%%\r\n'`, `answered "%USERPROFILE%\r\n", not a folder on a drive`},
-		{"a drive not mounted", `printf 'D:\\Users\\ada\r\n'`, `Windows names your profile D:\Users\ada, which this distro should see at`},
+		{"a drive not mounted", `printf 'D:\\Users\\ada\r\n'`, `your Windows profile, D:\Users\ada, should be at`},
 		{"interop off", "echo 'exec format error' >&2; exit 126", "is interop on ([interop] enabled in /etc/wsl.conf)?"},
 	} {
 		w := newFakeWSL(t)
