@@ -334,6 +334,18 @@ func (f *Feature) Essentials(arch string, s version.Series) []Essential {
 	return out
 }
 
+// ConformanceCmdline is what the features add to the conformance boot's kernel command line, in
+// their order: the expectations their changes give the probes.
+func ConformanceCmdline(features []*Feature) string {
+	var words []string
+	for _, f := range features {
+		if f.ConformanceCmdline != "" {
+			words = append(words, f.ConformanceCmdline)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
 // Names lists the features, sorted.
 func (s *Set) Names() []string { return slices.Sorted(maps.Keys(s.Features)) }
 
