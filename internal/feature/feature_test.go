@@ -530,6 +530,26 @@ func TestShippedLSMOrder(t *testing.T) {
 			t.Errorf("apparmor-active on %s changes %v of security's settings, want %v", arch, differ, want)
 		}
 	}
+	// The string is checked as any essential value: a kernel with security's order does not
+	// provide apparmor-active, one with its own does, and the generated policy agrees.
+	const built = "CONFIG_SECURITY=y\nCONFIG_SECURITY_SELINUX=y\nCONFIG_SECURITY_APPARMOR=y\n"
+	for _, tc := range []struct {
+		lsm        string
+		violations int
+	}{{microsoft, 1}, {`"landlock,lockdown,yama,loadpin,safesetid,integrity,apparmor,selinux,tomoyo"`, 0}} {
+		final := parseConfig(t, built+"CONFIG_LSM="+tc.lsm+"\n")
+		var got []string
+		for _, m := range optIn.Check("x86_64", s612, final) {
+			got = append(got, m.Symbol)
+		}
+		var violations int
+		for _, pol := range Policies([]*Feature{optIn}, s612) {
+			violations += len(pol.Check("x86_64", s612, final))
+		}
+		if len(got) != tc.violations || violations != tc.violations {
+			t.Errorf("apparmor-active on CONFIG_LSM=%s: missing %v, %d policy violations; want %d of each", tc.lsm, got, violations, tc.violations)
+		}
+	}
 	if !slices.Equal(optIn.Overrides, []string{"security"}) || optIn.ConformanceCmdline != "wslkernel.major_lsm=apparmor" {
 		t.Errorf("apparmor-active: overrides %v, conformance-cmdline %q; want [security] and wslkernel.major_lsm=apparmor", optIn.Overrides, optIn.ConformanceCmdline)
 	}
