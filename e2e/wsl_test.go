@@ -31,7 +31,8 @@ func wslX86(release string) func(string) string {
 // feature, built, its modules disk made, booted with the smoke init, then booted with a real
 // Debian 12 userland (systemd, the modules disk overlaid as WSL's init does) where every probe
 // must pass (Docker on both iptables backends with a published port, --cpus, TUN, WireGuard,
-// FUSE, 9p, xfs/btrfs/squashfs, vhci-hcd, KVM, BTF, /proc/config.gz, no failed unit), and only
+// FUSE, 9p, xfs/btrfs/squashfs, vhci-hcd, KVM, BTF, /proc/config.gz, no failed unit; SELinux the
+// running major LSM and Docker again once AppArmor's tools are removed), and only
 // then packaged. The run's outputs are removed first, so every stage really runs; the trees and
 // ccache are kept between runs of the suite, as a servicing machine keeps them.
 func TestWslLineEndToEnd(t *testing.T) {
@@ -70,6 +71,14 @@ func TestWslLineEndToEnd(t *testing.T) {
 		!strings.Contains(string(results), "/dev/vdb overlaid on /lib/modules/6.12.118.1-microsoft-standard-WSL2") {
 		t.Errorf("the guest did not report the modules disk overlaid:\n%s", results)
 	}
+	// As on Microsoft's kernel, SELinux is the major LSM and AppArmor is built in but not
+	// active, so Docker runs a container once AppArmor's tools are gone (issue 23).
+	for _, want := range []string{"major LSM: selinux, want selinux", "/sys/module/apparmor/parameters/enabled: N",
+		"the apparmor package is removed: no apparmor_parser", "docker run: container-ran"} {
+		if !strings.Contains(string(results), want) {
+			t.Errorf("the guest's report lacks %q:\n%s", want, results)
+		}
+	}
 	if !slices.Equal(ran, wslProbes) {
 		t.Errorf("the probes that ran:\n%v\nwant every one of the guest's:\n%v", ran, wslProbes)
 	}
@@ -86,11 +95,11 @@ func TestWslLineEndToEnd(t *testing.T) {
 
 // wslProbes is every probe the guest runs (conformance/guest/usr/local/sbin/wslk-probes), in order.
 var wslProbes = []string{"modules/overlay", "systemd/multi-user", "systemd/cgroup-v2", "systemd/no-failed-units",
-	"introspection/config-gz", "btf/vmlinux", "bpf-tracing/kprobe", "security/lsm", "tun-vpn/tun",
+	"introspection/config-gz", "btf/vmlinux", "bpf-tracing/kprobe", "security/lsm", "security/major-lsm", "tun-vpn/tun",
 	"wireguard-overlay/wireguard", "wireguard-overlay/vxlan", "tc/netem", "fuse/bindfs", "shares-9p-virtiofs/virtio-9p",
 	"disk-filesystems/ext4", "disk-filesystems/xfs", "disk-filesystems/btrfs", "disk-filesystems/squashfs",
 	"usbip/vhci-hcd", "kvm-nested/kvm-modules", "docker-nft/published-port", "docker-limits/cpus",
-	"docker-legacy/published-port"}
+	"docker-legacy/published-port", "security/docker-without-apparmor-tools"}
 
 // stageNames lists a manifest's stages as name[/arch], in order.
 func stageNames(m *manifest.Manifest) []string {

@@ -881,6 +881,8 @@ func (v *validator) features(key string, pr *Profile) {
 			v.at(k, "%q is listed twice", name)
 		case !slices.ContainsFunc(pr.Arches, f.AppliesTo):
 			v.at(k, "feature %s is for %s only, and the profile builds %s", name, strings.Join(f.Arches, ", "), strings.Join(pr.Arches, ", "))
+		case slices.ContainsFunc(f.Overrides, func(o string) bool { return slices.Index(pr.Config.Features, o) > i }):
+			v.at(k, "feature %s overrides %s, so it must come after it: the later fragment wins", name, strings.Join(f.Overrides, ", "))
 		default:
 			pr.Config.features = append(pr.Config.features, f)
 		}

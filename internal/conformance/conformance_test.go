@@ -7,6 +7,7 @@ import (
 	"github.com/wslkernel/wslkernel/internal/runner"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -271,5 +272,52 @@ func TestRun(t *testing.T) {
 				t.Errorf("console log not kept: %v %q", err, data)
 			}
 		})
+	}
+}
+
+// The guest's probe list (wslk-probes' PROBES): bash reads the script, each probe's function is
+// defined, each names a feature of configs/features (or modules, the overlaid disk) and is
+// listed once, and the probe that removes AppArmor's tools from the userland runs last, so every
+// other Docker probe runs with them, as on a distro that has them.
+func TestGuestProbes(t *testing.T) {
+	const script = "../../conformance/guest/usr/local/sbin/wslk-probes"
+	if out, err := exec.Command("bash", "-n", script).CombinedOutput(); err != nil {
+		t.Fatalf("bash -n %s: %v\n%s", script, err, out)
+	}
+	data, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	_, list, ok := strings.Cut(text, "\nPROBES=(\n")
+	list, _, ok2 := strings.Cut(list, "\n)\n")
+	if !ok || !ok2 {
+		t.Fatalf("%s: no PROBES=( ... ) list", script)
+	}
+	var ids []string
+	for n, line := range strings.Split(list, "\n") {
+		fields := strings.Fields(strings.Trim(strings.TrimSpace(line), `"`))
+		if len(fields) != 3 {
+			t.Errorf("PROBES line %d %q: want \"feature probe function\"", n+1, line)
+			continue
+		}
+		feature, name, fn := fields[0], fields[1], fields[2]
+		if !strings.Contains(text, "\n"+fn+"() {") {
+			t.Errorf("probe %s/%s: no function %s in %s", feature, name, fn, script)
+		}
+		if _, err := os.Stat("../../configs/features/" + feature + ".config"); err != nil && feature != "modules" {
+			t.Errorf("probe %s/%s: no feature %s in configs/features", feature, name, feature)
+		}
+		id := feature + "/" + name
+		if slices.Contains(ids, id) {
+			t.Errorf("probe %s is listed twice", id)
+		}
+		ids = append(ids, id)
+	}
+	if want := 25; len(ids) != want {
+		t.Errorf("%d probes, want %d: %v", len(ids), want, ids)
+	}
+	if last := ids[len(ids)-1]; last != "security/docker-without-apparmor-tools" {
+		t.Errorf("the last probe is %s, want security/docker-without-apparmor-tools (it removes AppArmor's tools)", last)
 	}
 }

@@ -12,6 +12,14 @@
 //	# users: docker run -p on Debian 11+ and Ubuntu 22.04+ (required: who needs it)
 //	# essential: NF_TABLES NFT_NAT NFT_MASQ                (the symbols a probe needs; repeatable)
 //	# arches: x86_64                                      (optional: only these arches)
+//	# overrides: security                                 (optional: features whose values it changes on purpose)
+//	# conformance-cmdline: wslkernel.major_lsm=apparmor   (optional: what the conformance boot adds)
+//
+// No two features may ask different values of one symbol, unless one overrides the other: an
+// opt-in that changes a shipped feature's choice on purpose (apparmor-active puts AppArmor ahead
+// of security's SELinux). It is merged after the feature it overrides. What it changes may
+// change what the conformance probes must see; its conformance-cmdline tells them (the probes
+// read wslkernel.* words from the kernel command line).
 //
 // An arch file may carry its own "# essential:" lines, which apply to that arch only. Every
 // essential symbol must be set by the feature's fragments (for the arches it applies to); the
@@ -51,6 +59,11 @@ type Feature struct {
 	File    string   // <name>.config
 	// ArchFiles are <name>-<arch>.config, merged after File on their arch.
 	ArchFiles map[string]string
+	// Overrides are the features whose values this one changes on purpose ("# overrides:").
+	Overrides []string
+	// ConformanceCmdline is added to the conformance boot's kernel command line when a profile
+	// has the feature ("# conformance-cmdline:"): what the probes must expect of it.
+	ConformanceCmdline string
 	// essential lists the symbols the headers name for each arch, with where they were named;
 	// Essentials says which apply on a series, and the value wanted there.
 	essential map[string][]Essential
@@ -84,7 +97,7 @@ var (
 )
 
 // headerKeys are the keys a header line may have.
-var headerKeys = []string{"feature", "users", "essential", "arches"}
+var headerKeys = []string{"feature", "users", "essential", "arches", "overrides", "conformance-cmdline"}
 
 // Load reads every fragment of dir; arches are the arches the pipeline knows (an arch file's
 // suffix must be one). All problems are returned together, each naming file:line.
@@ -120,7 +133,7 @@ func Load(dir string, arches []string) (*Set, error) {
 		}
 	}
 	for _, name := range s.Names() {
-		errs = append(errs, s.Features[name].resolve())
+		errs = append(errs, s.Features[name].resolve(), s.checkOverrides(s.Features[name]))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -223,6 +236,8 @@ func (s *Set) readMain(path, name string) (*Feature, error) {
 			}
 		}
 	}
+	f.Overrides = strings.Fields(strings.Join(h.fields["overrides"], " "))
+	f.ConformanceCmdline = strings.Join(strings.Fields(strings.Join(h.fields["conformance-cmdline"], " ")), " ")
 	frag, err := kconfig.ParseFragment(strings.NewReader(string(data)), path)
 	if err != nil {
 		return nil, err
@@ -247,7 +262,7 @@ func (f *Feature) readArch(path, arch string) error {
 	if err != nil {
 		return err
 	}
-	for _, key := range []string{"feature", "users", "arches"} {
+	for _, key := range []string{"feature", "users", "arches", "overrides", "conformance-cmdline"} {
 		if len(h.fields[key]) > 0 {
 			return fmt.Errorf("%s: \"# %s:\" belongs in %s; an arch fragment's header has only essential: lines", path, key, filepath.Base(f.File))
 		}
@@ -285,6 +300,21 @@ func (f *Feature) resolve() error {
 	return errors.Join(errs...)
 }
 
+// checkOverrides checks that each feature f overrides is another feature of the set.
+func (s *Set) checkOverrides(f *Feature) error {
+	var errs []error
+	for _, name := range f.Overrides {
+		switch {
+		case name == f.Name:
+			errs = append(errs, fmt.Errorf("%s: overrides: a feature cannot override itself", f.File))
+		case s.Features[name] == nil:
+			_, err := s.Lookup(name)
+			errs = append(errs, fmt.Errorf("%s: overrides: %w", f.File, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Essentials lists the essential symbols of the feature on arch and series: those its fragments
 // set on that series, each with the value they set. None when the feature is not for arch.
 func (f *Feature) Essentials(arch string, s version.Series) []Essential {
@@ -302,6 +332,18 @@ func (f *Feature) Essentials(arch string, s version.Series) []Essential {
 		out = append(out, e)
 	}
 	return out
+}
+
+// ConformanceCmdline is what the features add to the conformance boot's kernel command line, in
+// their order: the expectations their changes give the probes.
+func ConformanceCmdline(features []*Feature) string {
+	var words []string
+	for _, f := range features {
+		if f.ConformanceCmdline != "" {
+			words = append(words, f.ConformanceCmdline)
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // Names lists the features, sorted.

@@ -147,6 +147,15 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 			"a.config":        "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\n",
 			"a-x86_64.config": "# feature: again\nCONFIG_B=y\n",
 		}, `a-x86_64.config: "# feature:" belongs in a.config`},
+		{"overrides an unknown feature", map[string]string{
+			"security.config": "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\n",
+			"b.config":        "# feature: g\n# users: u\n# overrides: securty\n# essential: A\nCONFIG_A=m\n",
+		}, `b.config: overrides: no such feature: "securty" is not in`},
+		{"overrides itself", map[string]string{"a.config": "# feature: f\n# users: u\n# overrides: a\n# essential: A\nCONFIG_A=y\n"}, `a.config: overrides: a feature cannot override itself`},
+		{"overrides in an arch fragment", map[string]string{
+			"a.config":        "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\n",
+			"a-x86_64.config": "# overrides: a\nCONFIG_B=y\n",
+		}, `a-x86_64.config: "# overrides:" belongs in a.config`},
 		{"essential of an arch fragment unset", map[string]string{
 			"a.config":        "# feature: f\n# users: u\n# essential: A\nCONFIG_A=y\n",
 			"a-x86_64.config": "# essential: B\nCONFIG_C=y\n",
@@ -300,8 +309,9 @@ config NFT_NAT
 }
 
 // The shipped features load, and no two of them ask for different values of one symbol on
-// one series: the later would silently win, whatever order a profile lists them in. The series
-// tried are every bound of every range, where what the fragments ask for can change.
+// one series: the later would silently win, whatever order a profile lists them in. An opt-in
+// that overrides a feature ("# overrides:") may, on purpose. The series tried are every bound of
+// every range, where what the fragments ask for can change.
 func TestShippedFeaturesAgree(t *testing.T) {
 	s, err := Load("../../configs/features", arches)
 	if err != nil {
@@ -324,17 +334,25 @@ func TestShippedFeaturesAgree(t *testing.T) {
 	delete(points, version.Series{})
 	for _, arch := range arches {
 		for series := range points {
-			who := map[string]kconfig.Setting{}
+			type setBy struct {
+				kconfig.Setting
+				f *Feature
+			}
+			who := map[string][]setBy{}
 			for _, name := range s.Names() {
-				req := s.Features[name].Requested(arch, series)
+				f := s.Features[name]
+				req := f.Requested(arch, series)
 				if req == nil {
 					continue
 				}
 				for _, set := range req.Settings() {
-					if prev, ok := who[set.Symbol]; ok && prev.Value != set.Value {
-						t.Errorf("%s, series %s: %s:%d sets CONFIG_%s=%s, but %s:%d sets %s", arch, series, set.File, set.Line, set.Symbol, set.Value, prev.File, prev.Line, prev.Value)
+					for _, prev := range who[set.Symbol] {
+						overrides := slices.Contains(f.Overrides, prev.f.Name) || slices.Contains(prev.f.Overrides, f.Name)
+						if prev.Value != set.Value && !overrides {
+							t.Errorf("%s, series %s: %s:%d sets CONFIG_%s=%s, but %s:%d sets %s", arch, series, set.File, set.Line, set.Symbol, set.Value, prev.File, prev.Line, prev.Value)
+						}
 					}
-					who[set.Symbol] = set
+					who[set.Symbol] = append(who[set.Symbol], setBy{set, f})
 				}
 			}
 		}
@@ -470,5 +488,72 @@ func TestReport(t *testing.T) {
 		if missing != tc.missing || !slices.Equal(got, tc.want) {
 			t.Errorf("%s: Write = %d,\n%s\nwant %d,\n%s", tc.name, missing, strings.Join(got, "\n"), tc.missing, strings.Join(tc.want, "\n"))
 		}
+	}
+}
+
+// The shipped LSM order is Microsoft's (config-wsl of 6.6 and 6.18): SELinux, built in, ahead of
+// AppArmor, so AppArmor is not the active LSM and Docker needs no apparmor_parser on any distro.
+// AppArmor first is the opt-in apparmor-active, which overrides security's list and nothing
+// else, and tells the conformance probes to expect AppArmor.
+func TestShippedLSMOrder(t *testing.T) {
+	const microsoft = `"landlock,lockdown,yama,loadpin,safesetid,integrity,selinux,apparmor,tomoyo"`
+	s, err := Load("../../configs/features", arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	security, err := s.Lookup("security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	optIn, err := s.Lookup("apparmor-active")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range arches {
+		req := security.Requested(arch, s612)
+		for sym, want := range map[string]string{"LSM": microsoft, "SECURITY_SELINUX": "y", "AUDIT": "y", "SECURITY_APPARMOR": "y"} {
+			if got := req.Value(sym); got != want {
+				t.Errorf("security on %s: CONFIG_%s=%s, want %s", arch, sym, got, want)
+			}
+		}
+		if !slices.ContainsFunc(security.Essentials(arch, s612), func(e Essential) bool { return e.Symbol == "SECURITY_SELINUX" }) {
+			t.Errorf("security on %s: SECURITY_SELINUX is not essential: without it AppArmor would be the first major LSM built", arch)
+		}
+		over := optIn.Requested(arch, s612)
+		var differ []string
+		for _, set := range over.Settings() {
+			if req.Value(set.Symbol) != set.Value {
+				differ = append(differ, set.Symbol+"="+set.Value)
+			}
+		}
+		if want := []string{`LSM="landlock,lockdown,yama,loadpin,safesetid,integrity,apparmor,selinux,tomoyo"`}; !slices.Equal(differ, want) {
+			t.Errorf("apparmor-active on %s changes %v of security's settings, want %v", arch, differ, want)
+		}
+	}
+	// The string is checked as any essential value: a kernel with security's order does not
+	// provide apparmor-active, one with its own does, and the generated policy agrees.
+	const built = "CONFIG_SECURITY=y\nCONFIG_SECURITY_SELINUX=y\nCONFIG_SECURITY_APPARMOR=y\n"
+	for _, tc := range []struct {
+		lsm        string
+		violations int
+	}{{microsoft, 1}, {`"landlock,lockdown,yama,loadpin,safesetid,integrity,apparmor,selinux,tomoyo"`, 0}} {
+		final := parseConfig(t, built+"CONFIG_LSM="+tc.lsm+"\n")
+		var got []string
+		for _, m := range optIn.Check("x86_64", s612, final) {
+			got = append(got, m.Symbol)
+		}
+		var violations int
+		for _, pol := range Policies([]*Feature{optIn}, s612) {
+			violations += len(pol.Check("x86_64", s612, final))
+		}
+		if len(got) != tc.violations || violations != tc.violations {
+			t.Errorf("apparmor-active on CONFIG_LSM=%s: missing %v, %d policy violations; want %d of each", tc.lsm, got, violations, tc.violations)
+		}
+	}
+	if !slices.Equal(optIn.Overrides, []string{"security"}) || optIn.ConformanceCmdline != "wslkernel.major_lsm=apparmor" {
+		t.Errorf("apparmor-active: overrides %v, conformance-cmdline %q; want [security] and wslkernel.major_lsm=apparmor", optIn.Overrides, optIn.ConformanceCmdline)
+	}
+	if len(security.Overrides) != 0 || security.ConformanceCmdline != "" {
+		t.Errorf("security: overrides %v, conformance-cmdline %q; want none", security.Overrides, security.ConformanceCmdline)
 	}
 }

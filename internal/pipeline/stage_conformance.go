@@ -9,6 +9,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/conformance"
+	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
@@ -48,7 +49,8 @@ func conformanceDeclares(l *config.Line, _ string) (inputs, error) {
 		return nil, err
 	}
 	return inputs{"userland": key, "timeout": c.Timeout.String(), "probe_timeout": c.ProbeTimeout.String(),
-		"memory": c.Memory, "cpus": fmt.Sprint(c.CPUs), "probes": strings.Join(c.Probes, " ")}, nil
+		"memory": c.Memory, "cpus": fmt.Sprint(c.CPUs), "probes": strings.Join(c.Probes, " "),
+		"cmdline": feature.ConformanceCmdline(l.Profile.Config.FeatureList())}, nil
 }
 
 // conformanceDerives: the kernel and modules disk booted, and the release the guest must report.
@@ -83,7 +85,9 @@ func conformanceOptions(r *run, ar *archRun, image string) conformance.Options {
 	c := r.plan.Line.Profile.Conformance
 	return conformance.Options{Kernel: filepath.Join(ar.out, "kernel"), ModulesDisk: ar.vhdx, Release: r.plan.KernelRelease,
 		Image: image, WorkDir: filepath.Join(ar.out, "conformance"), Memory: c.Memory, CPUs: c.CPUs,
-		Timeout: c.Timeout, ProbeTimeout: c.ProbeTimeout, Probes: c.Probes}
+		Timeout: c.Timeout, ProbeTimeout: c.ProbeTimeout, Probes: c.Probes,
+		// What an opt-in feature changes, the probes are told (apparmor-active: AppArmor runs).
+		Cmdline: feature.ConformanceCmdline(r.plan.Line.Profile.Config.FeatureList())}
 }
 
 // conformanceRecord is the manifest's record of a conformance boot.
