@@ -74,6 +74,9 @@ type Def struct {
 	// VisibleIf is the "visible if" of the menus around the entry, which hide its prompt (and
 	// only its prompt); nil for none.
 	VisibleIf Expr
+	// Help is the entry's help text, its lines trimmed and joined by one space: what tells a
+	// renamed symbol by what it says of itself (RenameCandidates).
+	Help string
 }
 
 // Reverse is one "select SYM [if COND]" (or imply) in another symbol's entry.
@@ -225,11 +228,13 @@ func (l *loader) file(rel string, outer []block) error {
 				continue
 			}
 			ind := indent(raw)
-			if helpFirst {
-				helpMin, helpFirst = ind, false
-				continue
-			}
-			if ind >= helpMin {
+			if helpFirst || ind >= helpMin {
+				if helpFirst {
+					helpMin, helpFirst = ind, false
+				}
+				if cur != nil {
+					cur.Help = strings.TrimSpace(cur.Help + " " + strings.TrimSpace(raw))
+				}
 				continue
 			}
 			helpMin = -1
