@@ -39,12 +39,12 @@ func PortLine(base *config.Line, s version.Series) *config.Line {
 // PortReport is what a series jump found: per arch, every requested value and policy rule that
 // does not hold on the new series, what became of its symbol, and the change to make.
 type PortReport struct {
-	Line    *config.Line // the line ported (pipeline.yaml's)
+	Line *config.Line // the line ported (pipeline.yaml's)
 	// From is the series the line follows now: its tree's, else pipeline.yaml's; the zero
 	// Series when the line follows a moniker and has no tree here.
-	From version.Series
-	Plan    *Plan        // the port's plan: the release ported to and where
-	OldTree string       // the line's source tree the rename candidates came from; "" when none
+	From    version.Series
+	Plan    *Plan  // the port's plan: the release ported to and where
+	OldTree string // the line's source tree the rename candidates came from; "" when none
 	// OldTreeWhy says which tree OldTree is, or why there is none.
 	OldTreeWhy string
 	Arches     []PortArch
@@ -240,4 +240,3 @@ func (r *run) portArch(ar *archRun, oldTree string, from version.Series) (PortAr
 	}
 	return pa, nil
 }
-

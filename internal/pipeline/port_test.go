@@ -226,4 +226,3 @@ func TestPortToASeriesUpstreamLacks(t *testing.T) {
 		t.Errorf("Port(6.12) = %v, want a refusal: the line follows it", err)
 	}
 }
-
