@@ -22,6 +22,9 @@ import (
 // line's release branch and its trees for the series it follows are never touched.
 const PortProfile = "port"
 
+// ErrFollowed is Port's refusal of the series the line follows already: nothing to port to.
+var ErrFollowed = errors.New("the line follows that series")
+
 // PortLine derives the line on series s from base: the same upstream, patches, config base,
 // fragments, features and policy, following s, with no pin (a pin is a release of the old
 // series) and nothing packaged or published.
@@ -85,7 +88,7 @@ func (r *PortReport) Clean() bool {
 // is left alone. The report's Clean says whether the line could follow s as it is.
 func Port(ctx context.Context, base *config.Line, s version.Series, opts Options) (*PortReport, error) {
 	if t := base.Track(); t.Moniker == "" && t.Series == s {
-		return nil, fmt.Errorf("--series %s: %s follows %s already; kbuild configure checks it", s, base.Pipeline.File, s)
+		return nil, fmt.Errorf("--series %s: %w: %s follows %s already; kbuild configure checks it", s, ErrFollowed, base.Pipeline.File, s)
 	}
 	l := PortLine(base, s)
 	p, err := NewPlan(ctx, l, opts)
