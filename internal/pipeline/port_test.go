@@ -222,6 +222,12 @@ func TestPortToASeriesUpstreamLacks(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, upstream.ErrNoRelease) {
 		t.Errorf("Port(7.9) = %v, want %q wrapping ErrNoRelease", err, want)
 	}
+	// kernel.org lists only the series it maintains; the tags may have one it dropped.
+	os.WriteFile(filepath.Join(korg, "releases.json"), []byte(`{"releases":[{"iseol":false,"version":"6.12.118","moniker":"longterm"}]}`), 0o644)
+	_, err = Port(t.Context(), l, version.Series{Major: 7, Minor: 2}, opts)
+	if want := "the tags have 7.2, so upstream.resolve: tags in " + l.Pipeline.File + " would follow it"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Port(7.2) with 7.2 only in the tags = %v, want %q", err, want)
+	}
 	if _, err := Port(t.Context(), l, version.Series{Major: 6, Minor: 12}, opts); err == nil || !strings.Contains(err.Error(), "follows 6.12 already") {
 		t.Errorf("Port(6.12) = %v, want a refusal: the line follows it", err)
 	}
