@@ -15,6 +15,9 @@ const (
 	// Renamed: the newer tree does not define it (or keeps it only as a transitional name), and
 	// has symbols that look like it (Fate.Candidates).
 	Renamed
+	// Moved: the newer tree does not define it, and builds its code with another symbol
+	// (Fate.Candidates, with the Makefile lines as evidence).
+	Moved
 	// LostDependency: the newer tree defines it, and a dependency of its definition is unmet
 	// (Fate.Needs).
 	LostDependency
@@ -23,7 +26,7 @@ const (
 	Other
 )
 
-var fateNames = map[FateKind]string{Gone: "gone", Renamed: "renamed", LostDependency: "lost a dependency", Other: "not settable"}
+var fateNames = map[FateKind]string{Gone: "gone", Renamed: "renamed", Moved: "moved", LostDependency: "lost a dependency", Other: "not settable"}
 
 func (k FateKind) String() string { return fateNames[k] }
 
@@ -31,7 +34,8 @@ func (k FateKind) String() string { return fateNames[k] }
 type Fate struct {
 	Symbol, Want, Got string
 	Kind              FateKind
-	Candidates        []Candidate // Renamed: what it may be called now, best first
+	Candidates        []Candidate // Renamed: what it may be called now, best first; Moved: what builds its code
+	Code              []string    // Gone: where its code went, when it is built as part of another symbol's
 	Needs             []Need      // LostDependency: the unmet terms of its dependency
 	Why               []string    // what the newer tree's Kconfig files say (Rules.Why)
 }
@@ -60,10 +64,14 @@ func (r *Rules) FateOf(older *Rules, sym, want string, final *Config) Fate {
 	s := r.Symbols[sym]
 	switch {
 	case s == nil || len(s.Defs) == 0:
-		f.Candidates = RenameCandidates(older, r, sym)
-		f.Kind = Gone
-		if len(f.Candidates) > 0 {
+		if f.Candidates = RenameCandidates(older, r, sym); len(f.Candidates) > 0 {
 			f.Kind = Renamed
+			return f
+		}
+		moved, folded := codeMoved(older, r, sym)
+		f.Kind, f.Candidates, f.Code = Gone, moved, folded
+		if len(moved) > 0 {
+			f.Kind = Moved
 		}
 		return f
 	case s.Transitional:
@@ -112,7 +120,7 @@ func (r *Rules) needs(older *Rules, s *Symbol, want string, final *Config) []Nee
 			switch e := t.(type) {
 			case *symExpr:
 				if !isConst(e.name) {
-					n.Symbol, n.Value = e.name, r.valueToMeet(e.name, want)
+					n.Symbol, n.Value = e.name, r.ValueToMeet(e.name, want)
 				}
 			case *notExpr:
 				if x, ok := e.x.(*symExpr); ok && !isConst(x.name) {
@@ -128,9 +136,9 @@ func (r *Rules) needs(older *Rules, s *Symbol, want string, final *Config) []Nee
 	return out
 }
 
-// valueToMeet is the value sym needs for a symbol depending on it to be want: a bool must be y; a
-// tristate as much as want (m lets a module depend on it).
-func (r *Rules) valueToMeet(sym, want string) string {
+// ValueToMeet is the value sym needs for a symbol depending on it (or moved behind it) to be
+// want: a bool must be y; a tristate as much as want (m lets a module depend on it).
+func (r *Rules) ValueToMeet(sym, want string) string {
 	if s := r.Symbols[sym]; s != nil && s.Type == "tristate" && want == "m" {
 		return "m"
 	}

@@ -34,6 +34,7 @@ CONFIG_HYPERV=y
 # CONFIG_HYPERV_IRQ_REMAP is not set
 # CONFIG_VIRTIO_FS_DAX is not set
 # CONFIG_USB_NEW_NAME is not set
+# CONFIG_IRQ_REMAP is not set
 `
 
 func TestFateOfEachDroppedSymbol(t *testing.T) {
@@ -47,20 +48,25 @@ func TestFateOfEachDroppedSymbol(t *testing.T) {
 		kind       kconfig.FateKind
 		candidates []kconfig.Candidate
 		needs      []kconfig.Need
+		code       []string
 	}{
 		{sym: "IP_NF_FILTER", want: "m", kind: kconfig.LostDependency,
 			needs: []kconfig.Need{{Term: "IP_NF_IPTABLES_LEGACY [=n]", Symbol: "IP_NF_IPTABLES_LEGACY", Value: "m", New: true}}},
-		{sym: "NFS_V4_1", want: "y", kind: kconfig.Gone},
+		{sym: "NFS_V4_1", want: "y", kind: kconfig.Gone,
+			code: []string{"its code fs/nfs/pnfs.c (fs/nfs/Makefile:3) is always built as part of CONFIG_NFS_V4's object (fs/nfs/Makefile:1)"}},
+		{sym: "IOMMU_STUB", want: "y", kind: kconfig.Moved,
+			candidates: []kconfig.Candidate{{Symbol: "IRQ_REMAP", File: "drivers/iommu/stub/Makefile", Line: 1, Score: 1,
+				Evidence: "builds its code drivers/iommu/iommu-stub.c, now drivers/iommu/stub/stub-x86.c (3 of its 3 functions), which drivers/iommu/Makefile:1 built with CONFIG_IOMMU_STUB"}}},
 		{sym: "HYPERV_IOMMU", want: "y", kind: kconfig.Renamed,
-			candidates: []kconfig.Candidate{{Symbol: "HYPERV_IRQ_REMAP", File: "Kconfig", Line: 51, Evidence: `same prompt "Hyper-V x2APIC IRQ Handling"`, Score: 1}}},
+			candidates: []kconfig.Candidate{{Symbol: "HYPERV_IRQ_REMAP", File: "Kconfig", Line: 43, Evidence: `same prompt "Hyper-V x2APIC IRQ Handling"`, Score: 1}}},
 		{sym: "VIRTIO_FS_DAX_OLD", want: "y", kind: kconfig.Renamed,
-			candidates: []kconfig.Candidate{{Symbol: "VIRTIO_FS_DAX", File: "Kconfig", Line: 57, Evidence: "help text 90% alike", Score: 18.0 / 20}}},
+			candidates: []kconfig.Candidate{{Symbol: "VIRTIO_FS_DAX", File: "Kconfig", Line: 49, Evidence: "help text 90% alike", Score: 18.0 / 20}}},
 		{sym: "USB_OLD_NAME", want: "m", kind: kconfig.Renamed,
-			candidates: []kconfig.Candidate{{Symbol: "USB_NEW_NAME", File: "Kconfig", Line: 70, Evidence: "its default takes the value of the transitional USB_OLD_NAME", Score: 1}}},
+			candidates: []kconfig.Candidate{{Symbol: "USB_NEW_NAME", File: "Kconfig", Line: 62, Evidence: "its default takes the value of the transitional USB_OLD_NAME", Score: 1}}},
 	} {
 		f := newer.FateOf(older, c.sym, c.want, final)
-		if f.Kind != c.kind || !reflect.DeepEqual(f.Candidates, c.candidates) || !reflect.DeepEqual(f.Needs, c.needs) {
-			t.Errorf("FateOf(%s=%s) = %s, candidates %+v, needs %+v; want %s, %+v, %+v", c.sym, c.want, f.Kind, f.Candidates, f.Needs, c.kind, c.candidates, c.needs)
+		if f.Kind != c.kind || !reflect.DeepEqual(f.Candidates, c.candidates) || !reflect.DeepEqual(f.Needs, c.needs) || !reflect.DeepEqual(f.Code, c.code) {
+			t.Errorf("FateOf(%s=%s) = %s, candidates %+v, needs %+v, code %q; want %s, %+v, %+v, %q", c.sym, c.want, f.Kind, f.Candidates, f.Needs, f.Code, c.kind, c.candidates, c.needs, c.code)
 		}
 		if len(f.Why) == 0 {
 			t.Errorf("FateOf(%s=%s) says nothing of why", c.sym, c.want)

@@ -3,6 +3,7 @@ package kconfig
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -53,6 +54,7 @@ func RenameCandidates(older, newer *Rules, sym string) []Candidate {
 		help = append(help, d.Help)
 	}
 	want := wordSet(strings.Join(help, " "))
+	wantNumbers := numbersOf(s.Defs)
 	var out []Candidate
 	for name, ns := range newer.Symbols {
 		if name == sym || len(ns.Defs) == 0 {
@@ -67,8 +69,8 @@ func RenameCandidates(older, newer *Rules, sym string) []Candidate {
 				best = Candidate{Symbol: name, File: d.File, Line: d.Line, Evidence: fmt.Sprintf("same prompt %q", d.Prompt), Score: 1}
 				break
 			}
-			if len(want) == 0 {
-				continue
+			if len(want) == 0 || !maps.Equal(wantNumbers, numbersOf([]*Def{d})) {
+				continue // help alike but other numbers: a sibling (NFSv4.0 beside 4.1), not a rename
 			}
 			if like := likeness(want, wordSet(d.Help)); like >= minHelpLikeness && like > best.Score {
 				best = Candidate{Symbol: name, File: d.File, Line: d.Line, Evidence: fmt.Sprintf("help text %.0f%% alike", like*100), Score: like}
@@ -95,6 +97,19 @@ func wordSet(s string) map[string]bool {
 	set := map[string]bool{}
 	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }) {
 		if len(w) > 2 {
+			set[w] = true
+		}
+	}
+	return set
+}
+
+// numbersOf is the set of numbers the definitions' prompts and help texts name: versions, RFCs.
+// Two texts alike in words but not in numbers are about siblings (NFS_V4_0, "NFSv4.0 (RFC
+// 3530)", beside NFS_V4_1, "NFSv4.1 (RFC 5661)"), which a rename does not make.
+func numbersOf(defs []*Def) map[string]bool {
+	set := map[string]bool{}
+	for _, d := range defs {
+		for _, w := range strings.FieldsFunc(d.Prompt+" "+d.Help, func(r rune) bool { return !unicode.IsDigit(r) }) {
 			set[w] = true
 		}
 	}

@@ -19,6 +19,7 @@ type Rules struct {
 	Groups  []*Choice  // the same groups with their defaults, Choices[i] is Groups[i].Members
 	Modules string     // the symbol with the "modules" attribute (MODULES); "" when none has it
 	Files   int        // Kconfig files read
+	Tree    string     // the tree they were read from (its Makefiles say what a symbol builds: CodeOf)
 }
 
 // Choice is one choice block: its members in the order they are defined, its dependency (the
@@ -117,7 +118,7 @@ func LoadRules(tree, srcarch string) (*Rules, error) {
 // kernel" if "$(ARCH)" = "x86"). Any other $(...) stays as written: a toolchain test whose
 // outcome Kconfig learns by running the compiler, which Check treats as unknown.
 func LoadRulesArch(tree, arch, srcarch string) (*Rules, error) {
-	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": arch}, rules: &Rules{Symbols: map[string]*Symbol{}}}
+	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": arch}, rules: &Rules{Symbols: map[string]*Symbol{}, Tree: tree}}
 	if err := l.file("Kconfig", nil); err != nil {
 		return nil, err
 	}

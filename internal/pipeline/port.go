@@ -232,7 +232,7 @@ func (r *run) portArch(ar *archRun, oldTree string, from version.Series) (PortAr
 			return pa, fmt.Errorf("reading the Kconfig files of the line's tree %s: %w", oldTree, err)
 		}
 	}
-	j := judge{line: l, to: r.plan.Release.Series(), from: from, newer: newer, older: older, final: final}
+	j := judge{line: l, to: r.plan.Release.Series(), from: from, newer: newer, older: older, final: final, requested: requested}
 	for _, m := range dropped {
 		j.dropped = append(j.dropped, m.Requested.Symbol)
 	}

@@ -19,7 +19,8 @@ type judge struct {
 	from, to     version.Series // from: zero when unknown
 	newer, older *kconfig.Rules // older: nil when the line's tree is not here
 	final        *kconfig.Config
-	dropped      []string // every requested symbol dropped on the arch
+	requested    *kconfig.Config // what the fragments request on the new series
+	dropped      []string        // every requested symbol dropped on the arch
 }
 
 // request judges a requested setting olddefconfig dropped.
@@ -31,8 +32,9 @@ func (j *judge) request(set kconfig.Setting) PortFinding {
 	case kconfig.Gone:
 		f.Change = []string{keep + fmt.Sprintf(": %s has no such symbol", j.to)}
 	case kconfig.Renamed:
-		c := f.Fate.Candidates[0]
-		f.Change = []string{keep, fmt.Sprintf("%s: request %s under \"# series: %s\" (the likeliest new name: read its help first)", file, settingText(c.Symbol, set.Value), j.newRange())}
+		f.Change = []string{keep, j.requestNew(file, f.Fate.Candidates[0].Symbol, set.Value, "the likeliest new name: read its help first")}
+	case kconfig.Moved:
+		f.Change = []string{keep, j.requestNew(file, f.Fate.Candidates[0].Symbol, set.Value, fmt.Sprintf("%s builds its code with it", j.to))}
 	case kconfig.LostDependency:
 		f.Change = j.meet(file, f.Fate.Needs)
 	default:
@@ -51,14 +53,24 @@ func (j *judge) rule(v kconfig.Violation) PortFinding {
 	switch f.Fate.Kind {
 	case kconfig.Gone:
 		f.Change = []string{keep + fmt.Sprintf(": %s has no such symbol", j.to)}
-	case kconfig.Renamed:
-		f.Change = []string{keep, fmt.Sprintf("%s: rule on CONFIG_%s under \"# series: %s\" instead (the likeliest new name)", file, f.Fate.Candidates[0].Symbol, j.newRange())}
+	case kconfig.Renamed, kconfig.Moved:
+		f.Change = []string{keep, fmt.Sprintf("%s: rule on CONFIG_%s under \"# series: %s\" instead (%s)", file, f.Fate.Candidates[0].Symbol, j.newRange(), f.Fate.Candidates[0].Evidence)}
 	case kconfig.LostDependency:
 		f.Change = j.meet("the fragment or feature that provides it", f.Fate.Needs)
 	default:
 		f.Change = []string{fmt.Sprintf("request %s in the fragment or feature that provides it, or see why, below", settingText(v.Rule.Symbol, want))}
 	}
 	return f
+}
+
+// requestNew is the change that requests sym (which takes over from a symbol the new series
+// lacks) in file, or says that a fragment requests it already.
+func (j *judge) requestNew(file, sym, want, why string) string {
+	value := j.newer.ValueToMeet(sym, want)
+	if set, ok := j.requested.Get(sym); ok && set.Value == value {
+		return fmt.Sprintf("%s is requested already (%s:%d): nothing to add", settingText(sym, value), j.line.Pipeline.Rel(set.File), set.Line)
+	}
+	return fmt.Sprintf("%s: request %s under \"# series: %s\" (%s)", file, settingText(sym, value), j.newRange(), why)
 }
 
 // meet says what to request so that each unmet term holds.
@@ -149,6 +161,9 @@ func (r *PortReport) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %s %s (%s %s)\n", settingText(f.Fate.Symbol, f.Fate.Want), strings.ToUpper(f.Fate.Kind.String()), what, f.Where)
 			for _, c := range f.Fate.Candidates {
 				fmt.Fprintf(w, "      candidate %s\n", c)
+			}
+			for _, c := range f.Fate.Code {
+				fmt.Fprintf(w, "      code: %s\n", c)
 			}
 			for _, n := range f.Fate.Needs {
 				how := "unmet"

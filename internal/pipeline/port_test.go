@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,18 +33,38 @@ func twoSeriesFixture(t *testing.T) string {
 	}
 	wt, _ := repo.Worktree()
 	sig := &object.Signature{Name: "Greg", Email: "greg@example.invalid", When: time.Unix(1763726161, 0)}
+	var written []string // the files of the series before, removed from the next
 	for _, s := range []struct{ series, makefile, tag string }{
 		{"6.12", makefileOf(118), "v6.12.118"},
 		{"7.2", "VERSION = 7\nPATCHLEVEL = 2\nSUBLEVEL = 1\n", "v7.2.1"},
 	} {
-		kconfigText, err := os.ReadFile(filepath.Join("../kconfig/testdata/port", s.series, "Kconfig"))
+		for _, name := range written {
+			wt.Remove(name)
+		}
+		written = nil
+		from := filepath.Join("../kconfig/testdata/port", s.series)
+		err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			name, _ := filepath.Rel(from, p)
+			os.MkdirAll(filepath.Join(korg, "linux", filepath.Dir(name)), 0o755)
+			written = append(written, name)
+			return os.WriteFile(filepath.Join(korg, "linux", name), data, 0o644)
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(korg, "linux", "Kconfig"), kconfigText, 0o644)
 		os.WriteFile(filepath.Join(korg, "linux", "Makefile"), []byte(s.makefile), 0o644)
-		wt.Add("Kconfig")
-		wt.Add("Makefile")
+		for _, name := range append(written, "Makefile") {
+			if _, err := wt.Add(name); err != nil {
+				t.Fatal(err)
+			}
+		}
 		commit, err := wt.Commit("Linux "+strings.TrimPrefix(s.tag, "v"), &git.CommitOptions{Author: sig, Committer: sig})
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +85,7 @@ func twoSeriesFixture(t *testing.T) string {
 // IP_NF_IPTABLES_LEGACY.
 type portKbuild struct{ fakeKbuild }
 
-var gone72 = regexp.MustCompile(`(?m)^CONFIG_(NFS_V4_1|HYPERV_IOMMU)=.*\n`)
+var gone72 = regexp.MustCompile(`(?m)^CONFIG_(NFS_V4_1|HYPERV_IOMMU|IOMMU_STUB)=.*\n`)
 
 func (f *portKbuild) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {
 	if err := f.fakeKbuild.Run(ctx, name, args, env, out); err != nil || name != "make" || args[len(args)-1] != "olddefconfig" {
@@ -101,6 +122,8 @@ CONFIG_NFS_V4=m
 CONFIG_NFS_V4_1=y
 CONFIG_HYPERV=y
 CONFIG_HYPERV_IOMMU=y
+CONFIG_IRQ_REMAP=y
+CONFIG_IOMMU_STUB=y
 `
 
 // The series jump on a fake tree: the line fetched on 6.12, then ported to 7.2 in a place of its
@@ -141,16 +164,21 @@ func TestPortReportsWhatTheNewSeriesNeeds(t *testing.T) {
 	t.Logf("the report:\n%s", report.String())
 	for _, want := range []string{
 		"port     profile smoke from 6.12 to 7.2: v7.2.1 (newest of 7.2 in " + korg + "/releases.json)",
-		"x86_64   3 values do not hold on 7.2:",
+		"x86_64   4 values do not hold on 7.2:",
 		"  CONFIG_IP_NF_FILTER=m LOST A DEPENDENCY (requested frag.config:4)\n" +
 			"      depends on IP_NF_IPTABLES_LEGACY [=n]: unmet, and new in 7.2\n" +
 			"      change: frag.config: request CONFIG_IP_NF_IPTABLES_LEGACY=m under \"# series: 7.2-\"\n",
 		"  CONFIG_NFS_V4_1=y GONE (requested frag.config:7)\n" +
+			"      code: its code fs/nfs/pnfs.c (fs/nfs/Makefile:3) is always built as part of CONFIG_NFS_V4's object (fs/nfs/Makefile:1)\n" +
 			"      change: frag.config: put line 7 (CONFIG_NFS_V4_1=y) under \"# series: -7.1\": 7.2 has no such symbol\n",
 		"  CONFIG_HYPERV_IOMMU=y RENAMED (requested frag.config:9)\n" +
-			"      candidate CONFIG_HYPERV_IRQ_REMAP (Kconfig:51: same prompt \"Hyper-V x2APIC IRQ Handling\")\n" +
+			"      candidate CONFIG_HYPERV_IRQ_REMAP (Kconfig:43: same prompt \"Hyper-V x2APIC IRQ Handling\")\n" +
 			"      change: frag.config: put line 9 (CONFIG_HYPERV_IOMMU=y) under \"# series: -7.1\"\n" +
 			"      change: frag.config: request CONFIG_HYPERV_IRQ_REMAP=y under \"# series: 7.2-\" (the likeliest new name: read its help first)\n",
+		"  CONFIG_IOMMU_STUB=y MOVED (requested frag.config:11)\n" +
+			"      candidate CONFIG_IRQ_REMAP (drivers/iommu/stub/Makefile:1: builds its code drivers/iommu/iommu-stub.c, now drivers/iommu/stub/stub-x86.c (3 of its 3 functions), which drivers/iommu/Makefile:1 built with CONFIG_IOMMU_STUB)\n" +
+			"      change: frag.config: put line 11 (CONFIG_IOMMU_STUB=y) under \"# series: -7.1\"\n" +
+			"      change: CONFIG_IRQ_REMAP=y is requested already (frag.config:10): nothing to add\n",
 		"result   NOT CLEAN on 7.2",
 	} {
 		if !strings.Contains(report.String(), want) {
@@ -178,9 +206,11 @@ CONFIG_IP_NF_FILTER=m
 CONFIG_NFS_FS=m
 CONFIG_NFS_V4=m
 CONFIG_HYPERV=y
+CONFIG_IRQ_REMAP=y
 # series: -7.1
 CONFIG_NFS_V4_1=y
 CONFIG_HYPERV_IOMMU=y
+CONFIG_IOMMU_STUB=y
 # series: 7.2-
 CONFIG_IP_NF_IPTABLES_LEGACY=m
 CONFIG_HYPERV_IRQ_REMAP=y
