@@ -30,11 +30,13 @@ run; kbuild patches refresh rewrites the series), and configures every arch with
 fragments, features and policy as they apply to X.Y.
 
 Then, per arch, each requested value olddefconfig dropped and each policy or essential-symbol
-rule that does not hold: whether its symbol is gone, renamed (candidates: the same prompt, or
-help text alike, as the line's own tree of the series it follows has them; or the symbol
-that takes a transitional name's value), or lost a dependency (the unmet term and the symbol
-to request), each with the change to make and the "# series:" range that keeps the file
-right for both series. Once it is clean, set series: in pipeline.yaml and kbuild run.
+rule that does not hold, judged against the line's own tree of the series it follows: whether
+its symbol was renamed (candidates: the same prompt, or help text alike; or the symbol that
+takes a transitional name's value), moved (the Makefiles build its code with another symbol
+now), is gone (and where its code went, if it is part of another symbol's object now), or
+lost a dependency (the unmet term and the symbol to request), each with the change to make and
+the "# series:" range that keeps the file right for both series. Once it is clean, set
+series: in pipeline.yaml and kbuild run.
 
 Exit codes: 0 the line configures clean on X.Y; 5 it does not yet (the report says what to
 change); 1 the port failed (upstream unreachable, a patch that does not apply);
