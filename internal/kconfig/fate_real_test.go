@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
@@ -24,14 +23,7 @@ import (
 // dropped. The trees come from scripts/linux-source.
 func TestFateOfTheRealSeriesJump(t *testing.T) {
 	older, newer := linuxSource(t, "6.12"), linuxSource(t, "7.2")
-	p, err := config.Load("../../pipeline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := p.Select("wsl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := wslLine(t)
 	a, err := kbuild.LookupArch("x86_64")
 	if err != nil {
 		t.Fatal(err)
