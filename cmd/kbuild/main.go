@@ -2,7 +2,8 @@
 // release, patch, configure, build, write the initrd and boot-test it.
 //
 // Exit codes: 0 success; 1 the pipeline failed (fetch, build, boot…); 2 bad usage or a bad
-// pipeline.yaml; 3 (check only) nothing new upstream.
+// pipeline.yaml; 3 (check only) nothing new upstream; 4 (check only) nothing new, but the line
+// rots; 5 (port only) the line does not configure clean on the series it is ported to.
 package main
 
 import (

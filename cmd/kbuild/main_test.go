@@ -38,6 +38,11 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"features", "--config", "../../pipeline.yaml", "--config-file", "../../configs/smoke.config"}, code: 1, stdout: "docker-nft          yes      MISSING  Docker"},
 		{args: []string{"features", "--config", "../../pipeline.yaml", "--config-file", "/nonexistent/.config"}, code: 2, stderr: "open /nonexistent/.config"},
 		{args: []string{"plan", "--config", "../../pipeline.yaml", "--release", "6.x"}, code: 2, stderr: `--release: release "6.x": malformed version`},
+		{args: []string{"port", "--help"}, code: 0, stdout: "5 it does not yet (the report says what to\nchange)"},
+		{args: []string{"port", "--config", "../../pipeline.yaml"}, code: 2, stderr: `required flag(s) "series" not set`},
+		{args: []string{"port", "--config", "../../pipeline.yaml", "--series", "7"}, code: 2, stderr: `--series: series "7"`},
+		{args: []string{"port", "--config", "../../pipeline.yaml", "--series", "7.2", "--release", "7.2.1"}, code: 2, stderr: "--release: port takes the newest release of --series"},
+		{args: []string{"port", "--config", "../../pipeline.yaml", "--series", "6.12"}, code: 2, stderr: "follows 6.12 already"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)

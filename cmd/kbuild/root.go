@@ -43,7 +43,8 @@ write the initrd and boot both in qemu. kpublish publishes what it made.
 
 Exit codes: 0 success, 1 the pipeline failed, 2 bad usage or a bad pipeline.yaml;
 check also exits 3 when there is nothing new upstream, and 4 when there is nothing new but the
-followed series is end-of-life or a newer longterm series is out.`,
+followed series is end-of-life or a newer longterm series is out; port exits 5 while the line
+does not configure clean on the series it is ported to.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -57,7 +58,7 @@ followed series is end-of-life or a newer longterm series is out.`,
 	f.IntVarP(&g.jobs, "jobs", "j", 0, "parallel make jobs (default: pipeline.yaml's, else one per core)")
 	f.StringVar(&g.progress, "progress", "auto", "live progress: auto (on a terminal), plain (one line per update, for logs), none")
 	f.StringVar(&g.release, "release", "", "build this upstream release (X.Y.Z) instead of the newest; overrides upstream.pin")
-	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g), newFetchCmd(g), newConfigureCmd(g), newConfigCmd(g), newPatchesCmd(g), newVerifyCmd(g), newBootCmd(g), newPackageCmd(g), newStatusCmd(g), newCustomCmd(g), newFeaturesCmd(g), newInstallCmd(g), newAssembleCmd(g))
+	root.AddCommand(newRunCmd(g), newPlanCmd(g), newCheckCmd(g), newFetchCmd(g), newConfigureCmd(g), newConfigCmd(g), newPatchesCmd(g), newVerifyCmd(g), newBootCmd(g), newPackageCmd(g), newStatusCmd(g), newCustomCmd(g), newFeaturesCmd(g), newInstallCmd(g), newAssembleCmd(g), newPortCmd(g))
 	return root
 }
 

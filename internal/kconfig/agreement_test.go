@@ -34,14 +34,7 @@ var agreementSeries = []string{"6.12", "7.2", "7.3"}
 // tree's own conf, for what the profile's configs do not exercise. The trees come from
 // scripts/linux-source.
 func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
-	p, err := config.Load("../../pipeline.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := p.Select("wsl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := wslLine(t)
 	for _, series := range agreementSeries {
 		t.Run(series, func(t *testing.T) {
 			s, err := version.ParseSeries(series)
@@ -112,6 +105,20 @@ func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wslLine is the repository's wsl profile, whose configs the real trees are checked with.
+func wslLine(t *testing.T) *config.Line {
+	t.Helper()
+	p, err := config.Load("../../pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.Select("wsl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // linuxSource is the unpacked tree of Debian's linux-source-<series>, from scripts/linux-source

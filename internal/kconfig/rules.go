@@ -19,6 +19,7 @@ type Rules struct {
 	Groups  []*Choice  // the same groups with their defaults, Choices[i] is Groups[i].Members
 	Modules string     // the symbol with the "modules" attribute (MODULES); "" when none has it
 	Files   int        // Kconfig files read
+	Tree    string     // the tree they were read from (its Makefiles say what a symbol builds: CodeOf)
 }
 
 // Choice is one choice block: its members in the order they are defined, its dependency (the
@@ -74,6 +75,9 @@ type Def struct {
 	// VisibleIf is the "visible if" of the menus around the entry, which hide its prompt (and
 	// only its prompt); nil for none.
 	VisibleIf Expr
+	// Help is the entry's help text, its lines trimmed and joined by one space: what tells a
+	// renamed symbol by what it says of itself (RenameCandidates).
+	Help string
 }
 
 // Reverse is one "select SYM [if COND]" (or imply) in another symbol's entry.
@@ -114,7 +118,7 @@ func LoadRules(tree, srcarch string) (*Rules, error) {
 // kernel" if "$(ARCH)" = "x86"). Any other $(...) stays as written: a toolchain test whose
 // outcome Kconfig learns by running the compiler, which Check treats as unknown.
 func LoadRulesArch(tree, arch, srcarch string) (*Rules, error) {
-	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": arch}, rules: &Rules{Symbols: map[string]*Symbol{}}}
+	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": arch}, rules: &Rules{Symbols: map[string]*Symbol{}, Tree: tree}}
 	if err := l.file("Kconfig", nil); err != nil {
 		return nil, err
 	}
@@ -225,11 +229,13 @@ func (l *loader) file(rel string, outer []block) error {
 				continue
 			}
 			ind := indent(raw)
-			if helpFirst {
-				helpMin, helpFirst = ind, false
-				continue
-			}
-			if ind >= helpMin {
+			if helpFirst || ind >= helpMin {
+				if helpFirst {
+					helpMin, helpFirst = ind, false
+				}
+				if cur != nil {
+					cur.Help = strings.TrimSpace(cur.Help + " " + strings.TrimSpace(raw))
+				}
 				continue
 			}
 			helpMin = -1

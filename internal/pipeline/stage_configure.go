@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -166,23 +165,14 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 			b.WriteString("\n  " + m.String() + why(m.Requested.Symbol, m.Requested.Value))
 		}
 		if prof.Config.IsStrict() {
-			return "", errors.New(b.String())
+			return "", uncleanConfig{b.String()}
 		}
 		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
 		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
 	}
-	series := r.plan.Release.Series()
-	policies := prof.Config.FeaturePolicies(series)
-	if prof.Config.Policy != "" {
-		pol, err := kconfig.LoadPolicy(prof.Config.Policy)
-		if err != nil {
-			return "", err
-		}
-		policies = append([]*kconfig.Policy{pol}, policies...)
-	}
-	var bad []kconfig.Violation
-	for _, pol := range policies {
-		bad = append(bad, pol.Check(ar.a.Name, series, final)...)
+	bad, err := r.policyViolations(ar)
+	if err != nil {
+		return "", err
 	}
 	if len(bad) > 0 {
 		var b strings.Builder
@@ -190,7 +180,7 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 		for _, v := range bad {
 			b.WriteString("\n  " + v.String() + why(v.Rule.Symbol, v.Rule.Allow[v.Arch][0]))
 		}
-		return "", errors.New(b.String())
+		return "", uncleanConfig{b.String()}
 	}
 	if prof.Config.Policy != "" {
 		detail += fmt.Sprintf(", policy %s holds", l.Pipeline.Rel(prof.Config.Policy))
@@ -200,6 +190,33 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 	}
 	return detail, nil
 }
+
+// policyViolations are the rules of the profile's policy and of its features' essential symbols
+// that the arch's final .config breaks on the release's series.
+func (r *run) policyViolations(ar *archRun) ([]kconfig.Violation, error) {
+	cfg := r.plan.Line.Profile.Config
+	series := r.plan.Release.Series()
+	policies := cfg.FeaturePolicies(series)
+	if cfg.Policy != "" {
+		pol, err := kconfig.LoadPolicy(cfg.Policy)
+		if err != nil {
+			return nil, err
+		}
+		policies = append([]*kconfig.Policy{pol}, policies...)
+	}
+	var bad []kconfig.Violation
+	for _, pol := range policies {
+		bad = append(bad, pol.Check(ar.a.Name, series, ar.final)...)
+	}
+	return bad, nil
+}
+
+// uncleanConfig is the configure stage's failure when the final .config is not what the line
+// asks for (a requested value dropped, a policy rule broken), as opposed to make or a file
+// failing: kbuild port reports those per arch and goes on to the next.
+type uncleanConfig struct{ text string }
+
+func (u uncleanConfig) Error() string { return u.text }
 
 // explainer says, from the tree's Kconfig files (read once, when first needed), why a symbol
 // does not have the value asked for.

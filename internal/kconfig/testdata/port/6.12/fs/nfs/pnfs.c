@@ -1,0 +1,4 @@
+int pnfs_layout_get(int n)
+{
+	return n;
+}

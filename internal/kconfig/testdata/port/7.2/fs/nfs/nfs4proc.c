@@ -1,0 +1,4 @@
+int nfs4_proc_lookup(int n)
+{
+	return n;
+}
