@@ -127,7 +127,7 @@ func fetchTarball(ctx context.Context, r *run) (outcome, error) {
 	l := r.plan.Line
 	rel := r.plan.Release
 	trust := upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
-	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust, l.Upstream.Limits())
+	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust, unpackLimits(l.Upstream))
 	if err != nil {
 		return outcome{}, err
 	}
