@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wslkernel/wslkernel/internal/arch"
 	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/version"
@@ -300,8 +301,8 @@ func wrapperOr(w string) string {
 	return w
 }
 
-// Arches the pipeline knows how to build.
-var Arches = []string{"x86_64", "arm64"}
+// Arches the pipeline knows how to build: the arch table's names.
+var Arches = arch.Names()
 
 var (
 	packageFormats = []string{"cab", "msi", "nuget"}
