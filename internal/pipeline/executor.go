@@ -113,7 +113,7 @@ func (r *run) visitIf(ctx context.Context, s *stage, ar *archRun, visit visitor)
 	if s.applies != nil && r.mode != inPlan { // plan describes every stage, and what it depends on
 		if ok, why := s.applies(r, ar); !ok {
 			if why != "" {
-				fmt.Fprintf(r.console(ar), "%-18s %s\n", s.label(ar), why)
+				Say(r.console(ar), s.label(ar), why)
 			}
 			return nil
 		}
@@ -192,7 +192,7 @@ func (r *run) skip(s *stage, ar *archRun, rec manifest.Stage) error {
 	r.record(func() {
 		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: rec.Name, Arch: rec.Arch, Status: "skipped", Started: start.UTC(),
 			Seconds: time.Since(start).Seconds(), Detail: rec.Detail, Key: rec.Key, Inputs: rec.Inputs, Product: rec.Product})
-		fmt.Fprintf(r.console(ar), "%-18s up to date: %s\n", s.label(ar), rec.Detail)
+		Say(r.console(ar), s.label(ar), "up to date: "+rec.Detail)
 		r.report()
 	})
 	r.checkpoint()
@@ -218,7 +218,7 @@ func (r *run) finish(s *stage, ar *archRun, in inputs, start time.Time, out outc
 	r.record(func() {
 		if err != nil {
 			st.Status, st.Detail = "failed", err.Error()
-			fmt.Fprintf(r.console(ar), "%-18s failed after %.1fs\n", s.label(ar), st.Seconds)
+			Say(r.console(ar), s.label(ar), fmt.Sprintf("failed after %.1fs", st.Seconds))
 		} else {
 			if len(in) > 0 {
 				st.Key, st.Inputs = in.key(), in
@@ -228,7 +228,7 @@ func (r *run) finish(s *stage, ar *archRun, in inputs, start time.Time, out outc
 				return slices.ContainsFunc(out.outputs, func(o manifest.File) bool { return o.Name == f.Name && o.Arch == f.Arch })
 			})
 			r.st.outputs = append(r.st.outputs, out.outputs...)
-			fmt.Fprintf(r.console(ar), "%-18s %s (%.1fs)\n", s.label(ar), out.detail, st.Seconds)
+			Say(r.console(ar), s.label(ar), fmt.Sprintf("%s (%.1fs)", out.detail, st.Seconds))
 		}
 		r.m.Stages = append(r.m.Stages, out.carried...)
 		r.m.Stages = append(r.m.Stages, st)

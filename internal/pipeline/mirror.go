@@ -29,13 +29,13 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 		mirror.Trust = &upstream.Trust{Keyring: u.Keyring, Signers: u.Signers}
 	}
 	if mirror.Repaired != "" {
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "REPAIR", mirror.Repaired)
+		Say(r.opts.Out, "REPAIR", mirror.Repaired)
 	}
 	err = fn(mirror)
 	if !damaged(err) {
 		return err
 	}
-	fmt.Fprintf(r.opts.Out, "%-18s %v\n%-18s fetching %s again into %s\n", "REPAIR", err, "", r.plan.Release.Tag(), mirror.Dir)
+	Say(r.opts.Out, "REPAIR", err.Error(), fmt.Sprintf("fetching %s again into %s", r.plan.Release.Tag(), mirror.Dir))
 	if err := mirror.Reset(); err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func configureBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config, error) {
 	requested, overrides, err := MergeConfig(ctx, r.plan.Line, r.plan.Release.Series(), ar.tree, ar.log)
 	for _, o := range overrides {
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "warning", o)
+		Say(r.opts.Out, "warning", fmt.Sprint(o))
 	}
 	return requested, err
 }
@@ -168,7 +168,7 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 		if prof.Config.IsStrict() {
 			return "", errors.New(b.String())
 		}
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
+		Say(r.opts.Out, "WARNING", b.String(), "(config.strict is false, so the build goes on)")
 		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
 	}
 	series := r.plan.Release.Series()

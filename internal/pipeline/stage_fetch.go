@@ -91,7 +91,7 @@ func (r *run) verifyTag(tagged *upstream.Tagged) (string, error) {
 	tag := r.plan.Release.Tag()
 	if l.Upstream.AllowUnsigned {
 		r.st.upstream.Unsigned = true
-		fmt.Fprintf(r.opts.Out, "%-18s %s: allow_unsigned is set, so nothing proves this tree is kernel.org's\n", "WARNING", tag)
+		Say(r.opts.Out, "WARNING", tag+": allow_unsigned is set, so nothing proves this tree is kernel.org's")
 		return "SIGNATURE NOT VERIFIED (allow_unsigned)", nil
 	}
 	fpr, err := upstream.VerifyTag(tagged, tag, l.Upstream.Keyring, l.Upstream.Signers)
@@ -107,11 +107,11 @@ func (r *run) howFetched(f *upstream.Fetched) string {
 	tag := r.plan.Release.Tag()
 	switch {
 	case f.Retagged != "":
-		fmt.Fprintf(r.opts.Out, "%-18s upstream's %s is a new tag object (was %s, now %s): fetched again, signature checked again\n",
-			"WARNING", tag, f.Retagged[:12], f.Ref.Hash().String()[:12])
+		Say(r.opts.Out, "WARNING", fmt.Sprintf("upstream's %s is a new tag object (was %s, now %s): fetched again, signature checked again",
+			tag, f.Retagged[:12], f.Ref.Hash().String()[:12]))
 		return ", RE-TAGGED upstream"
 	case f.Offline != "":
-		fmt.Fprintf(r.opts.Out, "%-18s upstream unreachable (%s): using the mirror's copy of %s\n", "warning", f.Offline, tag)
+		Say(r.opts.Out, "warning", fmt.Sprintf("upstream unreachable (%s): using the mirror's copy of %s", f.Offline, tag))
 		return ", from the mirror (upstream unreachable)"
 	case f.Cached:
 		return ", already in the mirror"

@@ -188,7 +188,7 @@ func (s *Status) Print(w io.Writer) {
 		if ss.Arch != "" {
 			label += " [" + ss.Arch + "]"
 		}
-		line := fmt.Sprintf("  %-18s %s", label, ss.State)
+		line := fmt.Sprintf("  %-*s %s", labelWidth, label, ss.State)
 		if len(ss.Why) > 0 {
 			line += ": " + strings.Join(ss.Why, "; ")
 		}
