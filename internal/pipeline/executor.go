@@ -186,7 +186,7 @@ func prevOutputs(m *manifest.Manifest, arch string, names []string) []manifest.F
 // the last run.
 func (r *run) skip(s *stage, ar *archRun, rec manifest.Stage) error {
 	start := time.Now()
-	if err := r.carry(s, ar, rec); err != nil {
+	if err := r.carry(r.prev, s, ar, rec); err != nil {
 		return err
 	}
 	r.record(func() {
@@ -199,15 +199,15 @@ func (r *run) skip(s *stage, ar *archRun, rec manifest.Stage) error {
 	return nil
 }
 
-// carry takes a stage's work from the last run's record into this one: the state it found out and
-// the outputs it recorded.
-func (r *run) carry(s *stage, ar *archRun, rec manifest.Stage) error {
+// carry takes a stage's work from a run's record (m, rec: the stage's record in it) into this
+// one: the state it found out, through its row's restore, and the outputs it recorded.
+func (r *run) carry(m *manifest.Manifest, s *stage, ar *archRun, rec manifest.Stage) error {
 	if s.restore != nil {
-		if err := s.restore(r, ar, r.prev, rec); err != nil {
+		if err := s.restore(r, ar, m, rec); err != nil {
 			return err
 		}
 	}
-	r.record(func() { r.st.outputs = append(r.st.outputs, prevOutputs(r.prev, archName(ar), s.outputs)...) })
+	r.record(func() { r.st.outputs = append(r.st.outputs, prevOutputs(m, archName(ar), s.outputs)...) })
 	return nil
 }
 

@@ -20,7 +20,9 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	// This stage replaces the run's: its payloads and its record.
 	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == stPackage })
 	r := newRun(p, opts, inPackage)
-	r.resume(m)
+	if err := r.resume(m, stages); err != nil {
+		return nil, err
+	}
 	r.m, r.replaces = m, supersedes
 	defer r.close()
 	err = r.walk(ctx, r.exec)

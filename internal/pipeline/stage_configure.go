@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,8 +54,14 @@ func configureIntact(_ context.Context, _ *run, ar *archRun, rec manifest.Stage)
 	return fileKey(dotconfig(ar)) == rec.Product
 }
 
+// configureRestore reads back the .config configure made. When the stage is skipped, intact has
+// found it as recorded; a command that takes up a run's record (package) may find the build tree
+// removed, and needs no .config: it is then left unread.
 func configureRestore(_ *run, ar *archRun, _ *manifest.Manifest, _ manifest.Stage) error {
 	final, err := kconfig.ParseFile(dotconfig(ar))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	ar.final = final
 	return err
 }

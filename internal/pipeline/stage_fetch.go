@@ -7,8 +7,20 @@ import (
 	"runtime"
 
 	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 )
+
+// fetchRestore takes up what fetch found out: the upstream commit, its time and signer, and for a
+// tarball source the unpacked release, which the patch stage recorded as its input (fetch always
+// runs in a run; this serves the commands that take up a run's record: status, boot, package).
+func fetchRestore(r *run, _ *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
+	r.st.upstream = prev.Upstream
+	if ps := stageRecord(prev, stPatch, ""); ps != nil {
+		r.st.pristine = ps.Inputs["tarball"]
+	}
+	return nil
+}
 
 // fetch brings the release into the mirror (or, for a tarball source, the cache) and verifies
 // its signature. It always runs: one ls-remote tells whether upstream moved the tag.

@@ -150,8 +150,8 @@ func (r *run) compare(p *Plan, orig *manifest.Manifest, workDir string) (*Verifi
 			continue
 		}
 		c := Compared{Name: "modules-tree", Arch: want.Arch, Run: want.ModulesDigest, RunPath: filepath.Join(p.OutDir, want.Arch, "modules.vhdx")}
-		if ar := r.archNamed(want.Arch); ar != nil && ar.build != nil {
-			c.Again, c.AgainPath = ar.build.ModulesDigest, filepath.Join(vp.OutDir, want.Arch, "modules.vhdx")
+		if ar := r.archNamed(want.Arch); ar != nil && ar.modulesDigest != "" {
+			c.Again, c.AgainPath = ar.modulesDigest, filepath.Join(vp.OutDir, want.Arch, "modules.vhdx")
 		}
 		v.Files = append(v.Files, c)
 	}
