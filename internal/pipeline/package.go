@@ -19,11 +19,16 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	}
 	// This stage replaces the run's: its payloads and its record.
 	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == stPackage })
+	if supersedes != "" {
+		pp := *p
+		pp.Supersedes = supersedes
+		p = &pp
+	}
 	r := newRun(p, opts, inPackage)
 	if err := r.resume(m, stages); err != nil {
 		return nil, err
 	}
-	r.m, r.replaces = m, supersedes
+	r.m = m
 	defer r.close()
 	err = r.walk(ctx, r.exec)
 	if werr := m.Write(filepath.Join(p.OutDir, "manifest.json")); err == nil {

@@ -45,8 +45,6 @@ type run struct {
 	tools map[string]string
 	// parts are the output folders kbuild assemble gathers the arches from.
 	parts []string
-	// replaces is the version kbuild package was told the payloads supersede.
-	replaces string
 }
 
 // state is what the stages find out and later stages read: typed, so no stage reads the
