@@ -237,6 +237,27 @@ func (r *run) finish(s *stage, ar *archRun, in inputs, start time.Time, out outc
 	r.checkpoint()
 }
 
+// extend walks the mode's rows on top of a finished run's record m (kbuild package): the state is
+// taken up from m through the other rows' restores, the rows walked run through the executor as
+// in any run, their records and outputs replacing the ones m held, and the record is written back
+// to path with the run's status: it is still that run's manifest, which kpublish reads.
+func (r *run) extend(ctx context.Context, m *manifest.Manifest, path string) error {
+	walked := r.rows()
+	base := *m
+	base.Stages = slices.DeleteFunc(slices.Clone(m.Stages), func(st manifest.Stage) bool {
+		return slices.ContainsFunc(walked, func(s *stage) bool { return s.name == st.Name })
+	})
+	if err := r.resume(&base, stages); err != nil {
+		return err
+	}
+	r.m = &base
+	err := r.walk(ctx, r.exec)
+	if werr := r.m.Write(path); err == nil {
+		err = werr
+	}
+	return err
+}
+
 // checkpoint writes the manifest as it stands, marked running: a run killed now leaves the
 // record of every stage it finished, which the next run reuses. Failing to write it only costs
 // that reuse, so the error is not the stage's.

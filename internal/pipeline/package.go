@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"path/filepath"
-	"slices"
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
@@ -17,22 +16,13 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	if err != nil {
 		return nil, err
 	}
-	// This stage replaces the run's: its payloads and its record.
-	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == stPackage })
 	if supersedes != "" {
 		pp := *p
 		pp.Supersedes = supersedes
 		p = &pp
 	}
 	r := newRun(p, opts, inPackage)
-	if err := r.resume(m, stages); err != nil {
-		return nil, err
-	}
-	r.m = m
 	defer r.close()
-	err = r.walk(ctx, r.exec)
-	if werr := m.Write(filepath.Join(p.OutDir, "manifest.json")); err == nil {
-		err = werr
-	}
-	return prevOutputs(m, "", []string{outPayload}), err
+	err = r.extend(ctx, m, filepath.Join(p.OutDir, "manifest.json"))
+	return prevOutputs(r.m, "", []string{outPayload}), err
 }
