@@ -1,8 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -112,19 +113,21 @@ func configured(l *config.Line, workDir, arch, configFile, tree string) (*kconfi
 	if err != nil {
 		return nil, nil, "", cli.UsageError{Err: fmt.Errorf("--arch: %w", err)}
 	}
+	var final *kconfig.Config
 	if configFile == "" {
-		// Where the configure stage leaves the profile's .config.
-		dir := pipeline.BuildDir(workDir, l, arch)
-		configFile = filepath.Join(dir, ".config")
-		if _, err := os.Stat(configFile); err != nil {
+		// The profile's build tree, as the configure stage left it.
+		c, err := pipeline.ReadConfigured(pipeline.BuildDir(workDir, l, arch))
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, "", nil
 		}
-		if tree == "" {
-			tree, _ = filepath.EvalSymlinks(filepath.Join(dir, "source"))
+		if err != nil {
+			return nil, nil, "", cli.UsageError{Err: err}
 		}
-	}
-	final, err := kconfig.ParseFile(configFile)
-	if err != nil {
+		final = c.Final
+		if tree == "" {
+			tree, _ = c.Source()
+		}
+	} else if final, err = kconfig.ParseFile(configFile); err != nil {
 		return nil, nil, "", cli.UsageError{Err: err}
 	}
 	if tree == "" {

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wslkernel/wslkernel/internal/cli"
-	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/install"
 	"github.com/wslkernel/wslkernel/internal/pipeline"
 	"github.com/wslkernel/wslkernel/internal/runner"
@@ -78,7 +77,7 @@ Outside WSL, say how Windows names the folders: --windows-path 'C:\Users\ada', -
 }
 
 func runInstall(out io.Writer, g *globals, o install.Options, arch string) error {
-	p, err := config.Load(g.config)
+	p, err := pipeline.Load(g.config)
 	if err != nil {
 		return cli.UsageError{Err: err}
 	}

@@ -67,7 +67,7 @@ func (g *globals) line() (*config.Line, error) {
 	if g.progress != "auto" && g.progress != "plain" && g.progress != "none" {
 		return nil, cli.UsageError{Err: fmt.Errorf("--progress %q: auto, plain or none", g.progress)}
 	}
-	p, err := config.Load(g.config)
+	p, err := pipeline.Load(g.config)
 	if err != nil {
 		return nil, cli.UsageError{Err: err}
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/wslkernel/wslkernel/internal/pipeline"
@@ -48,10 +46,10 @@ shows where) or the rebuild failed.`,
 						label += " [" + c.Arch + "]"
 					}
 					if c.Same() {
-						fmt.Fprintf(out, "%-18s identical   %s\n", label, c.Run)
+						pipeline.Say(out, label, "identical   "+c.Run)
 					} else {
-						fmt.Fprintf(out, "%-18s DIFFERENT   run %s\n%-18s             again %s\n%-18s             compare: diffoscope %s %s\n",
-							label, c.Run, "", c.Again, "", c.RunPath, c.AgainPath)
+						pipeline.Say(out, label, "DIFFERENT   run "+c.Run,
+							"            again "+c.Again, "            compare: diffoscope "+c.RunPath+" "+c.AgainPath)
 					}
 				}
 			}

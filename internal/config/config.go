@@ -20,10 +20,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wslkernel/wslkernel/internal/arch"
 	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
-	"github.com/wslkernel/wslkernel/internal/patch"
-	"github.com/wslkernel/wslkernel/internal/upstream"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -60,17 +59,16 @@ type Upstream struct {
 	Pin           string   `yaml:"pin"`                      // build this release rather than the newest of the series
 	AllowUnsigned bool     `yaml:"allow_unsigned"`           // enthusiasts only: build tags nobody signed
 	// Caps on what one fetch may unpack before its signature holds, as a size ("8GiB", "256MiB")
-	// or bytes; empty: upstream.DefaultMaxUnpacked and DefaultMaxEntry.
+	// or bytes; empty: the fetcher's defaults (upstream.DefaultMaxUnpacked and DefaultMaxEntry).
 	MaxUnpacked string `yaml:"max_unpacked"` // all files (tarball) or inflated objects (git) together
 	MaxEntry    string `yaml:"max_entry"`    // one file or one object
 }
 
-// Limits are the caps max_unpacked and max_entry set; validation has checked they parse.
-func (u Upstream) Limits() upstream.Limits {
-	var l upstream.Limits
-	l.MaxUnpacked, _ = ParseSize(u.MaxUnpacked)
-	l.MaxEntry, _ = ParseSize(u.MaxEntry)
-	return l
+// Caps are max_unpacked and max_entry in bytes, 0 where empty; validation has checked they parse.
+func (u Upstream) Caps() (maxUnpacked, maxEntry int64) {
+	maxUnpacked, _ = ParseSize(u.MaxUnpacked)
+	maxEntry, _ = ParseSize(u.MaxEntry)
+	return maxUnpacked, maxEntry
 }
 
 // sizeUnits are the suffixes ParseSize takes. Only binary units: "GB" could mean either.
@@ -303,8 +301,8 @@ func wrapperOr(w string) string {
 	return w
 }
 
-// Arches the pipeline knows how to build.
-var Arches = []string{"x86_64", "arm64"}
+// Arches the pipeline knows how to build: the arch table's names.
+var Arches = arch.Names()
 
 var (
 	packageFormats = []string{"cab", "msi", "nuget"}
@@ -317,8 +315,27 @@ var (
 	repoName       = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 )
 
-// Load reads and validates pipeline.yaml. All problems found are returned together.
-func Load(file string) (*Pipeline, error) {
+// Steps are the load steps of the packages above config: each reads what pipeline.yaml names in
+// a format config does not model (a quilt series, the fetcher's caps) and says what is wrong
+// with it. Validation runs them where it has resolved what they read, so their errors come
+// with its own, at the key they concern; config itself imports none of those packages. A nil
+// step is skipped.
+type Steps struct {
+	// Series reads a profile's patch series, once its path resolved.
+	Series func(path string) error
+	// Caps checks an upstream's max_unpacked and max_entry together, once both parse.
+	Caps func(u Upstream) error
+}
+
+// Load reads and validates pipeline.yaml, without the load steps of higher packages (see
+// LoadWith). All problems found are returned together.
+func Load(file string) (*Pipeline, error) { return LoadWith(file, Steps{}) }
+
+// Parse is Load on bytes already read; file names the source in errors and anchors relative paths.
+func Parse(file string, data []byte) (*Pipeline, error) { return ParseWith(file, data, Steps{}) }
+
+// LoadWith is Load with the steps run as validation reaches what they read.
+func LoadWith(file string, steps Steps) (*Pipeline, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
@@ -327,11 +344,11 @@ func Load(file string) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	return Parse(abs, data)
+	return ParseWith(abs, data, steps)
 }
 
-// Parse is Load on bytes already read; file names the source in errors and anchors relative paths.
-func Parse(file string, data []byte) (*Pipeline, error) {
+// ParseWith is LoadWith on bytes already read.
+func ParseWith(file string, data []byte, steps Steps) (*Pipeline, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -344,7 +361,7 @@ func Parse(file string, data []byte) (*Pipeline, error) {
 		return nil, err
 	}
 	p.pos = d.pos
-	v := &validator{p: p}
+	v := &validator{p: p, steps: steps}
 	v.validate()
 	if err := joinErrors(v.errs); err != nil {
 		return nil, err
@@ -445,18 +462,9 @@ func (l *Line) Track() version.Track {
 	return t
 }
 
-// Source is where the line's releases are listed, and whom a release tag must be signed by
-// (none with allow_unsigned).
-func (l *Line) Source() upstream.Source {
-	src := upstream.Source{Kind: l.Upstream.Resolve, ReleasesURL: l.Upstream.Releases, GitURL: l.Upstream.Git}
-	if !l.Upstream.AllowUnsigned {
-		src.Trust = &upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
-	}
-	return src
-}
-
 type validator struct {
 	p       *Pipeline
+	steps   Steps
 	errs    []error
 	profile string // the profile being validated, "" at top level
 }
@@ -661,17 +669,17 @@ func (v *validator) upstream(key string, u *Upstream, track version.Track) {
 	v.url(key+".releases", &u.Releases, true)
 	v.url(key+".git", &u.Git, true)
 	v.url(key+".keyring", &u.Keyring, !u.AllowUnsigned)
-	maxUnpacked, err := ParseSize(u.MaxUnpacked)
-	if err != nil {
+	if _, err := ParseSize(u.MaxUnpacked); err != nil {
 		v.at(key+".max_unpacked", "%v", err)
 	}
-	maxEntry, err := ParseSize(u.MaxEntry)
+	_, err := ParseSize(u.MaxEntry)
 	if err != nil {
 		v.at(key+".max_entry", "%v", err)
 	}
-	lim := upstream.Limits{MaxUnpacked: maxUnpacked, MaxEntry: maxEntry}.WithDefaults()
-	if err == nil && lim.MaxEntry > lim.MaxUnpacked {
-		v.at(key+".max_entry", "%d bytes (%q, empty is the default) is more than max_unpacked's %d: one file cannot be larger than all of them; lower max_entry", lim.MaxEntry, u.MaxEntry, lim.MaxUnpacked)
+	if err == nil && v.steps.Caps != nil {
+		if err := v.steps.Caps(*u); err != nil {
+			v.at(key+".max_entry", "%v", err)
+		}
 	}
 	for i, f := range u.Signers {
 		if !fingerprint.MatchString(f) {
@@ -710,8 +718,8 @@ func (v *validator) checkProfile(key, name string, pr *Profile, track version.Tr
 	if pr.Patches != "" {
 		before := len(v.errs)
 		v.path(key+".patches", &pr.Patches, false)
-		if len(v.errs) == before {
-			if _, err := patch.ReadSeries(pr.Patches); err != nil {
+		if len(v.errs) == before && v.steps.Series != nil {
+			if err := v.steps.Series(pr.Patches); err != nil {
 				v.at(key+".patches", "%v", err)
 			}
 		}

@@ -135,7 +135,6 @@ func TestLoadErrors(t *testing.T) {
 		{"bad localversion", "localversion: -microsoft-standard-WSL2", "localversion: microsoft", `pipeline.yaml:8:17: version.localversion: "microsoft" must start with '-'`},
 		{"bad fingerprint", "  keyring: keys.asc", "  keyring: keys.asc\n  signers: [ABC]", `pipeline.yaml:7:13: upstream.signers[0]: "ABC" is not a 40-digit`},
 		{"bad max_unpacked", "  keyring: keys.asc", "  keyring: keys.asc\n  max_unpacked: 8GB", `pipeline.yaml:7:17: upstream.max_unpacked: "8GB" is not a size: write a positive whole number of bytes, or one with KiB, MiB, GiB or TiB (such as 8GiB)`},
-		{"max_entry over max_unpacked", "  keyring: keys.asc", "  keyring: keys.asc\n  max_unpacked: 100MiB", `upstream.max_entry: 268435456 bytes ("", empty is the default) is more than max_unpacked's 104857600`},
 		{"pin outside series", "  keyring: keys.asc", "  keyring: keys.asc\n  pin: 6.6.87", `pipeline.yaml:7:8: upstream.pin: 6.6.87 is not in the series 6.12`},
 		{"bad compression", "      programs:", "      compression: bzip3\n      programs:", `profiles.smoke.initrd.compression: "bzip3" is not one of: gzip, zstd, xz, none`},
 		{"arch fragment for an arch not built", "[configs/smoke.config]", "[configs/smoke.config]\n      arch_fragments:\n        arm64: [configs/other.config]", `profiles.smoke.config.arch_fragments.arm64: arm64 is not one of the profile's arches (x86_64)`},
@@ -191,19 +190,6 @@ func TestNoProfiles(t *testing.T) {
 	doc := valid[:strings.Index(valid, "profiles:")] + "profiles: {}\n"
 	_, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
 	if want := "pipeline.yaml:11:11: profiles: at least one profile is needed"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("Parse() error = %v, want %q", err, want)
-	}
-}
-
-func TestSeriesErrorsNameTheSeriesLine(t *testing.T) {
-	t.Setenv("TEST_KORG", "/srv/korg")
-	dir := fixture(t)
-	if err := os.WriteFile(filepath.Join(dir, "patches/series"), []byte("0001-a.patch\n# x\n0002-missing.patch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(valid))
-	want := "pipeline.yaml:21:14: profiles.smoke.patches: " + filepath.Join(dir, "patches/series") + ":3: patch 0002-missing.patch does not exist"
-	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Parse() error = %v, want %q", err, want)
 	}
 }
@@ -415,10 +401,37 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-func TestUpstreamLimits(t *testing.T) {
+func TestUpstreamCaps(t *testing.T) {
 	u := Upstream{MaxUnpacked: "4GiB"}
-	if got := u.Limits(); got.MaxUnpacked != 4<<30 || got.MaxEntry != 0 {
-		t.Errorf("Upstream{max_unpacked: 4GiB}.Limits() = %+v, want 4 GiB and the default for one entry", got)
+	if unpacked, entry := u.Caps(); unpacked != 4<<30 || entry != 0 {
+		t.Errorf("Upstream{max_unpacked: 4GiB}.Caps() = %d, %d; want 4 GiB and 0 (the default) for one entry", unpacked, entry)
+	}
+}
+
+// The series and the caps are read by the steps given, where validation reaches them, and their
+// errors come with validation's, at their keys; without steps nothing reads them.
+func TestStepsRunWhereTheirInputResolved(t *testing.T) {
+	t.Setenv("TEST_KORG", "/srv/korg")
+	dir := fixture(t)
+	var series []string
+	var caps []Upstream
+	steps := Steps{
+		Series: func(path string) error { series = append(series, path); return fmt.Errorf("patch 0002 does not exist") },
+		Caps:   func(u Upstream) error { caps = append(caps, u); return nil },
+	}
+	doc := strings.Replace(valid, "  keyring: keys.asc", "  keyring: keys.asc\n  max_entry: 1MiB", 1)
+	_, err := ParseWith(filepath.Join(dir, "pipeline.yaml"), []byte(doc), steps)
+	if want := "pipeline.yaml:22:14: profiles.smoke.patches: patch 0002 does not exist"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("ParseWith() error = %v, want %q", err, want)
+	}
+	if want := []string{filepath.Join(dir, "patches/series")}; !slices.Equal(series, want) {
+		t.Errorf("Series step read %q, want %q", series, want)
+	}
+	if len(caps) != 2 || caps[0].MaxEntry != "1MiB" {
+		t.Errorf("Caps step saw %+v, want the top upstream (max_entry 1MiB) then the smoke profile's", caps)
+	}
+	if _, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc)); err != nil {
+		t.Errorf("Parse() without steps = %v", err)
 	}
 }
 

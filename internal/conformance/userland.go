@@ -7,13 +7,13 @@
 package conformance
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/wslkernel/wslkernel/internal/lines"
 	"github.com/wslkernel/wslkernel/internal/runner"
 	"io"
 	"io/fs"
@@ -47,17 +47,16 @@ func ReadPackageList(path string) ([]Package, error) {
 		return nil, fmt.Errorf("%w: %v", ErrPackageList, err)
 	}
 	var pkgs []Package
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line, _, _ := strings.Cut(sc.Text(), "#")
+	err = lines.Each(bytes.NewReader(data), path, lines.Trailing, func(n int, line string) error {
 		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
 		if len(fields) > 1 || !packageName.MatchString(fields[0]) {
-			return nil, fmt.Errorf("%w: %s:%d: %q is not one Debian package name (one a line, '#' for comments)", ErrPackageList, path, n, strings.TrimSpace(line))
+			return fmt.Errorf("%w: %s:%d: %q is not one Debian package name (one a line, '#' for comments)", ErrPackageList, path, n, line)
 		}
 		pkgs = append(pkgs, Package{Name: fields[0], Line: n})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(pkgs) == 0 {
 		return nil, fmt.Errorf("%w: %s names no package", ErrPackageList, path)

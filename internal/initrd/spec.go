@@ -3,7 +3,6 @@
 package initrd
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/lines"
 )
 
 // Kind is an entry type of the spec format.
@@ -52,25 +53,21 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 func ParseSpec(r io.Reader, specName string, vars map[string]string) ([]Entry, error) {
 	var entries []Entry
 	seen := map[string]int{}
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
+	err := lines.Each(r, specName, lines.WholeLine, func(n int, line string) error {
 		e, err := parseLine(line, vars)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", specName, n, err)
+			return fmt.Errorf("%s:%d: %w", specName, n, err)
 		}
 		e.Line = n
 		if first, dup := seen[e.Name]; dup {
-			return nil, fmt.Errorf("%s:%d: %s is already defined on line %d", specName, n, e.Name, first)
+			return fmt.Errorf("%s:%d: %s is already defined on line %d", specName, n, e.Name, first)
 		}
 		seen[e.Name] = n
 		entries = append(entries, e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", specName, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	kinds := make(map[string]Kind, len(entries))
 	for _, e := range entries {

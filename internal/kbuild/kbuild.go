@@ -15,36 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wslkernel/wslkernel/internal/arch"
 	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
-// Arch maps our arch names to the kernel's.
-type Arch struct {
-	Name         string // ours: x86_64, arm64
-	Make         string // ARCH= for make
-	SrcArch      string // the arch/ folder, $(SRCARCH) in Kconfig
-	CrossCompile string // CROSS_COMPILE= prefix when the host is another arch
-	Image        string // the boot image target
-	ImagePath    string // where it lands under O=
-	GOARCH       string
-}
-
-var arches = map[string]Arch{
-	"x86_64": {Name: "x86_64", Make: "x86_64", SrcArch: "x86", CrossCompile: "x86_64-linux-gnu-", Image: "bzImage", ImagePath: "arch/x86/boot/bzImage", GOARCH: "amd64"},
-	"arm64":  {Name: "arm64", Make: "arm64", SrcArch: "arm64", CrossCompile: "aarch64-linux-gnu-", Image: "Image", ImagePath: "arch/arm64/boot/Image", GOARCH: "arm64"},
-}
+// Arch is one row of the arch table.
+type Arch = arch.Arch
 
 // LookupArch returns the arch, or an error naming the known ones.
-func LookupArch(name string) (Arch, error) {
-	a, ok := arches[name]
-	if !ok {
-		return Arch{}, fmt.Errorf("unknown arch %q (x86_64, arm64)", name)
-	}
-	return a, nil
-}
-
-// Native reports whether the arch is the host's, so no cross compiler is needed.
-func (a Arch) Native() bool { return a.GOARCH == runtime.GOARCH }
+func LookupArch(name string) (Arch, error) { return arch.Lookup(name) }
 
 // Tree is one out-of-tree build of a source tree.
 type Tree struct {

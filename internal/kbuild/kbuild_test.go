@@ -47,7 +47,7 @@ make[3]: *** [../scripts/Makefile.build:478: kernel] Error 2
 		log += fmt.Sprintf("make[%d]: *** Waiting for unfinished jobs....\n", i)
 	}
 	r := &scripted{log: log, fail: true}
-	tree := &Tree{Src: "/src", Out: "/out", Arch: arches["x86_64"], Jobs: 2, Runner: r, Timestamp: time.Unix(1764000000, 0)}
+	tree := &Tree{Src: "/src", Out: "/out", Arch: mustArch(t, "x86_64"), Jobs: 2, Runner: r, Timestamp: time.Unix(1764000000, 0)}
 	var full strings.Builder
 	err := tree.Make(context.Background(), &full, "bzImage")
 	var be *BuildError
@@ -70,7 +70,7 @@ make[3]: *** [../scripts/Makefile.build:478: kernel] Error 2
 
 func TestArgsAndEnvMakeTheBuildReproducible(t *testing.T) {
 	ts := time.Date(2026, 11, 21, 12, 56, 1, 0, time.UTC)
-	x := &Tree{Src: "/w/src", Out: "/w/build", Arch: arches["x86_64"], Jobs: 3, ExtraVersion: ".1", Timestamp: ts}
+	x := &Tree{Src: "/w/src", Out: "/w/build", Arch: mustArch(t, "x86_64"), Jobs: 3, ExtraVersion: ".1", Timestamp: ts}
 	args := strings.Join(x.Args("bzImage"), " ")
 	if want := "-C /w/src O=/w/build ARCH=x86_64 -j3 CC=ccache gcc HOSTCC=ccache gcc EXTRAVERSION=.1 LOCALVERSION= RUSTC=false bzImage"; args != want {
 		t.Errorf("args = %q\nwant   %q", args, want)
@@ -82,7 +82,7 @@ func TestArgsAndEnvMakeTheBuildReproducible(t *testing.T) {
 			t.Errorf("env lacks %q", want)
 		}
 	}
-	arm := &Tree{Src: "/s", Out: "/o", Arch: arches["arm64"], Jobs: 1, Wrapper: "none"}
+	arm := &Tree{Src: "/s", Out: "/o", Arch: mustArch(t, "arm64"), Jobs: 1, Wrapper: "none"}
 	if got := strings.Join(arm.Args("Image"), " "); !strings.Contains(got, "ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- -j1 EXTRAVERSION=") || strings.Contains(got, "ccache") {
 		t.Errorf("arm64 args = %q", got)
 	}
@@ -103,7 +103,7 @@ func TestCompilerWrappers(t *testing.T) {
 		{"ccache+distcc", "x86_64", []string{"CC=ccache gcc", "HOSTCC=ccache gcc"}, []string{"CCACHE_PREFIX=distcc", "DISTCC_HOSTS=10.0.0.5/8,lzo"}, "", true},
 		{"ccache", "x86_64", []string{"CC=ccache gcc"}, nil, "DISTCC_HOSTS", false},
 	} {
-		tr := &Tree{Src: "/s", Out: "/o", Arch: arches[c.arch], Wrapper: c.wrapper, DistccHosts: hosts}
+		tr := &Tree{Src: "/s", Out: "/o", Arch: mustArch(t, c.arch), Wrapper: c.wrapper, DistccHosts: hosts}
 		args, env := tr.Args("all"), strings.Join(tr.Env(), "\n")
 		for _, want := range c.args {
 			if !slices.Contains(args, want) {
@@ -126,4 +126,13 @@ func TestCompilerWrappers(t *testing.T) {
 			t.Errorf("%s: args %q, want -j%d", c.wrapper, args, jobs)
 		}
 	}
+}
+
+func mustArch(t *testing.T, name string) Arch {
+	t.Helper()
+	a, err := LookupArch(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -4,13 +4,14 @@
 package kconfig
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/lines"
 )
 
 // Setting is one symbol's value and where it came from.
@@ -55,10 +56,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 func parseLines(r io.Reader, name string, directives bool) ([]Setting, error) {
 	var out []Setting
 	var series SeriesRange
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	err := lines.Each(r, name, lines.Kept, func(n int, line string) error {
 		var s Setting
 		if m := setLine.FindStringSubmatch(line); m != nil {
 			s = Setting{Symbol: m[1], Value: m[2]}
@@ -66,27 +64,28 @@ func parseLines(r io.Reader, name string, directives bool) ([]Setting, error) {
 			s = Setting{Symbol: m[1], Value: "n"}
 		} else if m := seriesDirective.FindStringSubmatch(line); m != nil {
 			if !directives {
-				return nil, fmt.Errorf("%s:%d: %q: a series directive belongs in a fragment, and this file is read as a .config, for no series in particular", name, n, line)
+				return fmt.Errorf("%s:%d: %q: a series directive belongs in a fragment, and this file is read as a .config, for no series in particular", name, n, line)
 			}
 			rng, err := ParseSeriesRange(m[1])
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: # series: %w", name, n, err)
+				return fmt.Errorf("%s:%d: # series: %w", name, n, err)
 			}
 			series = rng
-			continue
+			return nil
 		} else if line == "" || strings.HasPrefix(line, "#") {
-			continue
+			return nil
 		} else {
-			return nil, fmt.Errorf("%s:%d: not a config line: %q (want CONFIG_FOO=value or # CONFIG_FOO is not set)", name, n, line)
+			return fmt.Errorf("%s:%d: not a config line: %q (want CONFIG_FOO=value or # CONFIG_FOO is not set)", name, n, line)
 		}
 		if err := checkValue(s.Value); err != nil {
-			return nil, fmt.Errorf("%s:%d: CONFIG_%s: %w", name, n, s.Symbol, err)
+			return fmt.Errorf("%s:%d: CONFIG_%s: %w", name, n, s.Symbol, err)
 		}
 		s.File, s.Line, s.Series = name, n, series
 		out = append(out, s)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package kconfig
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wslkernel/wslkernel/internal/lines"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -83,44 +83,42 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 	p := &Policy{File: name}
 	seen := map[string][]PolicyRule{}
 	var series SeriesRange
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	err := lines.Each(r, name, lines.Kept, func(n int, line string) error {
 		if m := seriesDirective.FindStringSubmatch(line); m != nil {
 			rng, err := ParseSeriesRange(m[1])
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: # series: %w", name, n, err)
+				return fmt.Errorf("%s:%d: # series: %w", name, n, err)
 			}
 			series = rng
-			continue
+			return nil
 		}
 		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+			return nil
 		}
 		if m := policyArches.FindStringSubmatch(line); m != nil {
 			if p.Arches != nil {
-				return nil, fmt.Errorf("%s:%d: a second arches: line", name, n)
+				return fmt.Errorf("%s:%d: a second arches: line", name, n)
 			}
 			p.Arches = strings.Fields(m[1])
-			continue
+			return nil
 		}
 		if p.Arches == nil {
-			return nil, fmt.Errorf("%s:%d: the policy must start with an arches: line naming its columns, e.g. \"arches: x86_64 arm64\"", name, n)
+			return fmt.Errorf("%s:%d: the policy must start with an arches: line naming its columns, e.g. \"arches: x86_64 arm64\"", name, n)
 		}
 		f := strings.Fields(line)
 		if len(f) < 2+len(p.Arches) {
-			return nil, fmt.Errorf("%s:%d: want CONFIG_SYMBOL, a value for each of %s, and why; got %q", name, n, strings.Join(p.Arches, ", "), line)
+			return fmt.Errorf("%s:%d: want CONFIG_SYMBOL, a value for each of %s, and why; got %q", name, n, strings.Join(p.Arches, ", "), line)
 		}
 		sym, ok := strings.CutPrefix(f[0], "CONFIG_")
 		if !ok || sym == "" {
-			return nil, fmt.Errorf("%s:%d: %q is not a CONFIG_ symbol", name, n, f[0])
+			return fmt.Errorf("%s:%d: %q is not a CONFIG_ symbol", name, n, f[0])
 		}
 		for _, prev := range seen[sym] {
 			if both, ok := prev.Series.intersect(series); ok {
 				if prev.Series.IsAll() && series.IsAll() {
-					return nil, fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d", name, n, sym, prev.Line)
+					return fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d", name, n, sym, prev.Line)
 				}
-				return nil, fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d for %s (that line is for %s, this one for %s); give each rule a series range of its own",
+				return fmt.Errorf("%s:%d: CONFIG_%s is already ruled on at line %d for %s (that line is for %s, this one for %s); give each rule a series range of its own",
 					name, n, sym, prev.Line, both.describe(), prev.Series.describe(), series.describe())
 			}
 		}
@@ -133,15 +131,16 @@ func ParsePolicy(r io.Reader, name string) (*Policy, error) {
 			}
 			for _, alt := range strings.Split(v, "|") {
 				if !policyValue.MatchString(alt) {
-					return nil, fmt.Errorf("%s:%d: CONFIG_%s: %q for %s is not a value (y, m, n, a number, a quoted string, a|b, or - for no rule)", name, n, sym, v, arch)
+					return fmt.Errorf("%s:%d: CONFIG_%s: %q for %s is not a value (y, m, n, a number, a quoted string, a|b, or - for no rule)", name, n, sym, v, arch)
 				}
 				rule.Allow[arch] = append(rule.Allow[arch], alt)
 			}
 		}
 		p.Rules = append(p.Rules, rule)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if p.Arches == nil {
 		return nil, fmt.Errorf("%s: empty policy: no arches: line", name)

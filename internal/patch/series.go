@@ -3,13 +3,13 @@
 package patch
 
 import (
-	"bufio"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/wslkernel/wslkernel/internal/lines"
 	"github.com/wslkernel/wslkernel/internal/treepath"
 )
 
@@ -37,41 +37,37 @@ func ReadSeries(series string) ([]Entry, error) {
 	defer f.Close()
 	var entries []Entry
 	seen := map[string]int{}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line, _, _ := strings.Cut(sc.Text(), "#")
+	err = lines.Each(f, series, lines.Trailing, func(n int, line string) error {
 		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
 		name := fields[0]
 		for _, opt := range fields[1:] {
 			if opt != "-p1" {
-				return nil, fmt.Errorf("%s:%d: %s: option %q is not supported (patches are applied -p1, as git am does)", series, n, name, opt)
+				return fmt.Errorf("%s:%d: %s: option %q is not supported (patches are applied -p1, as git am does)", series, n, name, opt)
 			}
 		}
 		if first, dup := seen[name]; dup {
-			return nil, fmt.Errorf("%s:%d: %s is already listed on line %d", series, n, name, first)
+			return fmt.Errorf("%s:%d: %s is already listed on line %d", series, n, name, first)
 		}
 		seen[name] = n
 		path, err := treepath.Join(filepath.Dir(series), name)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: patch %w; a patch is named relative to the series file's folder, and must be in it", series, n, err)
+			return fmt.Errorf("%s:%d: patch %w; a patch is named relative to the series file's folder, and must be in it", series, n, err)
 		}
 		info, err := os.Lstat(path)
 		switch {
 		case err != nil || info.IsDir():
-			return nil, fmt.Errorf("%s:%d: patch %s does not exist (looked for %s)", series, n, name, path)
+			return fmt.Errorf("%s:%d: patch %s does not exist (looked for %s)", series, n, name, path)
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, _ := os.Readlink(path)
-			return nil, fmt.Errorf("%s:%d: patch %s is a symlink (to %s): %w; a patch must be a file in the series folder", series, n, name, target, treepath.ErrUnsafePath)
+			return fmt.Errorf("%s:%d: patch %s is a symlink (to %s): %w; a patch must be a file in the series folder", series, n, name, target, treepath.ErrUnsafePath)
 		case !info.Mode().IsRegular():
-			return nil, fmt.Errorf("%s:%d: patch %s is not a regular file (%s)", series, n, name, info.Mode().Type())
+			return fmt.Errorf("%s:%d: patch %s is not a regular file (%s)", series, n, name, info.Mode().Type())
 		}
 		entries = append(entries, Entry{Path: path, Name: name, Series: series, Line: n})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", series, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return entries, nil
 }

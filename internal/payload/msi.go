@@ -15,6 +15,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/wslkernel/wslkernel/internal/arch"
 	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
@@ -131,9 +132,6 @@ var wxs = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlEscap
 // actionName is the custom action's file, installed beside the kernel.
 const actionName = "wslconfig-action.exe"
 
-// goArch is the GOARCH of an arch the pipeline builds.
-var goArch = map[string]string{"x86_64": "amd64", "arm64": "arm64"}
-
 // buildAction builds cmd/wslconfig-action (o.ActionSource) for Windows on the arch into dest,
 // byte-reproducibly: no paths (-trimpath), no build ID, no VCS stamp, no cgo; the PE header
 // carries no timestamp (Go's linker writes 0). Signed like the payloads when signing is on: an
@@ -147,7 +145,7 @@ func (o *Options) buildAction(ctx context.Context, b *archBuild, dest, desc stri
 		return err
 	}
 	var out bytes.Buffer
-	env := []string{"CGO_ENABLED=0", "GOOS=windows", "GOARCH=" + goArch[b.arch]}
+	env := []string{"CGO_ENABLED=0", "GOOS=windows", "GOARCH=" + goArch(b.arch)}
 	args := []string{"build", "-C", o.ActionSource, "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", unsigned, "."}
 	if err := o.Runner.Run(ctx, "go", args, env, &out); err != nil {
 		return fmt.Errorf("package: building the MSI's custom action (%s) for Windows %s: %v\n%s", o.ActionSource, b.win, err, out.String())
@@ -278,4 +276,10 @@ func buildMSI(ctx context.Context, run runner.Runner, spec msiSpec, dir, dest st
 	sum := sha256.Sum256(data)
 	code := "{" + guid("package", fmt.Sprintf("%x", sum)) + "}"
 	return os.WriteFile(dest, bytes.Replace(data, blank, []byte(code), 1), 0o644)
+}
+
+// goArch is the GOARCH of an arch the pipeline builds.
+func goArch(name string) string {
+	a, _ := arch.Lookup(name) // an arch pipeline.yaml's validation took
+	return a.GOARCH
 }

@@ -6,6 +6,8 @@
 // when a key is configured).
 package payload
 
+import "github.com/wslkernel/wslkernel/internal/arch"
+
 // UpdateSchema is the version of update.json's format; bump it on incompatible changes.
 // Schema 2 dropped schema 1's rollback name and install paths, which promised what nothing did.
 const UpdateSchema = 2
@@ -67,9 +69,9 @@ const (
 )
 
 // WindowsArch is Windows' name for one of ours.
-func WindowsArch(arch string) string {
-	if arch == "x86_64" {
-		return "x64"
+func WindowsArch(name string) string {
+	if a, err := arch.Lookup(name); err == nil {
+		return a.Windows
 	}
-	return arch
+	return name
 }

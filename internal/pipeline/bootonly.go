@@ -57,7 +57,9 @@ func Boot(ctx context.Context, p *Plan, opts Options) ([]manifest.Boot, error) {
 		return nil, err
 	}
 	r := newRun(p, opts, inBoot)
-	r.resume(last)
+	if err := r.resume(last, stages); err != nil {
+		return nil, err
+	}
 	for _, ar := range r.arches {
 		ar.boot = nil
 		for _, name := range []string{outKernel, outInitrd, outModules} {

@@ -45,7 +45,7 @@ func (c *CheckResult) Rotting() bool { return c.Lifecycle != nil && c.Lifecycle.
 // or --release) must be a tag upstream has (one ls-remote), so that neither check nor plan
 // promises a release that does not exist.
 func resolve(ctx context.Context, l *config.Line) (upstream.Resolved, error) {
-	res, err := upstream.Resolve(ctx, l.Source(), l.Track(), l.Upstream.Pin)
+	res, err := upstream.Resolve(ctx, upstreamSource(l), l.Track(), l.Upstream.Pin)
 	if err != nil {
 		return upstream.Resolved{}, err
 	}
@@ -100,7 +100,7 @@ func lifecycleUnknown(l *config.Line, resolved upstream.Resolved) string {
 	switch {
 	case resolved.Lifecycle != nil || l.Track().Moniker != "":
 		return ""
-	case l.Source().Kind == "tags":
+	case upstreamSource(l).Kind == "tags":
 		return "resolve: tags, and tags do not say when kernel.org ends a series or which is longterm"
 	case l.Upstream.Pin != "":
 		return "the release is pinned (upstream.pin or --release), so releases.json was not read"

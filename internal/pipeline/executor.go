@@ -113,7 +113,7 @@ func (r *run) visitIf(ctx context.Context, s *stage, ar *archRun, visit visitor)
 	if s.applies != nil && r.mode != inPlan { // plan describes every stage, and what it depends on
 		if ok, why := s.applies(r, ar); !ok {
 			if why != "" {
-				fmt.Fprintf(r.console(ar), "%-18s %s\n", s.label(ar), why)
+				Say(r.console(ar), s.label(ar), why)
 			}
 			return nil
 		}
@@ -186,28 +186,28 @@ func prevOutputs(m *manifest.Manifest, arch string, names []string) []manifest.F
 // the last run.
 func (r *run) skip(s *stage, ar *archRun, rec manifest.Stage) error {
 	start := time.Now()
-	if err := r.carry(s, ar, rec); err != nil {
+	if err := r.carry(r.prev, s, ar, rec); err != nil {
 		return err
 	}
 	r.record(func() {
 		r.m.Stages = append(r.m.Stages, manifest.Stage{Name: rec.Name, Arch: rec.Arch, Status: "skipped", Started: start.UTC(),
 			Seconds: time.Since(start).Seconds(), Detail: rec.Detail, Key: rec.Key, Inputs: rec.Inputs, Product: rec.Product})
-		fmt.Fprintf(r.console(ar), "%-18s up to date: %s\n", s.label(ar), rec.Detail)
+		Say(r.console(ar), s.label(ar), "up to date: "+rec.Detail)
 		r.report()
 	})
 	r.checkpoint()
 	return nil
 }
 
-// carry takes a stage's work from the last run's record into this one: the state it found out and
-// the outputs it recorded.
-func (r *run) carry(s *stage, ar *archRun, rec manifest.Stage) error {
+// carry takes a stage's work from a run's record (m, rec: the stage's record in it) into this
+// one: the state it found out, through its row's restore, and the outputs it recorded.
+func (r *run) carry(m *manifest.Manifest, s *stage, ar *archRun, rec manifest.Stage) error {
 	if s.restore != nil {
-		if err := s.restore(r, ar, r.prev, rec); err != nil {
+		if err := s.restore(r, ar, m, rec); err != nil {
 			return err
 		}
 	}
-	r.record(func() { r.st.outputs = append(r.st.outputs, prevOutputs(r.prev, archName(ar), s.outputs)...) })
+	r.record(func() { r.st.outputs = append(r.st.outputs, prevOutputs(m, archName(ar), s.outputs)...) })
 	return nil
 }
 
@@ -218,7 +218,7 @@ func (r *run) finish(s *stage, ar *archRun, in inputs, start time.Time, out outc
 	r.record(func() {
 		if err != nil {
 			st.Status, st.Detail = "failed", err.Error()
-			fmt.Fprintf(r.console(ar), "%-18s failed after %.1fs\n", s.label(ar), st.Seconds)
+			Say(r.console(ar), s.label(ar), fmt.Sprintf("failed after %.1fs", st.Seconds))
 		} else {
 			if len(in) > 0 {
 				st.Key, st.Inputs = in.key(), in
@@ -228,13 +228,34 @@ func (r *run) finish(s *stage, ar *archRun, in inputs, start time.Time, out outc
 				return slices.ContainsFunc(out.outputs, func(o manifest.File) bool { return o.Name == f.Name && o.Arch == f.Arch })
 			})
 			r.st.outputs = append(r.st.outputs, out.outputs...)
-			fmt.Fprintf(r.console(ar), "%-18s %s (%.1fs)\n", s.label(ar), out.detail, st.Seconds)
+			Say(r.console(ar), s.label(ar), fmt.Sprintf("%s (%.1fs)", out.detail, st.Seconds))
 		}
 		r.m.Stages = append(r.m.Stages, out.carried...)
 		r.m.Stages = append(r.m.Stages, st)
 		r.report()
 	})
 	r.checkpoint()
+}
+
+// extend walks the mode's rows on top of a finished run's record m (kbuild package): the state is
+// taken up from m through the other rows' restores, the rows walked run through the executor as
+// in any run, their records and outputs replacing the ones m held, and the record is written back
+// to path with the run's status: it is still that run's manifest, which kpublish reads.
+func (r *run) extend(ctx context.Context, m *manifest.Manifest, path string) error {
+	walked := r.rows()
+	base := *m
+	base.Stages = slices.DeleteFunc(slices.Clone(m.Stages), func(st manifest.Stage) bool {
+		return slices.ContainsFunc(walked, func(s *stage) bool { return s.name == st.Name })
+	})
+	if err := r.resume(&base, stages); err != nil {
+		return err
+	}
+	r.m = &base
+	err := r.walk(ctx, r.exec)
+	if werr := r.m.Write(path); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // checkpoint writes the manifest as it stands, marked running: a run killed now leaves the

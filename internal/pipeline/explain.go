@@ -1,8 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,16 +44,16 @@ func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
 	if !slices.Contains(l.Profile.Arches, arch) {
 		return nil, fmt.Errorf("profile %s does not build %s (%s)", l.Name, arch, strings.Join(l.Profile.Arches, ", "))
 	}
-	tree, err := readConfigured(BuildDir(opts.WorkDir, l, arch), l.Name, a)
+	tree, err := readExplained(BuildDir(opts.WorkDir, l, arch), l.Name, a)
 	if err != nil {
 		return nil, err
 	}
-	final := tree.final
+	final := tree.Final
 	var out []string
 	if s, ok := final.Get(sym); ok {
-		out = append(out, fmt.Sprintf("CONFIG_%s=%s in %s", sym, s.Value, tree.dotconfig))
+		out = append(out, fmt.Sprintf("CONFIG_%s=%s in %s", sym, s.Value, tree.Dotconfig))
 	} else {
-		out = append(out, fmt.Sprintf("CONFIG_%s is absent from %s (reads as n)", sym, tree.dotconfig))
+		out = append(out, fmt.Sprintf("CONFIG_%s is absent from %s (reads as n)", sym, tree.Dotconfig))
 	}
 	lines, want, err := whoSet(l, arch, sym, tree.base, tree.release.Series())
 	if err != nil {
@@ -73,36 +74,66 @@ func Explain(l *config.Line, opts Options, arch, sym string) ([]string, error) {
 	return out, nil
 }
 
-// configured is a configured build tree as explain reads it: the final .config, the base before
-// the fragments, and the source tree's Kconfig rules and release (whose series the fragments
-// were applied for).
-type configured struct {
-	dotconfig   string
-	final, base *kconfig.Config
-	rules       *kconfig.Rules
-	release     version.Release
+// Configured is a build tree the configure stage left, read back: its final .config, and beside
+// it the base before the fragments and the link to the source tree it was configured from. The
+// one reader of a build tree for explain and kbuild features.
+type Configured struct {
+	Dir, Dotconfig string
+	Final          *kconfig.Config
 }
 
-func readConfigured(dir, profile string, a kbuild.Arch) (*configured, error) {
-	t := &configured{dotconfig: filepath.Join(dir, ".config")}
+// ReadConfigured reads the final .config of the build tree dir; the error wraps fs.ErrNotExist
+// when the tree is not configured.
+func ReadConfigured(dir string) (*Configured, error) {
+	c := &Configured{Dir: dir, Dotconfig: filepath.Join(dir, ".config")}
 	var err error
-	t.final, err = kconfig.ParseFile(t.dotconfig)
-	if os.IsNotExist(err) {
+	if c.Final, err = kconfig.ParseFile(c.Dotconfig); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Base is the .config before the fragments were merged; the error wraps fs.ErrNotExist when the
+// tree was configured by an older kbuild, which kept none.
+func (c *Configured) Base() (*kconfig.Config, error) { return kconfig.ParseFile(c.Dotconfig + ".base") }
+
+// Source is the source tree the build tree was configured from, through its source link.
+func (c *Configured) Source() (string, error) {
+	src, err := filepath.EvalSymlinks(filepath.Join(c.Dir, "source"))
+	if err != nil {
+		return "", fmt.Errorf("%s: the build tree has no source link: %w", c.Dir, err)
+	}
+	return src, nil
+}
+
+// explained is what explain reads of a configured tree: the final .config, the base, and the
+// source tree's Kconfig rules and release (whose series the fragments were applied for).
+type explained struct {
+	*Configured
+	base    *kconfig.Config
+	rules   *kconfig.Rules
+	release version.Release
+}
+
+func readExplained(dir, profile string, a kbuild.Arch) (*explained, error) {
+	c, err := ReadConfigured(dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s is not configured yet: run kbuild run --profile %s first", dir, profile)
 	}
 	if err != nil {
 		return nil, err
 	}
-	t.base, err = kconfig.ParseFile(t.dotconfig + ".base")
-	if os.IsNotExist(err) {
+	t := &explained{Configured: c}
+	t.base, err = c.Base()
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s was configured by an older kbuild that kept no .config.base: run kbuild run --profile %s again", dir, profile)
 	}
 	if err != nil {
 		return nil, err
 	}
-	src, err := filepath.EvalSymlinks(filepath.Join(dir, "source"))
+	src, err := c.Source()
 	if err != nil {
-		return nil, fmt.Errorf("%s: the build tree has no source link: %w", dir, err)
+		return nil, err
 	}
 	if t.release, _, err = upstream.TreeRelease(src); err != nil {
 		return nil, err

@@ -24,18 +24,18 @@ func (r *run) withMirror(ctx context.Context, fn func(*upstream.Mirror) error) e
 	}
 	defer unlock()
 	mirror.AllowLightweight = r.plan.Line.Upstream.AllowUnsigned
-	mirror.Limits = r.plan.Line.Upstream.Limits()
+	mirror.Limits = unpackLimits(r.plan.Line.Upstream)
 	if u := r.plan.Line.Upstream; !u.AllowUnsigned {
 		mirror.Trust = &upstream.Trust{Keyring: u.Keyring, Signers: u.Signers}
 	}
 	if mirror.Repaired != "" {
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "REPAIR", mirror.Repaired)
+		Say(r.opts.Out, "REPAIR", mirror.Repaired)
 	}
 	err = fn(mirror)
 	if !damaged(err) {
 		return err
 	}
-	fmt.Fprintf(r.opts.Out, "%-18s %v\n%-18s fetching %s again into %s\n", "REPAIR", err, "", r.plan.Release.Tag(), mirror.Dir)
+	Say(r.opts.Out, "REPAIR", err.Error(), fmt.Sprintf("fetching %s again into %s", r.plan.Release.Tag(), mirror.Dir))
 	if err := mirror.Reset(); err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (r *run) refIs(ctx context.Context, ref, commit string) bool {
 // worktree is the profile's source tree for a git upstream: one folder, moved from release to
 // release in place, so the build trees made from it stay incremental.
 func (r *run) worktree() upstream.Worktree {
-	return upstream.Worktree{Dir: treeDir(r.opts.WorkDir, r.plan.Line, "src"), Limits: r.plan.Line.Upstream.Limits()}
+	return upstream.Worktree{Dir: treeDir(r.opts.WorkDir, r.plan.Line, "src"), Limits: unpackLimits(r.plan.Line.Upstream)}
 }
 
 // branchRef is where the mirror keeps the profile's release branch: out of the way of the tags

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"path/filepath"
-	"slices"
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
 )
@@ -17,15 +16,13 @@ func Package(ctx context.Context, p *Plan, opts Options, supersedes string) ([]m
 	if err != nil {
 		return nil, err
 	}
-	// This stage replaces the run's: its payloads and its record.
-	m.Stages = slices.DeleteFunc(m.Stages, func(st manifest.Stage) bool { return st.Name == stPackage })
-	r := newRun(p, opts, inPackage)
-	r.resume(m)
-	r.m, r.replaces = m, supersedes
-	defer r.close()
-	err = r.walk(ctx, r.exec)
-	if werr := m.Write(filepath.Join(p.OutDir, "manifest.json")); err == nil {
-		err = werr
+	if supersedes != "" {
+		pp := *p
+		pp.Supersedes = supersedes
+		p = &pp
 	}
-	return prevOutputs(m, "", []string{outPayload}), err
+	r := newRun(p, opts, inPackage)
+	defer r.close()
+	err = r.extend(ctx, m, filepath.Join(p.OutDir, "manifest.json"))
+	return prevOutputs(r.m, "", []string{outPayload}), err
 }

@@ -113,7 +113,9 @@ func TestPackageKeepsTheRunsRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As a run with conformance records it: the stage's record and the conformance boot's.
 	m.Conformance = []manifest.Conformance{{Arch: "x86_64", Release: m.KernelRelease, Probes: []manifest.Probe{{Feature: "fuse", Name: "bindfs", Status: "pass"}}}}
+	m.Stages = append(m.Stages, manifest.Stage{Name: stConformance, Arch: "x86_64", Status: "ok"})
 	if err := m.Write(path); err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +134,36 @@ func TestPackageKeepsTheRunsRecords(t *testing.T) {
 	if len(after.Conformance) != 1 || len(after.Builds) != 1 || len(after.Boots) != 1 || after.BranchHead != m.BranchHead || after.Reproducer != m.Reproducer {
 		t.Errorf("after kbuild package: conformance %v, builds %d, boots %d, branch %s (was %s), reproducer kept %v",
 			after.Conformance, len(after.Builds), len(after.Boots), after.BranchHead, m.BranchHead, after.Reproducer == m.Reproducer)
+	}
+}
+
+// The signer the environment names, its time-stamping authority and the version superseded are
+// resolved into the plan: kbuild plan shows them, and the package stage's key holds them.
+func TestPlanResolvesTheSignerAndTheSupersededVersion(t *testing.T) {
+	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	l.Profile.Package.Formats = []string{"cab"}
+	work := t.TempDir()
+	prev := filepath.Join(work, "out", l.Name, "6.12.117.1")
+	os.MkdirAll(prev, 0o755)
+	(&manifest.Manifest{Schema: manifest.Schema, Status: "ok", Version: "6.12.117.1"}).Write(filepath.Join(prev, "manifest.json"))
+	t.Setenv("WSLKERNEL_SIGN_CERT", "/secrets/cert.pem")
+	t.Setenv("WSLKERNEL_SIGN_KEY", "/secrets/key.pem")
+	t.Setenv("WSLKERNEL_SIGN_TSA", "https://tsa.example.com")
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard}
+	p, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Signer == nil || p.Signer.Cert != "/secrets/cert.pem" || p.Signer.TimestampURL != "https://tsa.example.com" || p.Supersedes != "6.12.117.1" {
+		t.Fatalf("plan: signer %+v, supersedes %q; want the environment's cert and TSA, and 6.12.117.1", p.Signer, p.Supersedes)
+	}
+	var b strings.Builder
+	p.Print(&b)
+	if want := "Authenticode-signed with /secrets/cert.pem and /secrets/key.pem, timestamped by https://tsa.example.com; superseding 6.12.117.1"; !strings.Contains(b.String(), want) {
+		t.Errorf("plan says\n%s\nwant it to hold %q", b.String(), want)
+	}
+	in := packageDerives(context.Background(), newRun(p, opts, inRun), nil)
+	if in["timestamp_url"] != "https://tsa.example.com" || in["signer cert"] == "" || in["supersedes"] != "6.12.117.1" {
+		t.Errorf("package key inputs %v: want the TSA, the certificate and the superseded version", in)
 	}
 }

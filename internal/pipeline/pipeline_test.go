@@ -218,7 +218,7 @@ profiles:
 	for name, body := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
 	}
-	p, err := config.Load(filepath.Join(dir, "pipeline.yaml"))
+	p, err := Load(filepath.Join(dir, "pipeline.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

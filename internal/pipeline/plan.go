@@ -15,6 +15,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/payload"
 	"github.com/wslkernel/wslkernel/internal/runner"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -63,6 +64,12 @@ type Plan struct {
 	Chosen string
 	// Refused are the newer tags passed over because fetch would refuse them (resolve: tags).
 	Refused []error
+	// Signer signs the payloads as package.signing and the environment (WSLKERNEL_SIGN_*) name
+	// it; nil: unsigned. Supersedes is the version the payloads replace: the newest earlier
+	// version built in the work dir, or as kbuild package --supersedes says. Both are resolved
+	// here, so plan shows them and the package stage's key holds them.
+	Signer     *payload.Signer
+	Supersedes string
 }
 
 // NewPlan resolves the upstream release and the version to build.
@@ -97,6 +104,12 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 	}
 	p.OutDir = filepath.Join(opts.WorkDir, "out", line.Name, v.String())
 	p.workDir = opts.WorkDir
+	if len(line.Profile.Package.Formats) > 0 {
+		if p.Signer, err = signerFor(line.Profile.Package.Signing); err != nil {
+			return nil, err
+		}
+		p.Supersedes = previousVersion(filepath.Dir(p.OutDir), v)
+	}
 	return p, nil
 }
 

@@ -137,3 +137,18 @@ func (p *plainProgress) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// labelWidth is the column where a console line's message starts, past its label (a stage and
+// its arch, "warning", "note"), so that the lines of a run line up.
+const labelWidth = 18
+
+// Say prints a console line: the label padded to labelWidth, then the message; each further
+// line is printed under the message, in its column. It is one write, so the lines of arches
+// built side by side do not interleave.
+func Say(w io.Writer, label, message string, more ...string) {
+	text := fmt.Sprintf("%-*s %s\n", labelWidth, label, message)
+	for _, m := range more {
+		text += fmt.Sprintf("%-*s %s\n", labelWidth, "", m)
+	}
+	io.WriteString(w, text)
+}

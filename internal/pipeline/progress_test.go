@@ -95,3 +95,18 @@ func TestStartsFromEmpty(t *testing.T) {
 		t.Error("a tree with init/main.o and no mark: startsFromEmpty = true")
 	}
 }
+
+// Say lines every message up in one column, past labels short and long.
+func TestSay(t *testing.T) {
+	var b strings.Builder
+	Say(&b, "build [x86_64]", "done (1.0s)")
+	Say(&b, "REPAIR", "mirror broken", "fetching v6.12.118 again")
+	Say(&b, "a label longer than the column", "still said")
+	want := "build [x86_64]     done (1.0s)\n" +
+		"REPAIR             mirror broken\n" +
+		"                   fetching v6.12.118 again\n" +
+		"a label longer than the column still said\n"
+	if got := b.String(); got != want {
+		t.Errorf("Say printed\n%s\nwant\n%s", got, want)
+	}
+}

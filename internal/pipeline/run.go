@@ -97,7 +97,7 @@ func (r *run) execute(ctx context.Context) (manifestPath string, err error) {
 	if err := r.walk(ctx, r.exec); err != nil {
 		return manifestPath, err
 	}
-	fmt.Fprintf(r.opts.Out, "%-18s %s\n", "manifest", manifestPath)
+	Say(r.opts.Out, "manifest", manifestPath)
 	return manifestPath, nil
 }
 

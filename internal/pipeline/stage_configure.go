@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,8 +53,14 @@ func configureIntact(_ context.Context, _ *run, ar *archRun, rec manifest.Stage)
 	return fileKey(dotconfig(ar)) == rec.Product
 }
 
+// configureRestore reads back the .config configure made. When the stage is skipped, intact has
+// found it as recorded; a command that takes up a run's record (package) may find the build tree
+// removed, and needs no .config: it is then left unread.
 func configureRestore(_ *run, ar *archRun, _ *manifest.Manifest, _ manifest.Stage) error {
 	final, err := kconfig.ParseFile(dotconfig(ar))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	ar.final = final
 	return err
 }
@@ -98,7 +105,7 @@ func configureBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 func (r *run) mergeFragments(ctx context.Context, ar *archRun) (*kconfig.Config, error) {
 	requested, overrides, err := MergeConfig(ctx, r.plan.Line, r.plan.Release.Series(), ar.tree, ar.log)
 	for _, o := range overrides {
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "warning", o)
+		Say(r.opts.Out, "warning", fmt.Sprint(o))
 	}
 	return requested, err
 }
@@ -167,7 +174,7 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 		if prof.Config.IsStrict() {
 			return "", uncleanConfig{b.String()}
 		}
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n%-18s (config.strict is false, so the build goes on)\n", "WARNING", b.String(), "")
+		Say(r.opts.Out, "WARNING", b.String(), "(config.strict is false, so the build goes on)")
 		detail = fmt.Sprintf("%d settings, %d requested, %d DROPPED (strict: false)", len(final.Settings()), len(requested.Settings()), len(bad))
 	}
 	bad, err := r.policyViolations(ar)

@@ -7,8 +7,20 @@ import (
 	"runtime"
 
 	"github.com/wslkernel/wslkernel/internal/kbuild"
+	"github.com/wslkernel/wslkernel/internal/manifest"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 )
+
+// fetchRestore takes up what fetch found out: the upstream commit, its time and signer, and for a
+// tarball source the unpacked release, which the patch stage recorded as its input (fetch always
+// runs in a run; this serves the commands that take up a run's record: status, boot, package).
+func fetchRestore(r *run, _ *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
+	r.st.upstream = prev.Upstream
+	if ps := stageRecord(prev, stPatch, ""); ps != nil {
+		r.st.pristine = ps.Inputs["tarball"]
+	}
+	return nil
+}
 
 // fetch brings the release into the mirror (or, for a tarball source, the cache) and verifies
 // its signature. It always runs: one ls-remote tells whether upstream moved the tag.
@@ -91,7 +103,7 @@ func (r *run) verifyTag(tagged *upstream.Tagged) (string, error) {
 	tag := r.plan.Release.Tag()
 	if l.Upstream.AllowUnsigned {
 		r.st.upstream.Unsigned = true
-		fmt.Fprintf(r.opts.Out, "%-18s %s: allow_unsigned is set, so nothing proves this tree is kernel.org's\n", "WARNING", tag)
+		Say(r.opts.Out, "WARNING", tag+": allow_unsigned is set, so nothing proves this tree is kernel.org's")
 		return "SIGNATURE NOT VERIFIED (allow_unsigned)", nil
 	}
 	fpr, err := upstream.VerifyTag(tagged, tag, l.Upstream.Keyring, l.Upstream.Signers)
@@ -107,11 +119,11 @@ func (r *run) howFetched(f *upstream.Fetched) string {
 	tag := r.plan.Release.Tag()
 	switch {
 	case f.Retagged != "":
-		fmt.Fprintf(r.opts.Out, "%-18s upstream's %s is a new tag object (was %s, now %s): fetched again, signature checked again\n",
-			"WARNING", tag, f.Retagged[:12], f.Ref.Hash().String()[:12])
+		Say(r.opts.Out, "WARNING", fmt.Sprintf("upstream's %s is a new tag object (was %s, now %s): fetched again, signature checked again",
+			tag, f.Retagged[:12], f.Ref.Hash().String()[:12]))
 		return ", RE-TAGGED upstream"
 	case f.Offline != "":
-		fmt.Fprintf(r.opts.Out, "%-18s upstream unreachable (%s): using the mirror's copy of %s\n", "warning", f.Offline, tag)
+		Say(r.opts.Out, "warning", fmt.Sprintf("upstream unreachable (%s): using the mirror's copy of %s", f.Offline, tag))
 		return ", from the mirror (upstream unreachable)"
 	case f.Cached:
 		return ", already in the mirror"
@@ -127,7 +139,7 @@ func fetchTarball(ctx context.Context, r *run) (outcome, error) {
 	l := r.plan.Line
 	rel := r.plan.Release
 	trust := upstream.Trust{Keyring: l.Upstream.Keyring, Signers: l.Upstream.Signers}
-	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust, l.Upstream.Limits())
+	dest, u, err := upstream.Unpack(ctx, r.opts.Runner, r.opts.CacheDir, l.Upstream.Tarballs, rel, trust, unpackLimits(l.Upstream))
 	if err != nil {
 		return outcome{}, err
 	}

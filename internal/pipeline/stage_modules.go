@@ -34,15 +34,14 @@ func modulesDerives(_ context.Context, _ *run, ar *archRun) inputs {
 	return inputs{"build": ar.keys[stBuild]}
 }
 
+// modulesRestore takes up the modules stage's record: the disk, and from the arch's build entry,
+// where the manifest keeps them, the boot test's module and the modules tree's digest.
 func modulesRestore(r *run, ar *archRun, prev *manifest.Manifest, _ manifest.Stage) error {
 	for _, f := range prevOutputs(prev, ar.a.Name, []string{outModules}) {
 		ar.vhdx = filepath.Join(r.plan.OutDir, f.Path)
 	}
 	if b := manifest.ForArch(prev.Builds, ar.a.Name); b != nil {
-		ar.module = b.BootModule
-		if ar.build != nil {
-			ar.build.ModulesDigest, ar.build.BootModule = b.ModulesDigest, b.BootModule
-		}
+		ar.module, ar.modulesDigest = b.BootModule, b.ModulesDigest
 	}
 	return nil
 }
@@ -80,8 +79,7 @@ func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		out.outputs = append(out.outputs, f)
 	}
 	slices.SortFunc(out.outputs, func(a, b manifest.File) int { return strings.Compare(a.Name, b.Name) })
-	r.record(func() { ar.build.ModulesDigest, ar.build.BootModule = digest, module })
-	ar.vhdx, ar.module = vhdx, module
+	r.record(func() { ar.vhdx, ar.module, ar.modulesDigest = vhdx, module, digest })
 	out.detail = fmt.Sprintf("%d modules in %s (%d bytes) and %s (%d bytes)", n, filepath.Base(vhdx), out.outputs[0].Size, filepath.Base(vhd), out.outputs[1].Size)
 	return out, nil
 }

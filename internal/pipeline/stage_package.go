@@ -59,7 +59,7 @@ func msiAction(l *config.Line) string {
 // machine's environment may name: not the release's inputs.
 func packageDerives(ctx context.Context, r *run, _ *archRun) inputs {
 	in := r.outputKeys()
-	in["supersedes"] = r.supersedes()
+	in["supersedes"] = r.plan.Supersedes
 	if slices.Contains(r.plan.Line.Profile.Package.Formats, "msi") {
 		in["go"] = r.goVersion(ctx) // builds the MSI's custom action
 	}
@@ -72,14 +72,10 @@ func packageDerives(ctx context.Context, r *run, _ *archRun) inputs {
 	if pk.OpenPGPKey != "" {
 		in["openpgp_key"] = fileKey(pk.OpenPGPKey)
 	}
-	if pk.Signing != nil && pk.Signing.TimestampURL != "" {
-		in["timestamp_url"] = pk.Signing.TimestampURL
-	}
-	signer, err := signerFor(r.plan.Line.Profile.Package.Signing)
-	if err != nil {
-		in["signer"] = err.Error()
-	}
-	if signer != nil {
+	if signer := r.plan.Signer; signer != nil {
+		if signer.TimestampURL != "" {
+			in["timestamp_url"] = signer.TimestampURL
+		}
 		in["signer command"] = strings.Join(signer.Command, " ")
 		for name, f := range map[string]string{"pkcs12": signer.PKCS12, "cert": signer.Cert, "key": signer.Key} {
 			if f != "" {
@@ -90,31 +86,17 @@ func packageDerives(ctx context.Context, r *run, _ *archRun) inputs {
 	return in
 }
 
-// supersedes is the version the payloads replace: as kbuild package was told, else the newest
-// earlier version built in this work dir, if any.
-func (r *run) supersedes() string {
-	if r.replaces != "" {
-		return r.replaces
-	}
-	return previousVersion(filepath.Dir(r.plan.OutDir), r.plan.Version)
-}
-
 func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	l := r.plan.Line
 	pk := l.Profile.Package
-	supersedes := r.supersedes()
-	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.snapshot(), Formats: pk.Formats, Product: pk.Product,
+	supersedes := r.plan.Supersedes
+	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.packaged(), Formats: pk.Formats, Product: pk.Product,
 		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, NugetRevision: pk.NugetRevision, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
 		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, ActionSource: msiAction(l), Runner: r.opts.Runner}
-	signer, err := signerFor(pk.Signing)
-	if err != nil {
-		return outcome{}, err
-	}
-	if signer != nil {
-		signer.TimestampURL = os.Getenv("WSLKERNEL_SIGN_TSA")
-		if signer.TimestampURL == "" && pk.Signing != nil {
-			signer.TimestampURL = pk.Signing.TimestampURL
-		}
+	var signer *payload.Signer
+	if r.plan.Signer != nil {
+		s := *r.plan.Signer // signing reads the certificate's subject into it
+		signer = &s
 	}
 	o.Signer = signer
 	files, err := payload.Make(ctx, o)
@@ -139,12 +121,22 @@ func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	return outcome{detail: detail, outputs: files}, nil
 }
 
-// snapshot is a copy of the manifest as the run reports it so far.
-func (r *run) snapshot() *manifest.Manifest {
+// packaged is what the payloads are made of, from the run's state, never from its manifest:
+// the plan's version and release, what fetch found, every arch's build and the outputs so far.
+// payload.Make takes them in the manifest's types.
+func (r *run) packaged() *manifest.Manifest {
+	p := r.plan
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := *r.m
-	return &m
+	m := &manifest.Manifest{Pipeline: p.Line.Pipeline.Name, Version: p.Version.String(), KernelRelease: p.KernelRelease,
+		Upstream: r.st.upstream, Outputs: slices.Clone(r.st.outputs)}
+	m.Upstream.Release, m.Upstream.Tag = p.Release.String(), p.Release.Tag()
+	for _, ar := range r.arches {
+		if ar.build != nil {
+			m.Builds = append(m.Builds, *ar.build)
+		}
+	}
+	return m
 }
 
 func describePackage(p *Plan, _ kbuild.Arch) string {
@@ -152,15 +144,35 @@ func describePackage(p *Plan, _ kbuild.Arch) string {
 	if len(pk.Formats) == 0 {
 		return ""
 	}
-	sign := "unsigned unless the environment names a signer"
-	if pk.Signing != nil {
-		sign = "Authenticode-signed"
+	what := fmt.Sprintf("%s, update.json, SHA256SUMS; %s", strings.Join(pk.Formats, ", "), describeSigner(p.Signer))
+	if p.Supersedes != "" {
+		what += "; superseding " + p.Supersedes
 	}
-	return fmt.Sprintf("%s, update.json, SHA256SUMS; %s", strings.Join(pk.Formats, ", "), sign)
+	return what
 }
 
-// signerFor is the profile's signer, with the environment's files taking precedence; nil when
-// signing is off.
+// describeSigner says how the payloads are signed, naming the files or command (never the
+// password) the profile and the environment chose.
+func describeSigner(s *payload.Signer) string {
+	var by string
+	switch {
+	case s == nil:
+		return "unsigned (no package.signing, and no WSLKERNEL_SIGN_* in the environment)"
+	case len(s.Command) > 0:
+		by = "by the command " + strings.Join(s.Command, " ")
+	case s.PKCS12 != "":
+		by = "with " + s.PKCS12
+	default:
+		by = "with " + s.Cert + " and " + s.Key
+	}
+	if s.TimestampURL != "" && len(s.Command) == 0 {
+		by += ", timestamped by " + s.TimestampURL
+	}
+	return "Authenticode-signed " + by
+}
+
+// signerFor is the profile's signer, with the environment's files and time-stamping authority
+// taking precedence; nil when signing is off.
 func signerFor(sg *config.Signing) (*payload.Signer, error) {
 	env := func(name, def string) string {
 		if v := os.Getenv(name); v != "" {
@@ -183,6 +195,10 @@ func signerFor(sg *config.Signing) (*payload.Signer, error) {
 		passEnv = sg.PasswordEnv
 	}
 	s.Password = os.Getenv(passEnv)
+	if sg != nil {
+		s.TimestampURL = sg.TimestampURL
+	}
+	s.TimestampURL = env("WSLKERNEL_SIGN_TSA", s.TimestampURL)
 	return &s, nil
 }
 

@@ -101,8 +101,8 @@ func (r *run) recordPatches(commits []*patch.Commit, res *patch.Result) string {
 	upstreamed := map[*patch.Commit]bool{}
 	for _, c := range res.Upstreamed {
 		upstreamed[c] = true
-		fmt.Fprintf(r.opts.Out, "%-18s patch %s (%s) is upstreamed in %s: skipped; kbuild patches refresh drops it from the series\n",
-			"note", c.Entry.Name, c.Subject(), r.plan.Release.Tag())
+		Say(r.opts.Out, "note", fmt.Sprintf("patch %s (%s) is upstreamed in %s: skipped; kbuild patches refresh drops it from the series",
+			c.Entry.Name, c.Subject(), r.plan.Release.Tag()))
 	}
 	r.st.patches = nil
 	for _, c := range commits {
@@ -114,7 +114,7 @@ func (r *run) recordPatches(commits []*patch.Commit, res *patch.Result) string {
 		r.st.patches = append(r.st.patches, p)
 	}
 	for _, o := range res.Offsets {
-		fmt.Fprintf(r.opts.Out, "%-18s %s\n", "note", o)
+		Say(r.opts.Out, "note", o)
 	}
 	applied := fmt.Sprintf("%d patches applied", len(res.Commits))
 	if len(res.Upstreamed) > 0 {

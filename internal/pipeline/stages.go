@@ -44,7 +44,7 @@ const (
 // run's, plan prints what each would do. A row's body lives in the file named after it
 // (stage_<name>.go); adding a stage is one such file and one row here.
 var stages = []*stage{
-	{name: stFetch, in: everyWalk &^ (inStatus | inBoot | inPackage), body: fetchBody, describe: describeFetch},
+	{name: stFetch, in: everyWalk &^ (inStatus | inBoot | inPackage), restore: fetchRestore, body: fetchBody, describe: describeFetch},
 	{name: stPatch, after: []string{stFetch}, in: everyWalk &^ (inRefresh | inBoot | inPackage), ships: true,
 		declares: patchDeclares, derives: patchDerives, intact: patchIntact, restore: patchRestore, body: patchBody, describe: describePatch},
 	{name: stConfigure, perArch: true, everyArch: true, after: []string{stPatch}, in: building | inConfigure | inAssemble, ships: true,

@@ -45,8 +45,6 @@ type run struct {
 	tools map[string]string
 	// parts are the output folders kbuild assemble gathers the arches from.
 	parts []string
-	// replaces is the version kbuild package was told the payloads supersede.
-	replaces string
 }
 
 // state is what the stages find out and later stages read: typed, so no stage reads the
@@ -70,12 +68,13 @@ type archRun struct {
 	logPath string
 	log     io.WriteCloser
 	final   *kconfig.Config // configure: the .config it made
-	build   *manifest.Build // build (and modules): the build's record
+	build   *manifest.Build // build: its record
 	boot    *manifest.Boot  // boot: the boot test's record
 	// conformance: the conformance boot's record (also when a probe failed)
 	conformance *manifest.Conformance
-	vhdx        string // modules: modules.vhdx, when the config has modules
-	module      string // modules: the module the boot test loads from it
+	// modules: its record: modules.vhdx (when the config has modules), the module the boot test
+	// loads from it, and the digest of the installed modules tree.
+	vhdx, module, modulesDigest string
 	// keys are the cache keys of this arch's stages so far, which the stages after them build on.
 	keys map[string]string
 	// console takes the arch's lines while arches overlap (overlapped); nil: the run's Out.
@@ -172,7 +171,10 @@ func (r *run) report() {
 	m.Builds, m.Boots, m.Conformance = nil, nil, nil
 	for _, ar := range r.arches {
 		if ar.build != nil {
-			m.Builds = append(m.Builds, *ar.build)
+			b := *ar.build
+			// The modules stage's record, kept in the build's entry as manifests always have.
+			b.ModulesDigest, b.BootModule = ar.modulesDigest, ar.module
+			m.Builds = append(m.Builds, b)
 		}
 		if ar.boot != nil {
 			m.Boots = append(m.Boots, *ar.boot)
@@ -195,20 +197,32 @@ func (r *run) reproducer() string {
 	return text
 }
 
-// resume takes the state a run reported into this one: kbuild boot and package work on what
-// the last run made.
-func (r *run) resume(m *manifest.Manifest) {
-	s := &r.st
-	s.upstream, s.src, s.patches = m.Upstream, m.SourceTree, m.Patches
-	s.branchRef, s.patchesHead, s.branchHead = m.BranchRef, m.PatchesHead, m.BranchHead
-	s.outputs = slices.Clone(m.Outputs)
-	for _, ar := range r.arches {
-		if b := manifest.ForArch(m.Builds, ar.a.Name); b != nil {
-			ar.build, ar.module = b, b.BootModule
+// resume takes a run's record into this one as a run that found every stage up to date would:
+// each row the record holds a finished stage of restores its state and carries its outputs, in
+// the table's order. kbuild boot and package work on what the last run made this way, and
+// status on the rows it does not walk; a row's restore is the one way from a record into state.
+func (r *run) resume(m *manifest.Manifest, rows []*stage) error {
+	for _, s := range rows {
+		arches := []*archRun{nil}
+		if s.perArch {
+			arches = r.arches
 		}
-		ar.boot = manifest.ForArch(m.Boots, ar.a.Name)
-		ar.conformance = manifest.ForArch(m.Conformance, ar.a.Name)
+		for _, ar := range arches {
+			rec := stageRecord(m, s.name, archName(ar))
+			if rec == nil || rec.Status == "failed" {
+				continue
+			}
+			if err := r.carry(m, s, ar, *rec); err != nil {
+				return fmt.Errorf("taking up the last run's %s: %w", s.label(ar), err)
+			}
+		}
 	}
+	// The outputs in the record's order, whichever order the rows carried them in.
+	order := func(f manifest.File) int {
+		return slices.IndexFunc(m.Outputs, func(o manifest.File) bool { return o.Name == f.Name && o.Arch == f.Arch && o.Path == f.Path })
+	}
+	slices.SortStableFunc(r.st.outputs, func(a, b manifest.File) int { return order(a) - order(b) })
+	return nil
 }
 
 // output describes a file (or folder) a stage produced, its path relative to the output folder.

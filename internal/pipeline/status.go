@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,13 +68,10 @@ func ReadStatus(ctx context.Context, p *Plan, opts Options) (*Status, error) {
 		st.LastBuilt = prev.Version // newer than any Previous finds
 	}
 	st.RunStatus, st.RunError = prev.Status, prev.Error
-	// A walk that restores every stage from the last run's record sees what a real run would.
+	// A walk that restores every stage from the last run's record sees what a real run would:
+	// the rows it does not walk (fetch) are taken up first, the others as it walks them.
 	r.prev = prev
-	r.st.upstream, r.st.src = prev.Upstream, prev.SourceTree
-	r.st.branchRef, r.st.patchesHead, r.st.branchHead = prev.BranchRef, prev.PatchesHead, prev.PatchesHead
-	if ps := stageRecord(prev, stPatch, ""); ps != nil {
-		r.st.pristine = ps.Inputs["tarball"]
-	}
+	r.resume(prev, slices.DeleteFunc(slices.Clone(stages), func(s *stage) bool { return s.in&r.mode != 0 }))
 	c := &statusCheck{r: r, st: st}
 	if err := r.walk(ctx, c.visit); err != nil {
 		return nil, err
@@ -114,7 +112,7 @@ func (c *statusCheck) visit(ctx context.Context, s *stage, ar *archRun) error {
 		} else {
 			ss.State = "up to date"
 		}
-		r.carry(s, ar, *rec) // what a real run would see after it, stale or not
+		r.carry(r.prev, s, ar, *rec) // what a real run would see after it, stale or not
 	}
 	if ss.State == "up to date" {
 		if e := c.staleBefore(s, ss.Arch); e != "" {
@@ -188,7 +186,7 @@ func (s *Status) Print(w io.Writer) {
 		if ss.Arch != "" {
 			label += " [" + ss.Arch + "]"
 		}
-		line := fmt.Sprintf("  %-18s %s", label, ss.State)
+		line := fmt.Sprintf("  %-*s %s", labelWidth, label, ss.State)
 		if len(ss.Why) > 0 {
 			line += ": " + strings.Join(ss.Why, "; ")
 		}

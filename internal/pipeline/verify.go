@@ -72,6 +72,11 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	vopts.WorkDir = filepath.Join(opts.WorkDir, in)
 	vp := *p
 	vp.OutDir = filepath.Join(vopts.WorkDir, "out", p.Line.Name, p.Version.String())
+	if opts.Payloads { // the rebuild's payloads supersede what the run's did
+		if vp.Supersedes, err = packagedAs(p, orig); err != nil {
+			return nil, err
+		}
+	}
 	// Clean: no build tree, no outputs left from an earlier verification.
 	for _, dir := range []string{treeDir(vopts.WorkDir, p.Line, "build"), vp.OutDir} {
 		if err := os.RemoveAll(dir); err != nil {
@@ -84,11 +89,6 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	r := newRun(&vp, vopts, inVerify)
 	r.keepRefs, r.ccacheDir = true, filepath.Join(opts.CacheDir, "ccache-"+in)
 	r.m = r.newManifest()
-	if opts.Payloads {
-		if r.replaces, err = packagedAs(p, orig); err != nil {
-			return nil, err
-		}
-	}
 	for _, ar := range r.arches {
 		ar.tree.CcacheDir = r.ccacheDir
 	}
@@ -150,8 +150,8 @@ func (r *run) compare(p *Plan, orig *manifest.Manifest, workDir string) (*Verifi
 			continue
 		}
 		c := Compared{Name: "modules-tree", Arch: want.Arch, Run: want.ModulesDigest, RunPath: filepath.Join(p.OutDir, want.Arch, "modules.vhdx")}
-		if ar := r.archNamed(want.Arch); ar != nil && ar.build != nil {
-			c.Again, c.AgainPath = ar.build.ModulesDigest, filepath.Join(vp.OutDir, want.Arch, "modules.vhdx")
+		if ar := r.archNamed(want.Arch); ar != nil && ar.modulesDigest != "" {
+			c.Again, c.AgainPath = ar.modulesDigest, filepath.Join(vp.OutDir, want.Arch, "modules.vhdx")
 		}
 		v.Files = append(v.Files, c)
 	}
