@@ -144,7 +144,7 @@ func noSuchSeries(ctx context.Context, l *config.Line, s version.Series, err err
 	}
 	if tags, terr := upstream.ListTags(ctx, l.Upstream.Git); terr == nil {
 		have = append(have, fmt.Sprintf("the tags of %s are of %s", l.Upstream.Git, seriesOf(tags)))
-		if l.Source().Kind != "tags" && slices.ContainsFunc(tags, func(r version.Release) bool { return s.Contains(r) && r.Patch > 0 }) {
+		if upstreamSource(l).Kind != "tags" && slices.ContainsFunc(tags, func(r version.Release) bool { return s.Contains(r) && r.Patch > 0 }) {
 			have = append(have, fmt.Sprintf("the tags have %s, so upstream.resolve: tags in %s would follow it", s, l.Pipeline.File))
 		}
 	}
