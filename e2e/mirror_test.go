@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/wslkernel/wslkernel/internal/upstream"
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 func git(t *testing.T, env []string, args ...string) string {
@@ -33,7 +35,9 @@ func TestLocalKernelOrg(t *testing.T) {
 	if out, err := imp.CombinedOutput(); err != nil {
 		t.Fatalf("gpg --import keys.asc: %v\n%s", err, out)
 	}
-	for _, tag := range []string{"v6.12.117", "v6.12.118"} {
+	next := nextRelease(t) // the second series: Debian's newest linux-source, as it is
+	tags := []string{"v6.12.117", "v6.12.118", next.Tag()}
+	for _, tag := range tags {
 		if kind := git(t, nil, "cat-file", "-t", tag); kind != "tag" {
 			t.Errorf("%s is a %s, want an annotated tag", tag, kind)
 		}
@@ -43,14 +47,23 @@ func TestLocalKernelOrg(t *testing.T) {
 		t.Errorf("v6.12.118's parent is %s, want v6.12.117 (%s)", parent, want)
 	}
 	// Whatever point release Debian's linux-source-6.12 is today, each tag's tree says its own.
-	for _, tag := range []string{"v6.12.117", "v6.12.118"} {
+	for _, tag := range tags {
 		rel, err := upstream.MakefileRelease([]byte(git(t, nil, "show", tag+":Makefile")))
 		if err != nil || rel.Tag() != tag {
 			t.Errorf("%s's Makefile gives %v, %v; want %s", tag, rel, err, tag)
 		}
 	}
-	if n := git(t, nil, "ls-tree", "--name-only", "v6.12.117", "--", "kernel/fork.c"); !strings.Contains(n, "kernel/fork.c") {
-		t.Errorf("v6.12.117 lacks kernel/fork.c: the .gitignore stanza was not cut?")
+	for _, tag := range []string{"v6.12.117", next.Tag()} {
+		if n := git(t, nil, "ls-tree", "--name-only", tag, "--", "kernel/fork.c"); !strings.Contains(n, "kernel/fork.c") {
+			t.Errorf("%s lacks kernel/fork.c: the .gitignore stanza was not cut?", tag)
+		}
+		if g := git(t, nil, "show", tag+":.gitignore"); slices.Contains(strings.Split(g, "\n"), "/*") {
+			t.Errorf("%s's .gitignore still ignores the whole top level (Debian's stanza)", tag)
+		}
+	}
+	// Its own history, not 6.12's: a root commit on a branch of its own.
+	if parents := git(t, nil, "rev-list", "--parents", "-n", "1", next.Tag()+"^{commit}"); strings.Contains(parents, " ") {
+		t.Errorf("%s's commit has parents (%s): the second series is a root of its own", next.Tag(), parents)
 	}
 
 	data, err := os.ReadFile(filepath.Join(kernelOrg, "releases.json"))
@@ -76,13 +89,23 @@ func TestLocalKernelOrg(t *testing.T) {
 		}
 		seen[r.Version] = true
 	}
-	for _, want := range []string{"6.12.117", "6.12.118", "mainline", "longterm", "stable", "linux-next", "eol"} {
+	for _, want := range []string{"6.12.117", "6.12.118", next.String(), "mainline", "longterm", "stable", "linux-next", "eol"} {
 		if !seen[want] {
 			t.Errorf("releases.json lacks %s", want)
 		}
 	}
-	if rel.LatestStable.Version == "" {
-		t.Errorf("releases.json has no latest_stable")
+	// As kernel.org lists it: the newest stable release is latest_stable, and mainline is ahead.
+	if rel.LatestStable.Version != next.String() {
+		t.Errorf("releases.json's latest_stable is %q, want %s, the newest stable release it lists", rel.LatestStable.Version, next)
+	}
+	for _, r := range rel.Releases {
+		if r.Moniker != "mainline" {
+			continue
+		}
+		rc, _, _ := strings.Cut(r.Version, "-rc")
+		if s, err := version.ParseSeries(rc); err != nil || s.Compare(next.Series()) <= 0 {
+			t.Errorf("releases.json's mainline is %s, not a release candidate after %s", r.Version, next.Series())
+		}
 	}
 
 	// Idempotent: a second scripts/mirror reuses what is there.
