@@ -83,7 +83,7 @@ func stageKernelOrg(real, dir string, withNewest bool) error {
 				kept = append(kept, r)
 			}
 		}
-		rel["releases"] = kept // latest_stable (6.18.9) stays: another series
+		rel["releases"] = kept // latest_stable stays: another series
 		if data, err = json.MarshalIndent(rel, "", "  "); err != nil {
 			return err
 		}

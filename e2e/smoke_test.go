@@ -1,7 +1,8 @@
 //go:build e2e
 
 // Package e2e runs the real pipeline on the real kernel: the local kernel.org that scripts/mirror
-// makes from Debian's linux-source-6.12, kbuild run --profile smoke, and a qemu boot. One kernel
+// makes from Debian's linux-source-6.12 (with a second series, Debian's newest linux-source, which
+// scripts/test adds), kbuild run --profile smoke, and a qemu boot. One kernel
 // build is shared by every case (TestMain) and kept between runs under the cache folder, with
 // ccache, so only the first run on a machine pays for a full build.
 //
@@ -21,7 +22,8 @@
 //     (servicing, smoke, manifest, package, publish, install) assert on those runs' records.
 //   - Owned by one case each: e2e-work/verify (TestVerifyFindsTheSmokeBuildReproducible; kbuild
 //     verify removes its build and output first), e2e-wsl-work (TestWslLineEndToEnd; out/ removed
-//     first), e2e-wsl-config (the configure cases), e2e-custom-work (TestCustomKernelOnTheSmokeLine),
+//     first), e2e-wsl-config (the configure cases on 6.12), e2e-wsl-next-config
+//     (TestWslProfileConfiguresOnTheNextSeries), e2e-custom-work (TestCustomKernelOnTheSmokeLine),
 //     and every t.TempDir().
 package e2e
 
