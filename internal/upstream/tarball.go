@@ -370,8 +370,11 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			continue
 		}
 		name, ok := strings.CutPrefix(h.Name, prefix)
-		if !ok && h.Name+"/" != prefix {
-			return nil, fmt.Errorf("tarball entry %s: outside %s", h.Name, prefix)
+		if !ok {
+			if h.Name+"/" != prefix {
+				return nil, fmt.Errorf("tarball entry %s: outside %s", h.Name, prefix)
+			}
+			name = "" // the top folder, written without its slash
 		}
 		if name == "" {
 			u.ModTime = h.ModTime
