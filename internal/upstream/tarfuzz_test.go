@@ -243,6 +243,10 @@ func FuzzExtractTar(f *testing.F) {
 	f.Add(tarOf(tar.Header{Name: p + ".git/config", Typeflag: tar.TypeReg}))
 	f.Add(tarOf(tar.Header{Name: p + "dev", Typeflag: tar.TypeChar}))
 	f.Add(tarOf(tar.Header{Name: "linux-6.12.1", Typeflag: tar.TypeDir}, tar.Header{Name: p + "Makefile", Typeflag: tar.TypeReg}))
+	// Names too long for a ustar header, as GNU tar and git archive (PAX) write them, and the
+	// global header in which git archive records the commit.
+	f.Add(tarOf(tar.Header{Name: p + strings.Repeat("d/", 60) + "f", Typeflag: tar.TypeReg, Format: tar.FormatGNU}))
+	f.Add(tarOf(tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", PAXRecords: map[string]string{"comment": "999ff145c16b6b68b91d2df64b98bce8a8f1b631"}}, tar.Header{Name: p + strings.Repeat("n", 120), Linkname: strings.Repeat("l", 120), Typeflag: tar.TypeSymlink, Format: tar.FormatPAX}))
 	f.Add(tarOf(tar.Header{Name: p + "scripts/", Typeflag: tar.TypeDir}, tar.Header{Name: p + "scripts/x", Typeflag: tar.TypeReg}, tar.Header{Name: p + "scripts/y", Typeflag: tar.TypeSymlink, Linkname: "x"}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		data = withChecksums(data)
