@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,28 +15,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/wslkernel/wslkernel/internal/testtool"
 )
 
-// minimizeExecs is the default -fuzzminimizetime of this package's fuzz targets. Go's engine
-// minimizes every input that finds new coverage, for 60 s unless told otherwise, by deleting
-// bytes and byte ranges: up to n²/2 calls for n bytes. A tar is at least 1 KiB of checksummed
-// 512-byte blocks that almost no deletion leaves valid, so each new input cost the full 60 s,
-// during which no exec is reported: FuzzExtractTar showed about one exec a second, and a 40 s run
-// 8 execs in all. 100 calls is enough to cut a tar's zero tail. An explicit -fuzzminimizetime
-// (say 60s, to shrink a crasher further) is kept.
-const minimizeExecs = "100x"
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.fuzzminimizetime" })
-	if !explicit {
-		if err := flag.Set("test.fuzzminimizetime", minimizeExecs); err != nil {
-			panic(err)
-		}
-	}
-	os.Exit(m.Run())
-}
+// Each call writes and removes a tree: see testtool.RunMinimizingBriefly. Before it, every new
+// input of FuzzExtractTar cost 60 s of minimizing (a tar of checksummed 512-byte blocks is at
+// least 1 KiB, and almost no deletion leaves it valid), and a 40 s run made 8 execs in all.
+func TestMain(m *testing.M) { os.Exit(testtool.RunMinimizingBriefly(m, 100)) }
 
 // tarOf is a tar of the entries, each a name, a type and (for a link) its target.
 func tarOf(entries ...tar.Header) []byte {
