@@ -1,12 +1,15 @@
 // Package testtool is for tests that need a real program (xz, cabextract, gcab, osslsigncode,
 // qemu): on a developer's machine that lacks one such a test is skipped, but under CI, where
-// scripts/setup installs every tool, a missing one is a failure and never a silent skip.
+// scripts/setup installs every tool, a missing one is a failure and never a silent skip. It also
+// holds the TestMain of packages whose fuzz targets write files (RunMinimizingBriefly).
 package testtool
 
 import (
 	"cmp"
+	"flag"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/wslkernel/wslkernel/internal/runner"
@@ -44,4 +47,23 @@ func Median[T cmp.Ordered](v []T) T {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// RunMinimizingBriefly is m.Run for a package's TestMain with go test -fuzz minimizing each input
+// in at most calls calls of the fuzz target, unless -fuzzminimizetime says otherwise. Go's engine
+// minimizes every input that finds new coverage, for up to 60 s by default, by deleting bytes
+// and byte ranges (up to n²/2 calls for n bytes), and reports no exec meanwhile. For a target
+// that writes files, a millisecond or more a call, every new input costs the whole minute: the
+// tar reader's target showed one exec a second, the series reader's stood still for 15 s at a
+// time. Pass -fuzzminimizetime=60s to shrink a crasher further.
+func RunMinimizingBriefly(m *testing.M, calls int) int {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.fuzzminimizetime" })
+	if !explicit {
+		if err := flag.Set("test.fuzzminimizetime", strconv.Itoa(calls)+"x"); err != nil {
+			panic(err) // the testing package no longer has the flag
+		}
+	}
+	return m.Run()
 }

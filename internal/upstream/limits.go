@@ -173,10 +173,11 @@ func bytesText(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// copyChunks copies r to w a chunk at a time, checking ctx between chunks: a single file of a
-// tarball can be gigabytes, and Ctrl-C must not wait for it to end.
-func copyChunks(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
+// copyChunks copies r to w through buf a chunk at a time, checking ctx between chunks: a single
+// file of a tarball can be gigabytes, and Ctrl-C must not wait for it to end. The caller keeps buf
+// for all the files it copies: a kernel tarball holds 88,000, and a buffer made for each was
+// 88 GiB allocated and zeroed, a garbage collection every file or two.
+func copyChunks(ctx context.Context, w io.Writer, r io.Reader, buf []byte) (int64, error) {
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {

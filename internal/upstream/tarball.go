@@ -342,12 +342,15 @@ func LinkTree(ctx context.Context, src, dst string) (int64, error) {
 // through a symlink or file of the tarball), or an entry type a kernel tarball never holds is
 // refused, and so is a file past b's caps (by the size its header declares, before any of it is
 // written) or a sparse file (its declared size is not what the stream holds, and no kernel
-// tarball has one).
+// tarball has one). Every error names the entry it is about, or the last one read before a
+// header that could not be.
 func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget) (*Unpacked, error) {
 	u := &Unpacked{}
 	tr := tar.NewReader(r)
 	var names treepath.Set
 	made := map[string]bool{} // folders made or checked: names refuses anything that would replace one
+	var buf []byte            // copyChunks' buffer, made for the first file and kept for all
+	where := "the tarball's first entry"
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -357,8 +360,9 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			return u, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
+		where = "the tarball entry after " + h.Name
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			if c, ok := h.PAXRecords["comment"]; ok { // git archive records the commit here
 				u.Commit = c
@@ -366,15 +370,18 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			continue
 		}
 		name, ok := strings.CutPrefix(h.Name, prefix)
-		if !ok && h.Name+"/" != prefix {
-			return nil, fmt.Errorf("%s: outside %s", h.Name, prefix)
+		if !ok {
+			if h.Name+"/" != prefix {
+				return nil, fmt.Errorf("tarball entry %s: outside %s", h.Name, prefix)
+			}
+			name = "" // the top folder, written without its slash
 		}
 		if name == "" {
 			u.ModTime = h.ModTime
 			continue
 		}
 		if sparse(h) {
-			return nil, fmt.Errorf("%s: a sparse file (declaring %s), which no kernel tarball holds", h.Name, bytesText(h.Size))
+			return nil, fmt.Errorf("tarball entry %s: a sparse file (declaring %s), which no kernel tarball holds", h.Name, bytesText(h.Size))
 		}
 		kind := treepath.File
 		switch h.Typeflag {
@@ -384,7 +391,7 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			kind = treepath.Symlink
 		case tar.TypeReg:
 		default:
-			return nil, fmt.Errorf("%s: entry type %q is not expected in a kernel tarball", h.Name, h.Typeflag)
+			return nil, fmt.Errorf("tarball entry %s: entry type %q is not expected in a kernel tarball", h.Name, h.Typeflag)
 		}
 		if err := names.Add(name, kind); err != nil {
 			return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
@@ -392,7 +399,7 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 		target := filepath.Join(root, filepath.FromSlash(name))
 		if dir := path.Dir(name); !made[dir] {
 			if _, err := treepath.MkdirAll(root, name); err != nil {
-				return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
+				return nil, entryError(h.Name, err)
 			}
 			made[dir] = true
 		}
@@ -405,16 +412,34 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			if err := b.entry(h.Name, h.Size); err != nil {
 				return nil, err
 			}
-			err = writeRegular(ctx, target, tr, h.Mode&0o111 != 0)
+			if buf == nil {
+				buf = make([]byte, 1<<20)
+			}
+			err = writeRegular(ctx, target, tr, h.Mode&0o111 != 0, buf)
 			u.Files++
 		case tar.TypeSymlink:
 			err = os.Symlink(h.Linkname, target)
 			u.Files++
 		}
 		if err != nil {
-			return nil, err
+			return nil, entryError(h.Name, err)
 		}
 	}
+}
+
+// entryError is err, met writing tarball entry name, without the path of the temporary tree an
+// os error carries: that tree is removed on the way out, and the entry is what the user can look
+// for.
+func entryError(name string, err error) error {
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	switch {
+	case errors.As(err, &pathErr):
+		err = fmt.Errorf("%s: %w", pathErr.Op, pathErr.Err)
+	case errors.As(err, &linkErr):
+		err = fmt.Errorf("%s: %w", linkErr.Op, linkErr.Err)
+	}
+	return fmt.Errorf("tarball entry %s: %w", name, err)
 }
 
 // sparse tells a sparse file: GNU's type, or PAX records (GNU tar --sparse --format=pax), which
@@ -432,7 +457,7 @@ func sparse(h *tar.Header) bool {
 }
 
 // writeRegular creates target (its folder exists), never opening whatever is already there.
-func writeRegular(ctx context.Context, target string, r io.Reader, executable bool) error {
+func writeRegular(ctx context.Context, target string, r io.Reader, executable bool, buf []byte) error {
 	perm := os.FileMode(0o644)
 	if executable {
 		perm = 0o755
@@ -441,7 +466,7 @@ func writeRegular(ctx context.Context, target string, r io.Reader, executable bo
 	if err != nil {
 		return err
 	}
-	if _, err := copyChunks(ctx, f, r); err != nil {
+	if _, err := copyChunks(ctx, f, r, buf); err != nil {
 		f.Close()
 		return err
 	}
