@@ -88,9 +88,9 @@ func TestExtractTarballStopsBombs(t *testing.T) {
 		lim     Limits
 		want    string
 	}{
-		{"one file past the cap for one", withTree(zeros("big", 1<<20+1)), small, "linux-6.12.1/big declares 1.0 MiB, over the cap of 1.0 MiB for one file"},
-		{"files together past the total cap", withTree(zeros("a", 900<<10), zeros("b", 900<<10), zeros("c", 900<<10)), small, "linux-6.12.1/c would take what is unpacked to 2.6 MiB, over the cap of 2.0 MiB"},
-		{"a sparse file", sparseTar(t), Limits{}, "linux-6.12.1/zero: a sparse file (declaring 20.0 GiB)"},
+		{"one file past the cap for one", withTree(zeros("big", 1<<20+1)), small, `"linux-6.12.1/big" declares 1.0 MiB, over the cap of 1.0 MiB for one file`},
+		{"files together past the total cap", withTree(zeros("a", 900<<10), zeros("b", 900<<10), zeros("c", 900<<10)), small, `"linux-6.12.1/c" would take what is unpacked to 2.6 MiB, over the cap of 2.0 MiB`},
+		{"a sparse file", sparseTar(t), Limits{}, `"linux-6.12.1/zero": a sparse file (declaring 20.0 GiB)`},
 		{"endless bytes after the end", trailing, small, "more than 1.0 MiB after the end of the tar"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -362,7 +363,7 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
-		where = "the tarball entry after " + h.Name
+		where = "the tarball entry after " + strconv.Quote(h.Name)
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			if c, ok := h.PAXRecords["comment"]; ok { // git archive records the commit here
 				u.Commit = c
@@ -372,7 +373,7 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 		name, ok := strings.CutPrefix(h.Name, prefix)
 		if !ok {
 			if h.Name+"/" != prefix {
-				return nil, fmt.Errorf("tarball entry %s: outside %s", h.Name, prefix)
+				return nil, fmt.Errorf("tarball entry %q: outside %s", h.Name, prefix)
 			}
 			name = "" // the top folder, written without its slash
 		}
@@ -381,7 +382,7 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			continue
 		}
 		if sparse(h) {
-			return nil, fmt.Errorf("tarball entry %s: a sparse file (declaring %s), which no kernel tarball holds", h.Name, bytesText(h.Size))
+			return nil, fmt.Errorf("tarball entry %q: a sparse file (declaring %s), which no kernel tarball holds", h.Name, bytesText(h.Size))
 		}
 		kind := treepath.File
 		switch h.Typeflag {
@@ -391,10 +392,10 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 			kind = treepath.Symlink
 		case tar.TypeReg:
 		default:
-			return nil, fmt.Errorf("tarball entry %s: entry type %q is not expected in a kernel tarball", h.Name, h.Typeflag)
+			return nil, fmt.Errorf("tarball entry %q: entry type %q is not expected in a kernel tarball", h.Name, h.Typeflag)
 		}
 		if err := names.Add(name, kind); err != nil {
-			return nil, fmt.Errorf("tarball entry %s: %w", h.Name, err)
+			return nil, fmt.Errorf("tarball entry %q: %w", h.Name, err)
 		}
 		target := filepath.Join(root, filepath.FromSlash(name))
 		if dir := path.Dir(name); !made[dir] {
@@ -409,7 +410,7 @@ func extractTar(ctx context.Context, r io.Reader, root, prefix string, b *budget
 				err = nil // made already for a file listed before it
 			}
 		case tar.TypeReg:
-			if err := b.entry(h.Name, h.Size); err != nil {
+			if err := b.entry(strconv.Quote(h.Name), h.Size); err != nil {
 				return nil, err
 			}
 			if buf == nil {
@@ -439,7 +440,7 @@ func entryError(name string, err error) error {
 	case errors.As(err, &linkErr):
 		err = fmt.Errorf("%s: %w", linkErr.Op, linkErr.Err)
 	}
-	return fmt.Errorf("tarball entry %s: %w", name, err)
+	return fmt.Errorf("tarball entry %q: %w", name, err)
 }
 
 // sparse tells a sparse file: GNU's type, or PAX records (GNU tar --sparse --format=pax), which

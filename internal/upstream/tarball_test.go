@@ -202,6 +202,8 @@ func TestExtractTarballRefuses(t *testing.T) {
 	absolute := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1//etc/x", body: "x", typ: tar.TypeReg, mode: 0o644}))
 	twice := makeTar(t, append(tree1[:len(tree1):len(tree1)], entry{name: "linux-6.12.1/Makefile", body: "x", typ: tar.TypeReg, mode: 0o644}))
 	outside := makeTar(t, []entry{{name: "other/Makefile", body: "x", typ: tar.TypeReg, mode: 0o644}})
+	// A name that would clear the user's terminal is shown escaped, never sent to it as it is.
+	terminal := makeTar(t, []entry{{name: "\x1b[2J\x1b[H/Makefile", body: "x", typ: tar.TypeReg, mode: 0o644}})
 	for _, tc := range []struct {
 		name         string
 		signer       *openpgp.Entity
@@ -211,12 +213,13 @@ func TestExtractTarballRefuses(t *testing.T) {
 	}{
 		{"content changed after signing", key, tampered, good, "linux-6.12.1.tar.xz: signature does not verify", true},
 		{"unknown signer", mallory, good, good, "linux-6.12.1.tar.xz is signed by key " + fingerprint(mallory) + ", which is not in the keyring", true},
-		{"path escapes", key, escape, escape, `tarball entry linux-6.12.1/../../evil: "../../evil" has a ".." component`, false},
-		{"path through a symlink", key, through, through, `tarball entry linux-6.12.1/scripts/link/x: "scripts/link/x" is under "scripts/link", which is a file or symlink`, false},
-		{".GIT", key, dotGit, dotGit, `tarball entry linux-6.12.1/.GIT/config: ".GIT/config" has a .git component`, false},
-		{"absolute", key, absolute, absolute, `tarball entry linux-6.12.1//etc/x: "/etc/x" is absolute`, false},
-		{"twice", key, twice, twice, `tarball entry linux-6.12.1/Makefile: "Makefile" is in the tree twice`, false},
-		{"outside the release folder", key, outside, outside, "other/Makefile: outside linux-6.12.1/", false},
+		{"path escapes", key, escape, escape, `tarball entry "linux-6.12.1/../../evil": "../../evil" has a ".." component`, false},
+		{"path through a symlink", key, through, through, `tarball entry "linux-6.12.1/scripts/link/x": "scripts/link/x" is under "scripts/link", which is a file or symlink`, false},
+		{".GIT", key, dotGit, dotGit, `tarball entry "linux-6.12.1/.GIT/config": ".GIT/config" has a .git component`, false},
+		{"absolute", key, absolute, absolute, `tarball entry "linux-6.12.1//etc/x": "/etc/x" is absolute`, false},
+		{"twice", key, twice, twice, `tarball entry "linux-6.12.1/Makefile": "Makefile" is in the tree twice`, false},
+		{"outside the release folder", key, outside, outside, `"other/Makefile": outside linux-6.12.1/`, false},
+		{"a name with terminal escapes", key, terminal, terminal, `"\x1b[2J\x1b[H/Makefile": outside`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := kernelOrg(t, tc.signer, tc.served, tc.sign)

@@ -284,7 +284,7 @@ func namesEntry(msg string, headers []string) bool {
 		return strings.HasPrefix(msg, "the tarball's first entry: ")
 	}
 	for _, h := range headers {
-		if strings.Contains(msg, "tarball entry "+h+": ") || strings.HasPrefix(msg, "the tarball entry after "+h+": ") || strings.Contains(msg, "too large to unpack: "+h+" ") {
+		if strings.Contains(msg, "tarball entry "+strconv.Quote(h)+": ") || strings.HasPrefix(msg, "the tarball entry after "+strconv.Quote(h)+": ") || strings.Contains(msg, "too large to unpack: "+strconv.Quote(h)+" ") {
 			return true
 		}
 	}
