@@ -22,8 +22,9 @@
 //     (servicing, smoke, manifest, package, publish, install) assert on those runs' records.
 //   - Owned by one case each: e2e-work/verify (TestVerifyFindsTheSmokeBuildReproducible; kbuild
 //     verify removes its build and output first), e2e-wsl-work (TestWslLineEndToEnd; out/ removed
-//     first), e2e-wsl-config (the configure cases on 6.12), e2e-wsl-next-config
-//     (TestWslProfileConfiguresOnTheNextSeries), e2e-custom-work (TestCustomKernelOnTheSmokeLine),
+//     first), e2e-wsl-config (the configure cases on 6.12, and in its port/
+//     the port of that line to the next series, TestPortTakesTheWslLineToTheNextSeries),
+//     e2e-custom-work (TestCustomKernelOnTheSmokeLine),
 //     and every t.TempDir().
 package e2e
 
