@@ -278,7 +278,8 @@ func checkNuget(t *testing.T, path string, contents map[string][]byte) {
 		t.Errorf("nupkg entries %s\nwant         %s", got, want)
 	}
 	nuspec := string(entries["Microsoft.WSL.Kernel.nuspec"])
-	for _, want := range []string{"<id>Microsoft.WSL.Kernel</id>", "<version>6.12.118.1-2</version>", "<authors>linux-msft-wsl</authors>", "<description>"} {
+	for _, want := range []string{"<id>Microsoft.WSL.Kernel</id>", "<version>6.12.118.1-2</version>", "<authors>linux-msft-wsl</authors>", "<description>",
+		`<repository type="git" url="https://github.com/wslkernel/WSL2-Linux-Kernel.git" branch="linux-msft-wsl-6.12.y" commit="` + strings.Repeat("b", 40) + `"/>`} {
 		if !strings.Contains(nuspec, want) {
 			t.Errorf("nuspec lacks %s:\n%s", want, nuspec)
 		}
