@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
+	"github.com/wslkernel/wslkernel/internal/pipeline"
 	"github.com/wslkernel/wslkernel/internal/upstream"
 )
 
@@ -196,11 +196,11 @@ func TestMergeEqualsMergeConfigSh(t *testing.T) {
 	}
 }
 
-// wslFragments are the wsl profile's fragments for arch, features included, in the order
-// configure merges them, relative to the repository.
+// wslFragments are the wsl profile's fragments for arch, features included (resolved by the
+// pipeline's load step), in the order configure merges them, relative to the repository.
 func wslFragments(t *testing.T, arch string) []string {
 	t.Helper()
-	p, err := config.Load(filepath.Join(repoRoot, "pipeline.yaml"))
+	p, err := pipeline.Load(filepath.Join(repoRoot, "pipeline.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

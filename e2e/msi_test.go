@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,20 +48,22 @@ func TestSmokeMSIUnderWine(t *testing.T) {
 		t.Fatal(err)
 	}
 	pk := line.Profile.Package
-	// The manifest, copied, as of revision .2, its x86_64 build only (the MSI is x64's), which
-	// it reads from the shared run's folder.
-	var m manifest.Manifest
-	raw, _ := json.Marshal(manifestRun)
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
+	// The release as the package stage fills it from the run's state, here from the shared run's
+	// record, as of revision .2, with its x86_64 build only (the MSI is x64's), which it reads
+	// from the shared run's folder.
+	m := manifestRun
+	rel := payload.Release{Line: m.Pipeline, Version: "6.12.118.2", KernelRelease: m.KernelRelease, Tag: m.Upstream.Tag,
+		Commit: m.Upstream.Commit, Signer: m.Upstream.Signer, CommitTime: m.Upstream.CommitTime, Branch: m.Branch, BranchHead: m.BranchHead}
+	build := payload.Build{Arch: "x86_64"}
+	for name, to := range map[string]*payload.File{"kernel": &build.Kernel, "modules": &build.ModulesVHDX, "modules-vhd": &build.ModulesVHD} {
+		i := slices.IndexFunc(m.Outputs, func(f manifest.File) bool { return f.Name == name && f.Arch == "x86_64" })
+		if i < 0 {
+			t.Fatalf("the shared run's manifest lists no %s for x86_64", name)
+		}
+		*to = payload.File{Path: filepath.Join(out, m.Outputs[i].Path), SHA256: m.Outputs[i].SHA256}
 	}
-	m.Version = "6.12.118.2"
-	m.Builds = slices.DeleteFunc(m.Builds, func(b manifest.Build) bool { return b.Arch != "x86_64" })
 	next := t.TempDir()
-	if err := os.Symlink(filepath.Join(out, "x86_64"), filepath.Join(next, "x86_64")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := payload.Make(context.Background(), payload.Options{OutDir: next, Manifest: &m, Formats: []string{"msi"}, Product: pk.Product,
+	if _, err := payload.Make(context.Background(), payload.Options{OutDir: next, Release: rel, Builds: []payload.Build{build}, Formats: []string{"msi"}, Product: pk.Product,
 		Manufacturer: p.Name, MinWindowsBuild: pk.MinWindowsBuild, ActionSource: filepath.Join(repoRoot, "cmd", "wslconfig-action")}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wslkernel/wslkernel/internal/cli"
-	"github.com/wslkernel/wslkernel/internal/config"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/pipeline"
 	"github.com/wslkernel/wslkernel/internal/publish"
 )
 
@@ -95,7 +95,7 @@ func (g *globals) publish(cmd *cobra.Command, opts publish.Options) error {
 // load reads pipeline.yaml and the manifest (without --manifest, the newest successful run of the
 // profile), and plans the release; a problem with any of them is a usage error.
 func (g *globals) load() (*publish.Run, error) {
-	p, err := config.Load(g.config)
+	p, err := pipeline.Load(g.config)
 	if err != nil {
 		return nil, cli.UsageError{Err: err}
 	}

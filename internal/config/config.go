@@ -158,11 +158,11 @@ type Kconfig struct {
 	// Policy is a file of values the final config must hold, per arch, with the reason why.
 	Policy string `yaml:"policy"`
 
-	features []*feature.Feature // Features, resolved at load
+	features []*feature.Feature // Features, resolved by the Features load step
 }
 
 // FragmentsFor lists the fragments merged for an arch, in order: Fragments, each feature's
-// fragments for the arch, ArchFragments.
+// fragments for the arch (as the Features load step resolved them), ArchFragments.
 func (k Kconfig) FragmentsFor(arch string) []string {
 	out := slices.Clip(k.Fragments)
 	for _, f := range k.features {
@@ -316,16 +316,31 @@ var (
 )
 
 // Steps are the load steps of the packages above config: each reads what pipeline.yaml names in
-// a format config does not model (a quilt series, the fetcher's caps) and says what is wrong
-// with it. Validation runs them where it has resolved what they read, so their errors come
-// with its own, at the key they concern; config itself imports none of those packages. A nil
-// step is skipped.
+// a format config does not model (a quilt series, the fetcher's caps, the features of
+// configs/features) and says what is wrong with it. Validation runs them where it has resolved
+// what they read, so their errors come with its own, at the key they concern; config itself
+// imports none of those packages. A nil step is skipped.
 type Steps struct {
 	// Series reads a profile's patch series, once its path resolved.
 	Series func(path string) error
 	// Caps checks an upstream's max_unpacked and max_entry together, once both parse.
 	Caps func(u Upstream) error
+	// Features resolves a profile's config.features (names, in the order listed) for the
+	// profile's arches, once those are checked; what it returns is what FragmentsFor,
+	// FeatureList and FeaturePolicies give. An error about one name is an *ItemError, reported
+	// at that name's key; any other at config.features. Without it a profile has no features.
+	Features func(p *Pipeline, names, arches []string) ([]*feature.Feature, error)
 }
+
+// ItemError is a step's error about one entry of the list it was given, which validation
+// reports at that entry's key (config.features[1]) rather than the list's.
+type ItemError struct {
+	Index int
+	Err   error
+}
+
+func (e *ItemError) Error() string { return e.Err.Error() }
+func (e *ItemError) Unwrap() error { return e.Err }
 
 // Load reads and validates pipeline.yaml, without the load steps of higher packages (see
 // LoadWith). All problems found are returned together.
@@ -869,30 +884,25 @@ func (v *validator) profileArch(key, arch string, arches []string) {
 	}
 }
 
-// features resolves the profile's feature names against configs/features.
+// features has the Features step resolve the profile's feature names, its errors at their keys.
 func (v *validator) features(key string, pr *Profile) {
-	if len(pr.Config.Features) == 0 {
+	if len(pr.Config.Features) == 0 || v.steps.Features == nil {
 		return
 	}
-	set, err := v.p.Features()
-	if err != nil {
-		v.at(key, "%v", err)
-		return
+	fs, err := v.steps.Features(v.p, pr.Config.Features, pr.Arches)
+	pr.Config.features = fs
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
 	}
-	for i, name := range pr.Config.Features {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		f, err := set.Lookup(name)
+	for _, err := range errs {
+		var item *ItemError
 		switch {
-		case err != nil:
-			v.at(k, "%v", err)
-		case slices.Index(pr.Config.Features, name) != i:
-			v.at(k, "%q is listed twice", name)
-		case !slices.ContainsFunc(pr.Arches, f.AppliesTo):
-			v.at(k, "feature %s is for %s only, and the profile builds %s", name, strings.Join(f.Arches, ", "), strings.Join(pr.Arches, ", "))
-		case slices.ContainsFunc(f.Overrides, func(o string) bool { return slices.Index(pr.Config.Features, o) > i }):
-			v.at(k, "feature %s overrides %s, so it must come after it: the later fragment wins", name, strings.Join(f.Overrides, ", "))
+		case err == nil:
+		case errors.As(err, &item):
+			v.at(fmt.Sprintf("%s[%d]", key, item.Index), "%v", item.Err)
 		default:
-			pr.Config.features = append(pr.Config.features, f)
+			v.at(key, "%v", err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wslkernel/wslkernel/internal/version"
+	"github.com/wslkernel/wslkernel/internal/feature"
 )
 
 // valid is a complete pipeline.yaml; each error case edits one line of it.
@@ -152,10 +153,6 @@ func TestLoadErrors(t *testing.T) {
 		{"timestamp URL not http", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: configs/smoke.config, timestamp_url: \"tsa.example.com\"}", `profiles.smoke.package.signing.timestamp_url: "tsa.example.com" is not an http or https URL`},
 		{"nuget revision negative", "patches: patches/series", "patches: patches/series\n    package:\n      nuget_revision: -1", `profiles.smoke.package.nuget_revision: must be 1 or more`},
 		{"signing key missing", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: keys/gone.p12}", `profiles.smoke.package.signing.pkcs12: %DIR%/keys/gone.p12 does not exist`},
-		{"unknown feature", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [fuse, kvm-nestd]", `pipeline.yaml:21:24: profiles.smoke.config.features[1]: no such feature: "kvm-nestd" is not in %DIR%/configs/features; did you mean "kvm-nested"?`},
-		{"feature twice", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [fuse, fuse]", `pipeline.yaml:21:24: profiles.smoke.config.features[1]: "fuse" is listed twice`},
-		{"override before what it overrides", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [fuse-builtin, fuse]", `pipeline.yaml:21:18: profiles.smoke.config.features[0]: feature fuse-builtin overrides fuse, so it must come after it: the later fragment wins`},
-		{"feature for other arches", "[configs/smoke.config]", "[configs/smoke.config]\n      features: [big-hosts]", `profiles.smoke.config.features[0]: feature big-hosts is for arm64 only, and the profile builds x86_64`},
 		{"arch base for an arch not built", "base: tinyconfig", "base: tinyconfig\n      arch_base: {arm64: allnoconfig}", `profiles.smoke.config.arch_base.arm64: arm64 is not one of the profile's arches (x86_64)`},
 		{"arch base file missing", "base: tinyconfig", "base: tinyconfig\n      arch_base: {x86_64: configs/gone.config}", `profiles.smoke.config.arch_base.x86_64: %DIR%/configs/gone.config does not exist`},
 		{"api_url not a URL", "profiles:\n  smoke:", "publish:\n  api_url: \"http://%zz\"\nprofiles:\n  smoke:", `pipeline.yaml:12:12: publish.api_url: "http://%zz" is not a URL`},
@@ -245,43 +242,6 @@ func TestThePublishTargetFollowsTheEnvironment(t *testing.T) {
 		if p.Publish.Remote != c.wantRemote || p.Publish.APIURL != c.wantAPI {
 			t.Errorf("with remote %q and API %q: publish.remote %q, publish.api_url %q; want %q, %q", c.remote, c.api, p.Publish.Remote, p.Publish.APIURL, c.wantRemote, c.wantAPI)
 		}
-	}
-}
-
-func TestFeaturesAreMergedAfterFragmentsBeforeArchFragments(t *testing.T) {
-	t.Setenv("TEST_KORG", "/srv/korg")
-	dir := fixture(t)
-	doc := strings.Replace(valid, "      fragments: [configs/smoke.config]", `      arch_base: {x86_64: allnoconfig}
-      fragments: [configs/smoke.config]
-      features: [kvm-nested, fuse]
-      arch_fragments: {x86_64: [configs/other.config]}`, 1)
-	p, err := Parse(filepath.Join(dir, "pipeline.yaml"), []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := p.Profiles["smoke"].Config
-	var got []string
-	for _, f := range k.FragmentsFor("x86_64") {
-		got = append(got, strings.TrimPrefix(f, dir+"/"))
-	}
-	want := []string{"configs/smoke.config", "configs/features/kvm-nested.config", "configs/features/kvm-nested-x86_64.config", "configs/features/fuse.config", "configs/other.config"}
-	if !slices.Equal(got, want) {
-		t.Errorf("FragmentsFor(x86_64) = %q, want %q", got, want)
-	}
-	for _, tc := range []struct{ arch, want string }{{"x86_64", "allnoconfig"}, {"arm64", "tinyconfig"}} {
-		if got := k.BaseFor(tc.arch); got != tc.want {
-			t.Errorf("BaseFor(%s) = %q, want %q", tc.arch, got, tc.want)
-		}
-	}
-	var rules []string
-	for _, pol := range k.FeaturePolicies(version.Series{Major: 6, Minor: 12}) {
-		for _, r := range pol.Rules {
-			rules = append(rules, fmt.Sprintf("%s:%d %s %v", filepath.Base(pol.File), r.Line, r.Symbol, r.Allow["x86_64"]))
-		}
-	}
-	wantRules := []string{"kvm-nested.config:3 KVM [m y]", "kvm-nested-x86_64.config:1 KVM_INTEL [m y]", "fuse.config:3 FUSE_FS [m y]"}
-	if !slices.Equal(rules, wantRules) {
-		t.Errorf("FeaturePolicies(6.12) = %q, want %q", rules, wantRules)
 	}
 }
 
@@ -408,21 +368,34 @@ func TestUpstreamCaps(t *testing.T) {
 	}
 }
 
-// The series and the caps are read by the steps given, where validation reaches them, and their
-// errors come with validation's, at their keys; without steps nothing reads them.
+// The series, the caps and the features are read by the steps given, where validation reaches
+// them, and their errors come with validation's, at their keys (a feature's at its entry of the
+// list); without steps nothing reads them.
 func TestStepsRunWhereTheirInputResolved(t *testing.T) {
 	t.Setenv("TEST_KORG", "/srv/korg")
 	dir := fixture(t)
 	var series []string
 	var caps []Upstream
+	var features [][]string
 	steps := Steps{
 		Series: func(path string) error { series = append(series, path); return fmt.Errorf("patch 0002 does not exist") },
 		Caps:   func(u Upstream) error { caps = append(caps, u); return nil },
+		Features: func(_ *Pipeline, names, arches []string) ([]*feature.Feature, error) {
+			features = append(features, append(slices.Clone(names), arches...))
+			return nil, errors.Join(&ItemError{Index: 1, Err: errors.New("no such feature")}, errors.New("configs/features is unreadable"))
+		},
 	}
 	doc := strings.Replace(valid, "  keyring: keys.asc", "  keyring: keys.asc\n  max_entry: 1MiB", 1)
+	doc = strings.Replace(doc, "[configs/smoke.config]", "[configs/smoke.config]\n      features: [fuse, fusee]", 1)
 	_, err := ParseWith(filepath.Join(dir, "pipeline.yaml"), []byte(doc), steps)
-	if want := "pipeline.yaml:22:14: profiles.smoke.patches: patch 0002 does not exist"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("ParseWith() error = %v, want %q", err, want)
+	for _, want := range []string{"pipeline.yaml:23:14: profiles.smoke.patches: patch 0002 does not exist",
+		"pipeline.yaml:22:24: profiles.smoke.config.features[1]: no such feature", "pipeline.yaml:22:17: profiles.smoke.config.features: configs/features is unreadable"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseWith() error = %v, want %q", err, want)
+		}
+	}
+	if want := [][]string{{"fuse", "fusee", "x86_64"}}; !slices.EqualFunc(features, want, slices.Equal) {
+		t.Errorf("Features step saw %q, want the names then the arches %q", features, want)
 	}
 	if want := []string{filepath.Join(dir, "patches/series")}; !slices.Equal(series, want) {
 		t.Errorf("Series step read %q, want %q", series, want)

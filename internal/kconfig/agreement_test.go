@@ -110,7 +110,7 @@ func TestEvaluationAgreesWithOlddefconfig(t *testing.T) {
 // wslLine is the repository's wsl profile, whose configs the real trees are checked with.
 func wslLine(t *testing.T) *config.Line {
 	t.Helper()
-	p, err := config.Load("../../pipeline.yaml")
+	p, err := pipeline.Load("../../pipeline.yaml") // with its features, which the load step resolves
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,14 +172,14 @@ func msiVersion(version string) (string, error) {
 
 // makeMSI writes the x64 MSI of files (the kernel and modules.vhdx) and the custom action.
 func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, desc string, files []artifact) error {
-	m := o.Manifest
-	pv, err := msiVersion(m.Version)
+	rel := o.Release
+	pv, err := msiVersion(rel.Version)
 	if err != nil {
 		return err
 	}
-	spec := msiSpec{Product: o.Product, Manufacturer: o.Manufacturer, Version: m.Version, ProductVersion: pv, Description: desc,
-		UpgradeCode: guid("upgrade", m.Pipeline, o.Product, b.win), MinWindowsBuild: o.MinWindowsBuild, Action: "WslConfigAction"}
-	spec.ProductCode = guid("product", spec.UpgradeCode, m.Version)
+	spec := msiSpec{Product: o.Product, Manufacturer: o.Manufacturer, Version: rel.Version, ProductVersion: pv, Description: desc,
+		UpgradeCode: guid("upgrade", rel.Line, o.Product, b.win), MinWindowsBuild: o.MinWindowsBuild, Action: "WslConfigAction"}
+	spec.ProductCode = guid("product", spec.UpgradeCode, rel.Version)
 	action := filepath.Join(b.scratch, actionName)
 	if err := o.buildAction(ctx, b, action, desc); err != nil {
 		return err
@@ -203,7 +203,7 @@ func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, d
 			return err
 		}
 		// A component's GUID goes with its path, which holds the version.
-		spec.Files = append(spec.Files, msiFile{ID: id, Name: f.name, Source: f.name, GUID: guid("component", spec.UpgradeCode, m.Version, f.name)})
+		spec.Files = append(spec.Files, msiFile{ID: id, Name: f.name, Source: f.name, GUID: guid("component", spec.UpgradeCode, rel.Version, f.name)})
 	}
 	unsigned := filepath.Join(b.scratch, "unsigned.msi")
 	if err := buildMSI(ctx, o.Runner, spec, b.scratch, unsigned, o.when()); err != nil {

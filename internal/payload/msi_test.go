@@ -29,9 +29,10 @@ func msiTable(t *testing.T, msi, table string) []string {
 // makeMSIOf builds the unsigned x64 MSI of the fake run at version, and returns its path.
 func makeMSIOf(t *testing.T, version string) string {
 	t.Helper()
-	out, m, _ := fakeRun(t)
-	m.Version = version
-	if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"msi"}, MinWindowsBuild: 19045, ActionSource: actionSource}); err != nil {
+	fake, _ := fakeRun(t)
+	out := fake.OutDir
+	fake.Release.Version = version
+	if _, err := Make(context.Background(), Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"msi"}, MinWindowsBuild: 19045, ActionSource: actionSource}); err != nil {
 		t.Fatal(err)
 	}
 	return filepath.Join(out, Dir, "wsl-kernel-"+version+"-x64.msi")

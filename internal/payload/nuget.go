@@ -17,8 +17,8 @@ import (
 // Microsoft.WSL.Kernel: build/native/bin/<x64|arm64>/ holds exactly kernel and modules.vhd (the
 // fixed VHD; modules.vhdx is for .wslconfig), the version suffixed with the NuGet revision.
 func (o *Options) makeNuget(tmp string, builds []*archBuild) error {
-	m := o.Manifest
-	version := fmt.Sprintf("%s-%d", m.Version, o.NugetRevision)
+	rel := o.Release
+	version := fmt.Sprintf("%s-%d", rel.Version, o.NugetRevision)
 	name := fmt.Sprintf("%s.%s.nupkg", o.NugetID, version)
 	var entries []nugetEntry
 	var arches []string
@@ -31,8 +31,8 @@ func (o *Options) makeNuget(tmp string, builds []*archBuild) error {
 		b.payloads = append(b.payloads, made{name: name, holds: prefixed("build/native/bin/"+b.win+"/", names(files))})
 	}
 	spec := nuspecData{ID: o.NugetID, Version: version, Title: o.Product, Authors: o.Manufacturer,
-		Description: fmt.Sprintf("%s %s (%s), built from %s %s, for %s.", o.Product, m.Version, m.KernelRelease, m.Upstream.Tag, m.Upstream.Commit, strings.Join(arches, " and ")),
-		RepoURL:     o.RepoURL, Branch: m.Branch, Commit: m.BranchHead}
+		Description: fmt.Sprintf("%s %s (%s), built from %s %s, for %s.", o.Product, rel.Version, rel.KernelRelease, rel.Tag, rel.Commit, strings.Join(arches, " and ")),
+		RepoURL:     o.RepoURL, Branch: rel.Branch, Commit: rel.BranchHead}
 	var buf bytes.Buffer
 	if err := writeNupkg(&buf, spec, entries, o.when()); err != nil {
 		return err

@@ -20,18 +20,19 @@ import (
 
 // Options describe the payloads of one run.
 type Options struct {
-	OutDir          string             // the run's output folder, where manifest.json is
-	Manifest        *manifest.Manifest // the run's manifest
-	Formats         []string           // cab, msi, nuget
-	Product         string             // e.g. Windows Subsystem for Linux Kernel
-	Manufacturer    string             // the MSI's and NuGet's author
-	NugetID         string             // default Microsoft.WSL.Kernel
-	NugetRevision   int                // the NuGet version's suffix, 6.12.118.1-<n>; default 1
-	MinWindowsBuild int                // default 19041
-	Supersedes      string             // the version this one replaces, if any
-	RepoURL         string             // the published source, for the nuspec
-	Signer          *Signer            // nil: unsigned, and update.json says so
-	OpenPGPKey      string             // an armored private key: SHA256SUMS.asc
+	OutDir          string   // the run's output folder: the payloads go in its packages folder
+	Release         Release  // what the payloads are of
+	Builds          []Build  // every arch's build, in the run's order
+	Formats         []string // cab, msi, nuget
+	Product         string   // e.g. Windows Subsystem for Linux Kernel
+	Manufacturer    string   // the MSI's and NuGet's author
+	NugetID         string   // default Microsoft.WSL.Kernel
+	NugetRevision   int      // the NuGet version's suffix, 6.12.118.1-<n>; default 1
+	MinWindowsBuild int      // default 19041
+	Supersedes      string   // the version this one replaces, if any
+	RepoURL         string   // the published source, for the nuspec
+	Signer          *Signer  // nil: unsigned, and update.json says so
+	OpenPGPKey      string   // an armored private key: SHA256SUMS.asc
 	// ActionSource is the folder of cmd/wslconfig-action, the MSI's custom action, which is
 	// built for Windows when the MSI is made (so go must be on PATH); required for msi.
 	ActionSource string
@@ -40,6 +41,31 @@ type Options struct {
 
 // Dir is where the payloads go, beside manifest.json.
 const Dir = "packages"
+
+// Release is what the payloads are of: the run's version and the upstream release it built.
+type Release struct {
+	Line          string // the pipeline's name: the MSI's upgrade code is made from it
+	Version       string // e.g. 6.12.118.1
+	KernelRelease string // what uname -r says
+	// The upstream release built: its tag, commit and the fingerprint of the tag's signer, and
+	// the commit's time, which dates every payload (the same release gives the same bytes).
+	Tag, Commit, Signer string
+	CommitTime          time.Time
+	// The published branch and its head, which the NuGet package names beside RepoURL.
+	Branch, BranchHead string
+}
+
+// Build is an arch's build outputs a payload may carry. The initrd and config are never carried.
+type Build struct {
+	Arch   string
+	Kernel File // the kernel image, which every build has
+	// The modules disk in both forms, which a kernel without modules has neither of: the VHDX
+	// for the CAB and MSI, the fixed VHD for the NuGet package.
+	ModulesVHDX, ModulesVHD File
+}
+
+// File is a build output: where it is, and the SHA-256 its build recorded, which it must still have.
+type File struct{ Path, SHA256 string }
 
 // archBuild is one arch's build files and what has been made of them so far.
 type archBuild struct {
@@ -126,10 +152,10 @@ func (o *Options) defaults() error {
 		o.Product = "Windows Subsystem for Linux Kernel"
 	}
 	if o.Manufacturer == "" {
-		o.Manufacturer = o.Manifest.Pipeline
+		o.Manufacturer = o.Release.Line
 	}
-	if o.Manifest.Upstream.CommitTime.IsZero() {
-		return errors.New("package: the manifest has no upstream commit time to date the payloads with")
+	if o.Release.CommitTime.IsZero() {
+		return errors.New("package: the release has no upstream commit time to date the payloads with")
 	}
 	if o.Signer != nil {
 		return o.Signer.Check(time.Now())
@@ -138,16 +164,16 @@ func (o *Options) defaults() error {
 }
 
 // when dates every payload: the upstream commit's time, so the same release gives the same bytes.
-func (o *Options) when() time.Time { return o.Manifest.Upstream.CommitTime.UTC() }
+func (o *Options) when() time.Time { return o.Release.CommitTime.UTC() }
 
-// read gathers every arch's build files, checked against the manifest.
+// read gathers every arch's build files, checked against what the builds recorded.
 func (o *Options) read() ([]*archBuild, error) {
-	if len(o.Manifest.Builds) == 0 {
-		return nil, fmt.Errorf("package: %s lists no builds", filepath.Join(o.OutDir, "manifest.json"))
+	if len(o.Builds) == 0 {
+		return nil, errors.New("package: the run has no builds to package; run kbuild run first")
 	}
 	var builds []*archBuild
-	for _, b := range o.Manifest.Builds {
-		files, err := artifacts(o.OutDir, o.Manifest, b.Arch)
+	for _, b := range o.Builds {
+		files, err := b.artifacts()
 		if err != nil {
 			return nil, err
 		}
@@ -162,8 +188,8 @@ func (o *Options) makeArch(ctx context.Context, tmp string, b *archBuild) error 
 	if err := os.MkdirAll(b.scratch, 0o755); err != nil {
 		return err
 	}
-	base := fmt.Sprintf("wsl-kernel-%s-%s", o.Manifest.Version, b.win)
-	desc := fmt.Sprintf("%s %s (%s)", o.Product, o.Manifest.Version, b.win)
+	base := fmt.Sprintf("wsl-kernel-%s-%s", o.Release.Version, b.win)
+	desc := fmt.Sprintf("%s %s (%s)", o.Product, o.Release.Version, b.win)
 	installed := b.pick("kernel", "modules.vhdx")
 	if slices.Contains(o.Formats, "cab") {
 		if err := o.makeCAB(ctx, tmp, b, base+".cab", desc, installed); err != nil {
@@ -192,10 +218,10 @@ func (o *Options) finish(ctx context.Context, data []byte, unsigned, dest, desc 
 
 // writeUpdate writes update-<arch>.json into tmp, describing the payloads already made there.
 func (o *Options) writeUpdate(tmp string, b *archBuild) (string, error) {
-	m := o.Manifest
-	up := Update{Schema: UpdateSchema, Product: o.Product, Version: m.Version, Arch: b.win, KernelRelease: m.KernelRelease,
+	rel := o.Release
+	up := Update{Schema: UpdateSchema, Product: o.Product, Version: rel.Version, Arch: b.win, KernelRelease: rel.KernelRelease,
 		MinWindowsBuild: o.MinWindowsBuild, Supersedes: o.Supersedes, Signed: o.Signer != nil,
-		Upstream: UpdateSource{Tag: m.Upstream.Tag, Commit: m.Upstream.Commit, Signer: m.Upstream.Signer},
+		Upstream: UpdateSource{Tag: rel.Tag, Commit: rel.Commit, Signer: rel.Signer},
 		Files:    []UpdateFile{}, Payloads: []UpdateFile{}, Rollback: []string{rollbackKbuild}}
 	for _, f := range b.files {
 		up.Files = append(up.Files, UpdateFile{Name: f.name, Size: int64(len(f.data)), SHA256: fmt.Sprintf("%x", sha256.Sum256(f.data))})
@@ -275,33 +301,34 @@ func (b *archBuild) pick(names ...string) []artifact {
 	return out
 }
 
-// carried are the build outputs a payload may carry: the kernel, and its modules disk in both
-// forms (a kernel without modules has neither). The initrd and config are never carried.
-var carried = []struct{ output, name string }{{"kernel", "kernel"}, {"modules", "modules.vhdx"}, {"modules-vhd", "modules.vhd"}}
-
-// artifacts reads an arch's build outputs, checked against the manifest's hashes.
-func artifacts(outDir string, m *manifest.Manifest, arch string) ([]artifact, error) {
+// artifacts reads the build's files a payload may carry (the kernel, and its modules disk in both
+// forms), each checked against the SHA-256 its build recorded and, for a disk, that WSL can use it.
+func (b Build) artifacts() ([]artifact, error) {
+	if b.Kernel.Path == "" {
+		return nil, fmt.Errorf("package: missing build artifact: the run has no kernel for %s; run kbuild run first", b.Arch)
+	}
+	if b.ModulesVHDX.Path != "" && b.ModulesVHD.Path == "" {
+		return nil, fmt.Errorf("package: missing build artifact: the run has no modules-vhd for %s; run kbuild run first", b.Arch)
+	}
 	var out []artifact
-	for _, want := range carried {
-		i := slices.IndexFunc(m.Outputs, func(f manifest.File) bool { return f.Name == want.output && f.Arch == arch })
-		if i < 0 {
-			if want.output == "kernel" || want.output == "modules-vhd" && len(out) > 1 {
-				return nil, fmt.Errorf("package: missing build artifact: the manifest lists no %s for %s; run kbuild run first", want.output, arch)
-			}
+	for _, f := range []struct {
+		name string
+		File
+	}{{"kernel", b.Kernel}, {"modules.vhdx", b.ModulesVHDX}, {"modules.vhd", b.ModulesVHD}} {
+		if f.Path == "" {
 			continue // a kernel without modules
 		}
-		path := filepath.Join(outDir, m.Outputs[i].Path)
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(f.Path)
 		if err != nil {
 			return nil, fmt.Errorf("package: missing build artifact: %w", err)
 		}
-		if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != m.Outputs[i].SHA256 {
-			return nil, fmt.Errorf("package: %s changed since the build (sha256 %s, the manifest says %s): run kbuild run again", path, got, m.Outputs[i].SHA256)
+		if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != f.SHA256 {
+			return nil, fmt.Errorf("package: %s changed since the build (sha256 %s, the build recorded %s): run kbuild run again", f.Path, got, f.SHA256)
 		}
-		if err := checkDisk(path, want.name, data); err != nil {
+		if err := checkDisk(f.Path, f.name, data); err != nil {
 			return nil, err
 		}
-		out = append(out, artifact{name: want.name, data: data})
+		out = append(out, artifact{name: f.name, data: data})
 	}
 	return out, nil
 }

@@ -39,43 +39,43 @@ var released = time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
 // actionSource is cmd/wslconfig-action, the MSI's custom action, from this package's folder.
 const actionSource = "../../cmd/wslconfig-action"
 
-// fakeRun writes an out dir as kbuild run leaves it, for two arches, and its manifest. The
-// contents are the same on every call (a fixed seed), as two clean builds of a release give.
-func fakeRun(t *testing.T) (string, *manifest.Manifest, map[string][]byte) {
+// fakeRun writes an out dir as kbuild run leaves it, for two arches, and the options that
+// package it as the package stage fills them from the run's state. The contents are the same on
+// every call (a fixed seed), as two clean builds of a release give.
+func fakeRun(t *testing.T) (Options, map[string][]byte) {
 	t.Helper()
 	out := t.TempDir()
-	m := &manifest.Manifest{Schema: 1, Pipeline: "linux-msft-wsl", Version: "6.12.118.1", KernelRelease: "6.12.118.1-microsoft-standard-WSL2",
-		Branch: "linux-msft-wsl-6.12.y", BranchHead: strings.Repeat("b", 40), Status: "ok",
-		Upstream: manifest.Upstream{Tag: "v6.12.118", Commit: strings.Repeat("c", 40), CommitTime: released, Signer: "81BD140BD3698A566C928548294EF09788CB746A"}}
+	o := Options{OutDir: out, Release: Release{Line: "linux-msft-wsl", Version: "6.12.118.1", KernelRelease: "6.12.118.1-microsoft-standard-WSL2",
+		Tag: "v6.12.118", Commit: strings.Repeat("c", 40), CommitTime: released, Signer: "81BD140BD3698A566C928548294EF09788CB746A",
+		Branch: "linux-msft-wsl-6.12.y", BranchHead: strings.Repeat("b", 40)}}
 	contents := map[string][]byte{}
 	seed := mathrand.NewChaCha8([32]byte{'w', 's', 'l'})
 	for _, arch := range []string{"x86_64", "arm64"} {
-		m.Builds = append(m.Builds, manifest.Build{Arch: arch})
+		b := Build{Arch: arch}
 		os.MkdirAll(filepath.Join(out, arch), 0o755)
 		kernel := make([]byte, 200000)
 		seed.Read(kernel)
 		for _, f := range []struct {
-			output, name string
-			data         []byte
+			name string
+			data []byte
+			to   *File // nil: a build output no payload carries
 		}{
-			{"kernel", "kernel", kernel},
-			{"initrd", "initrd.img", []byte("initrd " + arch)},
-			{"modules", "modules.vhdx", append([]byte("vhdxfile"), make([]byte, 300000)...)},
-			{"modules-vhd", "modules.vhd", fakeVHD(t, 300032)},
-			{"config", "config", []byte("CONFIG_HYPERV=y\n")},
+			{"kernel", kernel, &b.Kernel},
+			{"initrd.img", []byte("initrd " + arch), nil},
+			{"modules.vhdx", append([]byte("vhdxfile"), make([]byte, 300000)...), &b.ModulesVHDX},
+			{"modules.vhd", fakeVHD(t, 300032), &b.ModulesVHD},
+			{"config", []byte("CONFIG_HYPERV=y\n"), nil},
 		} {
 			p := filepath.Join(out, arch, f.name)
 			os.WriteFile(p, f.data, 0o644)
-			d, err := manifest.Describe(f.output, arch, p)
-			if err != nil {
-				t.Fatal(err)
+			if f.to != nil {
+				*f.to = File{Path: p, SHA256: fmt.Sprintf("%x", sha256.Sum256(f.data))}
 			}
-			d.Path = arch + "/" + f.name
-			m.Outputs = append(m.Outputs, d)
 			contents[arch+"/"+f.name] = f.data
 		}
+		o.Builds = append(o.Builds, b)
 	}
-	return out, m, contents
+	return o, contents
 }
 
 // fakeVHD is a fixed VHD (vdisk's) of an image of size bytes that is all zeros but the ext4
@@ -91,21 +91,16 @@ func fakeVHD(t *testing.T, size int) []byte {
 	return b.Bytes()
 }
 
-// rewrite replaces a build output of the fake run, and its hash in the manifest.
-func rewrite(t *testing.T, out string, m *manifest.Manifest, path string, edit func([]byte) []byte) {
+// rewrite replaces a build output of the fake run, and the SHA-256 its build recorded.
+func rewrite(t *testing.T, o *Options, arch string, file func(*Build) *File, edit func([]byte) []byte) {
 	t.Helper()
-	p := filepath.Join(out, path)
-	data, _ := os.ReadFile(p)
-	if err := os.WriteFile(p, edit(data), 0o644); err != nil {
+	f := file(&o.Builds[slices.IndexFunc(o.Builds, func(b Build) bool { return b.Arch == arch })])
+	data, _ := os.ReadFile(f.Path)
+	data = edit(data)
+	if err := os.WriteFile(f.Path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(m.Outputs, func(f manifest.File) bool { return f.Path == path })
-	d, err := manifest.Describe(m.Outputs[i].Name, m.Outputs[i].Arch, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Path = path
-	m.Outputs[i] = d
+	f.SHA256 = fmt.Sprintf("%x", sha256.Sum256(data))
 }
 
 // throwawayCA makes a CA and a certificate signed by it, as PEM files; leaf edits the
@@ -146,9 +141,10 @@ func throwawayCA(t *testing.T, leaf func(*x509.Certificate)) (caPEM, certPEM, ke
 
 func TestSignedPayloadsPassTheToolsThatReadThem(t *testing.T) {
 	testtool.Need(t, "cabextract", "gcab", "wixl", "msiinfo", "msiextract", "osslsigncode", "faketime")
-	out, m, contents := fakeRun(t)
+	fake, contents := fakeRun(t)
+	out := fake.OutDir
 	caPEM, certPEM, keyPEM, key, cert, ca := throwawayCA(t, nil)
-	o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Supersedes: "6.12.117.1", NugetRevision: 2, ActionSource: actionSource,
+	o := Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab", "msi", "nuget"}, Supersedes: "6.12.117.1", NugetRevision: 2, ActionSource: actionSource,
 		RepoURL: "https://github.com/wslkernel/WSL2-Linux-Kernel.git", Signer: &Signer{Cert: certPEM, Key: keyPEM}}
 	files, err := Make(context.Background(), o)
 	if err != nil {
@@ -282,7 +278,8 @@ func checkNuget(t *testing.T, path string, contents map[string][]byte) {
 		t.Errorf("nupkg entries %s\nwant         %s", got, want)
 	}
 	nuspec := string(entries["Microsoft.WSL.Kernel.nuspec"])
-	for _, want := range []string{"<id>Microsoft.WSL.Kernel</id>", "<version>6.12.118.1-2</version>", "<authors>linux-msft-wsl</authors>", "<description>"} {
+	for _, want := range []string{"<id>Microsoft.WSL.Kernel</id>", "<version>6.12.118.1-2</version>", "<authors>linux-msft-wsl</authors>", "<description>",
+		`<repository type="git" url="https://github.com/wslkernel/WSL2-Linux-Kernel.git" branch="linux-msft-wsl-6.12.y" commit="` + strings.Repeat("b", 40) + `"/>`} {
 		if !strings.Contains(nuspec, want) {
 			t.Errorf("nuspec lacks %s:\n%s", want, nuspec)
 		}
@@ -340,14 +337,15 @@ func checkUpdates(t *testing.T, pkg string, contents map[string][]byte, signed b
 
 func TestUnsignedIsMarkedAndPGPSignsTheSums(t *testing.T) {
 	testtool.Need(t, "cabextract")
-	out, m, _ := fakeRun(t)
+	fake, _ := fakeRun(t)
+	out := fake.OutDir
 	keyFile := filepath.Join(t.TempDir(), "release.asc")
 	entity, err := newPGPKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(keyFile, entity, 0o600)
-	if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"}, OpenPGPKey: keyFile}); err != nil {
+	if _, err := Make(context.Background(), Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab"}, OpenPGPKey: keyFile}); err != nil {
 		t.Fatal(err)
 	}
 	var up Update
@@ -368,58 +366,56 @@ func TestBadInputLeavesNoPayloads(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		signer *Signer
-		edit   func(out string, m *manifest.Manifest)
+		edit   func(o *Options)
 		want   string
 	}{
 		{"key of another certificate", &Signer{Cert: certPEM, Key: tlsKey}, nil, "the key does not match the certificate"},
 		{"expired", &Signer{Cert: expiredPEM, Key: expiredKey}, nil, "not now"},
 		{"not code signing", &Signer{Cert: tlsPEM, Key: tlsKey}, nil, "is not a code-signing certificate"},
 		{"wrong PKCS#12 password", &Signer{PKCS12: certPEM, Password: "x"}, nil, "signing: " + certPEM},
-		{"missing kernel", nil, func(out string, m *manifest.Manifest) { os.Remove(filepath.Join(out, "arm64/kernel")) }, "missing build artifact"},
-		{"changed kernel", nil, func(out string, m *manifest.Manifest) {
-			os.WriteFile(filepath.Join(out, "arm64/kernel"), []byte("x"), 0o644)
+		{"missing kernel", nil, func(o *Options) { os.Remove(filepath.Join(o.OutDir, "arm64/kernel")) }, "missing build artifact"},
+		{"changed kernel", nil, func(o *Options) {
+			os.WriteFile(filepath.Join(o.OutDir, "arm64/kernel"), []byte("x"), 0o644)
 		}, "changed since the build"},
-		{"modules.vhdx without modules.vhd", nil, func(out string, m *manifest.Manifest) {
-			m.Outputs = slices.DeleteFunc(m.Outputs, func(f manifest.File) bool { return f.Name == "modules-vhd" && f.Arch == "x86_64" })
-		}, "lists no modules-vhd for x86_64"},
-		{"no kernel in the manifest", nil, func(out string, m *manifest.Manifest) {
-			m.Outputs = slices.DeleteFunc(m.Outputs, func(f manifest.File) bool { return f.Name == "kernel" && f.Arch == "arm64" })
-		}, "lists no kernel for arm64"},
+		{"modules.vhdx without modules.vhd", nil, func(o *Options) { o.Builds[0].ModulesVHD = File{} }, "the run has no modules-vhd for x86_64"},
+		{"no kernel in the run", nil, func(o *Options) { o.Builds[1].Kernel = File{} }, "the run has no kernel for arm64"},
+		{"no builds", nil, func(o *Options) { o.Builds = nil }, "the run has no builds to package"},
 		// Modules disks WSL would not mount: Windows opens a disk by its extension; the NuGet's
 		// modules.vhd is a fixed VHD; WSL's init mounts ext4.
-		{"modules.vhdx that is no VHDX", nil, func(out string, m *manifest.Manifest) {
-			rewrite(t, out, m, "x86_64/modules.vhdx", func(b []byte) []byte { return b[8:] })
+		{"modules.vhdx that is no VHDX", nil, func(o *Options) {
+			rewrite(t, o, "x86_64", func(b *Build) *File { return &b.ModulesVHDX }, func(b []byte) []byte { return b[8:] })
 		}, "x86_64/modules.vhdx is not a VHDX (no vhdxfile signature)"},
-		{"modules.vhd that is no VHD", nil, func(out string, m *manifest.Manifest) {
-			rewrite(t, out, m, "arm64/modules.vhd", func(b []byte) []byte { return b[:len(b)-512] })
+		{"modules.vhd that is no VHD", nil, func(o *Options) {
+			rewrite(t, o, "arm64", func(b *Build) *File { return &b.ModulesVHD }, func(b []byte) []byte { return b[:len(b)-512] })
 		}, "arm64/modules.vhd is not a fixed VHD (no conectix footer in its last 512 bytes)"},
-		{"dynamic modules.vhd", nil, func(out string, m *manifest.Manifest) {
-			rewrite(t, out, m, "x86_64/modules.vhd", func(b []byte) []byte { b[len(b)-512+63] = 3; return b })
+		{"dynamic modules.vhd", nil, func(o *Options) {
+			rewrite(t, o, "x86_64", func(b *Build) *File { return &b.ModulesVHD }, func(b []byte) []byte { b[len(b)-512+63] = 3; return b })
 		}, "x86_64/modules.vhd is a dynamic VHD; the NuGet package's modules.vhd is a fixed one"},
-		{"modules.vhd cut short", nil, func(out string, m *manifest.Manifest) {
-			rewrite(t, out, m, "x86_64/modules.vhd", func(b []byte) []byte { return b[512:] })
+		{"modules.vhd cut short", nil, func(o *Options) {
+			rewrite(t, o, "x86_64", func(b *Build) *File { return &b.ModulesVHD }, func(b []byte) []byte { return b[512:] })
 		}, "its footer says 300032 bytes, the disk holds 299520"},
-		{"modules.vhd without ext4", nil, func(out string, m *manifest.Manifest) {
-			rewrite(t, out, m, "x86_64/modules.vhd", func(b []byte) []byte { b[ext4MagicAt] = 0; return b })
+		{"modules.vhd without ext4", nil, func(o *Options) {
+			rewrite(t, o, "x86_64", func(b *Build) *File { return &b.ModulesVHD }, func(b []byte) []byte { b[ext4MagicAt] = 0; return b })
 		}, "x86_64/modules.vhd holds no ext4 file system (no superblock magic at byte 1080)"},
-		{"version the MSI cannot encode", nil, func(out string, m *manifest.Manifest) { m.Version = "6.12.118.100" }, "does not fit an MSI ProductVersion"},
+		{"version the MSI cannot encode", nil, func(o *Options) { o.Release.Version = "6.12.118.100" }, "does not fit an MSI ProductVersion"},
 	} {
-		out, m, _ := fakeRun(t)
+		o, _ := fakeRun(t)
+		o.Formats, o.Signer, o.ActionSource = []string{"cab", "msi"}, c.signer, actionSource
 		if c.edit != nil {
-			c.edit(out, m)
+			c.edit(&o)
 		}
-		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi"}, Signer: c.signer, ActionSource: actionSource})
+		_, err := Make(context.Background(), o)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: Make = %v, want %q", c.name, err, c.want)
 		}
-		if left, _ := filepath.Glob(filepath.Join(out, "*packages*")); len(left) != 0 {
+		if left, _ := filepath.Glob(filepath.Join(o.OutDir, "*packages*")); len(left) != 0 {
 			t.Errorf("%s: left %v", c.name, left)
 		}
 	}
 	// An output folder that cannot be written (here: a file stands where it should be).
-	out, m, _ := fakeRun(t)
-	blocked := filepath.Join(out, "x86_64", "kernel")
-	if _, err := Make(context.Background(), Options{OutDir: blocked, Manifest: m, Formats: []string{"cab"}}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	fake, _ := fakeRun(t)
+	blocked := filepath.Join(fake.OutDir, "x86_64", "kernel")
+	if _, err := Make(context.Background(), Options{OutDir: blocked, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab"}}); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("Make into a file = %v", err)
 	}
 }
@@ -427,8 +423,9 @@ func TestBadInputLeavesNoPayloads(t *testing.T) {
 // An external signing command (an HSM, a signing service) gets {in} and {out}; a command that
 // fails, or writes nothing, fails the package with its output.
 func TestExternalSigningCommand(t *testing.T) {
-	out, m, _ := fakeRun(t)
-	if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"},
+	fake, _ := fakeRun(t)
+	out := fake.OutDir
+	if _, err := Make(context.Background(), Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab"},
 		Signer: &Signer{Command: []string{"cp", "{in}", "{out}"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +439,7 @@ func TestExternalSigningCommand(t *testing.T) {
 		{[]string{"sh", "-c", "echo HSM offline >&2; exit 3"}, "signing unsigned.cab: sh: exit status 3\nHSM offline"},
 		{[]string{"true", "{in}", "{out}"}, "it wrote no"},
 	} {
-		_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"}, Signer: &Signer{Command: c.cmd}})
+		_, err := Make(context.Background(), Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab"}, Signer: &Signer{Command: c.cmd}})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Make with %v = %v, want %q", c.cmd, err, c.want)
 		}

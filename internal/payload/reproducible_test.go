@@ -39,8 +39,9 @@ func TestPayloadsAreReproducible(t *testing.T) {
 	} {
 		var builds [2]string
 		for i, run := range []runner.Runner{runner.Exec{}, laterClock{shift: "+3d"}} {
-			out, m, _ := fakeRun(t)
-			o := Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi", "nuget"}, Signer: c.signer(), Runner: run, ActionSource: actionSource}
+			fake, _ := fakeRun(t)
+			out := fake.OutDir
+			o := Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab", "msi", "nuget"}, Signer: c.signer(), Runner: run, ActionSource: actionSource}
 			if _, err := Make(context.Background(), o); err != nil {
 				t.Fatalf("%s, build %d: %v", c.name, i+1, err)
 			}

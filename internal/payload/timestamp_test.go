@@ -107,12 +107,13 @@ func TestTimestampOutlivesTheCertificate(t *testing.T) {
 	caPEM, certPEM, keyPEM, _, _, _ := throwawayCA(t, func(c *x509.Certificate) { c.NotAfter = time.Now().Add(time.Hour) })
 	payloads := map[bool]string{}
 	for _, stamped := range []bool{true, false} {
-		out, m, _ := fakeRun(t)
+		fake, _ := fakeRun(t)
+		out := fake.OutDir
 		s := &Signer{Cert: certPEM, Key: keyPEM}
 		if stamped {
 			s.TimestampURL = tsaURL
 		}
-		if _, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab", "msi"}, Signer: s, ActionSource: actionSource}); err != nil {
+		if _, err := Make(context.Background(), Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab", "msi"}, Signer: s, ActionSource: actionSource}); err != nil {
 			t.Fatal(err)
 		}
 		payloads[stamped] = filepath.Join(out, Dir)
@@ -134,8 +135,9 @@ func TestTimestampOutlivesTheCertificate(t *testing.T) {
 		}
 	}
 	// A TSA that does not answer fails the package, naming the URL and where it is set.
-	out, m, _ := fakeRun(t)
-	_, err := Make(context.Background(), Options{OutDir: out, Manifest: m, Formats: []string{"cab"},
+	fake, _ := fakeRun(t)
+	out := fake.OutDir
+	_, err := Make(context.Background(), Options{OutDir: out, Release: fake.Release, Builds: fake.Builds, Formats: []string{"cab"},
 		Signer: &Signer{Cert: certPEM, Key: keyPEM, TimestampURL: "http://127.0.0.1:1/"}})
 	if err == nil || !strings.Contains(err.Error(), "timestamping by http://127.0.0.1:1/") || !strings.Contains(err.Error(), "WSLKERNEL_SIGN_TSA") {
 		t.Errorf("Make with an unreachable TSA = %v", err)

@@ -5,11 +5,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/payload"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
@@ -165,5 +169,42 @@ func TestPlanResolvesTheSignerAndTheSupersededVersion(t *testing.T) {
 	in := packageDerives(context.Background(), newRun(p, opts, inRun), nil)
 	if in["timestamp_url"] != "https://tsa.example.com" || in["signer cert"] == "" || in["supersedes"] != "6.12.117.1" {
 		t.Errorf("package key inputs %v: want the TSA, the certificate and the superseded version", in)
+	}
+}
+
+// The payloads are made of the run's state: the plan's version, what fetch found, the branch's
+// head, and each built arch's kernel and modules disks as the run recorded them (an arch with no
+// build gives none; a kernel without modules has no disks), nothing from a manifest.
+func TestPackagedIsTheRunsState(t *testing.T) {
+	x86, _ := kbuild.LookupArch("x86_64")
+	arm, _ := kbuild.LookupArch("arm64")
+	committed := time.Date(2026, 11, 21, 12, 56, 2, 0, time.UTC)
+	r := &run{plan: &Plan{Line: &config.Line{Pipeline: &config.Pipeline{Name: "linux-msft-wsl"}},
+		Release: version.Release{Major: 6, Minor: 12, Patch: 118}, Version: version.Version{Upstream: version.Release{Major: 6, Minor: 12, Patch: 118}, Rev: 2},
+		KernelRelease: "6.12.118.2-microsoft-standard-WSL2", Branch: "linux-msft-wsl-6.12.y", OutDir: "/out/6.12.118.2"}}
+	r.st = state{upstream: manifest.Upstream{Commit: "c0ffee", CommitTime: committed, Signer: "81BD"}, branchHead: "bead",
+		outputs: []manifest.File{{Name: outKernel, Arch: "x86_64", Path: "x86_64/kernel", SHA256: "k1"}, {Name: outConfig, Arch: "x86_64", Path: "x86_64/config", SHA256: "c1"},
+			{Name: outModules, Arch: "x86_64", Path: "x86_64/modules.vhdx", SHA256: "m1"}, {Name: outModulesVHD, Arch: "x86_64", Path: "x86_64/modules.vhd", SHA256: "v1"},
+			{Name: outKernel, Arch: "arm64", Path: "arm64/kernel", SHA256: "k2"}}}
+	for _, a := range []kbuild.Arch{x86, arm} {
+		r.arches = append(r.arches, &archRun{a: a, build: &manifest.Build{Arch: a.Name}})
+	}
+	rel, builds := r.packaged()
+	want := payload.Release{Line: "linux-msft-wsl", Version: "6.12.118.2", KernelRelease: "6.12.118.2-microsoft-standard-WSL2",
+		Tag: "v6.12.118", Commit: "c0ffee", Signer: "81BD", CommitTime: committed, Branch: "linux-msft-wsl-6.12.y", BranchHead: "bead"}
+	if rel != want {
+		t.Errorf("packaged release = %+v, want %+v", rel, want)
+	}
+	wantBuilds := []payload.Build{
+		{Arch: "x86_64", Kernel: payload.File{Path: "/out/6.12.118.2/x86_64/kernel", SHA256: "k1"},
+			ModulesVHDX: payload.File{Path: "/out/6.12.118.2/x86_64/modules.vhdx", SHA256: "m1"}, ModulesVHD: payload.File{Path: "/out/6.12.118.2/x86_64/modules.vhd", SHA256: "v1"}},
+		{Arch: "arm64", Kernel: payload.File{Path: "/out/6.12.118.2/arm64/kernel", SHA256: "k2"}},
+	}
+	if !slices.Equal(builds, wantBuilds) {
+		t.Errorf("packaged builds = %+v, want %+v", builds, wantBuilds)
+	}
+	r.arches[1].build = nil // an arch this run did not build
+	if _, builds := r.packaged(); len(builds) != 1 || builds[0].Arch != "x86_64" {
+		t.Errorf("packaged builds without arm64's build = %+v", builds)
 	}
 }

@@ -90,7 +90,8 @@ func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	l := r.plan.Line
 	pk := l.Profile.Package
 	supersedes := r.plan.Supersedes
-	o := payload.Options{OutDir: r.plan.OutDir, Manifest: r.packaged(), Formats: pk.Formats, Product: pk.Product,
+	rel, builds := r.packaged()
+	o := payload.Options{OutDir: r.plan.OutDir, Release: rel, Builds: builds, Formats: pk.Formats, Product: pk.Product,
 		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, NugetRevision: pk.NugetRevision, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
 		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, ActionSource: msiAction(l), Runner: r.opts.Runner}
 	var signer *payload.Signer
@@ -121,22 +122,31 @@ func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	return outcome{detail: detail, outputs: files}, nil
 }
 
-// packaged is what the payloads are made of, from the run's state, never from its manifest:
-// the plan's version and release, what fetch found, every arch's build and the outputs so far.
-// payload.Make takes them in the manifest's types.
-func (r *run) packaged() *manifest.Manifest {
+// packaged is what the payloads are made of, from the run's state, never from its manifest: the
+// plan's version and release, what fetch found, the branch's head, and every built arch's
+// outputs (the build's kernel, the modules stage's disks) as the run recorded them.
+func (r *run) packaged() (payload.Release, []payload.Build) {
 	p := r.plan
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := &manifest.Manifest{Pipeline: p.Line.Pipeline.Name, Version: p.Version.String(), KernelRelease: p.KernelRelease,
-		Upstream: r.st.upstream, Outputs: slices.Clone(r.st.outputs)}
-	m.Upstream.Release, m.Upstream.Tag = p.Release.String(), p.Release.Tag()
+	up := r.st.upstream
+	rel := payload.Release{Line: p.Line.Pipeline.Name, Version: p.Version.String(), KernelRelease: p.KernelRelease,
+		Tag: p.Release.Tag(), Commit: up.Commit, Signer: up.Signer, CommitTime: up.CommitTime,
+		Branch: p.Branch, BranchHead: r.st.branchHead}
+	var builds []payload.Build
 	for _, ar := range r.arches {
-		if ar.build != nil {
-			m.Builds = append(m.Builds, *ar.build)
+		if ar.build == nil {
+			continue
 		}
+		b := payload.Build{Arch: ar.a.Name}
+		for name, to := range map[string]*payload.File{outKernel: &b.Kernel, outModules: &b.ModulesVHDX, outModulesVHD: &b.ModulesVHD} {
+			if i := slices.IndexFunc(r.st.outputs, func(f manifest.File) bool { return f.Name == name && f.Arch == ar.a.Name }); i >= 0 {
+				*to = payload.File{Path: filepath.Join(p.OutDir, r.st.outputs[i].Path), SHA256: r.st.outputs[i].SHA256}
+			}
+		}
+		builds = append(builds, b)
 	}
-	return m
+	return rel, builds
 }
 
 func describePackage(p *Plan, _ kbuild.Arch) string {
