@@ -122,14 +122,15 @@ func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 }
 
 // packaged is what the payloads are made of, from the run's state, never from its manifest:
-// the plan's version and release, what fetch found, every arch's build and the outputs so far.
+// the plan's version, release and branch, what fetch found, the branch's head, every arch's
+// build and the outputs so far.
 // payload.Make takes them in the manifest's types.
 func (r *run) packaged() *manifest.Manifest {
 	p := r.plan
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := &manifest.Manifest{Pipeline: p.Line.Pipeline.Name, Version: p.Version.String(), KernelRelease: p.KernelRelease,
-		Upstream: r.st.upstream, Outputs: slices.Clone(r.st.outputs)}
+		Branch: p.Branch, BranchHead: r.st.branchHead, Upstream: r.st.upstream, Outputs: slices.Clone(r.st.outputs)}
 	m.Upstream.Release, m.Upstream.Tag = p.Release.String(), p.Release.Tag()
 	for _, ar := range r.arches {
 		if ar.build != nil {
