@@ -62,3 +62,21 @@ func TestFunctionsOfReadsRegularFilesOnly(t *testing.T) {
 		t.Fatal("functionsOf(a link to /dev/zero) still reading after 10s")
 	}
 }
+
+// A transitional name no default reads carries its value nowhere: it is as good as gone, never
+// "renamed" to nothing (the port's report takes a Renamed fate's first candidate).
+func TestFateOfATransitionalNameNothingReads(t *testing.T) {
+	tree := t.TempDir()
+	writeTree(t, tree, map[string]string{"Kconfig": "config NEW\n\tbool \"new\"\nconfig OLD\n\tbool\n\ttransitional\n"})
+	r, err := LoadRules(tree, "x86")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := r.FateOf(nil, "OLD", "y", &Config{})
+	if (f.Kind == Renamed || f.Kind == Moved) && len(f.Candidates) == 0 {
+		t.Errorf("FateOf(OLD) = %s with no candidate", f.Kind)
+	}
+	if f.Kind != Gone {
+		t.Errorf("FateOf(OLD) = %s, want %s", f.Kind, Gone)
+	}
+}
