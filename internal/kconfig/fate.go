@@ -10,7 +10,8 @@ import (
 type FateKind int
 
 const (
-	// Gone: no Kconfig file of the newer tree defines the symbol, and nothing there looks like it.
+	// Gone: no Kconfig file of the newer tree defines the symbol (or one keeps it as a
+	// transitional name whose value no default reads), and nothing there looks like it.
 	Gone FateKind = iota + 1
 	// Renamed: the newer tree does not define it (or keeps it only as a transitional name), and
 	// has symbols that look like it (Fate.Candidates).
@@ -62,8 +63,13 @@ type Need struct {
 func (r *Rules) FateOf(older *Rules, sym, want string, final *Config) Fate {
 	f := Fate{Symbol: sym, Want: want, Got: final.Value(sym), Why: r.Why(sym, want, final)}
 	s := r.Symbols[sym]
+	var takers []Candidate
+	if s != nil && s.Transitional {
+		takers = r.takingDefaultFrom(sym)
+	}
 	switch {
-	case s == nil || len(s.Defs) == 0:
+	case s == nil || len(s.Defs) == 0 || s.Transitional && len(takers) == 0:
+		// Undefined, or a transitional name no default reads: its value goes nowhere.
 		if f.Candidates = RenameCandidates(older, r, sym); len(f.Candidates) > 0 {
 			f.Kind = Renamed
 			return f
@@ -76,7 +82,7 @@ func (r *Rules) FateOf(older *Rules, sym, want string, final *Config) Fate {
 		return f
 	case s.Transitional:
 		// Linux 7.x keeps an old name only to carry its value to the new symbols' defaults.
-		f.Kind, f.Candidates = Renamed, r.takingDefaultFrom(sym)
+		f.Kind, f.Candidates = Renamed, takers
 		return f
 	}
 	if f.Needs = r.needs(older, s, want, final); len(f.Needs) > 0 {

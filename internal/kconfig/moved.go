@@ -3,6 +3,7 @@ package kconfig
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -37,10 +38,31 @@ type makeLine struct {
 	objects []string // as written: a.o, sub/
 }
 
-// readMakefile reads the object lines of a kbuild Makefile; a missing file has none.
-func readMakefile(name string) []makeLine {
+// maxTreeFile bounds what is read of one Makefile or C file of a tree: the kernel's largest C
+// files are a few MB; a bigger one is not what the search looks for.
+const maxTreeFile = 16 << 20
+
+// openTreeFile opens a Makefile or C source of a tree for reading, at most maxTreeFile of it;
+// anything but a regular file (a link to /dev/zero, a FIFO) is not read: nil.
+func openTreeFile(name string) io.ReadCloser {
 	f, err := os.Open(name)
 	if err != nil {
+		return nil
+	}
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, maxTreeFile), f}
+}
+
+// readMakefile reads the object lines of a kbuild Makefile; a missing file has none.
+func readMakefile(name string) []makeLine {
+	f := openTreeFile(name)
+	if f == nil {
 		return nil
 	}
 	defer f.Close()
@@ -78,6 +100,9 @@ func (r *Rules) CodeOf(sym string) []Code {
 	var out []Code
 	for _, d := range s.Defs {
 		dir := path.Dir(d.File)
+		if !filepath.IsLocal(dir) {
+			continue // a Kconfig file sourced from outside the tree
+		}
 		mk := makefileOf(r.Tree, dir)
 		for _, ml := range readMakefile(filepath.Join(r.Tree, mk)) {
 			if ml.symbol != sym {
@@ -85,7 +110,8 @@ func (r *Rules) CodeOf(sym string) []Code {
 			}
 			for _, o := range ml.objects {
 				src := path.Join(dir, strings.TrimSuffix(o, ".o")+".c")
-				if !strings.HasSuffix(o, ".o") || slices.ContainsFunc(out, func(c Code) bool { return c.Source == src }) {
+				// An object outside the tree ("../../../x.o") is none of the tree's code.
+				if !strings.HasSuffix(o, ".o") || !filepath.IsLocal(src) || slices.ContainsFunc(out, func(c Code) bool { return c.Source == src }) {
 					continue
 				}
 				if _, err := os.Stat(filepath.Join(r.Tree, src)); err == nil {
@@ -155,7 +181,12 @@ var funcDef = regexp.MustCompile(`(?m)^[A-Za-z_][^;=()\n]*?\b([A-Za-z_][A-Za-z0-
 
 // functionsOf lists the functions a C file defines.
 func functionsOf(name string) []string {
-	data, err := os.ReadFile(name)
+	f := openTreeFile(name)
+	if f == nil {
+		return nil
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil
 	}
@@ -185,7 +216,7 @@ func movedTo(older, newer, source string) (dest string, shared, total int) {
 	}
 	for _, dir := range dirs {
 		filepath.WalkDir(filepath.Join(newer, dir), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".c") {
+			if err != nil || !d.Type().IsRegular() || !strings.HasSuffix(p, ".c") {
 				return nil
 			}
 			have := functionsOf(p)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"archive/zip"
 	"context"
 	"io"
 	"os"
@@ -206,5 +207,61 @@ func TestPackagedIsTheRunsState(t *testing.T) {
 	r.arches[1].build = nil // an arch this run did not build
 	if _, builds := r.packaged(); len(builds) != 1 || builds[0].Arch != "x86_64" {
 		t.Errorf("packaged builds without arm64's build = %+v", builds)
+	}
+}
+
+// The NuGet package names the branch and commit it was built from (its nuspec's repository
+// element), from the run's state: both in a run and in kbuild package after it.
+func TestNuspecNamesTheBranchAndItsHead(t *testing.T) {
+	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	l.Profile.Package.Formats = []string{"nuget"}
+	l.Pipeline.Publish.Remote = "https://example.com/kernel.git"
+	work := t.TempDir()
+	_, m, _, err := runLine(t, l, work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Branch == "" || m.BranchHead == "" {
+		t.Fatalf("the run recorded branch %q at %q; the test needs both", m.Branch, m.BranchHead)
+	}
+	want := `branch="` + m.Branch + `" commit="` + m.BranchHead + `"`
+	nuspec := func() string {
+		t.Helper()
+		name := filepath.Join(work, "out", l.Name, m.Version, "packages", "Microsoft.WSL.Kernel."+m.Version+"-1.nupkg")
+		z, err := zip.OpenReader(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer z.Close()
+		for _, f := range z.File {
+			if strings.HasSuffix(f.Name, ".nuspec") {
+				rc, err := f.Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rc.Close()
+				b, err := io.ReadAll(rc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+		}
+		t.Fatalf("%s holds no .nuspec", name)
+		return ""
+	}
+	if got := nuspec(); !strings.Contains(got, want) {
+		t.Errorf("the run's nuspec:\n%s\nwant it to hold %s", got, want)
+	}
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &fakeKbuild{}, Out: io.Discard}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Package(context.Background(), plan, opts, "6.12.117.1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := nuspec(); !strings.Contains(got, want) {
+		t.Errorf("kbuild package's nuspec:\n%s\nwant it to hold %s", got, want)
 	}
 }
