@@ -54,22 +54,40 @@ func (w WSL) path(parts ...string) string {
 func (w WSL) Profile(ctx context.Context) (home, winHome string, err error) {
 	var out bytes.Buffer
 	cmd := w.windowsProgram("cmd.exe")
-	if err := w.Runner.Run(ctx, cmd, []string{"/d", "/c", "echo %USERPROFILE%"}, nil, &out); err != nil {
-		return "", "", fmt.Errorf("asking Windows for your profile folder through WSL interop (%s /c echo %%USERPROFILE%%): %v\n%s"+
-			"is interop on ([interop] enabled in /etc/wsl.conf)? Or say where it is: --windows-home /mnt/c/Users/<you>", cmd, err, out.String())
+	// Delayed expansion (/v:on, !USERPROFILE!) expands the variable after cmd.exe has parsed the
+	// line, so a profile folder whose name holds &, ^, ( or | (all allowed in Windows user
+	// names) is echoed as it is, never parsed as more commands; "echo(" echoes an empty value
+	// as an empty line.
+	if err := w.Runner.Run(ctx, cmd, profileQuery, nil, &out); err != nil {
+		return "", "", fmt.Errorf("asking Windows for your profile folder through WSL interop (%s %s): %v\n%s"+
+			"is interop on ([interop] enabled in /etc/wsl.conf)? Or say where it is: --windows-home /mnt/c/Users/<you>", cmd, strings.Join(profileQuery, " "), err, out.String())
 	}
 	// cmd.exe started in a Linux folder first warns that UNC paths are not supported, then
 	// answers: the answer is the last line.
 	all := strings.Split(strings.TrimSpace(strings.ReplaceAll(out.String(), "\r", "")), "\n")
 	winHome = strings.TrimSpace(all[len(all)-1])
-	if !windowsPath.MatchString(winHome) {
-		return "", "", fmt.Errorf("%s /c echo %%USERPROFILE%% answered %q, not a folder on a drive (C:\\Users\\<you>): say where your profile is: --windows-home /mnt/c/Users/<you>", cmd, out.String())
+	if !windowsPath.MatchString(winHome) || hasDotDot(winHome) {
+		return "", "", fmt.Errorf("%s %s answered %q, not a folder on a drive (C:\\Users\\<you>): say where your profile is: --windows-home /mnt/c/Users/<you>", cmd, strings.Join(profileQuery, " "), out.String())
 	}
 	home = w.drivePath(winHome)
 	if info, err := os.Stat(home); err != nil || !info.IsDir() {
 		return "", "", fmt.Errorf("your Windows profile, %s, should be at %s in this distro, but no folder is there: is drive %s mounted? Say where it is: --windows-home", winHome, home, winHome[:2])
 	}
 	return home, winHome, nil
+}
+
+// profileQuery asks cmd.exe for %USERPROFILE% (see Profile).
+var profileQuery = []string{"/d", "/v:on", "/c", "echo(!USERPROFILE!"}
+
+// hasDotDot says whether a Windows path has a "." or ".." component, which would take the
+// distro path made of it somewhere else than the folder it names.
+func hasDotDot(win string) bool {
+	for _, c := range strings.FieldsFunc(win, func(r rune) bool { return r == '\\' || r == '/' }) {
+		if c == "." || c == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // drivePath is where the distro mounts the Windows path win (C:\Users\ada): under the automount

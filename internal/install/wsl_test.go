@@ -103,7 +103,7 @@ func TestProfileThroughInterop(t *testing.T) {
 		if want := filepath.Join(w.Root, c.want); err != nil || home != want || winHome != `C:\Users\ada` {
 			t.Errorf("%s: Profile() = %q, %q, %v; want %q, C:\\Users\\ada", c.name, home, winHome, err, want)
 		}
-		if got := w.args(t, "cmd.exe"); got != "/d\n/c\necho %USERPROFILE%\n" {
+		if got := w.args(t, "cmd.exe"); got != "/d\n/v:on\n/c\necho(!USERPROFILE!\n" {
 			t.Errorf("%s: cmd.exe was run with %q", c.name, got)
 		}
 	}
@@ -111,7 +111,8 @@ func TestProfileThroughInterop(t *testing.T) {
 
 func TestProfileThroughInteropRefuses(t *testing.T) {
 	for _, c := range []struct{ name, body, want string }{
-		{"no USERPROFILE", `printf '%%USERPROFILE%%\r\n'`, `answered "%USERPROFILE%\r\n", not a folder on a drive`},
+		{"no USERPROFILE", `printf '\r\n'`, `answered "\r\n", not a folder on a drive`},
+		{"a way out of the folder", `printf 'C:\\Users\\..\\..\\etc\r\n'`, `answered "C:\\Users\\..\\..\\etc\r\n", not a folder on a drive`},
 		{"a drive not mounted", `printf 'D:\\Users\\ada\r\n'`, `your Windows profile, D:\Users\ada, should be at`},
 		{"interop off", "echo 'exec format error' >&2; exit 126", "is interop on ([interop] enabled in /etc/wsl.conf)?"},
 	} {
