@@ -10,12 +10,14 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var arches []string
 	var payloads bool
 	var in string
+	var noCache bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Rebuild the last run's kernel, modules and initrd elsewhere and compare the bytes",
 		Long: `verify checks that the profile's build is reproducible. It reads the last run's manifest.json
 and builds the same inputs again from clean, in another directory (<work-dir>/verify: its own source
-tree, build trees and compiler cache, so nothing compiled for the run is reused), then compares the
+tree, build trees and compiler cache, so nothing compiled for the run is reused; --no-cache
+compiles without one, so nothing compared went through a cache), then compares the
 kernel image, config, initrd, both modules disks (modules.vhdx and modules.vhd: their ext4 image
 is pinned and our own writers make them) and the installed modules tree byte for byte.
 
@@ -36,7 +38,7 @@ shows where) or the rebuild failed.`,
 			if err := plan.OnlyArches(arches); err != nil {
 				return err
 			}
-			opts.Payloads, opts.VerifyIn = payloads, in
+			opts.Payloads, opts.VerifyIn, opts.VerifyUncached = payloads, in, noCache
 			v, err := pipeline.Verify(cmd.Context(), plan, opts)
 			if v != nil {
 				out := cmd.OutOrStdout()
@@ -57,6 +59,7 @@ shows where) or the rebuild failed.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&arches, "arch", nil, "verify only these arches of the profile (default: all)")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "compile the rebuild without a compiler cache: no object compared went through one (on a fresh machine also faster than through an empty cache)")
 	cmd.Flags().StringVar(&in, "in", "verify", "the folder under the work dir to rebuild in, with a compiler cache of its own (ccache-<in> in the cache dir): two names give two clean builds")
 	cmd.Flags().BoolVar(&payloads, "payloads", false, "package the rebuild too and compare every payload (CAB, MSI, NuGet, update.json, SHA256SUMS); every arch")
 	return cmd

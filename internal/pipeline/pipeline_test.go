@@ -42,8 +42,9 @@ type fakeKbuild struct {
 	runner.Exec            // go, and the filters (xz), run for real
 	mu          sync.Mutex // arches may build in parallel
 	makes       []string
-	leakDir     bool   // bzImage also holds its build directory, as a build without -ffile-prefix-map would
-	fail        string // a make target that fails, as a compile error would
+	lines       []string // every make command line
+	leakDir     bool     // bzImage also holds its build directory, as a build without -ffile-prefix-map would
+	fail        string   // a make target that fails, as a compile error would
 }
 
 var outArg = regexp.MustCompile(`^O=(.*)$`)
@@ -66,6 +67,7 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 		target := args[len(args)-1]
 		f.mu.Lock()
 		f.makes = append(f.makes, target)
+		f.lines = append(f.lines, strings.Join(args, " "))
 		f.mu.Unlock()
 		if target == f.fail {
 			fmt.Fprintf(out, "kernel/fork.c:1:1: error: expected declaration\n")

@@ -40,6 +40,9 @@ type Options struct {
 	// VerifyIn names the folder under the work dir kbuild verify rebuilds in, and its compiler
 	// cache (ccache-<name> in the cache dir); default "verify". Two names, two clean builds.
 	VerifyIn string
+	// VerifyUncached: kbuild verify --no-cache compiles its rebuild without a compiler cache
+	// (distcc, if the profile uses it, still compiles), so no object it compares went through one.
+	VerifyUncached bool
 	// Chosen says how the caller chose the release, when it did (kbuild: "given by --release");
 	// empty: the line's own upstream.pin or the newest of its track.
 	Chosen string

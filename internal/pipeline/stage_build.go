@@ -77,6 +77,9 @@ func buildBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		b.VmlinuxText, b.VmlinuxData, b.VmlinuxBSS = sz.Text, sz.Data, sz.BSS
 	}
 	out.detail = fmt.Sprintf("%s %s, %d bytes; %d commands, ccache %d hits, %d misses", tree.Arch.Image, release, b.ImageBytes, b.Commands, b.CcacheHits, b.CcacheMisses)
+	if !strings.Contains(tree.Wrapper, "ccache") && tree.Wrapper != "" {
+		out.detail = fmt.Sprintf("%s %s, %d bytes; %d commands, no compiler cache", tree.Arch.Image, release, b.ImageBytes, b.Commands)
+	}
 	return out, nil
 }
 

@@ -91,6 +91,9 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 	r.m = r.newManifest()
 	for _, ar := range r.arches {
 		ar.tree.CcacheDir = r.ccacheDir
+		if opts.VerifyUncached {
+			ar.tree.Wrapper = uncached(ar.tree.Wrapper)
+		}
 	}
 	defer r.close()
 	err = r.walk(ctx, func(ctx context.Context, s *stage, ar *archRun) error {
@@ -106,6 +109,16 @@ func Verify(ctx context.Context, p *Plan, opts Options) (*Verification, error) {
 		return nil, err
 	}
 	return r.compare(p, orig, vopts.WorkDir)
+}
+
+// uncached is the compiler wrapper that compiles what wrapper does, without a compiler cache.
+// (The build's key still names the profile's wrapper: the rebuild must package what the run did.)
+func uncached(wrapper string) string {
+	switch wrapper {
+	case "ccache+distcc", "distcc":
+		return "distcc"
+	}
+	return "none"
 }
 
 // packagedAs is what the run's package stage superseded, for the rebuild's payloads to say the

@@ -76,6 +76,41 @@ func TestVerifyRebuildsElsewhereAndComparesBytes(t *testing.T) {
 	}
 }
 
+// verify --no-cache compiles its rebuild without ccache (distcc stays a compiler, not a cache),
+// while the run compiled through it, and says so.
+func TestVerifyNoCacheCompilesWithoutACache(t *testing.T) {
+	for wrapper, want := range map[string]string{"ccache": "none", "": "none", "ccache+distcc": "distcc", "distcc": "distcc"} {
+		if got := uncached(wrapper); got != want {
+			t.Errorf("uncached(%q) = %q, want %q", wrapper, got, want)
+		}
+	}
+	l := line(t, upstreamFixture(t), map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
+	work := t.TempDir()
+	fake := &fakeKbuild{}
+	var out strings.Builder
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: fake, Out: &out}
+	plan, err := NewPlan(context.Background(), l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), plan, opts); err != nil {
+		t.Fatal(err)
+	}
+	ran := len(fake.lines)
+	opts.VerifyUncached = true
+	if _, err := Verify(context.Background(), plan, opts); err != nil {
+		t.Fatalf("Verify --no-cache = %v", err)
+	}
+	for i, cmd := range fake.lines {
+		if through := strings.Contains(cmd, "CC=ccache"); through != (i < ran) {
+			t.Errorf("make %d (run: %v) through ccache: %v: %s", i, i < ran, through, cmd)
+		}
+	}
+	if !strings.Contains(out.String(), "no compiler cache") {
+		t.Errorf("the rebuild's build line does not say it compiled without a cache:\n%s", out.String())
+	}
+}
+
 func TestBootBootsTheLastRunsOutputs(t *testing.T) {
 	korg := upstreamFixture(t)
 	l := line(t, korg, map[string]string{"frag.config": "CONFIG_PRINTK=y\n", "series": ""})
