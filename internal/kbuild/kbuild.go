@@ -50,10 +50,10 @@ func (t *Tree) Args(targets ...string) []string {
 	if !t.Arch.Native() {
 		cc = t.Arch.CrossCompile + "gcc"
 	}
-	switch t.Wrapper {
-	case "ccache", "", "ccache+distcc": // ccache hands its misses to distcc (CCACHE_PREFIX, in Env)
+	switch {
+	case t.Cached(): // ccache hands its misses to distcc (CCACHE_PREFIX, in Env)
 		args = append(args, "CC=ccache "+cc, "HOSTCC=ccache gcc")
-	case "distcc": // host programs are few and run here: only the kernel's compilations travel
+	case t.Wrapper == "distcc": // host programs are few and run here: only the kernel's compilations travel
 		args = append(args, "CC=distcc "+cc)
 	}
 	// EXTRAVERSION on the command line overrides the Makefile's; LOCALVERSION set (empty) stops
@@ -67,6 +67,12 @@ func (t *Tree) Args(targets ...string) []string {
 	// on RUST_IS_AVAILABLE), not built with whatever rustc the machine happens to have.
 	args = append(args, "RUSTC=false")
 	return append(args, targets...)
+}
+
+// Cached says whether the tree compiles through ccache: its wrapper is ccache (the default) or
+// ccache+distcc.
+func (t *Tree) Cached() bool {
+	return t.Wrapper == "" || t.Wrapper == "ccache" || t.Wrapper == "ccache+distcc"
 }
 
 // jobs is make's -j: as set, else one per core, plus 4 per remote distcc host.

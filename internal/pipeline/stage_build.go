@@ -53,7 +53,7 @@ func buildBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 	if err == nil && progress.fromEmpty { // the next build from an empty tree expects as many
 		recordCommands(tree.Out, progress.done)
 	}
-	if tree.Wrapper != "none" {
+	if tree.Cached() {
 		b.CcacheHits, b.CcacheMisses, _ = kbuild.CcacheStats(tree.CcacheLog)
 	}
 	b.Toolchain, _ = tree.Toolchain()
@@ -77,7 +77,7 @@ func buildBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 		b.VmlinuxText, b.VmlinuxData, b.VmlinuxBSS = sz.Text, sz.Data, sz.BSS
 	}
 	out.detail = fmt.Sprintf("%s %s, %d bytes; %d commands, ccache %d hits, %d misses", tree.Arch.Image, release, b.ImageBytes, b.Commands, b.CcacheHits, b.CcacheMisses)
-	if !strings.Contains(tree.Wrapper, "ccache") && tree.Wrapper != "" {
+	if !tree.Cached() {
 		out.detail = fmt.Sprintf("%s %s, %d bytes; %d commands, no compiler cache", tree.Arch.Image, release, b.ImageBytes, b.Commands)
 	}
 	return out, nil
