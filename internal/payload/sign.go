@@ -39,6 +39,20 @@ type Signer struct {
 	Subject      string // the certificate's subject, once Check has read it
 }
 
+// Incomplete says what a half-set signer lacks (a certificate without its key, or a key without
+// its certificate), naming the settings that supply it; "" when the signer can sign.
+func (s *Signer) Incomplete() string {
+	switch {
+	case len(s.Command) > 0 || s.PKCS12 != "" || (s.Cert != "" && s.Key != ""):
+		return ""
+	case s.Cert != "":
+		return fmt.Sprintf("the certificate %s has no key: set package.signing.key or WSLKERNEL_SIGN_KEY", s.Cert)
+	case s.Key != "":
+		return fmt.Sprintf("the key %s has no certificate: set package.signing.cert or WSLKERNEL_SIGN_CERT", s.Key)
+	}
+	return "set a PKCS#12 bundle, or a certificate and a key, or a command"
+}
+
 // Check reads the certificate and key and refuses what osslsigncode would sign badly or not at
 // all: a key that is not the certificate's, a certificate not valid at now, one without the
 // code-signing extended key usage. An external command is trusted as it is.
@@ -69,7 +83,7 @@ func (s *Signer) Check(now time.Time) error {
 			return err
 		}
 	default:
-		return errors.New("signing: set a PKCS#12 bundle, or a certificate and a key, or a command")
+		return errors.New("signing: " + s.Incomplete())
 	}
 	pub, ok := key.(interface{ Public() crypto.PublicKey })
 	if !ok {

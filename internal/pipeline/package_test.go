@@ -30,14 +30,36 @@ func TestThePreviousBuild(t *testing.T) {
 }
 
 func TestSignerFromTheEnvironment(t *testing.T) {
-	if s, err := signerFor(nil); s != nil || err != nil {
-		t.Errorf("no signing: %+v, %v", s, err)
+	if s := signerFor(nil); s != nil {
+		t.Errorf("no signing: %+v", s)
 	}
 	t.Setenv("WSLKERNEL_SIGN_PKCS12", "/secrets/signer.p12")
 	t.Setenv("RELEASE_PASS", "hunter2")
-	s, err := signerFor(&config.Signing{Cert: "c.pem", Key: "k.pem", PasswordEnv: "RELEASE_PASS"})
-	if err != nil || s.PKCS12 != "/secrets/signer.p12" || s.Password != "hunter2" {
-		t.Errorf("signerFor = %+v, %v", s, err)
+	s := signerFor(&config.Signing{Cert: "c.pem", Key: "k.pem", PasswordEnv: "RELEASE_PASS"})
+	if s.PKCS12 != "/secrets/signer.p12" || s.Password != "hunter2" {
+		t.Errorf("signerFor = %+v", s)
+	}
+}
+
+// A machine whose environment names half a signer (a certificate without its key) still plans,
+// and plan says what is missing and which setting supplies it; the package stage refuses it.
+func TestHalfASignerIsShownNotFatal(t *testing.T) {
+	t.Setenv("WSLKERNEL_SIGN_PKCS12", "")
+	t.Setenv("WSLKERNEL_SIGN_CERT", "/secrets/release.pem")
+	t.Setenv("WSLKERNEL_SIGN_KEY", "")
+	s := signerFor(nil)
+	if s == nil {
+		t.Fatal("signerFor ignored WSLKERNEL_SIGN_CERT")
+	}
+	got := describeSigner(s)
+	for _, want := range []string{"NOT SIGNABLE", "/secrets/release.pem", "WSLKERNEL_SIGN_KEY", "package.signing.key"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("describeSigner = %q, want it to name %q", got, want)
+		}
+	}
+	err := s.Check(time.Now())
+	if err == nil || !strings.Contains(err.Error(), "WSLKERNEL_SIGN_KEY") {
+		t.Errorf("Check = %v, want a refusal naming WSLKERNEL_SIGN_KEY", err)
 	}
 }
 

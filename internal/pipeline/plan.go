@@ -108,9 +108,7 @@ func NewPlan(ctx context.Context, line *config.Line, opts Options) (*Plan, error
 	p.OutDir = filepath.Join(opts.WorkDir, "out", line.Name, v.String())
 	p.workDir = opts.WorkDir
 	if len(line.Profile.Package.Formats) > 0 {
-		if p.Signer, err = signerFor(line.Profile.Package.Signing); err != nil {
-			return nil, err
-		}
+		p.Signer = signerFor(line.Profile.Package.Signing)
 		p.Supersedes = previousVersion(filepath.Dir(p.OutDir), v)
 	}
 	return p, nil

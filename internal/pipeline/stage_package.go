@@ -168,6 +168,8 @@ func describeSigner(s *payload.Signer) string {
 	switch {
 	case s == nil:
 		return "unsigned (no package.signing, and no WSLKERNEL_SIGN_* in the environment)"
+	case s.Incomplete() != "":
+		return "NOT SIGNABLE, the package stage will stop: " + s.Incomplete()
 	case len(s.Command) > 0:
 		by = "by the command " + strings.Join(s.Command, " ")
 	case s.PKCS12 != "":
@@ -182,8 +184,10 @@ func describeSigner(s *payload.Signer) string {
 }
 
 // signerFor is the profile's signer, with the environment's files and time-stamping authority
-// taking precedence; nil when signing is off.
-func signerFor(sg *config.Signing) (*payload.Signer, error) {
+// taking precedence; nil when signing is off. Nothing is read or checked here: plan shows a
+// half-set signer, and only the package stage refuses it (payload.Signer.Check), so a bad
+// WSLKERNEL_SIGN_* on a machine does not stop a plan, a status, a build or a boot.
+func signerFor(sg *config.Signing) *payload.Signer {
 	env := func(name, def string) string {
 		if v := os.Getenv(name); v != "" {
 			return v
@@ -198,7 +202,7 @@ func signerFor(sg *config.Signing) (*payload.Signer, error) {
 	s.Cert = env("WSLKERNEL_SIGN_CERT", s.Cert)
 	s.Key = env("WSLKERNEL_SIGN_KEY", s.Key)
 	if s.PKCS12 == "" && s.Cert == "" && s.Key == "" && len(s.Command) == 0 {
-		return nil, nil
+		return nil
 	}
 	passEnv := "WSLKERNEL_SIGN_PASSWORD"
 	if sg != nil && sg.PasswordEnv != "" {
@@ -209,7 +213,7 @@ func signerFor(sg *config.Signing) (*payload.Signer, error) {
 		s.TimestampURL = sg.TimestampURL
 	}
 	s.TimestampURL = env("WSLKERNEL_SIGN_TSA", s.TimestampURL)
-	return &s, nil
+	return &s
 }
 
 // previousVersion is the newest version below current with a successful build under profileOut
