@@ -11,7 +11,8 @@ import (
 // Agreement
 //
 // Check recomputes every symbol of a .config that make olddefconfig wrote, the way the kernel's
-// scripts/kconfig computes it (sym_calc_value in symbol.c, Linux 6.12 to 7.3), and compares.
+// scripts/kconfig computes it (sym_calc_value in symbol.c, Linux 6.12 to 7.3; a tree before
+// ChoiceRework, such as 6.1, as its own conf does: see ChoiceRework), and compares.
 // olddefconfig's output is a fixed point: read back as the user's input, every symbol computes
 // to the value it was written with. So each symbol is computed from the .config alone: every
 // other symbol at its .config value (a symbol without a line at the value the kernel gives an
@@ -147,6 +148,7 @@ type evaluator struct {
 	tests   map[string]int  // the assumed outcome of each toolchain test met so far
 	missing map[string]bool // tests met without an assumed outcome (taken as n)
 	wild    string          // the default that gave the value, when it is a test's text: the value is the .config's
+	dropped map[string]bool // user values conf_read dropped (resetOutOfRange)
 }
 
 func newEvaluator(r *Rules, f *Config) *evaluator {
@@ -293,7 +295,7 @@ func (ev *evaluator) getType(name string) string {
 // no line, or one conf_read rejects.
 func (ev *evaluator) user(name string) (string, bool) {
 	set, ok := ev.in.Get(name)
-	if !ok {
+	if !ok || ev.dropped[name] {
 		return "", false
 	}
 	v := set.Value
@@ -806,6 +808,18 @@ func (ev *evaluator) choose(g *Choice) string {
 		}
 		return 0
 	})
+	if ev.r.before(ChoiceRework) {
+		// sym_calc_choice before the rework: the last member read y, if visible; else the default.
+		for _, m := range prio {
+			if u, ok := ev.user(m); ok && u == "y" {
+				if ev.visible(m) != 0 {
+					return m
+				}
+				break
+			}
+		}
+		return ev.choiceDefault(g)
+	}
 	for _, m := range prio {
 		if u, ok := ev.user(m); ok && u == "y" && ev.visible(m) != 0 {
 			return m
@@ -888,6 +902,9 @@ func (r *Rules) Replay(input, reference *Config) *CheckResult {
 	for _, name := range names {
 		ev.simulate(name)
 	}
+	if r.before(ChoiceRework) {
+		ev.resetOutOfRange(names)
+	}
 	for _, name := range names {
 		want := ""
 		if s, ok := reference.Get(name); ok {
@@ -914,6 +931,35 @@ func (r *Rules) Replay(input, reference *Config) *CheckResult {
 		}
 	}
 	return res
+}
+
+// resetOutOfRange is conf_read before ChoiceRework: an int, hex or string whose user value is
+// outside its range (as computed so far) loses it and is computed again, from its default; every
+// other symbol keeps the value it was computed with, as conf_write writes it. The kernel checks
+// the symbols in its hash table's order, and a range bound that was itself reset reads its new
+// value; here they are checked in name order, against the bounds as first computed.
+func (ev *evaluator) resetOutOfRange(names []string) {
+	var reset []string
+	for _, name := range names {
+		s := ev.r.Symbols[name]
+		if s.Type != "int" && s.Type != "hex" || ev.taken[name] {
+			continue // a string has no range
+		}
+		if u, ok := ev.user(name); ok && ev.clamp(name, u) != u {
+			reset = append(reset, name)
+		}
+	}
+	if len(reset) == 0 {
+		return
+	}
+	ev.dropped = map[string]bool{}
+	for _, name := range reset {
+		ev.dropped[name] = true
+		delete(ev.sim, name)
+	}
+	for _, name := range reset {
+		ev.simulate(name)
+	}
 }
 
 // render is a computed value's .config line.

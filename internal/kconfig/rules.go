@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/wslkernel/wslkernel/internal/version"
 )
 
 // Rules is what a kernel tree's Kconfig files say about each symbol: where it is defined, its
@@ -20,6 +23,55 @@ type Rules struct {
 	Modules string     // the symbol with the "modules" attribute (MODULES); "" when none has it
 	Files   int        // Kconfig files read
 	Tree    string     // the tree they were read from (its Makefiles say what a symbol builds: CodeOf)
+	// Series is the tree's kernel series, from its Makefile's VERSION and PATCHLEVEL: the
+	// kernel's conf changed how it computes some values (ChoiceRework); the zero Series (no
+	// Makefile) is computed as the newest series is.
+	Series version.Series
+}
+
+// ChoiceRework is the series whose scripts/kconfig reworked choices and conf_read (Masahiro
+// Yamada's rework, merged for 6.11). Before it, as 6.1 does:
+//   - a choice's members depend on the choice itself, whose value is its prompt's visibility:
+//     a "prompt ... if COND" on the choice hides its members, and they are not written
+//     (arm64's "Kernel command line type" on 6.1); from it on, only the choice's "depends on" does;
+//   - the choice takes the .config's last member set y, else its first default whose condition
+//     holds and whose member is visible, else its first visible member; a member the .config
+//     sets n does not keep it from being chosen;
+//   - conf_read drops a user value of an int, hex or string that is outside its range, and the
+//     symbol takes its default; what was computed from the value before is written as computed
+//     (conf_write clears no cached value once something changed), so the .config olddefconfig
+//     writes is not always a fixed point (Rules.Check says so).
+//
+// 6.1 (the old ways) and 6.12 (the new) are the trees the agreement test checks; 6.11 is where
+// the rework landed as its history tells, not a tree checked here.
+var ChoiceRework = version.Series{Major: 6, Minor: 11}
+
+// before reports whether the rules are of a tree older than s (false when the series is unknown).
+func (r *Rules) before(s version.Series) bool {
+	return r.Series != (version.Series{}) && r.Series.Compare(s) < 0
+}
+
+var makefileVar = regexp.MustCompile(`(?m)^(VERSION|PATCHLEVEL)\s*=\s*(\d+)\s*$`)
+
+// treeSeries reads the series from the tree's top Makefile; the zero Series when it has none.
+func treeSeries(tree string) version.Series {
+	data, err := os.ReadFile(filepath.Join(tree, "Makefile"))
+	if err != nil {
+		return version.Series{}
+	}
+	var s version.Series
+	for _, m := range makefileVar.FindAllStringSubmatch(string(data), 2) {
+		n, _ := strconv.Atoi(m[2])
+		if m[1] == "VERSION" {
+			s.Major = n
+		} else {
+			s.Minor = n
+		}
+	}
+	if s.Major == 0 {
+		return version.Series{}
+	}
+	return s
 }
 
 // Choice is one choice block: its members in the order they are defined, its dependency (the
@@ -118,7 +170,7 @@ func LoadRules(tree, srcarch string) (*Rules, error) {
 // kernel" if "$(ARCH)" = "x86"). Any other $(...) stays as written: a toolchain test whose
 // outcome Kconfig learns by running the compiler, which Check treats as unknown.
 func LoadRulesArch(tree, arch, srcarch string) (*Rules, error) {
-	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": arch}, rules: &Rules{Symbols: map[string]*Symbol{}, Tree: tree}}
+	l := &loader{tree: tree, vars: map[string]string{"SRCARCH": srcarch, "ARCH": arch}, rules: &Rules{Symbols: map[string]*Symbol{}, Tree: tree, Series: treeSeries(tree)}}
 	if err := l.file("Kconfig", nil); err != nil {
 		return nil, err
 	}
@@ -372,7 +424,20 @@ func (l *loader) file(rel string, outer []block) error {
 			curSym.Defaults = append(curSym.Defaults, Default{Value: v, If: e, Def: cur, File: rel, Line: n})
 		case typeKw[kw] != "" || kw == "prompt":
 			if curSym == nil {
-				continue // a choice's own type or prompt
+				// A choice's own type or prompt. Before ChoiceRework, the prompt's condition
+				// bounds the choice's value, and so its members (menu_finalize's parentdep).
+				if menuOpen != nil && menuOpen.choice != nil && l.rules.before(ChoiceRework) {
+					_, c := splitIf(rest)
+					e, err := cond(c)
+					if err != nil {
+						return err
+					}
+					if e != nil {
+						menuOpen.dep = and(menuOpen.dep, e)
+						menuOpen.choice.Depends, _ = blockDep()
+					}
+				}
+				continue
 			}
 			if kw != "prompt" && curSym.Type == "" {
 				curSym.Type = typeKw[kw]
