@@ -20,9 +20,10 @@ import (
 	"github.com/wslkernel/wslkernel/internal/version"
 )
 
-// agreementSeries are the kernel series the reader is checked on: our release line's, and the
+// agreementSeries are the kernel series the reader is checked on: Debian 12's 6.1 (the oldest
+// a line is expected to follow, from before conf's 6.11 rework), our release line's, and the
 // newest Debian ships (sid's 7.2, trixie-backports' 7.3).
-var agreementSeries = []string{"6.12", "7.2", "7.3"}
+var agreementSeries = []string{"6.1", "6.12", "7.2", "7.3"}
 
 // The Kconfig reader agrees with the kernel's own: for each series and arch, the wsl profile's
 // .config is made as the configure stage makes it (base, fragments and features as they apply
