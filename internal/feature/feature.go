@@ -402,3 +402,15 @@ func (f *Feature) Requested(arch string, s version.Series) *kconfig.Config {
 	_, requested, _ := kconfig.Merge(&kconfig.Config{}, views...)
 	return requested
 }
+
+// OfFile is the feature among features whose fragment path is (its main file or an arch file),
+// or nil: what an error about a fragment's line names, so that the maintainer reads "feature
+// nfs-cifs" and not only a file.
+func OfFile(features []*Feature, path string) *Feature {
+	for _, f := range features {
+		if f.File == path || slices.Contains(slices.Collect(maps.Values(f.ArchFiles)), path) {
+			return f
+		}
+	}
+	return nil
+}

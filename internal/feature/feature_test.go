@@ -117,6 +117,31 @@ func TestLoadReadsHeadersAndArchFragments(t *testing.T) {
 	}
 }
 
+// A fragment file, main or arch, is found to be its feature's, so that an error about one of its
+// lines can name the feature; any other file is no feature's.
+func TestOfFile(t *testing.T) {
+	dir := writeTree(t, good)
+	s, err := Load(dir, arches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []*Feature
+	for _, name := range s.Names() {
+		all = append(all, s.Features[name])
+	}
+	for file, want := range map[string]string{
+		"docker-nft.config": "docker-nft", "kvm-nested-x86_64.config": "kvm-nested", "wsl.config": "",
+	} {
+		got := ""
+		if f := OfFile(all, filepath.Join(dir, file)); f != nil {
+			got = f.Name
+		}
+		if got != want {
+			t.Errorf("OfFile(%s) = %q, want %q", file, got, want)
+		}
+	}
+}
+
 func TestLoadErrorsNameFileAndLine(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

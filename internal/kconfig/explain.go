@@ -131,3 +131,9 @@ func abs(x int) int {
 	}
 	return x
 }
+
+// Defines reports whether a Kconfig file of the tree defines sym.
+func (r *Rules) Defines(sym string) bool {
+	s := r.Symbols[sym]
+	return s != nil && len(s.Defs) > 0
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/version"
 )
@@ -28,9 +29,19 @@ func (j *judge) request(set kconfig.Setting) PortFinding {
 	file := j.line.Pipeline.Rel(set.File)
 	f := PortFinding{Where: fmt.Sprintf("%s:%d", file, set.Line), Fate: j.newer.FateOf(j.older, set.Symbol, set.Value, j.final)}
 	keep := fmt.Sprintf("%s: put line %d (%s) under \"# series: %s\"", file, set.Line, settingText(set.Symbol, set.Value), j.oldRange(set.Series))
+	gone := fmt.Sprintf(": %s has no such symbol", j.to) // a transitional name, kept without effect
+	if !j.newer.Defines(set.Symbol) {
+		if j.older != nil && !j.older.Defines(set.Symbol) {
+			f.Change = []string{fmt.Sprintf("%s%s exists neither on %s nor on %s: correct the name, or move line %d to the fragment of the arch that has it (see why, below)",
+				j.who(set.File, file), set.Symbol, j.to, j.from, set.Line)}
+			return f
+		}
+		// Named first: which feature asked for a symbol of which series.
+		keep, gone = j.absent(set.File, file, set.Symbol)+": "+strings.TrimPrefix(keep, file+": "), ""
+	}
 	switch f.Fate.Kind {
 	case kconfig.Gone:
-		f.Change = []string{keep + fmt.Sprintf(": %s has no such symbol", j.to)}
+		f.Change = []string{keep + gone}
 	case kconfig.Renamed:
 		f.Change = []string{keep, j.requestNew(file, f.Fate.Candidates[0].Symbol, set.Value, "the likeliest new name: read its help first")}
 	case kconfig.Moved:
@@ -52,7 +63,11 @@ func (j *judge) rule(v kconfig.Violation) PortFinding {
 	keep := fmt.Sprintf("%s: put the rule of line %d (CONFIG_%s) under \"# series: %s\"", file, v.Rule.Line, v.Rule.Symbol, j.oldRange(v.Rule.Series))
 	switch f.Fate.Kind {
 	case kconfig.Gone:
-		f.Change = []string{keep + fmt.Sprintf(": %s has no such symbol", j.to)}
+		if j.newer.Defines(v.Rule.Symbol) { // a transitional name, kept without effect
+			f.Change = []string{keep + fmt.Sprintf(": %s has no such symbol", j.to)}
+		} else {
+			f.Change = []string{j.absent(v.File, file, v.Rule.Symbol) + ": " + strings.TrimPrefix(keep, file+": ")}
+		}
 	case kconfig.Renamed, kconfig.Moved:
 		f.Change = []string{keep, fmt.Sprintf("%s: rule on CONFIG_%s under \"# series: %s\" instead (%s)", file, f.Fate.Candidates[0].Symbol, j.newRange(), f.Fate.Candidates[0].Evidence)}
 	case kconfig.LostDependency:
@@ -61,6 +76,25 @@ func (j *judge) rule(v kconfig.Violation) PortFinding {
 		f.Change = []string{fmt.Sprintf("request %s in the fragment or feature that provides it, or see why, below", settingText(v.Rule.Symbol, want))}
 	}
 	return f
+}
+
+// who names what a line of path (rel, relative to pipeline.yaml) belongs to, as a change begins:
+// "feature nfs-cifs (configs/features/nfs-cifs.config): " for a feature's fragment, else the file.
+func (j *judge) who(path, rel string) string {
+	if f := feature.OfFile(j.line.Profile.Config.FeatureList(), path); f != nil {
+		return fmt.Sprintf("feature %s (%s): ", f.Name, rel)
+	}
+	return rel + ": "
+}
+
+// absent says that sym, asked for by a line of path, does not exist on the new series, and, when
+// the line's tree was read and defines it, that it exists on the old one.
+func (j *judge) absent(path, rel, sym string) string {
+	s := fmt.Sprintf("%s%s does not exist on %s", j.who(path, rel), sym, j.to)
+	if j.older != nil && j.older.Defines(sym) {
+		s += fmt.Sprintf(" (it exists on %s)", j.from)
+	}
+	return s
 }
 
 // requestNew is the change that requests sym (which takes over from a symbol the new series

@@ -81,11 +81,11 @@ func twoSeriesFixture(t *testing.T) string {
 }
 
 // portKbuild is fakeKbuild whose olddefconfig on a 7.x tree does what the 7.2 Kconfig of the
-// fixture makes it do: a symbol it does not define is dropped, and IP_NF_FILTER goes without
-// IP_NF_IPTABLES_LEGACY.
+// fixture makes it do: a symbol it does not define is dropped (NFS_V4_9, which neither tree
+// defines, too), and IP_NF_FILTER goes without IP_NF_IPTABLES_LEGACY.
 type portKbuild struct{ fakeKbuild }
 
-var gone72 = regexp.MustCompile(`(?m)^CONFIG_(NFS_V4_1|HYPERV_IOMMU|IOMMU_STUB)=.*\n`)
+var gone72 = regexp.MustCompile(`(?m)^CONFIG_(NFS_V4_1|HYPERV_IOMMU|IOMMU_STUB|NFS_V4_9)=.*\n`)
 
 func (f *portKbuild) Run(ctx context.Context, name string, args, env []string, out io.Writer) error {
 	if err := f.fakeKbuild.Run(ctx, name, args, env, out); err != nil || name != "make" || args[len(args)-1] != "olddefconfig" {
@@ -170,14 +170,14 @@ func TestPortReportsWhatTheNewSeriesNeeds(t *testing.T) {
 			"      change: frag.config: request CONFIG_IP_NF_IPTABLES_LEGACY=m under \"# series: 7.2-\"\n",
 		"  CONFIG_NFS_V4_1=y GONE (requested frag.config:7)\n" +
 			"      code: its code fs/nfs/pnfs.c (fs/nfs/Makefile:3) is always built as part of CONFIG_NFS_V4's object (fs/nfs/Makefile:1)\n" +
-			"      change: frag.config: put line 7 (CONFIG_NFS_V4_1=y) under \"# series: -7.1\": 7.2 has no such symbol\n",
+			"      change: frag.config: NFS_V4_1 does not exist on 7.2 (it exists on 6.12): put line 7 (CONFIG_NFS_V4_1=y) under \"# series: -7.1\"\n",
 		"  CONFIG_HYPERV_IOMMU=y RENAMED (requested frag.config:9)\n" +
 			"      candidate CONFIG_HYPERV_IRQ_REMAP (Kconfig:43: same prompt \"Hyper-V x2APIC IRQ Handling\")\n" +
-			"      change: frag.config: put line 9 (CONFIG_HYPERV_IOMMU=y) under \"# series: -7.1\"\n" +
+			"      change: frag.config: HYPERV_IOMMU does not exist on 7.2 (it exists on 6.12): put line 9 (CONFIG_HYPERV_IOMMU=y) under \"# series: -7.1\"\n" +
 			"      change: frag.config: request CONFIG_HYPERV_IRQ_REMAP=y under \"# series: 7.2-\" (the likeliest new name: read its help first)\n",
 		"  CONFIG_IOMMU_STUB=y MOVED (requested frag.config:11)\n" +
 			"      candidate CONFIG_IRQ_REMAP (drivers/iommu/stub/Makefile:1: builds its code drivers/iommu/iommu-stub.c, now drivers/iommu/stub/stub-x86.c (3 of its 3 functions), which drivers/iommu/Makefile:1 built with CONFIG_IOMMU_STUB)\n" +
-			"      change: frag.config: put line 11 (CONFIG_IOMMU_STUB=y) under \"# series: -7.1\"\n" +
+			"      change: frag.config: IOMMU_STUB does not exist on 7.2 (it exists on 6.12): put line 11 (CONFIG_IOMMU_STUB=y) under \"# series: -7.1\"\n" +
 			"      change: CONFIG_IRQ_REMAP=y is requested already (frag.config:10): nothing to add\n",
 		"result   NOT CLEAN on 7.2",
 	} {
@@ -260,5 +260,77 @@ func TestPortToASeriesUpstreamLacks(t *testing.T) {
 	}
 	if _, err := Port(t.Context(), l, version.Series{Major: 6, Minor: 12}, opts); err == nil || !strings.Contains(err.Error(), "follows 6.12 already") {
 		t.Errorf("Port(6.12) = %v, want a refusal: the line follows it", err)
+	}
+}
+
+// A feature's symbol that one series has and another lacks is named with the feature and the
+// series. Configured on 7.2, where NFS_V4_1 is gone, the configure stage names the feature that
+// asked for it, says 7.2 lacks it and gives the ranges that leave 7.2 out (one tree cannot tell
+// which way the symbol went); kbuild port to 7.2, with the line's 6.12 tree beside, says 6.12 has
+// it and gives the range. A symbol neither series has is called that, and given no range.
+func TestFeatureSymbolMissingOnASeries(t *testing.T) {
+	korg := twoSeriesFixture(t)
+	l := line(t, korg, map[string]string{"series": "", "frag.config": "CONFIG_NET=y\n"})
+	dir := l.Pipeline.Dir()
+	os.MkdirAll(filepath.Join(dir, "configs/features"), 0o755)
+	os.WriteFile(filepath.Join(dir, "configs/features/nfs-cifs.config"), []byte(`# feature: NFS client
+# users: NAS shares
+# essential: NFS_V4
+CONFIG_NFS_FS=m
+CONFIG_NFS_V4=m
+CONFIG_NFS_V4_1=y
+CONFIG_NFS_V4_9=y
+`), 0o644)
+	set, err := l.Pipeline.Features()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nfs, _ := set.Lookup("nfs-cifs")
+	l.Profile.Config.AddFeatures(nfs)
+	seven := version.Series{Major: 7, Minor: 2}
+
+	// The line as it would follow 7.2.
+	work := t.TempDir()
+	opts := Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &portKbuild{}, Out: io.Discard}
+	plan, err := NewPlan(t.Context(), PortLine(l, seven), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Configure(t.Context(), plan, opts)
+	for _, want := range []string{
+		"configs/features/nfs-cifs.config:6: CONFIG_NFS_V4_1=y was requested, but the final .config has n\n" +
+			"      feature nfs-cifs: NFS_V4_1 does not exist on 7.2 (no Kconfig file of this tree defines it for x86_64): " +
+			"give line 6 of configs/features/nfs-cifs.config a \"# series:\" range without 7.2, \"-7.1\" if the symbol went, \"7.3-\" if it came later " +
+			"(kbuild port --series 7.2, from the line on another series, says which)\n" +
+			"      no Kconfig file of this tree defines NFS_V4_1",
+		"      feature nfs-cifs: NFS_V4_9 does not exist on 7.2",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Configure on 7.2 = %v, want it to say\n%s", err, want)
+		}
+	}
+
+	// The series jump from the line's 6.12 tree: both trees read, the series that has it named.
+	work = t.TempDir()
+	opts = Options{WorkDir: work, CacheDir: filepath.Join(work, "cache"), Runner: &portKbuild{}, Out: io.Discard}
+	if plan, err = NewPlan(t.Context(), l, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fetch(t.Context(), plan, opts); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Port(t.Context(), l, seven, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report bytes.Buffer
+	rep.Print(&report)
+	for _, want := range []string{
+		"      change: feature nfs-cifs (configs/features/nfs-cifs.config): NFS_V4_1 does not exist on 7.2 (it exists on 6.12): put line 6 (CONFIG_NFS_V4_1=y) under \"# series: -7.1\"\n",
+		"      change: feature nfs-cifs (configs/features/nfs-cifs.config): NFS_V4_9 exists neither on 7.2 nor on 6.12: correct the name, or move line 7 to the fragment of the arch that has it (see why, below)\n",
+	} {
+		if !strings.Contains(report.String(), want) {
+			t.Errorf("the port's report lacks\n%s\nreport:\n%s", want, report.String())
+		}
 	}
 }

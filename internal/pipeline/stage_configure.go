@@ -13,6 +13,7 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/config"
+	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/manifest"
@@ -164,13 +165,14 @@ func (r *run) verifyConfig(ar *archRun, requested *kconfig.Config) (string, erro
 	l := r.plan.Line
 	prof := l.Profile
 	final := ar.final
-	why := explainer(ar)
+	ex := &explainer{ar: ar}
+	why := ex.why
 	detail := fmt.Sprintf("%d settings, %d requested, all present", len(final.Settings()), len(requested.Settings()))
 	if bad := kconfig.Verify(requested, final); len(bad) > 0 {
 		var b strings.Builder
 		fmt.Fprintf(&b, "olddefconfig dropped %d requested settings:", len(bad))
 		for _, m := range bad {
-			b.WriteString("\n  " + m.String() + why(m.Requested.Symbol, m.Requested.Value))
+			b.WriteString("\n  " + m.String() + ex.undefined(l, m.Requested, r.plan.Release.Series()) + why(m.Requested.Symbol, m.Requested.Value))
 		}
 		if prof.Config.IsStrict() {
 			return "", uncleanConfig{b.String()}
@@ -228,17 +230,63 @@ func (u uncleanConfig) Error() string { return u.text }
 
 // explainer says, from the tree's Kconfig files (read once, when first needed), why a symbol
 // does not have the value asked for.
-func explainer(ar *archRun) func(sym, want string) string {
-	var rules *kconfig.Rules
-	return func(sym, want string) string {
-		if rules == nil {
-			var err error
-			if rules, err = kconfig.LoadRulesArch(ar.tree.Src, ar.a.Make, ar.a.SrcArch); err != nil {
-				return "\n      (the Kconfig files could not be read to say why: " + err.Error() + ")"
-			}
-		}
-		return "\n      " + strings.Join(rules.Why(sym, want, ar.final), "\n      ")
+type explainer struct {
+	ar    *archRun
+	rules *kconfig.Rules
+	err   error
+}
+
+// read reads the tree's Kconfig files for the arch, the first time only.
+func (e *explainer) read() (*kconfig.Rules, error) {
+	if e.rules == nil && e.err == nil {
+		e.rules, e.err = kconfig.LoadRulesArch(e.ar.tree.Src, e.ar.a.Make, e.ar.a.SrcArch)
 	}
+	return e.rules, e.err
+}
+
+// why is what Kconfig says of sym, asked for as want, one indented line each.
+func (e *explainer) why(sym, want string) string {
+	rules, err := e.read()
+	if err != nil {
+		return "\n      (the Kconfig files could not be read to say why: " + err.Error() + ")"
+	}
+	return "\n      " + strings.Join(rules.Why(sym, want, e.ar.final), "\n      ")
+}
+
+// undefined says, for a requested setting whose symbol no Kconfig file of the tree (of series s)
+// defines, which feature asked for it (when a feature's fragment did), that the symbol does not
+// exist on s, and the "# series:" range that leaves s out; "" for a symbol the tree defines. Which
+// way the range goes depends on the series that has the symbol, which one tree cannot tell:
+// kbuild port, with the line's tree beside the new one, names it.
+func (e *explainer) undefined(l *config.Line, set kconfig.Setting, s version.Series) string {
+	rules, err := e.read()
+	if err != nil || rules.Defines(set.Symbol) {
+		return ""
+	}
+	who := ""
+	if f := feature.OfFile(l.Profile.Config.FeatureList(), set.File); f != nil {
+		who = "feature " + f.Name + ": "
+	}
+	// The line's own range, ended before s or started after it, where either is left.
+	var ranges []string
+	if r := set.Series; r.From == (version.Series{}) || r.From.Compare(s) < 0 {
+		if s.Minor == 0 { // the series before X.0 only kernel.org's history names
+			ranges = append(ranges, "one that ends at the series before "+s.String()+" if the symbol went")
+		} else {
+			r.To = version.Series{Major: s.Major, Minor: s.Minor - 1}
+			ranges = append(ranges, fmt.Sprintf("%q if the symbol went", r))
+		}
+	}
+	if r := set.Series; r.To == (version.Series{}) || r.To.Compare(s) > 0 {
+		r.From = version.Series{Major: s.Major, Minor: s.Minor + 1}
+		ranges = append(ranges, fmt.Sprintf("%q if it came later", r))
+	}
+	if len(ranges) == 0 {
+		return fmt.Sprintf("\n      %s%s does not exist on %s (no Kconfig file of this tree defines it for %s), the one series line %d of %s is for: drop the line, or correct the name",
+			who, set.Symbol, s, e.ar.a.Name, set.Line, l.Pipeline.Rel(set.File))
+	}
+	return fmt.Sprintf("\n      %s%s does not exist on %s (no Kconfig file of this tree defines it for %s): give line %d of %s a \"# series:\" range without %s, %s (kbuild port --series %s, from the line on another series, says which)",
+		who, set.Symbol, s, e.ar.a.Name, set.Line, l.Pipeline.Rel(set.File), s, strings.Join(ranges, ", "), s)
 }
 
 // rehearseConfigure hands the configure stage's make commands to the Runner (kbuild plan).
