@@ -198,12 +198,12 @@ func TestPortTakesTheWslLineToTheNextSeries(t *testing.T) {
 			"  CONFIG_NFS_V4_1=y GONE (requested " + at(nfs, "CONFIG_NFS_V4_1=y\n") + ")\n" +
 				"      code: its code fs/nfs/pnfs.c (fs/nfs/Makefile:",
 			"is always built as part of CONFIG_NFS_V4's object (fs/nfs/Makefile:",
-			"      change: " + nfs + ": put line " + strings.TrimPrefix(at(nfs, "CONFIG_NFS_V4_1=y\n"), nfs+":") +
-				" (CONFIG_NFS_V4_1=y) under \"# series: -" + before + "\": " + s + " has no such symbol\n",
+			"      change: feature nfs-cifs (" + nfs + "): NFS_V4_1 does not exist on " + s + " (it exists on " + firstSeries.String() + "): put line " +
+				strings.TrimPrefix(at(nfs, "CONFIG_NFS_V4_1=y\n"), nfs+":") + " (CONFIG_NFS_V4_1=y) under \"# series: -" + before + "\"\n",
 			"  CONFIG_HYPERV_IOMMU=y MOVED (requested " + at(x86, "CONFIG_HYPERV_IOMMU=y\n") + ")\n" +
 				"      candidate CONFIG_IRQ_REMAP (",
-			"      change: " + x86 + ": put line " + strings.TrimPrefix(at(x86, "CONFIG_HYPERV_IOMMU=y\n"), x86+":") +
-				" (CONFIG_HYPERV_IOMMU=y) under \"# series: -" + before + "\"\n" +
+			"      change: " + x86 + ": HYPERV_IOMMU does not exist on " + s + " (it exists on " + firstSeries.String() + "): put line " +
+				strings.TrimPrefix(at(x86, "CONFIG_HYPERV_IOMMU=y\n"), x86+":") + " (CONFIG_HYPERV_IOMMU=y) under \"# series: -" + before + "\"\n" +
 				"      change: CONFIG_IRQ_REMAP=y is requested already (" + at(x86, "CONFIG_IRQ_REMAP=y\n") + "): nothing to add\n",
 			"result   NOT CLEAN on " + s + ": make the changes above, then kbuild port --series " + s + " again; the line's branch, trees and releases are untouched\n",
 		} {
