@@ -143,10 +143,9 @@ func (r *run) packaged() (payload.Release, []payload.Build) {
 			continue
 		}
 		b := payload.Build{Arch: ar.a.Name}
-		outs := map[string]*payload.File{outKernel: &b.Kernel, outModules: &b.ModulesVHDX, outModulesVHD: &b.ModulesVHD}
-		if artifactsDisk(p.Line) {
-			outs[outArtifacts] = &b.Artifacts
-		}
+		// artifacts.vhd goes along when the modules stage made one; the layout (package.modules_disk)
+		// decides which disk the payloads carry.
+		outs := map[string]*payload.File{outKernel: &b.Kernel, outModules: &b.ModulesVHDX, outModulesVHD: &b.ModulesVHD, outArtifacts: &b.Artifacts}
 		for name, to := range outs {
 			if i := slices.IndexFunc(r.st.outputs, func(f manifest.File) bool { return f.Name == name && f.Arch == ar.a.Name }); i >= 0 {
 				*to = payload.File{Path: filepath.Join(p.OutDir, r.st.outputs[i].Path), SHA256: r.st.outputs[i].SHA256}
