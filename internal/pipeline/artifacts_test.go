@@ -125,7 +125,7 @@ func TestPlanShowsTheModulesDisk(t *testing.T) {
 	b.Reset()
 	p.PrintCommands(&b)
 	for _, want := range []string{"modules disk artifacts.vhd (" + p.KernelRelease + "/modules and linux-headers",
-		"artifacts.vhd (package.modules_disk: artifacts): " + p.KernelRelease + "/modules and " + p.KernelRelease + "/linux-headers (install-extmod-build, .config), no perf",
+		"artifacts.vhd (package.modules_disk: artifacts): " + p.KernelRelease + "/modules and " + p.KernelRelease + "/linux-headers (install-extmod-build, .config, programs stripped), no perf",
 		"run-command", "KBUILD_RUN_COMMAND=${srctree}/scripts/package/install-extmod-build "} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("plan says\n%s\nwant it to hold %q", b.String(), want)

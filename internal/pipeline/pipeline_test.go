@@ -134,7 +134,7 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 				return fmt.Errorf("fake make: run-command %s", command)
 			}
 			release, _ := os.ReadFile(filepath.Join(o, "include/config/kernel.release"))
-			for name, body := range map[string][]byte{"Makefile": []byte("VERSION = 6\n"), "Module.symvers": nil, "include/config/kernel.release": release, "scripts/basic/fixdep": []byte("\x7fELF fixdep")} {
+			for name, body := range map[string][]byte{"Makefile": []byte("VERSION = 6\n"), "Module.symvers": nil, "include/config/kernel.release": release, "scripts/basic/fixdep": []byte("#!/bin/sh\n")} {
 				os.MkdirAll(filepath.Dir(filepath.Join(dest, name)), 0o755)
 				os.WriteFile(filepath.Join(dest, name), body, 0o755)
 			}

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -117,8 +119,9 @@ func modulesBody(ctx context.Context, r *run, ar *archRun) (outcome, error) {
 // packages, Debian's, the RPM's and Arch's, use it): the Makefiles, include/ and
 // arch/<arch>/include with the generated headers, Module.symvers, scripts/ with its host
 // programs (rebuilt for the target arch when cross-compiling), tools/objtool/objtool where the
-// config has OBJTOOL; plus .config, which the script leaves to its callers and DKMS reads. perf
-// is not made.
+// config has OBJTOOL; plus .config, which the script leaves to its callers and DKMS reads. The
+// programs are stripped (moddisk.StripPrograms) of the paths of the work dir they were built in.
+// perf is not made.
 func makeArtifacts(ctx context.Context, r *run, ar *archRun, modDir, dest string) error {
 	root := filepath.Join(ar.out, "artifacts-root")
 	if err := os.RemoveAll(root); err != nil {
@@ -138,6 +141,9 @@ func makeArtifacts(ctx context.Context, r *run, ar *archRun, modDir, dest string
 	if err := installExtmodBuild(ctx, ar, headers); err != nil {
 		return fmt.Errorf("%w\nfull log: %s", err, ar.logPath)
 	}
+	if _, err := moddisk.StripPrograms(ctx, r.opts.Runner, headers, stripFor(ar.a)); err != nil {
+		return err
+	}
 	config, err := os.ReadFile(filepath.Join(ar.tree.Out, ".config"))
 	if err != nil {
 		return err
@@ -147,6 +153,23 @@ func makeArtifacts(ctx context.Context, r *run, ar *archRun, modDir, dest string
 	}
 	_, err = moddisk.MakeArtifacts(ctx, r.opts.Runner, root, r.plan.KernelRelease, dest, r.st.commitTS())
 	return err
+}
+
+// stripFor names the strip for a headers program's machine: the arch's (its CROSS_COMPILE
+// strip when the build machine is another), for the programs install-extmod-build rebuilt for
+// it; this machine's strip for those built to run here (objtool, resolve_btfids, which it does
+// not rebuild); "" for any other.
+func stripFor(a kbuild.Arch) func(elf.Machine) string {
+	machines := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+	return func(m elf.Machine) string {
+		switch {
+		case m == machines[a.GOARCH] && !a.Native():
+			return a.CrossCompile + "strip"
+		case m == machines[runtime.GOARCH] || m == machines[a.GOARCH]:
+			return "strip"
+		}
+		return ""
+	}
 }
 
 // extmodScript is the kernel's script that installs what an out-of-tree module build needs.
@@ -201,7 +224,7 @@ func bootModule(modDir, want string) (string, error) {
 func describeModules(p *Plan, _ kbuild.Arch) string {
 	what := "when CONFIG_MODULES=y: make modules, modules_install (stripped), modules.vhdx and modules.vhd"
 	if artifactsDisk(p.Line) {
-		what += fmt.Sprintf("; %s (package.modules_disk: artifacts): %s/modules and %s/linux-headers (install-extmod-build, .config), no perf",
+		what += fmt.Sprintf("; %s (package.modules_disk: artifacts): %s/modules and %s/linux-headers (install-extmod-build, .config, programs stripped), no perf",
 			moddisk.ArtifactsName, p.KernelRelease, p.KernelRelease)
 	}
 	return what
