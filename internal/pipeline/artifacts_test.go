@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -143,4 +144,30 @@ func mustPlan(t *testing.T, l *config.Line, opts Options) *Plan {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Set in pipeline.yaml, the layout is shown with the line that set it.
+func TestPlanNamesWhereTheModulesDiskWasSet(t *testing.T) {
+	l := modulesLine(t)
+	doc, err := os.ReadFile(l.Pipeline.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = append(doc, "    package:\n      formats: [nuget]\n      modules_disk: artifacts\n"...)
+	if err := os.WriteFile(l.Pipeline.File, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(l.Pipeline.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err = p.Select("smoke"); err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Count(string(doc), "\n") // modules_disk is the last line
+	want := "modules disk artifacts.vhd (6.12.118.1-microsoft-standard-WSL2/modules and linux-headers, the layout of WSL's branch for 6.18.40.1; package.modules_disk at " +
+		l.Pipeline.File + ":" + strconv.Itoa(line) + ")"
+	if got := describeModulesDisk(&Plan{Line: l, KernelRelease: "6.12.118.1-microsoft-standard-WSL2"}); got != want {
+		t.Errorf("describeModulesDisk = %q, want %q", got, want)
+	}
 }
