@@ -22,7 +22,8 @@ func newInstallCmd(g *globals) *cobra.Command {
 		Use:   "install",
 		Short: "Put the last build of a profile where WSL takes it from, and point .wslconfig at it",
 		Long: `install copies the kernel and modules.vhdx of the profile's newest successful build (for
-kbuild custom's: --profile custom) into a folder of their own, <windows-home>\wsl-kernel\<version>\
+kbuild custom's: --profile custom; artifacts.vhd instead when the build made one, with
+package.modules_disk: artifacts) into a folder of their own, <windows-home>\wsl-kernel\<version>\
 (or under --dir; <version>_2, _3... when that folder holds another build: a file WSL may be using
 is never replaced), and sets kernel= and kernelModules= in the [wsl2] section of
 <windows-home>\.wslconfig, with Windows paths; kernelModules= is removed when the build has none.
@@ -89,7 +90,7 @@ func runInstall(out io.Writer, g *globals, o install.Options, arch string) error
 	if o.Kernel, err = pipeline.CheckedOutput(dir, m, "kernel", arch); err != nil {
 		return err
 	}
-	if o.Modules, err = pipeline.CheckedOutput(dir, m, "modules", arch); err != nil {
+	if o.Modules, o.ModulesName, err = pipeline.InstalledDisk(dir, m, arch); err != nil {
 		return err
 	}
 	res, err := install.Install(o)

@@ -23,6 +23,11 @@ kernel and modules.vhd, a fixed VHD; version suffix package.nuget_revision); bes
 update-<arch>.json, SHA256SUMS, and SHA256SUMS.asc when package.openpgp_key is set. Everything
 lands in <out>/packages at once, or not at all.
 
+With package.modules_disk: artifacts, all three carry artifacts.vhd in place of modules.vhdx and
+modules.vhd (the layout WSL's branch for kernel 6.18.40.1 mounts: <release>/modules and
+<release>/linux-headers), and the MSI points kernelModules= at it; a disk not laid out for this
+kernel's release is refused.
+
 CAB and MSI are Authenticode-signed with osslsigncode when package.signing is set or the
 environment names a signer: WSLKERNEL_SIGN_PKCS12 (password in WSLKERNEL_SIGN_PASSWORD, or the
 variable package.signing.password_env names), or WSLKERNEL_SIGN_CERT and WSLKERNEL_SIGN_KEY (PEM).

@@ -275,6 +275,26 @@ type Package struct {
 	Signing         *Signing `yaml:"signing"`           // absent: unsigned payloads, marked so
 	// OpenPGPKey is an armored, unprotected private key that signs SHA256SUMS (SHA256SUMS.asc).
 	OpenPGPKey string `yaml:"openpgp_key"`
+	// ModulesDisk is the layout of the modules disk the payloads carry: flat (the default: the
+	// ext4 root is lib/modules/<release>, as modules.vhdx and modules.vhd, what WSL releases
+	// mount today) or artifacts (artifacts.vhd, a fixed VHD whose root holds <release>/modules
+	// and <release>/linux-headers, the layout WSL's branch for kernel 6.18.40.1 mounts at
+	// /lib/modules/<release> and /usr/src/linux-headers-<release>). See ModulesDiskLayout.
+	ModulesDisk string `yaml:"modules_disk"`
+}
+
+// The modules disk layouts package.modules_disk names.
+const (
+	ModulesDiskFlat      = "flat"
+	ModulesDiskArtifacts = "artifacts"
+)
+
+// ModulesDiskLayout is package.modules_disk, flat when unset.
+func (pk Package) ModulesDiskLayout() string {
+	if pk.ModulesDisk == "" {
+		return ModulesDiskFlat
+	}
+	return pk.ModulesDisk
 }
 
 // Signing is the Authenticode signer for CAB and MSI: a PKCS#12 bundle, or a PEM certificate
@@ -306,6 +326,7 @@ var Arches = arch.Names()
 
 var (
 	packageFormats = []string{"cab", "msi", "nuget"}
+	modulesDisks   = []string{ModulesDiskFlat, ModulesDiskArtifacts}
 	wrappers       = []string{"ccache", "distcc", "ccache+distcc", "none"}
 	compressions   = []string{"gzip", "zstd", "xz", "none"}
 	profileName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -874,6 +895,7 @@ func (v *validator) pkg(key string, pr *Profile) {
 	for i, f := range pr.Package.Formats {
 		v.oneOf(fmt.Sprintf("%s.package.formats[%d]", key, i), f, packageFormats)
 	}
+	v.oneOf(key+".package.modules_disk", pr.Package.ModulesDisk, modulesDisks)
 }
 
 // profileArch checks that a per-arch key names one of the profile's arches.

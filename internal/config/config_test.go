@@ -152,6 +152,7 @@ func TestLoadErrors(t *testing.T) {
 		{"signing command without {in}", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {command: [sign]}", `profiles.smoke.package.signing.command: must name the file to sign as {in}`},
 		{"timestamp URL not http", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: configs/smoke.config, timestamp_url: \"tsa.example.com\"}", `profiles.smoke.package.signing.timestamp_url: "tsa.example.com" is not an http or https URL`},
 		{"nuget revision negative", "patches: patches/series", "patches: patches/series\n    package:\n      nuget_revision: -1", `profiles.smoke.package.nuget_revision: must be 1 or more`},
+		{"bad modules disk", "patches: patches/series", "patches: patches/series\n    package:\n      modules_disk: vhdx", `pipeline.yaml:23:21: profiles.smoke.package.modules_disk: "vhdx" is not one of: flat, artifacts`},
 		{"signing key missing", "patches: patches/series", "patches: patches/series\n    package:\n      signing: {pkcs12: keys/gone.p12}", `profiles.smoke.package.signing.pkcs12: %DIR%/keys/gone.p12 does not exist`},
 		{"arch base for an arch not built", "base: tinyconfig", "base: tinyconfig\n      arch_base: {arm64: allnoconfig}", `profiles.smoke.config.arch_base.arm64: arm64 is not one of the profile's arches (x86_64)`},
 		{"arch base file missing", "base: tinyconfig", "base: tinyconfig\n      arch_base: {x86_64: configs/gone.config}", `profiles.smoke.config.arch_base.x86_64: %DIR%/configs/gone.config does not exist`},

@@ -1,7 +1,8 @@
-// Package install puts a built kernel where WSL takes it from: the kernel and modules.vhdx copied
-// into a folder of their own under <home>\wsl-kernel\ (or --dir), and .wslconfig's [wsl2]
-// kernel= and kernelModules= pointed at them, every other line and byte of the file kept, in its
-// own encoding, and the old file kept as a backup. It records what it replaced (StateName), so
+// Package install puts a built kernel where WSL takes it from: the kernel and its modules disk
+// (modules.vhdx, or artifacts.vhd with the artifacts layout) copied into a folder of their own
+// under <home>\wsl-kernel\ (or --dir), and .wslconfig's [wsl2] kernel= and kernelModules=
+// pointed at them, every other line and byte of the file kept, in its own encoding, and the old
+// file kept as a backup. It records what it replaced (StateName), so
 // Rollback can put it back.
 package install
 
@@ -15,11 +16,21 @@ import (
 	"time"
 )
 
+// The names a modules disk is installed under (Options.ModulesName).
+const (
+	FlatDisk      = "modules.vhdx"
+	ArtifactsDisk = "artifacts.vhd"
+)
+
 // Options say what to install and where.
 type Options struct {
 	Kernel  string // the built kernel image
-	Modules string // modules.vhdx; empty when the kernel has no modules
-	Version string // the kernel's version, for the folder name
+	Modules string // the modules disk; empty when the kernel has no modules
+	// ModulesName is the modules disk's name in the install's folder, which kernelModules= names:
+	// modules.vhdx (the default: the flat layout) or artifacts.vhd (the artifacts layout, the
+	// name WSL gives it; Windows opens a .vhd as a VHD).
+	ModulesName string
+	Version     string // the kernel's version, for the folder name
 	// Home is the Windows user's home folder as this machine sees it (under WSL: /mnt/c/Users/ada).
 	Home string
 	// WindowsHome is the same folder as Windows names it (C:\Users\ada); empty: worked out from
@@ -126,9 +137,17 @@ func Install(o Options) (*Result, error) {
 	if o.Version == "" || strings.ContainsAny(o.Version, `/\`) || strings.Trim(o.Version, ".") == "" {
 		return nil, fmt.Errorf("version %q cannot name a folder: it must be non-empty, without slashes", o.Version)
 	}
+	disk := o.ModulesName
+	switch disk {
+	case "":
+		disk = FlatDisk
+	case FlatDisk, ArtifactsDisk:
+	default:
+		return nil, fmt.Errorf("the modules disk's name %q: want %s or %s, the names WSL opens by their extension", disk, FlatDisk, ArtifactsDisk)
+	}
 	files := map[string]string{"kernel": o.Kernel}
 	if o.Modules != "" {
-		files["modules.vhdx"] = o.Modules
+		files[disk] = o.Modules
 	}
 	folder, reuse, err := chooseFolder(p.dir, o.Version, files)
 	if err != nil {
@@ -136,7 +155,7 @@ func Install(o Options) (*Result, error) {
 	}
 	res := &Result{Folder: folder, Reused: reuse, WSLConfig: filepath.Join(o.Home, ".wslconfig"), Settings: map[string]string{}}
 	want := settings{Label: folder, Keys: map[string]*setting{}}
-	for key, name := range map[string]string{"kernel": "kernel", "kernelModules": "modules.vhdx"} {
+	for key, name := range map[string]string{"kernel": "kernel", "kernelModules": disk} {
 		if files[name] == "" {
 			continue
 		}

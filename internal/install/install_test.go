@@ -410,3 +410,30 @@ func TestWarnsOfAModulesDiskUnderTheProfile(t *testing.T) {
 		}
 	}
 }
+
+// The artifacts layout's disk is installed as artifacts.vhd, the name WSL gives it (Windows opens
+// a .vhd as a VHD), and kernelModules= names it; a name WSL would not open is refused.
+func TestInstallTheArtifactsDisk(t *testing.T) {
+	h := newHome(t, []byte("[wsl2]\nswap=0\n"))
+	o := h.options("6.12.118.1", "a", true)
+	o.ModulesName = ArtifactsDisk
+	res, err := Install(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[wsl2]\nswap=0\nkernel=C:\\\\Users\\\\ada\\\\wsl-kernel\\\\6.12.118.1\\\\kernel\nkernelModules=C:\\\\Users\\\\ada\\\\wsl-kernel\\\\6.12.118.1\\\\artifacts.vhd\n"
+	if got := h.read(".wslconfig"); got != want {
+		t.Errorf(".wslconfig = %q, want %q", got, want)
+	}
+	if got := h.read("wsl-kernel/6.12.118.1/artifacts.vhd"); got != "vhdx a" || res.Modules != filepath.Join(h.dir, "wsl-kernel/6.12.118.1/artifacts.vhd") {
+		t.Errorf("installed disk %q at %s", got, res.Modules)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "wsl-kernel/6.12.118.1/modules.vhdx")); !os.IsNotExist(err) {
+		t.Errorf("a modules.vhdx beside artifacts.vhd: %v", err)
+	}
+	o = h.options("6.12.118.2", "b", true)
+	o.ModulesName = "modules.img"
+	if _, err := Install(o); err == nil || !strings.Contains(err.Error(), `the modules disk's name "modules.img": want modules.vhdx or artifacts.vhd`) {
+		t.Errorf("Install(modules.img) = %v", err)
+	}
+}

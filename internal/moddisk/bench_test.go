@@ -26,7 +26,7 @@ func BenchmarkVHDXVsQemuImg(b *testing.B) {
 	}
 	scratch := b.TempDir()
 	img := filepath.Join(scratch, "modules.img")
-	if _, err := makeImage(context.Background(), runner.Exec{}, tree, img, time.Unix(1700000000, 0)); err != nil {
+	if _, err := makeImage(context.Background(), runner.Exec{}, tree, img, "modules", time.Unix(1700000000, 0)); err != nil {
 		b.Fatal(err)
 	}
 	var ours, theirs, theirSync []float64

@@ -41,8 +41,13 @@ func MakeDisks(ctx context.Context, run runner.Runner, modDir string, out Disks,
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
+	for _, link := range []string{"build", "source"} {
+		if err := os.Remove(filepath.Join(modDir, link)); err != nil && !os.IsNotExist(err) {
+			return 0, err
+		}
+	}
 	img := filepath.Join(tmp, "modules.img")
-	n, err := makeImage(ctx, run, modDir, img, when)
+	n, err := makeImage(ctx, run, modDir, img, "modules", when)
 	if err != nil {
 		return 0, err
 	}

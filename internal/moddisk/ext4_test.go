@@ -35,7 +35,7 @@ func TestMakeImagePinsTimesAndOwners(t *testing.T) {
 		os.Lchown(filepath.Join(mod, "modules.dep"), 1000, 1001)
 	}
 	img := filepath.Join(t.TempDir(), "modules.img")
-	if _, err := makeImage(context.Background(), runner.Exec{}, mod, img, when); err != nil {
+	if _, err := makeImage(context.Background(), runner.Exec{}, mod, img, "modules", when); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(tools[1], "-fn", img).CombinedOutput(); err != nil {
@@ -59,7 +59,7 @@ func TestMakeImagePinsTimesAndOwners(t *testing.T) {
 func TestPinInodesRefusesADamagedInode(t *testing.T) {
 	testtool.Need(t, "mke2fs")
 	img := filepath.Join(t.TempDir(), "modules.img")
-	if _, err := makeImage(context.Background(), runner.Exec{}, modulesTree(t, t.TempDir()), img, when); err != nil {
+	if _, err := makeImage(context.Background(), runner.Exec{}, modulesTree(t, t.TempDir()), img, "modules", when); err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`located at block (\d+), offset 0x([0-9a-f]+)`).FindStringSubmatch(debugfs(t, img, "imap <12>"))

@@ -30,14 +30,9 @@ func Make(ctx context.Context, run runner.Runner, modDir, dest string, when time
 	return MakeDisks(ctx, run, modDir, Disks{VHDX: dest}, when)
 }
 
-// makeImage writes img, the ext4 file system of modDir (see Make), byte-reproducible, and
-// returns the number of modules in it.
-func makeImage(ctx context.Context, run runner.Runner, modDir, img string, when time.Time) (int, error) {
-	for _, link := range []string{"build", "source"} {
-		if err := os.Remove(filepath.Join(modDir, link)); err != nil && !os.IsNotExist(err) {
-			return 0, err
-		}
-	}
+// makeImage writes img, an ext4 file system labelled label whose root is dir, byte-reproducible,
+// and returns the number of modules in it.
+func makeImage(ctx context.Context, run runner.Runner, modDir, img, label string, when time.Time) (int, error) {
 	var size int64
 	modules := 0
 	err := filepath.WalkDir(modDir, func(path string, d fs.DirEntry, err error) error {
@@ -50,6 +45,9 @@ func makeImage(ctx context.Context, run runner.Runner, modDir, img string, when 
 		if strings.HasSuffix(d.Name(), ".ko") || strings.Contains(d.Name(), ".ko.") {
 			modules++
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil // Chtimes would follow it (to a target elsewhere, or none); pinInodes dates it
+		}
 		return os.Chtimes(path, when, when)
 	})
 	if err != nil {
@@ -59,7 +57,7 @@ func makeImage(ctx context.Context, run runner.Runner, modDir, img string, when 
 	kib := max(size/1024*5/4+1024, 32*1024)
 	var out bytes.Buffer
 	env := []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(when.Unix(), 10)}
-	args := []string{"-q", "-t", "ext4", "-d", modDir, "-U", fixedID, "-E", "hash_seed=" + fixedID + ",root_owner=0:0", "-L", "modules", img, fmt.Sprintf("%dk", kib)}
+	args := []string{"-q", "-t", "ext4", "-d", modDir, "-U", fixedID, "-E", "hash_seed=" + fixedID + ",root_owner=0:0", "-L", label, img, fmt.Sprintf("%dk", kib)}
 	mke2fs, err := run.LookPath("mke2fs") // Debian keeps it in /usr/sbin, which PATH may lack
 	if err != nil {
 		return 0, err

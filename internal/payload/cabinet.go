@@ -8,8 +8,8 @@ import (
 	"github.com/wslkernel/wslkernel/internal/cab"
 )
 
-// makeCAB writes the arch's CAB of files (the kernel and modules.vhdx: what .wslconfig's kernel=
-// and kernelModules= take), signed when signing is on.
+// makeCAB writes the arch's CAB of files (the kernel and modules.vhdx, or artifacts.vhd: what
+// .wslconfig's kernel= and kernelModules= take), signed when signing is on.
 func (o *Options) makeCAB(ctx context.Context, tmp string, b *archBuild, name, desc string, files []artifact) error {
 	var buf bytes.Buffer
 	var entries []cab.File

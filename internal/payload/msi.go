@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wslkernel/wslkernel/internal/arch"
+	"github.com/wslkernel/wslkernel/internal/moddisk"
 	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
@@ -170,7 +171,8 @@ func msiVersion(version string) (string, error) {
 	return fmt.Sprintf("%d.%d.%d", x, y, z*100+rev), nil
 }
 
-// makeMSI writes the x64 MSI of files (the kernel and modules.vhdx) and the custom action.
+// makeMSI writes the x64 MSI of files (the kernel and modules.vhdx, or artifacts.vhd) and the
+// custom action, which points kernelModules= at the disk.
 func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, desc string, files []artifact) error {
 	rel := o.Release
 	pv, err := msiVersion(rel.Version)
@@ -188,7 +190,7 @@ func (o *Options) makeMSI(ctx context.Context, tmp string, b *archBuild, name, d
 	if err != nil {
 		return err
 	}
-	ids := map[string]*string{"kernel": &spec.Kernel, "modules.vhdx": &spec.Modules}
+	ids := map[string]*string{"kernel": &spec.Kernel, "modules.vhdx": &spec.Modules, moddisk.ArtifactsName: &spec.Modules}
 	all := append(slices.Clone(files), artifact{name: actionName, data: data})
 	for i, f := range all {
 		id := fmt.Sprintf("File%d", i)

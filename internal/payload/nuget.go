@@ -15,7 +15,8 @@ import (
 
 // makeNuget writes the NuGet package of every arch, shaped as WSL's MSI build takes
 // Microsoft.WSL.Kernel: build/native/bin/<x64|arm64>/ holds exactly kernel and modules.vhd (the
-// fixed VHD; modules.vhdx is for .wslconfig), the version suffixed with the NuGet revision.
+// fixed VHD; modules.vhdx is for .wslconfig), or with the artifacts layout kernel and
+// artifacts.vhd, the version suffixed with the NuGet revision.
 func (o *Options) makeNuget(tmp string, builds []*archBuild) error {
 	rel := o.Release
 	version := fmt.Sprintf("%s-%d", rel.Version, o.NugetRevision)
@@ -24,7 +25,7 @@ func (o *Options) makeNuget(tmp string, builds []*archBuild) error {
 	var arches []string
 	for _, b := range builds {
 		arches = append(arches, b.arch)
-		files := b.pick("kernel", "modules.vhd")
+		files := b.pick("kernel", o.nugetDisk())
 		for _, f := range files {
 			entries = append(entries, nugetEntry{Name: "build/native/bin/" + b.win + "/" + f.name, Data: f.data})
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/moddisk"
 	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
@@ -36,8 +37,19 @@ type Options struct {
 	// ActionSource is the folder of cmd/wslconfig-action, the MSI's custom action, which is
 	// built for Windows when the MSI is made (so go must be on PATH); required for msi.
 	ActionSource string
-	Runner       runner.Runner
+	// ModulesDisk is the modules disk's layout: flat (the default: modules.vhdx in the CAB and
+	// the MSI, modules.vhd in the NuGet package) or artifacts (artifacts.vhd in all three, the
+	// layout WSL's branch for kernel 6.18.40.1 mounts; each build with modules must have one, and
+	// it is checked to be laid out for Release.KernelRelease, which needs debugfs).
+	ModulesDisk string
+	Runner      runner.Runner
 }
+
+// The modules disk layouts Options.ModulesDisk names.
+const (
+	FlatDisk      = "flat"
+	ArtifactsDisk = "artifacts"
+)
 
 // Dir is where the payloads go, beside manifest.json.
 const Dir = "packages"
@@ -62,6 +74,9 @@ type Build struct {
 	// The modules disk in both forms, which a kernel without modules has neither of: the VHDX
 	// for the CAB and MSI, the fixed VHD for the NuGet package.
 	ModulesVHDX, ModulesVHD File
+	// Artifacts is artifacts.vhd (moddisk.MakeArtifacts), which every payload carries in place
+	// of the flat disks when Options.ModulesDisk is artifacts; unread otherwise.
+	Artifacts File
 }
 
 // File is a build output: where it is, and the SHA-256 its build recorded, which it must still have.
@@ -88,7 +103,7 @@ func Make(ctx context.Context, o Options) ([]manifest.File, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	builds, err := o.read()
+	builds, err := o.read(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +163,13 @@ func (o *Options) defaults() error {
 	if o.MinWindowsBuild == 0 {
 		o.MinWindowsBuild = 19041
 	}
+	switch o.ModulesDisk {
+	case "":
+		o.ModulesDisk = FlatDisk
+	case FlatDisk, ArtifactsDisk:
+	default:
+		return fmt.Errorf("package: modules disk layout %q: want %s or %s (package.modules_disk)", o.ModulesDisk, FlatDisk, ArtifactsDisk)
+	}
 	if o.Product == "" {
 		o.Product = "Windows Subsystem for Linux Kernel"
 	}
@@ -166,16 +188,22 @@ func (o *Options) defaults() error {
 // when dates every payload: the upstream commit's time, so the same release gives the same bytes.
 func (o *Options) when() time.Time { return o.Release.CommitTime.UTC() }
 
-// read gathers every arch's build files, checked against what the builds recorded.
-func (o *Options) read() ([]*archBuild, error) {
+// read gathers every arch's build files, checked against what the builds recorded, and with the
+// artifacts layout, that WSL would mount each artifacts.vhd for this kernel.
+func (o *Options) read(ctx context.Context) ([]*archBuild, error) {
 	if len(o.Builds) == 0 {
 		return nil, errors.New("package: the run has no builds to package; run kbuild run first")
 	}
 	var builds []*archBuild
 	for _, b := range o.Builds {
-		files, err := b.artifacts()
+		files, err := b.artifacts(o.ModulesDisk)
 		if err != nil {
 			return nil, err
+		}
+		if b.Artifacts.Path != "" && o.ModulesDisk == ArtifactsDisk {
+			if err := moddisk.CheckArtifacts(ctx, o.Runner, b.Artifacts.Path, o.Release.KernelRelease); err != nil {
+				return nil, fmt.Errorf("package: %s is not a disk WSL would mount for this kernel, so it is not packaged: %w", moddisk.ArtifactsName, err)
+			}
 		}
 		builds = append(builds, &archBuild{arch: b.Arch, win: WindowsArch(b.Arch), files: files})
 	}
@@ -190,7 +218,7 @@ func (o *Options) makeArch(ctx context.Context, tmp string, b *archBuild) error 
 	}
 	base := fmt.Sprintf("wsl-kernel-%s-%s", o.Release.Version, b.win)
 	desc := fmt.Sprintf("%s %s (%s)", o.Product, o.Release.Version, b.win)
-	installed := b.pick("kernel", "modules.vhdx")
+	installed := b.pick("kernel", o.installedDisk())
 	if slices.Contains(o.Formats, "cab") {
 		if err := o.makeCAB(ctx, tmp, b, base+".cab", desc, installed); err != nil {
 			return err
@@ -284,9 +312,27 @@ func replaceDir(tmp, final string) error {
 	return os.RemoveAll(old)
 }
 
+// installedDisk is the modules disk .wslconfig's kernelModules= takes, which the CAB and the MSI
+// carry: modules.vhdx, or artifacts.vhd with the artifacts layout.
+func (o *Options) installedDisk() string {
+	if o.ModulesDisk == ArtifactsDisk {
+		return moddisk.ArtifactsName
+	}
+	return "modules.vhdx"
+}
+
+// nugetDisk is the modules disk of the NuGet package, as WSL's MSI build takes it: modules.vhd,
+// or artifacts.vhd with the artifacts layout.
+func (o *Options) nugetDisk() string {
+	if o.ModulesDisk == ArtifactsDisk {
+		return moddisk.ArtifactsName
+	}
+	return "modules.vhd"
+}
+
 // artifact is a build file as the payloads carry it.
 type artifact struct {
-	name string // as carried: kernel, modules.vhdx, modules.vhd
+	name string // as carried: kernel, modules.vhdx, modules.vhd, artifacts.vhd
 	data []byte
 }
 
@@ -301,20 +347,32 @@ func (b *archBuild) pick(names ...string) []artifact {
 	return out
 }
 
-// artifacts reads the build's files a payload may carry (the kernel, and its modules disk in both
-// forms), each checked against the SHA-256 its build recorded and, for a disk, that WSL can use it.
-func (b Build) artifacts() ([]artifact, error) {
+// artifacts reads the build's files a payload may carry with the layout (the kernel, and its
+// modules disk: in both flat forms, or artifacts.vhd), each checked against the SHA-256 its build
+// recorded and, for a disk, that WSL can use it.
+func (b Build) artifacts(layout string) ([]artifact, error) {
 	if b.Kernel.Path == "" {
 		return nil, fmt.Errorf("package: missing build artifact: the run has no kernel for %s; run kbuild run first", b.Arch)
 	}
 	if b.ModulesVHDX.Path != "" && b.ModulesVHD.Path == "" {
 		return nil, fmt.Errorf("package: missing build artifact: the run has no modules-vhd for %s; run kbuild run first", b.Arch)
 	}
-	var out []artifact
-	for _, f := range []struct {
+	files := []struct {
 		name string
 		File
-	}{{"kernel", b.Kernel}, {"modules.vhdx", b.ModulesVHDX}, {"modules.vhd", b.ModulesVHD}} {
+	}{{"kernel", b.Kernel}, {"modules.vhdx", b.ModulesVHDX}, {"modules.vhd", b.ModulesVHD}}
+	if layout == ArtifactsDisk {
+		if b.ModulesVHDX.Path != "" && b.Artifacts.Path == "" {
+			return nil, fmt.Errorf("package: missing build artifact: package.modules_disk is artifacts, and the run has no %s for %s (it was built before the setting): run kbuild run again", moddisk.ArtifactsName, b.Arch)
+		}
+		files = files[:1]
+		files = append(files, struct {
+			name string
+			File
+		}{moddisk.ArtifactsName, b.Artifacts})
+	}
+	var out []artifact
+	for _, f := range files {
 		if f.Path == "" {
 			continue // a kernel without modules
 		}

@@ -3,7 +3,8 @@
 // arch a CAB (kernel, modules.vhdx), for x64 an MSI that installs them under C:\wsl-kernel and
 // points .wslconfig at them, a NuGet package shaped like Microsoft.WSL.Kernel (kernel,
 // modules.vhd), and beside them update-<arch>.json and SHA256SUMS (with an OpenPGP signature
-// when a key is configured).
+// when a key is configured). With the artifacts layout (Options.ModulesDisk) each carries
+// artifacts.vhd in place of modules.vhdx and modules.vhd.
 package payload
 
 import "github.com/wslkernel/wslkernel/internal/arch"

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/wslkernel/wslkernel/internal/manifest"
+	"github.com/wslkernel/wslkernel/internal/moddisk"
 	"github.com/wslkernel/wslkernel/internal/runner"
 )
 
@@ -107,4 +108,26 @@ func CheckedOutput(outDir string, m *manifest.Manifest, name, arch string) (stri
 		return "", nil
 	}
 	return "", fmt.Errorf("the last run built no %s for %s", name, arch)
+}
+
+// InstalledDisk is the run's modules disk for arch that .wslconfig's kernelModules= takes, as
+// the run's payloads carry it, and the name it is installed under: artifacts.vhd when the run
+// made one (package.modules_disk: artifacts), else modules.vhdx; checked as CheckedOutput checks,
+// and "" when the kernel has no modules.
+func InstalledDisk(outDir string, m *manifest.Manifest, arch string) (path, name string, err error) {
+	if outputNamed(m, outArtifacts, arch) {
+		path, err = CheckedOutput(outDir, m, outArtifacts, arch)
+		return path, moddisk.ArtifactsName, err
+	}
+	path, err = CheckedOutput(outDir, m, outModules, arch)
+	return path, "modules.vhdx", err
+}
+
+func outputNamed(m *manifest.Manifest, name, arch string) bool {
+	for _, o := range m.Outputs {
+		if o.Name == name && o.Arch == arch {
+			return true
+		}
+	}
+	return false
 }

@@ -208,6 +208,7 @@ func TestPackagedIsTheRunsState(t *testing.T) {
 	r.st = state{upstream: manifest.Upstream{Commit: "c0ffee", CommitTime: committed, Signer: "81BD"}, branchHead: "bead",
 		outputs: []manifest.File{{Name: outKernel, Arch: "x86_64", Path: "x86_64/kernel", SHA256: "k1"}, {Name: outConfig, Arch: "x86_64", Path: "x86_64/config", SHA256: "c1"},
 			{Name: outModules, Arch: "x86_64", Path: "x86_64/modules.vhdx", SHA256: "m1"}, {Name: outModulesVHD, Arch: "x86_64", Path: "x86_64/modules.vhd", SHA256: "v1"},
+			{Name: outArtifacts, Arch: "x86_64", Path: "x86_64/artifacts.vhd", SHA256: "a1"},
 			{Name: outKernel, Arch: "arm64", Path: "arm64/kernel", SHA256: "k2"}}}
 	for _, a := range []kbuild.Arch{x86, arm} {
 		r.arches = append(r.arches, &archRun{a: a, build: &manifest.Build{Arch: a.Name}})
@@ -220,7 +221,8 @@ func TestPackagedIsTheRunsState(t *testing.T) {
 	}
 	wantBuilds := []payload.Build{
 		{Arch: "x86_64", Kernel: payload.File{Path: "/out/6.12.118.2/x86_64/kernel", SHA256: "k1"},
-			ModulesVHDX: payload.File{Path: "/out/6.12.118.2/x86_64/modules.vhdx", SHA256: "m1"}, ModulesVHD: payload.File{Path: "/out/6.12.118.2/x86_64/modules.vhd", SHA256: "v1"}},
+			ModulesVHDX: payload.File{Path: "/out/6.12.118.2/x86_64/modules.vhdx", SHA256: "m1"}, ModulesVHD: payload.File{Path: "/out/6.12.118.2/x86_64/modules.vhd", SHA256: "v1"},
+			Artifacts: payload.File{Path: "/out/6.12.118.2/x86_64/artifacts.vhd", SHA256: "a1"}},
 		{Arch: "arm64", Kernel: payload.File{Path: "/out/6.12.118.2/arm64/kernel", SHA256: "k2"}},
 	}
 	if !slices.Equal(builds, wantBuilds) {

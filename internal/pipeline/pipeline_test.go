@@ -115,6 +115,30 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 			dest := strings.TrimPrefix(args[len(args)-2], "INSTALL_HDR_PATH=")
 			os.MkdirAll(filepath.Join(dest, "include/linux"), 0o755)
 			return os.WriteFile(filepath.Join(dest, "include/linux/version.h"), []byte("#define LINUX_VERSION_CODE 396406\n"), 0o644)
+		case "modules":
+			return nil
+		case "modules_install": // one module that needs no other, and the links modules_install leaves
+			release, _ := os.ReadFile(filepath.Join(o, "include/config/kernel.release"))
+			root := strings.TrimPrefix(args[len(args)-3], "INSTALL_MOD_PATH=")
+			dir := filepath.Join(root, "lib/modules", strings.TrimSpace(string(release)))
+			os.MkdirAll(filepath.Join(dir, "kernel/lib"), 0o755)
+			os.Symlink(src, filepath.Join(dir, "build"))
+			os.WriteFile(filepath.Join(dir, "kernel/lib/crc-itu-t.ko"), []byte("\x7fELF crc-itu-t"), 0o644)
+			return os.WriteFile(filepath.Join(dir, "modules.dep"), []byte("kernel/lib/crc-itu-t.ko:\n"), 0o644)
+		}
+		if command, ok := strings.CutPrefix(target, "KBUILD_RUN_COMMAND="); ok && args[len(args)-2] == "run-command" {
+			// install-extmod-build <dest>: what an out-of-tree build reads first (not .config,
+			// which the script leaves to its callers).
+			script, dest, _ := strings.Cut(command, " ")
+			if script != "${srctree}/scripts/package/install-extmod-build" {
+				return fmt.Errorf("fake make: run-command %s", command)
+			}
+			release, _ := os.ReadFile(filepath.Join(o, "include/config/kernel.release"))
+			for name, body := range map[string][]byte{"Makefile": []byte("VERSION = 6\n"), "Module.symvers": nil, "include/config/kernel.release": release, "scripts/basic/fixdep": []byte("#!/bin/sh\n")} {
+				os.MkdirAll(filepath.Dir(filepath.Join(dest, name)), 0o755)
+				os.WriteFile(filepath.Join(dest, name), body, 0o755)
+			}
+			return nil
 		}
 		return fmt.Errorf("fake make: unexpected target %s", target)
 	case "qemu-system-x86_64", "qemu-system-aarch64":
@@ -123,6 +147,9 @@ func (f *fakeKbuild) Run(ctx context.Context, name string, args, env []string, o
 		_, release, _ := strings.Cut(string(data), " ")
 		release, _, _ = strings.Cut(release, "\x00")
 		fmt.Fprintf(out, "[    0.400000] Run /init as init process\n%s release=%s machine=x86_64\n", boot.Marker, release)
+		if m := regexp.MustCompile(boot.EnvModule + `=(\S+)`).FindStringSubmatch(args[slices.Index(args, "-append")+1]); m != nil {
+			fmt.Fprintf(out, "%s module=%s loaded from /lib/modules/%s\n", boot.Marker, m[1], release)
+		}
 		return errors.New("exit status 0 after panic")
 	}
 	return f.Exec.Run(ctx, name, args, env, out)

@@ -45,6 +45,9 @@ func packageDeclares(l *config.Line, _ string) (inputs, error) {
 	if slices.Contains(pk.Formats, "msi") {
 		in["msi action"] = goProgramKey(msiAction(l), "windows", "amd64")
 	}
+	if artifactsDisk(l) { // the flat layout, the default, keeps the keys it had
+		in["modules_disk"] = config.ModulesDiskArtifacts
+	}
 	return in, nil
 }
 
@@ -93,7 +96,8 @@ func packageBody(ctx context.Context, r *run, _ *archRun) (outcome, error) {
 	rel, builds := r.packaged()
 	o := payload.Options{OutDir: r.plan.OutDir, Release: rel, Builds: builds, Formats: pk.Formats, Product: pk.Product,
 		Manufacturer: l.Pipeline.Name, NugetID: pk.NugetID, NugetRevision: pk.NugetRevision, MinWindowsBuild: pk.MinWindowsBuild, Supersedes: supersedes,
-		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, ActionSource: msiAction(l), Runner: r.opts.Runner}
+		RepoURL: l.Pipeline.Publish.Remote, OpenPGPKey: pk.OpenPGPKey, ActionSource: msiAction(l), Runner: r.opts.Runner,
+		ModulesDisk: pk.ModulesDiskLayout()}
 	var signer *payload.Signer
 	if r.plan.Signer != nil {
 		s := *r.plan.Signer // signing reads the certificate's subject into it
@@ -139,7 +143,10 @@ func (r *run) packaged() (payload.Release, []payload.Build) {
 			continue
 		}
 		b := payload.Build{Arch: ar.a.Name}
-		for name, to := range map[string]*payload.File{outKernel: &b.Kernel, outModules: &b.ModulesVHDX, outModulesVHD: &b.ModulesVHD} {
+		// artifacts.vhd goes along when the modules stage made one; the layout (package.modules_disk)
+		// decides which disk the payloads carry.
+		outs := map[string]*payload.File{outKernel: &b.Kernel, outModules: &b.ModulesVHDX, outModulesVHD: &b.ModulesVHD, outArtifacts: &b.Artifacts}
+		for name, to := range outs {
 			if i := slices.IndexFunc(r.st.outputs, func(f manifest.File) bool { return f.Name == name && f.Arch == ar.a.Name }); i >= 0 {
 				*to = payload.File{Path: filepath.Join(p.OutDir, r.st.outputs[i].Path), SHA256: r.st.outputs[i].SHA256}
 			}
@@ -154,11 +161,28 @@ func describePackage(p *Plan, _ kbuild.Arch) string {
 	if len(pk.Formats) == 0 {
 		return ""
 	}
-	what := fmt.Sprintf("%s, update.json, SHA256SUMS; %s", strings.Join(pk.Formats, ", "), describeSigner(p.Signer))
+	what := fmt.Sprintf("%s, update.json, SHA256SUMS; %s; %s", strings.Join(pk.Formats, ", "), describeModulesDisk(p), describeSigner(p.Signer))
 	if p.Supersedes != "" {
 		what += "; superseding " + p.Supersedes
 	}
 	return what
+}
+
+// describeModulesDisk says which modules disk the payloads carry, and where the setting is.
+func describeModulesDisk(p *Plan) string {
+	profile := p.Line.Name
+	if p.Line.Base != "" { // kbuild custom's line: the setting is its base profile's
+		profile = p.Line.Base
+	}
+	where := "package.modules_disk unset: the default"
+	if pos := p.Line.Pipeline.Pos("profiles." + profile + ".package.modules_disk"); pos.Line > 0 {
+		where = fmt.Sprintf("package.modules_disk at %s:%d", p.Line.Pipeline.File, pos.Line)
+	}
+	if artifactsDisk(p.Line) {
+		return fmt.Sprintf("modules disk artifacts.vhd (%s/modules and linux-headers, the layout of WSL's branch for 6.18.40.1; %s)",
+			p.KernelRelease, strings.TrimSuffix(where, ": the default"))
+	}
+	return fmt.Sprintf("flat modules disk (modules.vhdx, modules.vhd in the NuGet package; %s)", where)
 }
 
 // describeSigner says how the payloads are signed, naming the files or command (never the

@@ -34,6 +34,7 @@ const (
 	outConfig     = "config"
 	outModules    = "modules"
 	outModulesVHD = "modules-vhd"
+	outArtifacts  = "artifacts" // artifacts.vhd, with package.modules_disk: artifacts
 	outHeaders    = "headers"
 	outInitrd     = "initrd"
 	outPayload    = "payload"
@@ -54,7 +55,7 @@ var stages = []*stage{
 	{name: stBuild, perArch: true, parallel: true, after: []string{stPatch, stConfigure}, in: building, ships: true,
 		declares: buildDeclares, derives: buildDerives, outputs: []string{outKernel, outConfig}, restore: buildRestore, body: buildBody, describe: describeBuild, rehearse: makeImage},
 	{name: stModules, perArch: true, parallel: true, after: []string{stBuild}, in: building, ships: true, applies: hasModules,
-		declares: modulesDeclares, derives: modulesDerives, outputs: []string{outModules, outModulesVHD}, restore: modulesRestore, body: modulesBody, describe: describeModules, rehearse: rehearseModules},
+		declares: modulesDeclares, derives: modulesDerives, outputs: []string{outModules, outModulesVHD, outArtifacts}, restore: modulesRestore, body: modulesBody, describe: describeModules, rehearse: rehearseModules},
 	{name: stHeaders, perArch: true, parallel: true, after: []string{stBuild}, in: building, ships: true, applies: wantsHeaders,
 		derives: headersDerives, outputs: []string{outHeaders}, body: headersBody, describe: describeHeaders, rehearse: rehearseHeaders},
 	{name: stInitrd, perArch: true, parallel: true, in: building, // a test artifact: never shipped

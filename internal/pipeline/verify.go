@@ -48,8 +48,9 @@ func (v *Verification) Differ() []Compared {
 }
 
 // verified are the outputs compared: every one, the modules disks too (their ext4 image is pinned
-// and our own writers make the VHDX and VHD), and the modules tree through its digest as well.
-var verified = []string{outKernel, outConfig, outInitrd, outHeaders, outModules, outModulesVHD}
+// and our own writers make the VHDX and VHD; artifacts.vhd holds the headers' host programs too,
+// so it proves those reproducible), and the modules tree through its digest as well.
+var verified = []string{outKernel, outConfig, outInitrd, outHeaders, outModules, outModulesVHD, outArtifacts}
 
 // Verify rebuilds what the last run of the plan made (its manifest.json), clean, in another
 // directory (work-dir/verify: its own source tree, build trees and compiler cache), and compares
