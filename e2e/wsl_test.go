@@ -98,8 +98,10 @@ var wslProbes = []string{"modules/overlay", "systemd/multi-user", "systemd/cgrou
 	"introspection/config-gz", "btf/vmlinux", "bpf-tracing/kprobe", "security/lsm", "security/major-lsm", "tun-vpn/tun",
 	"wireguard-overlay/wireguard", "wireguard-overlay/vxlan", "tc/netem", "fuse/bindfs", "shares-9p-virtiofs/virtio-9p",
 	"disk-filesystems/ext4", "disk-filesystems/xfs", "disk-filesystems/btrfs", "disk-filesystems/squashfs",
-	"usbip/vhci-hcd", "kvm-nested/kvm-modules", "docker-nft/published-port", "docker-limits/cpus",
-	"docker-legacy/published-port", "security/docker-without-apparmor-tools"}
+	"usbip/vhci-hcd", "kvm-nested/kvm-modules", "ipsec/esp-tunnel", "bluetooth/btusb", "webcam/uvcvideo",
+	"ntfs3/loop-mount", "zswap-ksm/zswap", "zswap-ksm/ksm", "mptcp/connection", "socketcan/vcan",
+	"docker-nft/published-port", "docker-limits/cpus", "docker-legacy/published-port",
+	"security/docker-without-apparmor-tools"}
 
 // stageNames lists a manifest's stages as name[/arch], in order.
 func stageNames(m *manifest.Manifest) []string {

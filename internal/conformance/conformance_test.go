@@ -314,7 +314,7 @@ func TestGuestProbes(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	if want := 25; len(ids) != want {
+	if want := 33; len(ids) != want {
 		t.Errorf("%d probes, want %d: %v", len(ids), want, ids)
 	}
 	if last := ids[len(ids)-1]; last != "security/docker-without-apparmor-tools" {
