@@ -319,7 +319,7 @@ func stopUnpack(t *testing.T, cache, base string, r version.Release, trust Trust
 func TestUnpackStopsWaitingForTheLockWhenCancelled(t *testing.T) {
 	cache, base := t.TempDir(), "file://"+t.TempDir()
 	os.MkdirAll(TarballCache(cache, base), 0o755)
-	unlock, err := lockFile(filepath.Join(TarballCache(cache, base), ".lock")) // the other run
+	unlock, err := lockFileContext(context.Background(), filepath.Join(TarballCache(cache, base), ".lock")) // the other run
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,14 +7,9 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive lock on path (created if missing), waiting for any other holder;
-// the returned func releases it. Mirrors and the tarball cache are shared between runs.
-func lockFile(path string) (func(), error) {
-	return lockFileContext(context.Background(), path)
-}
-
-// lockFileContext is lockFile that stops waiting when ctx is done: Ctrl-C must not wait for
-// another run to finish with the lock.
+// lockFileContext takes an exclusive lock on path (created if missing), waiting for any other
+// holder until ctx is done (Ctrl-C must not wait for another run to finish with the lock); the
+// returned func releases it. Mirrors and the tarball cache are shared between runs.
 func lockFileContext(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
