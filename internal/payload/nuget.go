@@ -25,7 +25,7 @@ func (o *Options) makeNuget(tmp string, builds []*archBuild) error {
 	var arches []string
 	for _, b := range builds {
 		arches = append(arches, b.arch)
-		files := b.pick("kernel", o.nugetDisk())
+		files := b.pick("kernel", o.modulesDisk("modules.vhd"))
 		for _, f := range files {
 			entries = append(entries, nugetEntry{Name: "build/native/bin/" + b.win + "/" + f.name, Data: f.data})
 		}

@@ -218,7 +218,7 @@ func (o *Options) makeArch(ctx context.Context, tmp string, b *archBuild) error 
 	}
 	base := fmt.Sprintf("wsl-kernel-%s-%s", o.Release.Version, b.win)
 	desc := fmt.Sprintf("%s %s (%s)", o.Product, o.Release.Version, b.win)
-	installed := b.pick("kernel", o.installedDisk())
+	installed := b.pick("kernel", o.modulesDisk("modules.vhdx"))
 	if slices.Contains(o.Formats, "cab") {
 		if err := o.makeCAB(ctx, tmp, b, base+".cab", desc, installed); err != nil {
 			return err
@@ -312,22 +312,14 @@ func replaceDir(tmp, final string) error {
 	return os.RemoveAll(old)
 }
 
-// installedDisk is the modules disk .wslconfig's kernelModules= takes, which the CAB and the MSI
-// carry: modules.vhdx, or artifacts.vhd with the artifacts layout.
-func (o *Options) installedDisk() string {
+// modulesDisk is the modules disk a payload carries: flat (modules.vhdx for the CAB and the MSI,
+// whose .wslconfig kernelModules= takes it; modules.vhd for the NuGet package, as WSL's MSI build
+// takes it), or artifacts.vhd in all three with the artifacts layout.
+func (o *Options) modulesDisk(flat string) string {
 	if o.ModulesDisk == ArtifactsDisk {
 		return moddisk.ArtifactsName
 	}
-	return "modules.vhdx"
-}
-
-// nugetDisk is the modules disk of the NuGet package, as WSL's MSI build takes it: modules.vhd,
-// or artifacts.vhd with the artifacts layout.
-func (o *Options) nugetDisk() string {
-	if o.ModulesDisk == ArtifactsDisk {
-		return moddisk.ArtifactsName
-	}
-	return "modules.vhd"
+	return flat
 }
 
 // artifact is a build file as the payloads carry it.
@@ -357,19 +349,16 @@ func (b Build) artifacts(layout string) ([]artifact, error) {
 	if b.ModulesVHDX.Path != "" && b.ModulesVHD.Path == "" {
 		return nil, fmt.Errorf("package: missing build artifact: the run has no modules-vhd for %s; run kbuild run first", b.Arch)
 	}
-	files := []struct {
+	type named struct {
 		name string
 		File
-	}{{"kernel", b.Kernel}, {"modules.vhdx", b.ModulesVHDX}, {"modules.vhd", b.ModulesVHD}}
+	}
+	files := []named{{"kernel", b.Kernel}, {"modules.vhdx", b.ModulesVHDX}, {"modules.vhd", b.ModulesVHD}}
 	if layout == ArtifactsDisk {
 		if b.ModulesVHDX.Path != "" && b.Artifacts.Path == "" {
 			return nil, fmt.Errorf("package: missing build artifact: package.modules_disk is artifacts, and the run has no %s for %s (it was built before the setting): run kbuild run again", moddisk.ArtifactsName, b.Arch)
 		}
-		files = files[:1]
-		files = append(files, struct {
-			name string
-			File
-		}{moddisk.ArtifactsName, b.Artifacts})
+		files = []named{files[0], {moddisk.ArtifactsName, b.Artifacts}}
 	}
 	var out []artifact
 	for _, f := range files {
