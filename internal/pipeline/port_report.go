@@ -81,10 +81,19 @@ func (j *judge) rule(v kconfig.Violation) PortFinding {
 // who names what a line of path (rel, relative to pipeline.yaml) belongs to, as a change begins:
 // "feature nfs-cifs (configs/features/nfs-cifs.config): " for a feature's fragment, else the file.
 func (j *judge) who(path, rel string) string {
-	if f := feature.OfFile(j.line.Profile.Config.FeatureList(), path); f != nil {
-		return fmt.Sprintf("feature %s (%s): ", f.Name, rel)
+	if name := featureOf(j.line, path); name != "" {
+		return fmt.Sprintf("%s (%s): ", name, rel)
 	}
 	return rel + ": "
+}
+
+// featureOf names the feature of the line whose fragment path is ("feature nfs-cifs"), or "":
+// what an error about a fragment's line names first, for configure and for port alike.
+func featureOf(l *config.Line, path string) string {
+	if f := feature.OfFile(l.Profile.Config.FeatureList(), path); f != nil {
+		return "feature " + f.Name
+	}
+	return ""
 }
 
 // absent says that sym, asked for by a line of path, does not exist on the new series, and, when

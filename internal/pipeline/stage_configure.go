@@ -13,7 +13,6 @@ import (
 
 	"github.com/wslkernel/wslkernel/internal/atomicfile"
 	"github.com/wslkernel/wslkernel/internal/config"
-	"github.com/wslkernel/wslkernel/internal/feature"
 	"github.com/wslkernel/wslkernel/internal/kbuild"
 	"github.com/wslkernel/wslkernel/internal/kconfig"
 	"github.com/wslkernel/wslkernel/internal/manifest"
@@ -263,9 +262,9 @@ func (e *explainer) undefined(l *config.Line, set kconfig.Setting, s version.Ser
 	if err != nil || rules.Defines(set.Symbol) {
 		return ""
 	}
-	who := ""
-	if f := feature.OfFile(l.Profile.Config.FeatureList(), set.File); f != nil {
-		who = "feature " + f.Name + ": "
+	who := featureOf(l, set.File)
+	if who != "" {
+		who += ": "
 	}
 	// The line's own range, ended before s or started after it, where either is left.
 	var ranges []string
