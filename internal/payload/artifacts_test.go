@@ -137,13 +137,7 @@ func TestArtifactsDiskWSLWouldNotMountIsRefused(t *testing.T) {
 		o, _ := fakeRun(t)
 		o.Formats, o.ModulesDisk = []string{"cab", "nuget"}, ArtifactsDisk
 		c.edit(&o)
-		_, err := Make(context.Background(), o)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: Make = %v, want %q", c.name, err, c.want)
-		}
-		if left, _ := filepath.Glob(filepath.Join(o.OutDir, "*packages*")); len(left) != 0 {
-			t.Errorf("%s: left %v", c.name, left)
-		}
+		wantRefused(t, c.name, o, c.want)
 	}
 	// The flat layout (the default) packages the flat disks and leaves artifacts.vhd alone.
 	o, _ := fakeRun(t)

@@ -404,13 +404,7 @@ func TestBadInputLeavesNoPayloads(t *testing.T) {
 		if c.edit != nil {
 			c.edit(&o)
 		}
-		_, err := Make(context.Background(), o)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: Make = %v, want %q", c.name, err, c.want)
-		}
-		if left, _ := filepath.Glob(filepath.Join(o.OutDir, "*packages*")); len(left) != 0 {
-			t.Errorf("%s: left %v", c.name, left)
-		}
+		wantRefused(t, c.name, o, c.want)
 	}
 	// An output folder that cannot be written (here: a file stands where it should be).
 	fake, _ := fakeRun(t)
@@ -443,5 +437,18 @@ func TestExternalSigningCommand(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Make with %v = %v, want %q", c.cmd, err, c.want)
 		}
+	}
+}
+
+// wantRefused checks that Make refuses o with an error holding want, and leaves no payload
+// folder behind, not even a half-written one.
+func wantRefused(t *testing.T, name string, o Options, want string) {
+	t.Helper()
+	_, err := Make(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%s: Make = %v, want %q", name, err, want)
+	}
+	if left, _ := filepath.Glob(filepath.Join(o.OutDir, "*packages*")); len(left) != 0 {
+		t.Errorf("%s: left %v", name, left)
 	}
 }
